@@ -1,0 +1,41 @@
+# innofin — the two commands of the quick start: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+SCALE  ?= small
+SEED   ?= 42
+DEMO_DB ?= innofin-demo.db
+
+.PHONY: demo test lint typecheck pytest bench-generate bench-import clean
+
+$(BIN)/innofin: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(BIN)/innofin
+
+# Build the demo database on SQLite, run everything that exists, print a summary.
+demo: $(BIN)/innofin
+	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
+	INNOFIN_DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/innofin demo run --scale $(SCALE) --seed $(SEED)
+
+lint: $(BIN)/innofin
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(BIN)/innofin
+	$(BIN)/mypy
+
+pytest: $(BIN)/innofin
+	$(BIN)/pytest -q
+
+test: lint typecheck pytest
+
+bench-generate: $(BIN)/innofin
+	$(BIN)/python benchmarks/bench_generate.py
+
+bench-import: $(BIN)/innofin
+	$(BIN)/python benchmarks/bench_import.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm .pytest_cache .mypy_cache .ruff_cache

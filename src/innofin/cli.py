@@ -1,0 +1,43 @@
+"""The `innofin` command: one sub-command group per capability.
+
+Exit codes: 0 success; 1 unexpected failure; 2 invalid input or usage; 3 not found; 4 conflict.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from innofin import __version__
+from innofin.cli_support import err_console
+from innofin.db import commands as db_commands
+from innofin.kernel.errors import InnofinError
+from innofin.registry import commands as registry_commands
+
+app = typer.Typer(
+    help="innofin — sci-tech finance programmes: registry, points, matching, ledger, monitoring.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+) -> None:
+    if version:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+for _capability in (db_commands, registry_commands):
+    _capability.register(app)
+
+
+def main() -> None:
+    try:
+        app()
+    except InnofinError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(exc.exit_code)

@@ -1,0 +1,19 @@
+"""Alembic environment: the engine comes from `innofin.db.migrate` (never from an ini file)."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from innofin.db.base import Base
+from innofin.registry import models as _registry  # noqa: F401  (registers tables)
+
+engine = context.config.attributes["engine"]
+
+with engine.begin() as connection:
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    context.run_migrations()

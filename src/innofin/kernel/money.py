@@ -1,0 +1,126 @@
+"""Money: exact `Decimal` yuan with fen precision, and its display in 元 / 万元 / 亿元.
+
+Money never passes through `float`: `to_money` refuses floats outright, and every amount is
+quantised to the fen (0.01 yuan) with half-up rounding (四舍五入), the convention of Chinese
+accounting.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Final
+
+from innofin.kernel.errors import InvalidAmount
+
+FEN: Final = Decimal("0.01")
+#: The largest amount NUMERIC(20,2) holds.
+MAX_AMOUNT: Final = Decimal("999999999999999999.99")
+
+
+class AmountUnit(StrEnum):
+    """Units in which amounts are written in files and reports."""
+
+    YUAN = "yuan"  # 元
+    WAN = "wan"  # 万元 = 10^4 yuan
+    YI = "yi"  # 亿元 = 10^8 yuan
+
+    @property
+    def factor(self) -> Decimal:
+        return _FACTORS[self]
+
+    @classmethod
+    def parse(cls, text: str) -> AmountUnit:
+        """Read a unit as written in headers and mapping files: 元, 万元, 亿元, yuan, wan, yi."""
+        key = text.strip().lower()
+        try:
+            return _UNIT_NAMES[key]
+        except KeyError:
+            raise InvalidAmount(
+                f"unknown amount unit {text!r}: use 元/yuan, 万元/wan or 亿元/yi", field="unit"
+            ) from None
+
+
+_FACTORS: Final = {
+    AmountUnit.YUAN: Decimal(1),
+    AmountUnit.WAN: Decimal(10_000),
+    AmountUnit.YI: Decimal(100_000_000),
+}
+_UNIT_NAMES: Final = {
+    "元": AmountUnit.YUAN,
+    "yuan": AmountUnit.YUAN,
+    "cny": AmountUnit.YUAN,
+    "rmb": AmountUnit.YUAN,
+    "万元": AmountUnit.WAN,
+    "wan": AmountUnit.WAN,
+    "亿元": AmountUnit.YI,
+    "yi": AmountUnit.YI,
+}
+_LABELS: Final = {
+    ("zh", AmountUnit.YUAN): "元",
+    ("zh", AmountUnit.WAN): "万元",
+    ("zh", AmountUnit.YI): "亿元",
+    ("en", AmountUnit.YUAN): "yuan",
+    ("en", AmountUnit.WAN): "10k yuan",
+    ("en", AmountUnit.YI): "100m yuan",
+}
+
+
+def to_money(value: Decimal | int | str, unit: AmountUnit = AmountUnit.YUAN) -> Decimal:
+    """Return `value` (written in `unit`) as yuan, quantised to the fen.
+
+    Accepts `Decimal`, `int` and numeric strings (thousands separators allowed); refuses
+    `float`, NaN, infinities and amounts beyond NUMERIC(20,2).
+    """
+    if isinstance(value, (float, bool)):
+        raise InvalidAmount(f"amounts must not be {type(value).__name__}: got {value!r}")
+    if isinstance(value, str):
+        text = value.strip().replace(",", "").replace("，", "")
+        try:
+            number = Decimal(text)
+        except InvalidOperation:
+            raise InvalidAmount(f"not an amount: {value!r}") from None
+    else:
+        number = Decimal(value)
+    if not number.is_finite():
+        raise InvalidAmount(f"not a finite amount: {value!r}")
+    yuan = (number * unit.factor).quantize(FEN, rounding=ROUND_HALF_UP)
+    if abs(yuan) > MAX_AMOUNT:
+        raise InvalidAmount(f"amount {value!r} {unit.value} is larger than NUMERIC(20,2) holds")
+    return yuan
+
+
+def auto_unit(amount: Decimal) -> AmountUnit:
+    """The unit a person would choose to read `amount`: 亿元 from 10^8, 万元 from 10^4."""
+    size = abs(amount)
+    if size >= _FACTORS[AmountUnit.YI]:
+        return AmountUnit.YI
+    if size >= _FACTORS[AmountUnit.WAN]:
+        return AmountUnit.WAN
+    return AmountUnit.YUAN
+
+
+def format_amount(
+    amount: Decimal,
+    unit: AmountUnit | None = None,
+    *,
+    lang: str = "zh",
+    places: int | None = None,
+) -> str:
+    """Render yuan as people read it: ``format_amount(Decimal("210000000000"))`` → ``2,100.00亿元``.
+
+    `unit` defaults to the one `auto_unit` picks; `places` defaults to 2 (4 for 万元 and 亿元
+    when the amount is small enough that two places would hide it). `lang` is ``zh`` or ``en``.
+    """
+    if isinstance(amount, float):
+        raise InvalidAmount("format_amount takes Decimal, not float")
+    chosen = unit or auto_unit(amount)
+    if lang not in ("zh", "en"):
+        raise InvalidAmount(f"unknown language {lang!r}: use zh or en", field="lang")
+    scaled = Decimal(amount) / chosen.factor
+    digits = 2 if places is None else places
+    quantum = Decimal(1).scaleb(-digits)
+    shown = scaled.quantize(quantum, rounding=ROUND_HALF_UP)
+    text = f"{shown:,.{digits}f}"
+    label = _LABELS[(lang, chosen)]
+    return f"{text}{label}" if lang == "zh" else f"{text} {label}"

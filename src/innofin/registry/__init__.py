@@ -1,0 +1,1 @@
+"""The registry: zones, enterprises and their annual indicators, institutions, products, users."""

@@ -1,0 +1,36 @@
+"""`innofin stats`: what the registry holds."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from innofin.cli_support import console, engine
+from innofin.registry import service
+
+
+def stats(
+    top: int = typer.Option(10, help="How many zones to list, largest first."),
+) -> None:
+    """Counts per table, enterprises per zone and per key high-tech field."""
+    result = service.stats(engine(), top_zones=top)
+    tables = Table(title="Rows per table")
+    tables.add_column("table")
+    tables.add_column("rows", justify="right")
+    for name, count in result.tables.items():
+        tables.add_row(name, f"{count:,}")
+    zones = Table(title=f"Largest {top} zones by enterprises")
+    for col in ("zone", "name", "enterprises"):
+        zones.add_column(col, justify="right" if col == "enterprises" else "left")
+    for code, name, count in result.by_zone:
+        zones.add_row(code, name, f"{count:,}")
+    fields = Table(title="Enterprises per key high-tech field")
+    for col in ("field", "name", "enterprises"):
+        fields.add_column(col, justify="right" if col == "enterprises" else "left")
+    for code, name, count in result.by_field:
+        fields.add_row(code, name, f"{count:,}")
+    console.print(tables, zones, fields)
+
+
+def register(root: typer.Typer) -> None:
+    root.command("stats")(stats)
