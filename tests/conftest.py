@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
@@ -17,16 +19,31 @@ PG_URL = os.environ.get("INNOFIN_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 
-def _sqlite_engine(tmp_path) -> Engine:  # type: ignore[no-untyped-def]
-    return make_engine(f"sqlite:///{tmp_path / 'innofin.db'}")
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file per session; each test gets a copy (migrating is the slow part)."""
+    path = tmp_path_factory.mktemp("template") / "innofin.db"
+    eng = make_engine(f"sqlite:///{path}")
+    upgrade(eng)
+    with eng.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    eng.dispose()
+    return path
+
+
+def _sqlite_engine(template: Path, tmp_path: Path) -> Engine:
+    target = tmp_path / "innofin.db"
+    shutil.copyfile(template, target)
+    return make_engine(f"sqlite:///{target}")
 
 
 @pytest.fixture(params=BACKENDS)
-def engine(request: pytest.FixtureRequest, tmp_path) -> Iterator[Engine]:  # type: ignore[no-untyped-def]
+def engine(
+    request: pytest.FixtureRequest, tmp_path: Path, _sqlite_template: Path
+) -> Iterator[Engine]:
     """A freshly migrated, empty database."""
     if request.param == "sqlite":
-        eng = _sqlite_engine(tmp_path)
-        upgrade(eng)
+        eng = _sqlite_engine(_sqlite_template, tmp_path)
         yield eng
         eng.dispose()
         return
@@ -47,9 +64,8 @@ def engine(request: pytest.FixtureRequest, tmp_path) -> Iterator[Engine]:  # typ
 
 
 @pytest.fixture
-def sqlite_engine(tmp_path) -> Iterator[Engine]:  # type: ignore[no-untyped-def]
+def sqlite_engine(tmp_path: Path, _sqlite_template: Path) -> Iterator[Engine]:
     """A migrated SQLite database, for tests whose subject is not the backend."""
-    eng = _sqlite_engine(tmp_path)
-    upgrade(eng)
+    eng = _sqlite_engine(_sqlite_template, tmp_path)
     yield eng
     eng.dispose()

@@ -2,8 +2,9 @@
 
 PostgreSQL stores money as NUMERIC(20,2). SQLite has no exact decimal type (its NUMERIC affinity
 turns 0.1 into a binary float), so there money is stored as an INTEGER count of fen; values read
-back are exact `Decimal` either way, and SQL sums stay exact on both. `Quantity` does the same for
-non-money indicator values with four decimal places.
+back are exact `Decimal` either way, and SQL sums stay exact on both. (On SQLite that caps money at
+about 9.2 × 10^16 yuan — far beyond any programme — and a larger value is refused, not rounded.)
+`Quantity` does the same for non-money indicator values with four decimal places.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from innofin.kernel.money import to_money
+
+SQLITE_INT_MAX = 2**63 - 1
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -59,8 +62,18 @@ class _ScaledDecimal(TypeDecorator[Decimal]):
             return None
         exact = self._coerce(value)
         if dialect.name == "sqlite":
-            return int(exact.scaleb(self.scale))
+            scaled = int(exact.scaleb(self.scale))
+            if not -SQLITE_INT_MAX <= scaled <= SQLITE_INT_MAX:
+                raise ValueError(
+                    f"{exact} is beyond what SQLite stores exactly ({self.sqlite_max})"
+                )
+            return scaled
         return exact
+
+    @property
+    def sqlite_max(self) -> Decimal:
+        """The largest value this column holds on SQLite (a 64-bit integer of scaled units)."""
+        return Decimal(SQLITE_INT_MAX).scaleb(-self.scale)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
@@ -73,6 +86,7 @@ class _ScaledDecimal(TypeDecorator[Decimal]):
 class Money(_ScaledDecimal):
     """Yuan with fen precision: NUMERIC(20,2); INTEGER fen on SQLite."""
 
+    cache_ok = True
     precision = 20
     scale = 2
 
@@ -85,5 +99,6 @@ class Money(_ScaledDecimal):
 class Quantity(_ScaledDecimal):
     """A non-money indicator value: NUMERIC(24,4); INTEGER ten-thousandths on SQLite."""
 
+    cache_ok = True
     precision = 24
     scale = 4

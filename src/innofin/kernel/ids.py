@@ -56,4 +56,12 @@ def normalise_identifier(value: str, scheme: IdScheme | str = IdScheme.USCC) -> 
 
 def make_uscc(body17: str) -> str:
     """Append the check character to 17 USCC characters (used by the demo generator and tests)."""
+    if len(body17) != 17 or any(c not in _USCC_ALPHABET for c in body17):
+        raise InvalidIdentifier(
+            f"USCC body {body17!r} must be 17 characters of {_USCC_ALPHABET}", field="identifier"
+        )
     return body17 + str(uscc.calc_check_digit(body17))
+
+
+#: GB 32100-2015 characters: digits and capitals without I, O, Z, S, V.
+_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"

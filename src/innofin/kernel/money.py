@@ -7,7 +7,7 @@ accounting.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Final
 
@@ -40,6 +40,9 @@ class AmountUnit(StrEnum):
                 f"unknown amount unit {text!r}: use 元/yuan, 万元/wan or 亿元/yi", field="unit"
             ) from None
 
+
+#: Wide enough that no amount NUMERIC(20,2) holds is ever rounded before the fen.
+_EXACT: Final = Context(prec=60, rounding=ROUND_HALF_UP)
 
 _FACTORS: Final = {
     AmountUnit.YUAN: Decimal(1),
@@ -84,10 +87,10 @@ def to_money(value: Decimal | int | str, unit: AmountUnit = AmountUnit.YUAN) -> 
         number = Decimal(value)
     if not number.is_finite():
         raise InvalidAmount(f"not a finite amount: {value!r}")
-    yuan = (number * unit.factor).quantize(FEN, rounding=ROUND_HALF_UP)
+    yuan = _EXACT.multiply(number, unit.factor)
     if abs(yuan) > MAX_AMOUNT:
         raise InvalidAmount(f"amount {value!r} {unit.value} is larger than NUMERIC(20,2) holds")
-    return yuan
+    return yuan.quantize(FEN, rounding=ROUND_HALF_UP, context=_EXACT)
 
 
 def auto_unit(amount: Decimal) -> AmountUnit:
