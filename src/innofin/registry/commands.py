@@ -6,6 +6,7 @@ import typer
 from rich.table import Table
 
 from innofin.cli_support import console, engine
+from innofin.kernel.money import AmountUnit, format_amount
 from innofin.registry import service
 
 
@@ -24,11 +25,20 @@ def stats(
         zones.add_column(col, justify="right" if col == "enterprises" else "left")
     for code, name, count in result.by_zone:
         zones.add_row(code, name, f"{count:,}")
-    fields = Table(title="Enterprises per key high-tech field")
-    for col in ("field", "name", "enterprises"):
-        fields.add_column(col, justify="right" if col == "enterprises" else "left")
-    for code, name, count in result.by_field:
-        fields.add_row(code, name, f"{count:,}")
+    year = result.year if result.year is not None else "-"
+    fields = Table(title=f"Per key high-tech field (revenue and R&D expense in {year})")
+    for col in ("field", "name", "enterprises", "revenue", "R&D expense", "R&D / revenue"):
+        fields.add_column(col, justify="left" if col in ("field", "name") else "right")
+    for row in result.by_field:
+        share = f"{row.rd_expense / row.revenue:.1%}" if row.revenue else "-"
+        fields.add_row(
+            row.code,
+            row.name_zh,
+            f"{row.enterprises:,}",
+            format_amount(row.revenue, AmountUnit.YI),
+            format_amount(row.rd_expense, AmountUnit.YI),
+            share,
+        )
     console.print(tables, zones, fields)
 
 
