@@ -12,6 +12,7 @@ import typer
 from innofin import __version__
 from innofin.cli_support import err_console
 from innofin.db import commands as db_commands
+from innofin.demo import commands as demo_commands
 from innofin.kernel.errors import InnofinError
 from innofin.registry import commands as registry_commands
 
@@ -31,7 +32,7 @@ def _root(
         raise typer.Exit()
 
 
-for _capability in (db_commands, registry_commands):
+for _capability in (db_commands, registry_commands, demo_commands):
     _capability.register(app)
 
 

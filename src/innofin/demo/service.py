@@ -1,0 +1,171 @@
+"""Demo data use cases: generate the tables (pure), then write them in one transaction.
+
+The generator is a list of `Step`s — name, generate function (pure, see `demo.engine`), write
+function. Later capabilities extend the demo by appending their own step to `STEPS` (needs,
+agreements, loans, events...): it sees every table made before it and writes its own tables with
+`write_tables(...)` or a writer of its own.
+
+The whole run is one transaction: a failure leaves the database as it was, never half a demo.
+A database holds at most one demo run (its `data_source` row, kind 'demo', names seed and scale).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import polars as pl
+from sqlalchemy import Connection, Engine, insert, select, text
+
+from innofin.db.base import Base
+from innofin.demo import (
+    enterprise_engine,
+    finance_engine,
+    party_engine,
+    report_engine,
+    zone_engine,
+)
+from innofin.demo.engine import DemoData, GenerateFn, Scale, generate, get_scale, json_text
+from innofin.demo.store import WriteContext, id_offsets, write_frame
+from innofin.kernel.errors import Conflict
+from innofin.registry.models import DataSource
+from innofin.registry.schemas import Eligibility
+
+#: Writes a step's tables; returns rows written per table.
+WriteFn = Callable[[WriteContext, DemoData], Mapping[str, int]]
+#: Called with the number of rows just written (drives a progress bar).
+ProgressCallback = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One stage of the demo: make some tables from the earlier ones, then write them."""
+
+    name: str
+    generate: GenerateFn
+    write: WriteFn
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    """What a run wrote: rows per table (including its `data_source` row) and the time taken."""
+
+    scale: str
+    seed: int
+    source_id: int
+    counts: dict[str, int]  # rows written per table
+    generate_seconds: float
+    write_seconds: float
+
+
+def write_tables(*names: str) -> WriteFn:
+    """A writer for the named generated tables, in the order given."""
+
+    def write(ctx: WriteContext, data: DemoData) -> Mapping[str, int]:
+        return {n: write_frame(ctx, Base.metadata.tables[n], data.tables[n]) for n in names}
+
+    return write
+
+
+def _write_products(ctx: WriteContext, data: DemoData) -> Mapping[str, int]:
+    """Products, with every eligibility document checked against `Eligibility` first."""
+    frame = data.tables["product"]
+    checked = [
+        json_text(Eligibility.model_validate_json(doc).to_json()) for doc in frame["eligibility"]
+    ]
+    frame = frame.with_columns(pl.Series("eligibility", checked, dtype=pl.String))
+    return {"product": write_frame(ctx, Base.metadata.tables["product"], frame)}
+
+
+STEPS: list[Step] = [
+    Step("zones", zone_engine.make_zones, write_tables("zone")),
+    Step("institutions", finance_engine.make_institutions, write_tables("institution")),
+    Step("products", finance_engine.make_products, _write_products),
+    Step("enterprises", enterprise_engine.make_enterprises, write_tables("enterprise")),
+    Step("reports", report_engine.make_reports, write_tables("indicator_report", "certification")),
+    Step("zone_stats", zone_engine.make_zone_stats, write_tables("zone_year_stat")),
+    Step("organisations", party_engine.make_organisations, write_tables("organisation")),
+    Step("users", party_engine.make_users, write_tables("app_user", "user_role")),
+]
+
+
+def source_name(scale: Scale, seed: int) -> str:
+    return f"innofin demo generator seed={seed} scale={scale.name}"
+
+
+def generate_data(
+    scale: str | Scale = "small",
+    seed: int = 0,
+    steps: Sequence[Step] | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> DemoData:
+    """Generate every table of the demo in memory (no database); deterministic by seed."""
+    chosen = STEPS if steps is None else steps
+    return generate(get_scale(scale), seed, [(s.name, s.generate) for s in chosen], on_step)
+
+
+def write_data(
+    engine: Engine,
+    data: DemoData,
+    steps: Sequence[Step] | None = None,
+    progress: ProgressCallback | None = None,
+) -> DemoSummary:
+    """Write generated tables and their `data_source` row in one transaction.
+
+    Raises `Conflict` when the database already holds a demo run.
+    """
+    chosen = STEPS if steps is None else steps
+    started = time.perf_counter()
+    counts: dict[str, int] = {}
+    with engine.begin() as conn:
+        existing = conn.execute(
+            select(DataSource.id, DataSource.name).where(DataSource.kind == "demo")
+        ).first()
+        if existing is not None:
+            raise Conflict(
+                f"the database already holds demo data (data source #{existing.id}: "
+                f"{existing.name}); generate into a fresh database"
+            )
+        source_id = conn.execute(
+            insert(DataSource)
+            .values(kind="demo", name=source_name(data.scale, data.seed))
+            .returning(DataSource.id)
+        ).scalar_one()
+        counts["data_source"] = 1
+        written = {n: Base.metadata.tables[n] for n in data.tables}
+        ctx = WriteContext(conn, source_id, id_offsets(conn, written), progress)
+        for step in chosen:
+            counts.update(step.write(ctx, data))
+        if conn.dialect.name == "postgresql":
+            _advance_sequences(conn, [n for n, t in written.items() if "id" in t.c])
+    return DemoSummary(
+        scale=data.scale.name,
+        seed=data.seed,
+        source_id=source_id,
+        counts=counts,
+        generate_seconds=data.seconds,
+        write_seconds=time.perf_counter() - started,
+    )
+
+
+def generate_demo(
+    engine: Engine,
+    scale: str | Scale = "small",
+    seed: int = 0,
+    steps: Sequence[Step] | None = None,
+    progress: ProgressCallback | None = None,
+) -> DemoSummary:
+    """Generate the demo and write it into `engine`'s database (already migrated)."""
+    return write_data(engine, generate_data(scale, seed, steps), steps, progress)
+
+
+def _advance_sequences(conn: Connection, tables: Sequence[str]) -> None:
+    """Explicit ids do not move PostgreSQL's sequences: set them past the new rows."""
+    for name in tables:
+        conn.execute(
+            text(
+                f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
+                f"(SELECT max(id) FROM {name}))"
+            )
+        )
