@@ -1,0 +1,235 @@
+"""Import and export use cases; each import is one transaction.
+
+`import_file` streams the file in batches, validates each one and upserts its good rows by natural
+key, all inside a single transaction: by default any rejected row rolls everything back (the
+rejects report says why), with `skip_invalid` the good rows are kept. Each import records a
+`data_source` row (file name, SHA-256) that annual reports point to, field by field, in `lineage`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from innofin.cli_support import ProgressCallback
+from innofin.ingest import store
+from innofin.ingest.errors import EmptyFile, IngestError, RejectedRows
+from innofin.ingest.exporting import count, export_header, export_rows
+from innofin.ingest.kinds import FieldType, KindSpec, kind_spec, table_of
+from innofin.ingest.mapping import Binding, Mapping, bind, load_mapping
+from innofin.ingest.readers import inspect, open_table
+from innofin.ingest.rejects import RejectsWriter, default_rejects_path
+from innofin.ingest.validate import BatchValidator
+from innofin.ingest.writers import write_table
+from innofin.registry.models import IndicatorValue
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    kind: str
+    path: Path
+    encoding: str | None  # of a CSV file
+    source_id: int | None  # the data_source row; None when nothing was kept
+    rows: int  # data rows read
+    written: int  # rows upserted (0 when the import was rolled back)
+    rejected: int  # rows refused
+    rejects_path: Path | None  # the rejects report, when there is one
+    seconds: float
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    kind: str
+    path: Path
+    rows: int
+
+
+class _Plan:
+    """What to write for a bound file: columns, the upsert's update list, lineage values."""
+
+    def __init__(self, conn: Connection, binding: Binding, source_id: int, as_of: dt.date):
+        spec = binding.kind
+        self.spec, self.binding, self.source_id, self.as_of = spec, binding, source_id, as_of
+        mapped = [c.spec.column for c in binding.columns if c.indicator is None]
+        defaults = [
+            f.column for f in spec.fields if f.name not in binding.fields and f.default is not None
+        ]
+        extras = {"zone-stats": ["source_id"], "indicators": ["source_id", "as_of", "lineage"]}
+        extra = extras.get(spec.name, [])
+        columns = list(dict.fromkeys([*spec.db_key, *mapped, *defaults, *extra]))
+        update = list(dict.fromkeys([*mapped, *extra]))
+        merge = ["lineage"] if spec.name == "indicators" else []
+        self.writer = store.UpsertWriter(conn, spec.table, spec.db_key, columns, update, merge)
+        self.lineage_fields = [
+            c.field for c in binding.columns if c.indicator is None and c.field in _REPORT_COLUMNS
+        ]
+        self.extensions = [c for c in binding.columns if c.indicator is not None]
+        self.values: store.UpsertWriter | None = None
+        if self.extensions:
+            names = ["enterprise_id", "year", "indicator_code", "value", "source_id", "as_of"]
+            key = ["enterprise_id", "year", "indicator_code"]
+            self.values = store.UpsertWriter(conn, table_of(IndicatorValue), key, names, names[3:])
+        self.conn = conn
+
+    def _lineage(self) -> pl.Expr:
+        """{"field": [source_id, "as_of"], ...} for each report field the file sets."""
+        pieces: list[pl.Expr] = []
+        for i, name in enumerate(self.lineage_fields):
+            pieces.append(pl.lit(("{" if i == 0 else ",") + f'"{name}":[{self.source_id},"'))
+            pieces.append(pl.col("as_of").cast(pl.Utf8))
+            pieces.append(pl.lit('"]'))
+        pieces.append(pl.lit("}" if pieces else "{}"))
+        return pl.concat_str(pieces)
+
+    def write(self, good: pl.DataFrame) -> int:
+        frame = good
+        if self.spec.name in ("zone-stats", "indicators"):
+            frame = frame.with_columns(pl.lit(self.source_id).alias("source_id"))
+        if self.spec.name == "indicators":
+            as_of = pl.col("as_of").fill_null(self.as_of) if "as_of" in frame.columns else None
+            frame = frame.with_columns(
+                (as_of if as_of is not None else pl.lit(self.as_of)).alias("as_of")
+            )
+            frame = frame.with_columns(self._lineage().alias("lineage"))
+        written = self.writer.write(frame)
+        if self.values is not None:
+            self._write_values(frame)
+        if self.spec.name == "institutions" and "parent" in frame.columns:
+            later = frame.filter(pl.col("parent").is_not_null() & pl.col("parent_id").is_null())
+            store.link_parents(self.conn, later.select("code", "parent").rows())
+        return written
+
+    def _write_values(self, frame: pl.DataFrame) -> None:
+        assert self.values is not None
+        parts = []
+        for column in self.extensions:
+            value = pl.col(column.field)
+            if column.spec.type is FieldType.BOOL:
+                value = value.cast(pl.Int64) * 10_000
+            parts.append(
+                frame.filter(pl.col(column.field).is_not_null()).select(
+                    "enterprise_id",
+                    "year",
+                    pl.lit(column.indicator).alias("indicator_code"),
+                    value.alias("value"),
+                    "source_id",
+                    "as_of",
+                )
+            )
+        self.values.write(pl.concat(parts))
+
+
+_REPORT_COLUMNS = {f.name for f in kind_spec("indicators").fields} - {
+    "id_scheme",
+    "identifier",
+    "year",
+    "as_of",
+}
+
+
+def import_file(
+    engine: Engine,
+    kind: str,
+    path: Path,
+    *,
+    mapping: Path | Mapping | None = None,
+    encoding: str | None = None,
+    skip_invalid: bool = False,
+    rejects: Path | None = None,
+    as_of: dt.date | None = None,
+    progress: ProgressCallback | None = None,
+) -> ImportResult:
+    """Import `path` (CSV or XLSX) as `kind`; see the module docstring for the transaction.
+
+    Raises `RejectedRows` (after writing the rejects report) when rows fail validation and
+    `skip_invalid` is off, and other `IngestError`s for files that cannot be read at all.
+    """
+    started = time.perf_counter()
+    path = Path(path)
+    spec = kind_spec(kind)
+    chosen = mapping if isinstance(mapping, Mapping) else load_mapping(mapping, spec.name)
+    if chosen.kind != spec.name:
+        raise IngestError(f"the mapping is for {chosen.kind}, not {spec.name}", field="mapping")
+    info = inspect(path, encoding or chosen.encoding)
+    report = RejectsWriter(Path(rejects) if rejects else default_rejects_path(path))
+    rows = written = rejected = 0
+    source_id: int | None = None
+    try:
+        with engine.connect() as conn, conn.begin():
+            with open_table(info, sheet=chosen.sheet, header_row=chosen.header_row) as table:
+                units = store.extension_units(conn) if spec.name == "indicators" else {}
+                binding = bind(chosen, table.header, path.name, units)
+                source_id = store.create_source(conn, path.name, info.sha256)
+                plan = _Plan(conn, binding, source_id, as_of or dt.date.today())
+                validator = BatchValidator(conn, binding)
+                for batch in table.batches():
+                    checked = validator.check(batch)
+                    report.add(checked.problems)
+                    rows, rejected = rows + checked.rows, rejected + checked.rejected
+                    if skip_invalid or rejected == 0:
+                        written += _write(plan, checked.good, path.name)
+                    if progress is not None:
+                        progress(checked.rows)
+            if rows == 0:
+                raise EmptyFile(f"{path.name} has a header but no data rows")
+            if rejected and not skip_invalid:
+                report.close()
+                raise RejectedRows(
+                    f"{path.name}: {rejected:,} of {rows:,} rows rejected, nothing imported; "
+                    f"see {report.path}",
+                    rejected=rejected,
+                    rejects_path=report.path,
+                )
+    except RejectedRows:
+        raise
+    except BaseException:
+        report.discard()
+        raise
+    finally:
+        report.close()
+    return ImportResult(
+        kind=spec.name,
+        path=path,
+        encoding=info.encoding,
+        source_id=source_id,
+        rows=rows,
+        written=written,
+        rejected=rejected,
+        rejects_path=report.path if report.lines else None,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _write(plan: _Plan, good: pl.DataFrame, name: str) -> int:
+    """Write a batch; a constraint the checks missed becomes a one-line error, not a traceback."""
+    try:
+        return plan.write(good)
+    except IntegrityError as exc:
+        reason = str(exc.orig).splitlines()[0] if exc.orig is not None else str(exc)
+        raise IngestError(
+            f"{name}: the database refused a row ({reason}); nothing was imported"
+        ) from None
+
+
+def export_file(
+    engine: Engine, kind: str, path: Path, *, progress: ProgressCallback | None = None
+) -> ExportResult:
+    """Write every `kind` record to `path` (CSV in UTF-8 with BOM, or XLSX by the extension)."""
+    spec: KindSpec = kind_spec(kind)
+    path = Path(path)
+    with engine.connect() as conn, conn.begin():
+        header = export_header(conn, spec)
+        rows = write_table(path, spec.name, header, export_rows(conn, spec), progress)
+    return ExportResult(spec.name, path, rows)
+
+
+def export_count(engine: Engine, kind: str) -> int:
+    """How many rows an export of `kind` will write, about (for a progress bar)."""
+    with engine.connect() as conn:
+        return count(conn, kind_spec(kind))

@@ -1,0 +1,90 @@
+"""Writing an export file: CSV (UTF-8 with BOM, so Excel reads Chinese) or XLSX, streamed.
+
+The file is written next to its destination under a temporary name and renamed at the end, so a
+failed export never leaves half a file where a good one is expected.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from innofin.cli_support import ProgressCallback
+from innofin.ingest.errors import IngestError
+from innofin.ingest.exporting import cell_value, text_value
+from innofin.ingest.readers import XLSX_SUFFIXES
+
+_TICK = 1_000
+
+
+def _csv(path: Path, header: list[str], rows: Iterable[Sequence[Any]], tick: Any) -> int:
+    count = 0
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow([text_value(v) for v in row])
+            count += 1
+            tick(count)
+    return count
+
+
+def _xlsx(
+    path: Path, title: str, header: list[str], rows: Iterable[Sequence[Any]], tick: Any
+) -> int:
+    from openpyxl import Workbook  # type: ignore[import-untyped]
+    from openpyxl.cell import WriteOnlyCell  # type: ignore[import-untyped]
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(title[:31])
+    sheet.append(header)
+    count = 0
+    for row in rows:
+        cells: list[Any] = []
+        for value in row:
+            shown = cell_value(value)
+            if isinstance(shown, str) and shown.startswith("="):
+                cell = WriteOnlyCell(sheet, value=shown)
+                cell.data_type = "s"  # text, not a formula
+                shown = cell
+            cells.append(shown)
+        sheet.append(cells)
+        count += 1
+        tick(count)
+    book.save(path)
+    return count
+
+
+def write_table(
+    path: Path,
+    title: str,
+    header: list[str],
+    rows: Iterable[Sequence[Any]],
+    progress: ProgressCallback | None = None,
+) -> int:
+    """Write `header` and `rows` to `path` by its extension; returns the number of rows."""
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", *XLSX_SUFFIXES):
+        raise IngestError(f"{path.name}: export writes .csv or .xlsx files", field="file")
+    if not path.parent.is_dir():
+        raise IngestError(f"{path.parent}: no such directory", field="file")
+
+    def tick(done: int) -> None:
+        if progress is not None and done % _TICK == 0:
+            progress(_TICK)
+
+    partial = path.with_name(f".{path.name}.partial{suffix}")
+    try:
+        if suffix == ".csv":
+            count = _csv(partial, header, rows, tick)
+        else:
+            count = _xlsx(partial, title, header, rows, tick)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    if progress is not None:
+        progress(count % _TICK)
+    return count

@@ -1,0 +1,123 @@
+"""`innofin import` / `innofin export` through Typer: exit codes, messages, help."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import typer
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from ingest_helpers import BAD_USCC, USCC, counts, seed_enterprises, write_csv
+from innofin.ingest.commands import register
+
+
+@pytest.fixture
+def cli(sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
+    """A root command with only import/export, on the test database."""
+    monkeypatch.setenv("INNOFIN_DATABASE_URL", sqlite_engine.url.render_as_string(False))
+    app = typer.Typer()
+
+    @app.callback()
+    def _root() -> None:
+        """innofin (test)."""
+
+    register(app)
+    return app
+
+
+runner = CliRunner()
+
+
+def test_import_succeeds_with_exit_code_0(
+    cli: typer.Typer, sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    seed_enterprises(sqlite_engine, 1)
+    path = write_csv(tmp_path / "d.csv", [["identifier", "year", "revenue"], [USCC[0], 2023, 1]])
+    result = runner.invoke(cli, ["import", "indicators", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "imported 1 indicators rows from d.csv" in result.output
+    assert counts(sqlite_engine)["indicator_report"] == 1
+
+
+def test_rejected_rows_exit_2_and_write_nothing(
+    cli: typer.Typer, sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    seed_enterprises(sqlite_engine, 1)
+    path = write_csv(
+        tmp_path / "d.csv", [["identifier", "year"], [USCC[0], 2023], [BAD_USCC, 2023]]
+    )
+    result = runner.invoke(cli, ["import", "indicators", str(path)])
+    assert result.exit_code == 2
+    assert "1 of 2 rows rejected, nothing imported" in result.output
+    assert "bad check character" in result.output  # the preview of the rejects
+    assert counts(sqlite_engine)["indicator_report"] == 0
+    assert (tmp_path / "d.rejects.csv").is_file()
+
+
+def test_skip_invalid_exits_0_and_counts_the_rejects(
+    cli: typer.Typer, sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    seed_enterprises(sqlite_engine, 1)
+    path = write_csv(
+        tmp_path / "d.csv", [["identifier", "year"], [USCC[0], 2023], [BAD_USCC, 2023]]
+    )
+    rejects = tmp_path / "r.csv"
+    result = runner.invoke(
+        cli, ["import", "indicators", str(path), "--skip-invalid", "--rejects", str(rejects)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "1 rows rejected" in result.output
+    assert counts(sqlite_engine)["indicator_report"] == 1
+    assert rejects.is_file()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["import", "indicators", "missing.csv"], "missing.csv: no such file"),
+        (["import", "indicators", "{empty}"], "is empty"),
+        (["import", "indicators", "{gbk}", "--encoding", "utf-8"], "is not valid utf-8-sig text"),
+        (["import", "indicators", "{gbk}", "--mapping", "nothing.yaml"], "cannot read mapping"),
+        (["export", "zones", "{dir}/zones.txt"], "export writes .csv or .xlsx"),
+    ],
+)
+def test_file_errors_are_one_line_with_exit_code_2(
+    cli: typer.Typer, tmp_path: Path, args: list[str], message: str
+) -> None:
+    (tmp_path / "empty.csv").write_bytes(b"")
+    write_csv(tmp_path / "gbk.csv", [["统一社会信用代码", "年度"], [USCC[0], 2023]], "gbk")
+    names = {"empty": tmp_path / "empty.csv", "gbk": tmp_path / "gbk.csv", "dir": tmp_path}
+    argv = [a.format(**names) for a in args]
+    result = runner.invoke(cli, argv)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1
+
+
+def test_export_writes_the_file(cli: typer.Typer, sqlite_engine: Engine, tmp_path: Path) -> None:
+    seed_enterprises(sqlite_engine, 2)
+    result = runner.invoke(cli, ["export", "enterprises", str(tmp_path / "e.xlsx")])
+    assert result.exit_code == 0, result.output
+    assert "exported 2 enterprises rows" in result.output
+    assert (tmp_path / "e.xlsx").stat().st_size > 0
+
+
+def test_unknown_kind_is_a_usage_error(cli: typer.Typer, tmp_path: Path) -> None:
+    result = runner.invoke(cli, ["import", "loans", str(tmp_path / "x.csv")])
+    assert result.exit_code == 2
+    assert "loans" in result.output
+
+
+@pytest.mark.parametrize("command", ["import", "export"])
+def test_help_describes_every_argument(cli: typer.Typer, command: str) -> None:
+    result = runner.invoke(cli, [command, "--help"])
+    assert result.exit_code == 0
+    for word in ("KIND", "FILE", "zone-stats"):
+        assert word in result.output
+    if command == "import":
+        for option in ("--mapping", "--encoding", "--skip-invalid", "--rejects"):
+            assert option in result.output
