@@ -13,6 +13,7 @@ from innofin import __version__
 from innofin.cli_support import err_console
 from innofin.db import commands as db_commands
 from innofin.demo import commands as demo_commands
+from innofin.ingest import commands as ingest_commands
 from innofin.kernel.errors import InnofinError
 from innofin.registry import commands as registry_commands
 
@@ -32,7 +33,7 @@ def _root(
         raise typer.Exit()
 
 
-for _capability in (db_commands, registry_commands, demo_commands):
+for _capability in (db_commands, registry_commands, demo_commands, ingest_commands):
     _capability.register(app)
 
 
@@ -40,5 +41,5 @@ def main() -> None:
     try:
         app()
     except InnofinError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, func
+from sqlalchemy import Connection, Table, cast, func, literal
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -29,6 +29,7 @@ def upsert_statement(
     win) instead of replaced — used for per-field lineage.
     """
     dialect = conn.dialect.name
+    stmt: Any
     if dialect == "sqlite":
         stmt = sqlite.insert(table)
     elif dialect == "postgresql":
@@ -45,7 +46,7 @@ def upsert_statement(
             if dialect == "sqlite":
                 set_[name] = func.json_patch(func.coalesce(old, "{}"), new)
             else:
-                set_[name] = func.coalesce(old, func.cast("{}", old.type)).op("||")(new)
+                set_[name] = func.coalesce(old, cast(literal("{}"), old.type)).op("||")(new)
         else:
             set_[name] = new
     if not set_:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 from rich.table import Table
+from sqlalchemy import Engine
 
 from innofin.cli_support import console, engine
 from innofin.kernel.money import AmountUnit, format_amount
@@ -14,7 +15,16 @@ def stats(
     top: int = typer.Option(10, help="How many zones to list, largest first."),
 ) -> None:
     """Counts per table, enterprises per zone and per key high-tech field."""
-    result = service.stats(engine(), top_zones=top)
+    eng = engine()
+    try:
+        print_stats(eng, top)
+    finally:
+        eng.dispose()
+
+
+def print_stats(eng: Engine, top: int) -> None:
+    """Print the registry's tables, largest zones and per-field totals."""
+    result = service.stats(eng, top_zones=top)
     tables = Table(title="Rows per table")
     tables.add_column("table")
     tables.add_column("rows", justify="right")
@@ -27,12 +37,11 @@ def stats(
         zones.add_row(code, name, f"{count:,}")
     year = result.year if result.year is not None else "-"
     fields = Table(title=f"Per key high-tech field (revenue and R&D expense in {year})")
-    for col in ("field", "name", "enterprises", "revenue", "R&D expense", "R&D / revenue"):
-        fields.add_column(col, justify="left" if col in ("field", "name") else "right")
+    for col in ("field", "enterprises", "revenue", "R&D expense", "R&D / revenue"):
+        fields.add_column(col, justify="left" if col == "field" else "right")
     for row in result.by_field:
         share = f"{row.rd_expense / row.revenue:.1%}" if row.revenue else "-"
         fields.add_row(
-            row.code,
             row.name_zh,
             f"{row.enterprises:,}",
             format_amount(row.revenue, AmountUnit.YI),
