@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from innofin.cli_support import ProgressCallback
+from innofin.db.frames import FrameWriter
 from innofin.ingest import store
 from innofin.ingest.errors import EmptyFile, IngestError, RejectedRows
 from innofin.ingest.exporting import count, export_header, export_rows
@@ -65,16 +66,20 @@ class _Plan:
         columns = list(dict.fromkeys([*spec.db_key, *mapped, *defaults, *extra]))
         update = list(dict.fromkeys([*mapped, *extra]))
         merge = ["lineage"] if spec.name == "indicators" else []
-        self.writer = store.UpsertWriter(conn, spec.table, spec.db_key, columns, update, merge)
+        self.writer = FrameWriter(
+            conn, spec.table, columns, key=spec.db_key, update=update, merge_json=merge
+        )
         self.lineage_fields = [
             c.field for c in binding.columns if c.indicator is None and c.field in _REPORT_COLUMNS
         ]
         self.extensions = [c for c in binding.columns if c.indicator is not None]
-        self.values: store.UpsertWriter | None = None
+        self.values: FrameWriter | None = None
         if self.extensions:
             names = ["enterprise_id", "year", "indicator_code", "value", "source_id", "as_of"]
             key = ["enterprise_id", "year", "indicator_code"]
-            self.values = store.UpsertWriter(conn, table_of(IndicatorValue), key, names, names[3:])
+            self.values = FrameWriter(
+                conn, table_of(IndicatorValue), names, key=key, update=names[3:]
+            )
         self.conn = conn
 
     def _lineage(self) -> pl.Expr:
