@@ -17,6 +17,7 @@ from openpyxl import Workbook
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import aliased
 
+import factories
 from innofin.db.engine import unit_of_work
 from innofin.kernel.ids import make_uscc
 from innofin.registry.models import (
@@ -86,14 +87,7 @@ def seed_enterprises(engine: Engine, count: int = 3, zone: str = "Z1") -> list[s
     with unit_of_work(engine) as s:
         zone_row = s.scalars(select(Zone).where(Zone.code == zone)).one_or_none()
         if zone_row is None:
-            zone_row = Zone(
-                code=zone,
-                name_zh="中关村",
-                name_en="Zhongguancun",
-                province="北京",
-                city="北京",
-                level="national",
-            )
+            zone_row = factories.zone(zone, name_zh="中关村", province="北京", city="北京")
             s.add(zone_row)
             s.flush()
         for i, uscc in enumerate(USCC[:count]):

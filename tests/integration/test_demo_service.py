@@ -14,6 +14,7 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+import factories
 from innofin.db import make_engine
 from innofin.db.base import Base
 from innofin.db.migrate import upgrade
@@ -101,14 +102,7 @@ def test_second_run_is_refused_and_changes_nothing(engine: Engine) -> None:
 
 def test_ids_follow_existing_rows(engine: Engine) -> None:
     with Session(engine) as session, session.begin():
-        zone = Zone(
-            code="REAL-1",
-            name_zh="真实高新区",
-            name_en="Real zone",
-            province="江苏省",
-            city="苏州",
-            level="national",
-        )
+        zone = factories.zone("REAL-1", name_zh="真实高新区")
         session.add(zone)
         session.flush()
         session.add(Enterprise(identifier="91320500MA1XXXXX0Q", name="真实企业", zone_id=zone.id))
@@ -126,14 +120,7 @@ def test_ids_follow_existing_rows(engine: Engine) -> None:
         ).scalar_one()
         assert demo_zones == 500
         # New rows still get fresh ids (PostgreSQL sequences were moved past the demo's ids).
-        extra = Zone(
-            code="REAL-2",
-            name_zh="又一高新区",
-            name_en="Another",
-            province="江苏省",
-            city="南京",
-            level="provincial",
-        )
+        extra = factories.zone("REAL-2", name_zh="又一高新区", level="provincial")
         session.add(extra)
         session.flush()
         assert extra.id == summary.counts["zone"] + 2

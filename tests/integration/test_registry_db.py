@@ -12,11 +12,12 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.exc import IntegrityError, StatementError
 
+import factories
+from factories import uscc
 from innofin.db import unit_of_work
 from innofin.db.base import Base
 from innofin.db.bulk import bulk_upsert
 from innofin.db.migrate import current, head
-from innofin.kernel.ids import make_uscc
 from innofin.registry.models import (
     Certification,
     DataSource,
@@ -29,27 +30,12 @@ from innofin.registry.models import (
     ZoneYearStat,
 )
 
-USCC = make_uscc("91320500MA1XYKP12")
-
-
-def _zone(**over: Any) -> Zone:
-    values: dict[str, Any] = dict(
-        code="Z001",
-        name_zh="示例高新区",
-        name_en="Demo Zone",
-        province="江苏",
-        city="苏州",
-        level="national",
-        year_approved=1992,
-    )
-    values.update(over)
-    return Zone(**values)
+USCC = uscc(1)
+_zone = factories.zone
 
 
 def _enterprise(**over: Any) -> Enterprise:
-    values: dict[str, Any] = dict(id_scheme="uscc", identifier=USCC, name="示例科技有限公司")
-    values.update(over)
-    return Enterprise(**values)
+    return factories.enterprise(1, **over)
 
 
 def test_migrations_reach_head_and_match_the_models(engine: Engine) -> None:

@@ -4,33 +4,21 @@ from decimal import Decimal
 
 from sqlalchemy import Engine
 
+import factories
 from innofin.db import unit_of_work
-from innofin.kernel.ids import make_uscc
 from innofin.registry import service
-from innofin.registry.models import Enterprise, IndicatorReport, Zone
+from innofin.registry.models import IndicatorReport
 
 
 def test_stats_counts_and_exact_money_totals(engine: Engine) -> None:
     with unit_of_work(engine) as s:
-        zone = Zone(
-            code="Z1",
-            name_zh="示例区",
-            name_en="Demo",
-            province="江苏",
-            city="苏州",
-            level="national",
-        )
+        zone = factories.zone("Z1", name_zh="示例区")
         s.add(zone)
         s.flush()
         for i, (field, revenue) in enumerate(
             [("bio_medicine", "0.10"), ("bio_medicine", "0.20"), ("aerospace", "5")]
         ):
-            ent = Enterprise(
-                identifier=make_uscc(f"9132050000000{i:04d}"),
-                name=f"示例{i}",
-                zone_id=zone.id,
-                tech_field=field,
-            )
+            ent = factories.enterprise(i, zone_id=zone.id, tech_field=field)
             s.add(ent)
             s.flush()
             s.add(
