@@ -68,3 +68,31 @@ def test_usage_error_exits_2_without_traceback(tmp_path: Path) -> None:
     result = _innofin(["db", "upgrade", "--no-such-option"], tmp_path / "x.db")
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
+
+
+def test_demo_run_is_what_make_demo_shows(tmp_path: Path) -> None:
+    env = {**os.environ, "INNOFIN_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}"}
+    result = subprocess.run(
+        [sys.executable, "-m", "innofin", "demo", "run", "--out", str(tmp_path / "out")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    out = " ".join(result.stdout.split())  # Rich wraps long lines
+    assert "3,000" in out and "示例" in out  # the small scale, labelled synthetic
+    assert out.count("exported again: identical") == 2
+    assert "What to look at next" in out
+    for name in ("enterprises.xlsx", "indicators.csv", "年度指标-万元-GBK.csv"):
+        assert (tmp_path / "out" / name).stat().st_size > 0
+    again = subprocess.run(
+        [sys.executable, "-m", "innofin", "demo", "run", "--out", str(tmp_path / "out")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert again.returncode == 4 and "Traceback" not in again.stderr  # one demo per database

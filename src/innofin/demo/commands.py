@@ -5,7 +5,10 @@ nothing."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import itertools
+from decimal import Decimal
 from pathlib import Path
 
 import typer
@@ -17,7 +20,10 @@ from innofin.db import migrate
 from innofin.demo import service
 from innofin.demo.engine import SCALES, Scale, ScaleName
 from innofin.ingest import service as ingest
+from innofin.ingest.mapping import load_mapping
+from innofin.ingest.units import parse_unit
 from innofin.kernel.errors import InnofinError
+from innofin.kernel.money import AmountUnit
 from innofin.registry.commands import print_stats
 
 app = typer.Typer(
@@ -106,8 +112,8 @@ def run(
         f"  export INNOFIN_DATABASE_URL={url}\n"
         "  innofin stats                        what the registry holds\n"
         f"  open {out}/enterprises.xlsx          the files people circulate\n"
-        "  innofin import indicators FILE --mapping src/innofin/ingest/mappings/indicators-zh.yaml"
-        "\n                                       a file with Chinese headers, in 万元\n"
+        "  innofin import indicators FILE --mapping indicators-zh\n"
+        "                                       a file with Chinese headers, amounts in 万元\n"
         "  innofin --help                       every command"
     )
 
@@ -131,6 +137,41 @@ def _export_and_reimport(eng: Engine, out: Path) -> None:
     )
     if not same:
         raise InnofinError(f"re-importing {first} changed the data; compare with {after.path}")
+    zh = _bank_style_copy(first, out / "年度指标-万元-GBK.csv", rows=500)
+    with progress_bar("import Chinese headers (GBK, 万元)", total=None) as advance:
+        result = ingest.import_file(eng, "indicators", zh, mapping=Path("indicators-zh"))
+    again = ingest.export_file(eng, "indicators", out / "indicators-after-zh-import.csv")
+    same = _sha256(first) == _sha256(again.path)
+    console.print(
+        f"  imported {result.rows:,} rows of {zh.name} (encoding {result.encoding}, Chinese "
+        "headers, amounts in 万元) with --mapping indicators-zh; exported again: "
+        + ("[green]identical[/]" if same else "[red]DIFFERENT[/]")
+    )
+    if not same:
+        raise InnofinError(f"importing {zh} changed the data; compare with {again.path}")
+
+
+def _bank_style_copy(source: Path, target: Path, rows: int) -> Path:
+    """The first `rows` of an own-format indicators file as a government office would send it:
+    GBK, Chinese headers from the shipped `indicators-zh` mapping, amounts in 万元."""
+    mapping = load_mapping(Path("indicators-zh"), "indicators")
+    columns = {c.field: (header, c.unit) for header, c in mapping.columns.items() if c.field}
+    with source.open(encoding="utf-8-sig", newline="") as src:
+        reader = csv.DictReader(src)
+        fields = [f for f in reader.fieldnames or () if f in columns]
+        with target.open("w", encoding="gbk", newline="") as dst:
+            writer = csv.writer(dst)
+            writer.writerow(columns[f][0] for f in fields)
+            for row in itertools.islice(reader, rows):
+                writer.writerow(_in_unit(row[f], columns[f][1]) for f in fields)
+    return target
+
+
+def _in_unit(text: str, unit: str | None) -> str:
+    chosen = parse_unit(unit) if unit else None
+    if not text or not isinstance(chosen, AmountUnit):
+        return text
+    return str(Decimal(text) / chosen.factor)  # exact: a power of ten
 
 
 def _sha256(path: Path) -> str:

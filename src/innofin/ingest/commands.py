@@ -61,8 +61,8 @@ def import_(
     mapping: Path | None = typer.Option(
         None,
         "--mapping",
-        help="YAML mapping of the file's headers to fields and units "
-        "(default: innofin's own export format).",
+        help="YAML mapping of the file's headers to fields and units, or the name of a "
+        "shipped one: indicators-zh, enterprises-zh (default: innofin's own export format).",
     ),
     encoding: str | None = typer.Option(
         None, "--encoding", help="CSV encoding, e.g. utf-8 or gb18030 (default: detected)."
