@@ -107,15 +107,14 @@ def seed_registry(engine: Engine) -> None:
     """A little of everything, with the awkward cases: negative profit, a branch, an extension
     indicator, a report without one, NULLs, Chinese text, amounts with fen."""
     with unit_of_work(engine) as s:
-        s.add(
-            IndicatorDefinition(
-                code=EXTENSION,
-                name_zh="研发投入强度",
-                name_en="R&D intensity",
-                unit="percent",
-                is_core=False,
-            )
+        definition = IndicatorDefinition(
+            code=EXTENSION,
+            name_zh="研发投入强度",
+            name_en="R&D intensity",
+            unit="percent",
+            is_core=False,
         )
+        s.add(definition)
         z1 = Zone(
             code="Z1",
             name_zh="中关村科技园区",
@@ -136,6 +135,7 @@ def seed_registry(engine: Engine) -> None:
         )
         s.add_all([z1, z2])
         s.flush()
+        definition.owner_zone_id = z1.id  # a zone's own indicator
         s.add_all(
             [
                 ZoneYearStat(
@@ -287,8 +287,10 @@ def seed_registry(engine: Engine) -> None:
 
 
 def clear_registry(engine: Engine) -> None:
-    """Delete the registry's records (reference codes and indicator definitions stay)."""
+    """Delete the registry's records and extension indicators (reference codes stay)."""
     with unit_of_work(engine) as s:
+        s.execute(delete(IndicatorValue))
+        s.execute(delete(IndicatorDefinition).where(IndicatorDefinition.is_core.is_(False)))
         for model in REGISTRY_TABLES:
             s.execute(delete(model))
 
@@ -313,6 +315,9 @@ def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     parent = aliased(Institution)
     queries = {
         "zone": select(*_columns(Zone, ids)),
+        "indicator_definition": select(
+            Zone.code, *_columns(IndicatorDefinition, {*ids, "owner_zone_id"})
+        ).outerjoin(Zone, Zone.id == IndicatorDefinition.owner_zone_id),
         "zone_year_stat": select(Zone.code, *_columns(ZoneYearStat, ids)).join(Zone),
         "enterprise": select(Zone.code, *_columns(e, ids)).outerjoin(Zone),
         "certification": select(e.id_scheme, e.identifier, *_columns(Certification, ids)).join(e),

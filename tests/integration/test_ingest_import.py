@@ -7,7 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from ingest_helpers import (
     BAD_USCC,
@@ -38,6 +38,7 @@ from innofin.registry.models import (
     IndicatorReport,
     IndicatorValue,
     Institution,
+    Zone,
 )
 
 ZH_HEADER = [
@@ -466,3 +467,52 @@ def test_products_check_ranges_references_and_eligibility(engine: Engine, tmp_pa
         "or equal to 0",
     }
     assert counts(engine)["product"] == 0
+
+
+def test_a_zone_registers_its_own_indicator_then_imports_values(
+    engine: Engine, tmp_path: Path
+) -> None:
+    seed_enterprises(engine, 1)
+    defs = write_csv(
+        tmp_path / "defs.csv",
+        [
+            ["code", "name_zh", "name_en", "unit", "zone"],
+            ["gazelle_score", "瞪羚指数", "", "%", "Z1"],
+        ],
+    )
+    assert import_file(engine, "indicator-definitions", defs).written == 1
+    values = write_csv(
+        tmp_path / "values.csv", [["identifier", "year", "gazelle_score"], [USCC[0], 2024, "87.5"]]
+    )
+    assert import_file(engine, "indicators", values).written == 1
+    with unit_of_work(engine) as s:
+        owner = s.execute(
+            select(Zone.code)
+            .join(IndicatorDefinition, IndicatorDefinition.owner_zone_id == Zone.id)
+            .where(IndicatorDefinition.code == "gazelle_score")
+        ).scalar_one()
+        value = s.execute(select(IndicatorValue.value)).scalar_one()
+    assert owner == "Z1" and value == Decimal("87.5")
+
+
+@pytest.mark.parametrize(
+    ("row", "column", "reason"),
+    [
+        (["revenue", "营收", "", "yuan", ""], "code", "'revenue' is a core report field"),
+        (["x_score", "某指数", "", "percent", "Z404"], "zone", "unknown zone code 'Z404'"),
+        (["x_score", "某指数", "", "furlongs", ""], "unit", "furlongs"),
+    ],
+)
+def test_bad_indicator_definitions_are_refused(
+    engine: Engine, tmp_path: Path, row: list[str], column: str, reason: str
+) -> None:
+    before = counts(engine)
+    path = write_csv(tmp_path / "defs.csv", [["code", "name_zh", "name_en", "unit", "zone"], row])
+    with pytest.raises(RejectedRows) as caught:
+        import_file(engine, "indicator-definitions", path)
+    assert caught.value.rejects_path is not None
+    rejects = caught.value.rejects_path.read_text(encoding="utf-8-sig")
+    assert column in rejects and reason in rejects
+    assert counts(engine) == before
+    with unit_of_work(engine) as s:
+        assert s.execute(select(func.count(IndicatorDefinition.code))).scalar_one() == 17

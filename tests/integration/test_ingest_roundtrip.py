@@ -24,6 +24,7 @@ ORDER = [
     "zone-stats",
     "enterprises",
     "certifications",
+    "indicator-definitions",
     "indicators",
     "institutions",
     "products",

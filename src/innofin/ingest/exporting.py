@@ -21,6 +21,7 @@ from innofin.ingest.kinds import KindSpec
 from innofin.registry.models import (
     Certification,
     Enterprise,
+    IndicatorDefinition,
     IndicatorReport,
     IndicatorValue,
     Institution,
@@ -144,11 +145,25 @@ def _products(conn: Connection, spec: KindSpec) -> Iterator[Sequence[Any]]:
     return _stream(conn, query)
 
 
+def _indicator_definitions(conn: Connection, spec: KindSpec) -> Iterator[Sequence[Any]]:
+    """The extension indicators (core report fields are part of every installation)."""
+    t = IndicatorDefinition.__table__.c
+    columns = [Zone.code if n == "zone" else t[n] for n in spec.names]
+    query = (
+        select(*columns)
+        .outerjoin(Zone, Zone.id == t.owner_zone_id)
+        .where(t.is_core.is_(False))
+        .order_by(t.code)
+    )
+    return _stream(conn, query)
+
+
 QUERIES = {
     "zones": _zones,
     "zone-stats": _zone_stats,
     "enterprises": _enterprises,
     "certifications": _certifications,
+    "indicator-definitions": _indicator_definitions,
     "indicators": _indicators,
     "institutions": _institutions,
     "products": _products,

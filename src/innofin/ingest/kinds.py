@@ -23,6 +23,7 @@ from innofin.kernel.indicators import REPORT_FIELDS
 from innofin.registry.models import (
     Certification,
     Enterprise,
+    IndicatorDefinition,
     IndicatorReport,
     Institution,
     Product,
@@ -194,6 +195,29 @@ CERTIFICATIONS = KindSpec(
     ordered_pairs=(("valid_from", "valid_until"),),
 )
 
+#: Units an extension indicator may have.
+INDICATOR_UNITS = ("yuan", "count", "person", "percent", "flag", "number")
+
+INDICATOR_DEFINITIONS = KindSpec(
+    name="indicator-definitions",
+    table=table_of(IndicatorDefinition),
+    fields=(
+        FieldSpec("code", FieldType.TEXT, required=True, max_length=60),
+        FieldSpec("name_zh", FieldType.TEXT, required=True, max_length=120),
+        FieldSpec("name_en", FieldType.TEXT, max_length=200, default="", empty=""),
+        FieldSpec(
+            "unit",
+            FieldType.CODE,
+            required=True,
+            choices=INDICATOR_UNITS,
+            aliases={"元": "yuan", "个": "count", "人": "person", "%": "percent", "是否": "flag"},
+        ),
+        FieldSpec("zone", FieldType.TEXT, max_length=20, resolves_to="owner_zone_id"),
+    ),
+    key=("code",),
+    db_key=("code",),
+)
+
 INDICATORS = KindSpec(
     name="indicators",
     table=table_of(IndicatorReport),
@@ -278,7 +302,16 @@ PRODUCTS = KindSpec(
 #: Every kind, by the name the CLI takes.
 KINDS: dict[str, KindSpec] = {
     spec.name: spec
-    for spec in (ZONES, ZONE_STATS, ENTERPRISES, CERTIFICATIONS, INDICATORS, INSTITUTIONS, PRODUCTS)
+    for spec in (
+        ZONES,
+        ZONE_STATS,
+        ENTERPRISES,
+        CERTIFICATIONS,
+        INDICATOR_DEFINITIONS,
+        INDICATORS,
+        INSTITUTIONS,
+        PRODUCTS,
+    )
 }
 
 

@@ -100,12 +100,30 @@ def _enterprises(
 
 
 def _zone_ref(
-    v: BatchValidator, frame: pl.DataFrame, raw: pl.DataFrame, bad: set[int]
+    v: BatchValidator,
+    frame: pl.DataFrame,
+    raw: pl.DataFrame,
+    bad: set[int],
+    target: str = "zone_id",
 ) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
+    if "zone" not in frame.columns:
+        return frame, []
     zones = v.lookup("zones", lambda: store.zone_ids(v.conn))
     ids = frame["zone"].replace_strict(zones, default=None, return_dtype=pl.Int64)
     reasons = _unknown(frame["zone"], ids, "zone code")
-    return frame.with_columns(ids.alias("zone_id")), [v.report(raw, "zone", reasons)]
+    return frame.with_columns(ids.alias(target)), [v.report(raw, "zone", reasons)]
+
+
+def _definitions(
+    v: BatchValidator, frame: pl.DataFrame, raw: pl.DataFrame, bad: set[int]
+) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
+    """A zone's own indicators: never a core report field's code; the owner zone must exist."""
+    core = v.lookup("core indicators", lambda: store.core_indicator_codes(v.conn))
+    reused = pl.col("code").is_in(sorted(core))
+    message = pl.format("'{}' is a core report field; choose another code", pl.col("code"))
+    reasons = frame.select(pl.when(reused).then(message).alias("reason"))["reason"]
+    frame, found = _zone_ref(v, frame, raw, bad, target="owner_zone_id")
+    return frame, [v.report(raw, "code", reasons), *found]
 
 
 def _institution_ref(
@@ -158,6 +176,7 @@ RULES: dict[str, Rule] = {
     "zone-stats": _zone_ref,
     "enterprises": _enterprises,
     "certifications": _enterprise_ref,
+    "indicator-definitions": _definitions,
     "indicators": _enterprise_ref,
     "institutions": _parents,
     "products": _institution_ref,

@@ -61,7 +61,11 @@ class _Plan:
         defaults = [
             f.column for f in spec.fields if f.name not in binding.fields and f.default is not None
         ]
-        extras = {"zone-stats": ["source_id"], "indicators": ["source_id", "as_of", "lineage"]}
+        extras = {
+            "zone-stats": ["source_id"],
+            "indicators": ["source_id", "as_of", "lineage"],
+            "indicator-definitions": ["is_core"],
+        }
         extra = extras.get(spec.name, [])
         columns = list(dict.fromkeys([*spec.db_key, *mapped, *defaults, *extra]))
         update = list(dict.fromkeys([*mapped, *extra]))
@@ -96,6 +100,8 @@ class _Plan:
         frame = good
         if self.spec.name in ("zone-stats", "indicators"):
             frame = frame.with_columns(pl.lit(self.source_id).alias("source_id"))
+        if self.spec.name == "indicator-definitions":  # a file defines a zone's own indicators
+            frame = frame.with_columns(pl.lit(False).alias("is_core"))
         if self.spec.name == "indicators":
             as_of = pl.col("as_of").fill_null(self.as_of) if "as_of" in frame.columns else None
             frame = frame.with_columns(

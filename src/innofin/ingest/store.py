@@ -76,6 +76,12 @@ def extension_units(conn: Connection) -> dict[str, str]:
     return {code: unit for code, unit in rows}
 
 
+def core_indicator_codes(conn: Connection) -> set[str]:
+    """Codes of the core report fields, which a zone's own indicators may not reuse."""
+    rows = conn.execute(select(IndicatorDefinition.code).where(IndicatorDefinition.is_core))
+    return set(rows.scalars())
+
+
 def enterprise_ids(conn: Connection, scheme: str, identifiers: Iterable[str]) -> dict[str, int]:
     """identifier → id for those of `identifiers` registered under `scheme`."""
     wanted = list(identifiers)
