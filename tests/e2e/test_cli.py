@@ -40,7 +40,9 @@ def test_every_command_has_help(path: list[str]) -> None:
     assert len(result.output.split("Options")[0].strip().splitlines()) >= 2
 
 
-def _innofin(args: list[str], db: Path) -> subprocess.CompletedProcess[str]:
+def _innofin(
+    args: list[str], db: Path, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "INNOFIN_DATABASE_URL": f"sqlite:///{db}"}
     return subprocess.run(
         [sys.executable, "-m", "innofin", *args],
@@ -48,6 +50,7 @@ def _innofin(args: list[str], db: Path) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         check=False,
+        cwd=cwd,
     )
 
 
@@ -71,15 +74,8 @@ def test_usage_error_exits_2_without_traceback(tmp_path: Path) -> None:
 
 
 def test_demo_run_is_what_make_demo_shows(tmp_path: Path) -> None:
-    env = {**os.environ, "INNOFIN_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}"}
-    result = subprocess.run(
-        [sys.executable, "-m", "innofin", "demo", "run", "--out", str(tmp_path / "out")],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=tmp_path,
-    )
+    run = ["demo", "run", "--out", str(tmp_path / "out")]
+    result = _innofin(run, tmp_path / "demo.db", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     out = " ".join(result.stdout.split())  # Rich wraps long lines
     assert "3,000" in out and "示例" in out  # the small scale, labelled synthetic
@@ -87,12 +83,5 @@ def test_demo_run_is_what_make_demo_shows(tmp_path: Path) -> None:
     assert "What to look at next" in out
     for name in ("enterprises.xlsx", "indicators.csv", "年度指标-万元-GBK.csv"):
         assert (tmp_path / "out" / name).stat().st_size > 0
-    again = subprocess.run(
-        [sys.executable, "-m", "innofin", "demo", "run", "--out", str(tmp_path / "out")],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=tmp_path,
-    )
+    again = _innofin(run, tmp_path / "demo.db", cwd=tmp_path)
     assert again.returncode == 4 and "Traceback" not in again.stderr  # one demo per database
