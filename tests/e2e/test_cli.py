@@ -85,3 +85,10 @@ def test_demo_run_is_what_make_demo_shows(tmp_path: Path) -> None:
         assert (tmp_path / "out" / name).stat().st_size > 0
     again = _innofin(run, tmp_path / "demo.db", cwd=tmp_path)
     assert again.returncode == 4 and "Traceback" not in again.stderr  # one demo per database
+
+
+def test_version(tmp_path: Path) -> None:
+    from innofin import __version__
+
+    result = _innofin(["--version"], tmp_path / "v.db")
+    assert result.returncode == 0 and result.stdout.strip() == __version__
