@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
@@ -18,13 +18,11 @@ from rich.progress import (
 from sqlalchemy import Engine
 
 from innofin.db import make_engine
+from innofin.kernel.progress import ProgressCallback
 from innofin.kernel.settings import Settings
 
 console = Console()
 err_console = Console(stderr=True)
-
-#: A service reports progress by calling this with the number of units just done.
-ProgressCallback = Callable[[int], None]
 
 
 def engine(url: str | None = None) -> Engine:

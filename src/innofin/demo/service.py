@@ -29,13 +29,12 @@ from innofin.demo import (
 from innofin.demo.engine import DemoData, GenerateFn, Scale, generate, get_scale, json_text
 from innofin.demo.store import WriteContext, id_offsets, write_frame
 from innofin.kernel.errors import Conflict
+from innofin.kernel.progress import ProgressCallback
 from innofin.registry.models import DataSource
 from innofin.registry.schemas import Eligibility
 
 #: Writes a step's tables; returns rows written per table.
 WriteFn = Callable[[WriteContext, DemoData], Mapping[str, int]]
-#: Called with the number of rows just written (drives a progress bar).
-ProgressCallback = Callable[[int], None]
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ import polars as pl
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from innofin.cli_support import ProgressCallback
 from innofin.db.frames import FrameWriter
 from innofin.ingest import store
 from innofin.ingest.errors import EmptyFile, IngestError, RejectedRows
@@ -28,6 +27,7 @@ from innofin.ingest.readers import inspect, open_table
 from innofin.ingest.rejects import RejectsWriter, default_rejects_path
 from innofin.ingest.validate import BatchValidator
 from innofin.ingest.writers import write_table
+from innofin.kernel.progress import ProgressCallback
 from innofin.registry.models import IndicatorValue
 
 

@@ -12,10 +12,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from innofin.cli_support import ProgressCallback
 from innofin.ingest.errors import IngestError
 from innofin.ingest.exporting import cell_value, text_value
 from innofin.ingest.readers import XLSX_SUFFIXES
+from innofin.kernel.progress import ProgressCallback
 
 _TICK = 1_000
 
