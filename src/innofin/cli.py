@@ -10,6 +10,9 @@ import sys
 import typer
 
 from innofin import __version__
+from innofin.access import commands as access_commands
+from innofin.api import commands as api_commands
+from innofin.audit import commands as audit_commands
 from innofin.cli_support import err_console
 from innofin.db import commands as db_commands
 from innofin.demo import commands as demo_commands
@@ -39,7 +42,15 @@ def _root(
     """innofin — sci-tech finance programmes: registry, points, matching, ledger, monitoring."""
 
 
-for _capability in (db_commands, registry_commands, demo_commands, ingest_commands):
+for _capability in (
+    db_commands,
+    registry_commands,
+    demo_commands,
+    ingest_commands,
+    access_commands,
+    audit_commands,
+    api_commands,
+):
     _capability.register(app)
 
 

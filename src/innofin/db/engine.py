@@ -37,7 +37,16 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def unit_of_work(engine: Engine) -> Iterator[Session]:
-    """One transaction: commits when the block ends normally, rolls back on any exception."""
+def unit_of_work(engine: Engine, *, immediate: bool = False, **info: Any) -> Iterator[Session]:
+    """One transaction: commits when the block ends normally, rolls back on any exception.
+
+    `info` goes to `Session.info` (the audit trail reads the acting user from ``actor``).
+    `immediate` takes SQLite's write lock at the start (BEGIN IMMEDIATE), so that concurrent
+    read-then-write transactions queue instead of failing when they try to write; PostgreSQL
+    needs nothing of the kind (row locks and unique keys serialise what must be serialised).
+    """
     with session_factory(engine)() as session, session.begin():
+        session.info.update(info)
+        if immediate and engine.dialect.name == "sqlite":
+            session.connection().exec_driver_sql("BEGIN IMMEDIATE")
         yield session

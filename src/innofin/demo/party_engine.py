@@ -1,7 +1,7 @@
 """Organisations (the parties on the platform) and a few demo users with roles.
 
 Government: a national programme office and one science & technology department per province
-with zones; one organisation per zone (its management committee) and per institution; and a
+with zones (its jurisdiction: `province`); one organisation per zone (its management committee) and per institution; and a
 sample of enterprises (by default 1 %, at least 10, at most 5,000) — the firms that have signed up.
 Users have no password (``password_hash`` is NULL): they exist to show roles, not to log in.
 """
@@ -30,7 +30,10 @@ def make_organisations(inp: StepInput) -> Mapping[str, Any]:
 
     gov_names = ["示例国家科技金融服务中心"] + [f"示例{p}科学技术厅" for p in provinces]
     parts = [
-        pl.DataFrame({"kind": "government", "name": gov_names}),
+        pl.DataFrame(
+            {"kind": "government", "name": gov_names, "province": [None, *provinces]},
+            schema_overrides={"province": pl.String},
+        ),
         pl.DataFrame({"kind": "zone", "name": zone["name_zh"] + "管委会", "zone_id": zone["id"]}),
         pl.DataFrame({"kind": "institution", "name": inst["name"], "institution_id": inst["id"]}),
         pl.DataFrame(
@@ -42,6 +45,7 @@ def make_organisations(inp: StepInput) -> Mapping[str, Any]:
         "kind",
         "name",
         *(pl.col(c).cast(pl.Int64) for c in ("zone_id", "institution_id", "enterprise_id")),
+        "province",
     )
     return {"organisation": org}
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import typer
 
+from innofin.audit.recorder import Actor
 from innofin.cli_support import console, engine, err_console, progress_bar
 from innofin.ingest import service
 from innofin.ingest.errors import RejectedRows
@@ -86,6 +87,7 @@ def import_(
                 skip_invalid=skip_invalid,
                 rejects=rejects,
                 progress=advance,
+                actor=Actor.cli(),
             )
     except RejectedRows as exc:
         _preview(exc.rejects_path)

@@ -251,3 +251,11 @@ def bind(
             field=wanted,
         )
     return Binding(spec, tuple(bound))
+
+
+def shipped_mappings() -> list[str]:
+    """Names of the mappings that come with innofin (``indicators-zh``, ``enterprises``, ...)."""
+    folder = resources.files("innofin.ingest") / "mappings"
+    return sorted(
+        p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml")
+    )

@@ -17,6 +17,7 @@ import polars as pl
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from innofin.audit.recorder import SYSTEM, Actor, record
 from innofin.db.frames import FrameWriter
 from innofin.ingest import store
 from innofin.ingest.errors import EmptyFile, IngestError, RejectedRows
@@ -155,6 +156,7 @@ def import_file(
     rejects: Path | None = None,
     as_of: dt.date | None = None,
     progress: ProgressCallback | None = None,
+    actor: Actor = SYSTEM,
 ) -> ImportResult:
     """Import `path` (CSV or XLSX) as `kind`; see the module docstring for the transaction.
 
@@ -189,6 +191,17 @@ def import_file(
                         progress(checked.rows)
             if rows == 0:
                 raise EmptyFile(f"{path.name} has a header but no data rows")
+            if not rejected or skip_invalid:
+                summary = {"kind": spec.name, "file": path.name, "sha256": info.sha256}
+                counts = {"rows": rows, "written": written, "rejected": rejected}
+                record(
+                    conn,
+                    actor,
+                    action="import",
+                    entity="data_source",
+                    entity_id=source_id,
+                    after={**summary, **counts},
+                )
             if rejected and not skip_invalid:
                 report.close()
                 raise RejectedRows(

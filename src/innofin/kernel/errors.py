@@ -33,3 +33,30 @@ class NotFound(InnofinError):
 
 class Conflict(InnofinError):
     exit_code = 4
+
+
+class Unauthenticated(InnofinError):
+    """No valid sign-in: missing, malformed, expired or revoked credentials (HTTP 401)."""
+
+    exit_code = 5
+
+
+class Forbidden(InnofinError):
+    """Signed in, but the caller's role may not do this (HTTP 403)."""
+
+    exit_code = 5
+
+    def __init__(self, message: str, *, code: str = "forbidden", field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.field = field
+
+
+class RateLimited(InnofinError):
+    """Too many attempts; try again after `retry_after` seconds (HTTP 429)."""
+
+    exit_code = 5
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

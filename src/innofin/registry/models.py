@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from innofin.audit.recorder import Audited
 from innofin.db.base import Base, JsonDoc, Money, Quantity
 from innofin.kernel.indicators import REPORT_FIELDS
 
@@ -56,7 +57,7 @@ class CertificationKindRef(Base):
     validity_years: Mapped[int | None] = mapped_column(Integer)
 
 
-class IndicatorDefinition(Base):
+class IndicatorDefinition(Audited, Base):
     """The registry of indicator names: the core annual-report fields and a zone's own extras."""
 
     __tablename__ = "indicator_definition"
@@ -90,7 +91,7 @@ class DataSource(Base):
 # --------------------------------------------------------------------------- zones
 
 
-class Zone(Base):
+class Zone(Audited, Base):
     """A hi-tech zone (高新区), national or provincial."""
 
     __tablename__ = "zone"
@@ -113,7 +114,7 @@ class Zone(Base):
     stats: Mapped[list[ZoneYearStat]] = relationship(back_populates="zone")
 
 
-class ZoneYearStat(Base):
+class ZoneYearStat(Audited, Base):
     """A zone's statistics for one year."""
 
     __tablename__ = "zone_year_stat"
@@ -144,7 +145,7 @@ class ZoneYearStat(Base):
 # --------------------------------------------------------------------------- enterprises
 
 
-class Enterprise(Base):
+class Enterprise(Audited, Base):
     """A technology enterprise, identified by (scheme, identifier) — USCC by default."""
 
     __tablename__ = "enterprise"
@@ -164,7 +165,7 @@ class Enterprise(Base):
     certifications: Mapped[list[Certification]] = relationship(back_populates="enterprise")
 
 
-class Certification(Base):
+class Certification(Audited, Base):
     """A certification held for a validity period (e.g. high-tech enterprise, 3 years)."""
 
     __tablename__ = "certification"
@@ -184,7 +185,7 @@ class Certification(Base):
     enterprise: Mapped[Enterprise] = relationship(back_populates="certifications")
 
 
-class IndicatorReport(Base):
+class IndicatorReport(Audited, Base):
     """One enterprise's annual indicator report (年度指标).
 
     Lineage: `source_id`/`as_of` name the last writer of the row; `lineage` maps each field to
@@ -231,7 +232,7 @@ class IndicatorReport(Base):
     lineage: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
 
 
-class IndicatorValue(Base):
+class IndicatorValue(Audited, Base):
     """An extra (zone-defined) indicator value, each with its own source and as-of date."""
 
     __tablename__ = "indicator_value"
@@ -248,7 +249,7 @@ class IndicatorValue(Base):
 # --------------------------------------------------------------------------- institutions
 
 
-class Institution(Base):
+class Institution(Audited, Base):
     """A financial institution (bank, insurer, guarantor, VC/PE fund...), head or branch."""
 
     __tablename__ = "institution"
@@ -273,7 +274,7 @@ class Institution(Base):
     products: Mapped[list[Product]] = relationship(back_populates="institution")
 
 
-class Product(Base):
+class Product(Audited, Base):
     """A financing product with structured eligibility (see `registry.schemas.Eligibility`)."""
 
     __tablename__ = "product"
@@ -329,7 +330,7 @@ class Product(Base):
 # --------------------------------------------------------------------------- organisations, users
 
 
-class Organisation(Base):
+class Organisation(Audited, Base):
     """A party on the platform: a government body, a zone, an institution or an enterprise."""
 
     __tablename__ = "organisation"
@@ -352,10 +353,13 @@ class Organisation(Base):
     zone_id: Mapped[int | None] = mapped_column(ForeignKey("zone.id"), unique=True)
     institution_id: Mapped[int | None] = mapped_column(ForeignKey("institution.id"), unique=True)
     enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprise.id"), unique=True)
+    #: a government body's jurisdiction: a province's name, or NULL for a national office
+    province: Mapped[str | None] = mapped_column(String(40))
 
 
-class User(Base):
+class User(Audited, Base):
     __tablename__ = "app_user"
+    __audit_redact__ = frozenset({"password_hash"})
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(80), unique=True)
     display_name: Mapped[str] = mapped_column(String(120))
@@ -364,7 +368,7 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
-class UserRole(Base):
+class UserRole(Audited, Base):
     __tablename__ = "user_role"
     __table_args__ = (
         CheckConstraint(

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from alembic import context
 
+from innofin.access import models as _access  # noqa: F401  (registers tables)
+from innofin.api import models as _api  # noqa: F401
+from innofin.audit import models as _audit  # noqa: F401
 from innofin.db.base import Base
-from innofin.registry import models as _registry  # noqa: F401  (registers tables)
+from innofin.registry import models as _registry  # noqa: F401
 
 engine = context.config.attributes["engine"]
 

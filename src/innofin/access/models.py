@@ -1,0 +1,97 @@
+"""Sign-in sessions, failed logins, consents and referrals, and platform settings."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from innofin.audit.recorder import Audited
+from innofin.db.base import Base
+
+
+class ApiSession(Base):
+    """A signed-in session: the token's `jti`. Logging out revokes it; it also expires."""
+
+    __tablename__ = "api_session"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    jti: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LoginFailure(Base):
+    """A failed sign-in, kept for the rate limit (per user name and per client address)."""
+
+    __tablename__ = "login_failure"
+    __table_args__ = (
+        Index("ix_login_failure_username_at", "username", "at"),
+        Index("ix_login_failure_client_at", "client", "at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80))
+    client: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Consent(Audited, Base):
+    """An enterprise lets an institution (and its branches) see its indicator data (数据授权).
+
+    Withdrawing sets `withdrawn_at`; a later grant is a new row, so the history stays.
+    """
+
+    __tablename__ = "consent"
+    __table_args__ = (
+        Index("ix_consent_institution", "institution_id", "enterprise_id"),
+        CheckConstraint(
+            "withdrawn_at IS NULL OR withdrawn_at >= granted_at", name="withdrawn_after_granted"
+        ),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(
+        ForeignKey("enterprise.id", ondelete="CASCADE"), index=True
+    )
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institution.id"))
+    granted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    granted_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    withdrawn_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+
+class Referral(Audited, Base):
+    """An enterprise recommended to an institution (推荐): by an officer now, by matching later.
+
+    The institution then sees the enterprise's record and aggregates, not its indicator details
+    (those need the enterprise's consent).
+    """
+
+    __tablename__ = "referral"
+    __table_args__ = (
+        UniqueConstraint("enterprise_id", "institution_id"),
+        Index("ix_referral_institution", "institution_id", "enterprise_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id", ondelete="CASCADE"))
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institution.id"))
+    referred_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str | None] = mapped_column(String(500))
+
+
+class PlatformSetting(Base):
+    """Settings the platform keeps for itself (the token-signing key when none is configured)."""
+
+    __tablename__ = "platform_setting"
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

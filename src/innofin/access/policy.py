@@ -1,0 +1,290 @@
+"""Who may do what, and which rows each caller can see — decided here and nowhere else.
+
+Two layers:
+
+* **Actions** (`ACTIONS`): which roles may attempt an action at all. A caller whose roles do not
+  include it gets 403. Every API route names its action; the application refuses to start with a
+  route that names none (see `innofin.api.app`).
+* **Row scopes** (`*_scope` functions): SQL predicates that services put into their queries, so a
+  caller never loads a row it may not see. A row outside the scope does not exist for the caller
+  (404), whichever way it is asked for.
+
+The rules, by role:
+
+* platform admin — everything.
+* programme officer (a government body) — the zones and enterprises of its jurisdiction (a
+  province, or the whole country for a national office) and aggregates of all.
+* zone officer — its zone's enterprises and statistics.
+* institution officer — its institution and branches: their products and referrals, the
+  enterprises that granted them consent or were referred to them (indicator details only with
+  consent); other institutions only as anonymous aggregates.
+* enterprise user — its own record, indicators, certifications and consents.
+
+Zone records and the institution and product catalogue are public reference data for every
+signed-in caller, except that an institution officer does not see other institutions or their
+products.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
+
+from innofin.access.models import Consent, Referral
+from innofin.kernel.codes import Role
+from innofin.registry.models import Enterprise, Institution, Product, Zone, ZoneYearStat
+
+ADMIN, PROGRAMME, ZONE = Role.PLATFORM_ADMIN, Role.PROGRAMME_OFFICER, Role.ZONE_OFFICER
+INSTITUTION, ENTERPRISE = Role.INSTITUTION_OFFICER, Role.ENTERPRISE_USER
+EVERYONE = frozenset(Role)
+OFFICERS = frozenset({ADMIN, PROGRAMME, ZONE})
+
+#: action → the roles that may attempt it. The row scopes below then narrow what they reach.
+ACTIONS: dict[str, frozenset[Role]] = {
+    "me:read": EVERYONE,
+    "auth:logout": EVERYONE,
+    "zone:read": EVERYONE,
+    "zone:create": frozenset({ADMIN}),
+    "zone:update": OFFICERS,
+    "zone_stat:read": OFFICERS,
+    "zone_stat:write": OFFICERS,
+    "enterprise:read": EVERYONE,
+    "enterprise:create": OFFICERS,
+    "enterprise:update": OFFICERS | {ENTERPRISE},
+    "report:read": EVERYONE,
+    "report:write": OFFICERS | {ENTERPRISE},
+    "certification:read": EVERYONE,
+    "certification:write": OFFICERS,
+    "institution:read": EVERYONE,
+    "institution:create": frozenset({ADMIN}),
+    "institution:update": frozenset({ADMIN, INSTITUTION}),
+    "product:read": EVERYONE,
+    "product:write": frozenset({ADMIN, INSTITUTION}),
+    "import:run": frozenset({ADMIN, PROGRAMME}),
+    "aggregate:read": frozenset({ADMIN, PROGRAMME, ZONE, INSTITUTION}),
+    "consent:read": frozenset({ADMIN, INSTITUTION, ENTERPRISE}),
+    "consent:write": frozenset({ENTERPRISE}),
+    "referral:read": frozenset({ADMIN, PROGRAMME, ZONE, INSTITUTION}),
+    "referral:create": OFFICERS,
+    "user:read": frozenset({ADMIN}),
+    "user:create": frozenset({ADMIN}),
+    "audit:read": frozenset({ADMIN}),
+}
+#: actions anyone may attempt without signing in
+PUBLIC_ACTIONS = frozenset({"auth:login", "health:read"})
+
+#: enterprise fields an enterprise user may change on its own record (identity and zone are the
+#: officers' to set)
+SELF_EDITABLE_ENTERPRISE_FIELDS = frozenset(
+    {"name", "founded_on", "tech_field", "industry_scheme", "industry_code", "growth_stage"}
+)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A signed-in caller: the user, its roles and what its organisation links to."""
+
+    user_id: int
+    username: str
+    roles: frozenset[Role]
+    organisation_id: int
+    org_kind: str
+    zone_id: int | None = None
+    enterprise_id: int | None = None
+    #: the institution and all its branches, for an institution's organisation
+    institution_ids: frozenset[int] = field(default_factory=frozenset)
+    #: a government body's province; None is national (every province)
+    province: str | None = None
+    session_id: int | None = None
+
+    def has(self, role: Role) -> bool:
+        return role in self.roles
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMIN in self.roles
+
+    @property
+    def is_national(self) -> bool:
+        return self.has(PROGRAMME) and self.org_kind == "government" and self.province is None
+
+
+def may(principal: Principal, action: str) -> bool:
+    """Whether any of the caller's roles may attempt `action` (unknown actions: never)."""
+    allowed = ACTIONS.get(action)
+    if allowed is None:
+        raise KeyError(f"no policy for action {action!r}")
+    return bool(principal.roles & allowed)
+
+
+def _in_ids(column: Any, ids: frozenset[int]) -> ColumnElement[bool]:
+    if not ids:
+        return false()
+    clause: ColumnElement[bool] = column.in_(sorted(ids))
+    return clause
+
+
+def _zone_in_jurisdiction(zone_id: Any, p: Principal) -> ColumnElement[bool]:
+    if p.province is None:
+        return true()
+    zones = select(Zone.id).where(Zone.province == p.province)
+    clause: ColumnElement[bool] = zone_id.in_(zones)
+    return clause
+
+
+def _active_consent(institution_ids: frozenset[int]) -> ColumnElement[bool]:
+    return exists().where(
+        Consent.enterprise_id == Enterprise.id,
+        _in_ids(Consent.institution_id, institution_ids),
+        Consent.withdrawn_at.is_(None),
+    )
+
+
+def _referred(institution_ids: frozenset[int]) -> ColumnElement[bool]:
+    return exists().where(
+        Referral.enterprise_id == Enterprise.id, _in_ids(Referral.institution_id, institution_ids)
+    )
+
+
+# --------------------------------------------------------------------------- zones
+
+
+def zone_write_scope(p: Principal) -> ColumnElement[bool]:
+    """Zones whose record and statistics the caller may change (and whose statistics it sees)."""
+    if p.is_admin:
+        return true()
+    clauses: list[ColumnElement[bool]] = []
+    if p.has(PROGRAMME) and p.org_kind == "government":
+        clauses.append(_zone_in_jurisdiction(Zone.id, p))
+    if p.has(ZONE) and p.zone_id is not None:
+        clauses.append(Zone.id == p.zone_id)
+    return or_(false(), *clauses)
+
+
+def zone_stat_scope(p: Principal) -> ColumnElement[bool]:
+    return ZoneYearStat.zone_id.in_(select(Zone.id).where(zone_write_scope(p)))
+
+
+# --------------------------------------------------------------------------- enterprises
+
+
+def _officer_enterprise_scope(p: Principal) -> list[ColumnElement[bool]]:
+    clauses: list[ColumnElement[bool]] = []
+    if p.has(PROGRAMME) and p.org_kind == "government":
+        clauses.append(
+            true() if p.province is None else _zone_in_jurisdiction(Enterprise.zone_id, p)
+        )
+    if p.has(ZONE) and p.zone_id is not None:
+        clauses.append(Enterprise.zone_id == p.zone_id)
+    return clauses
+
+
+def enterprise_scope(p: Principal) -> ColumnElement[bool]:
+    """Enterprises the caller can see at all (record, certifications, aggregates)."""
+    if p.is_admin:
+        return true()
+    clauses = _officer_enterprise_scope(p)
+    if p.has(INSTITUTION) and p.institution_ids:
+        clauses += [_active_consent(p.institution_ids), _referred(p.institution_ids)]
+    if p.has(ENTERPRISE) and p.enterprise_id is not None:
+        clauses.append(Enterprise.id == p.enterprise_id)
+    return or_(false(), *clauses)
+
+
+def enterprise_write_scope(p: Principal) -> ColumnElement[bool]:
+    """Enterprises whose record, reports and certifications the caller may change."""
+    if p.is_admin:
+        return true()
+    clauses = _officer_enterprise_scope(p)
+    if p.has(ENTERPRISE) and p.enterprise_id is not None:
+        clauses.append(Enterprise.id == p.enterprise_id)
+    return or_(false(), *clauses)
+
+
+def indicator_scope(p: Principal) -> ColumnElement[bool]:
+    """Enterprises whose indicator details (annual reports) the caller may read: as
+    `enterprise_scope`, except that institutions need the enterprise's consent."""
+    if p.is_admin:
+        return true()
+    clauses = _officer_enterprise_scope(p)
+    if p.has(INSTITUTION) and p.institution_ids:
+        clauses.append(_active_consent(p.institution_ids))
+    if p.has(ENTERPRISE) and p.enterprise_id is not None:
+        clauses.append(Enterprise.id == p.enterprise_id)
+    return or_(false(), *clauses)
+
+
+def self_only_fields(p: Principal) -> frozenset[str] | None:
+    """The enterprise fields the caller may change, or None for no restriction."""
+    if p.is_admin or p.has(PROGRAMME) or p.has(ZONE):
+        return None
+    return SELF_EDITABLE_ENTERPRISE_FIELDS
+
+
+# --------------------------------------------------------------------------- institutions
+
+
+def _institution_limited(p: Principal) -> bool:
+    """Institution officers see only their own tree (unless they also hold a wider role)."""
+    return p.has(INSTITUTION) and not (p.is_admin or p.has(PROGRAMME) or p.has(ZONE))
+
+
+def institution_scope(p: Principal) -> ColumnElement[bool]:
+    if _institution_limited(p):
+        return _in_ids(Institution.id, p.institution_ids)
+    return true()
+
+
+def institution_write_scope(p: Principal) -> ColumnElement[bool]:
+    if p.is_admin:
+        return true()
+    if p.has(INSTITUTION):
+        return _in_ids(Institution.id, p.institution_ids)
+    return false()
+
+
+def product_scope(p: Principal) -> ColumnElement[bool]:
+    if _institution_limited(p):
+        return _in_ids(Product.institution_id, p.institution_ids)
+    return true()
+
+
+def product_write_scope(p: Principal) -> ColumnElement[bool]:
+    if p.is_admin:
+        return true()
+    if p.has(INSTITUTION):
+        return _in_ids(Product.institution_id, p.institution_ids)
+    return false()
+
+
+# --------------------------------------------------------------------------- consent, referrals
+
+
+def consent_scope(p: Principal) -> ColumnElement[bool]:
+    if p.is_admin:
+        return true()
+    clauses: list[ColumnElement[bool]] = []
+    if p.has(INSTITUTION):
+        clauses.append(_in_ids(Consent.institution_id, p.institution_ids))
+    if p.has(ENTERPRISE) and p.enterprise_id is not None:
+        clauses.append(Consent.enterprise_id == p.enterprise_id)
+    return or_(false(), *clauses)
+
+
+def referral_scope(p: Principal) -> ColumnElement[bool]:
+    if p.is_admin:
+        return true()
+    clauses: list[ColumnElement[bool]] = []
+    officer = _officer_enterprise_scope(p)
+    if officer:
+        visible = select(Enterprise.id).where(or_(*officer))
+        clauses.append(Referral.enterprise_id.in_(visible))
+    if p.has(INSTITUTION):
+        clauses.append(_in_ids(Referral.institution_id, p.institution_ids))
+    return or_(false(), *clauses)
+
+
+def and_scope(*clauses: ColumnElement[bool]) -> ColumnElement[bool]:
+    return and_(true(), *clauses)

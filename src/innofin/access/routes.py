@@ -1,0 +1,241 @@
+"""Sign-in, the caller's own account, users (admin), consents and referrals."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from sqlalchemy.orm import Session
+
+from innofin.access import grants
+from innofin.access import service as access
+from innofin.access.policy import Principal
+from innofin.access.schemas import (
+    ConsentIn,
+    ConsentOut,
+    LoginIn,
+    MeOut,
+    ReferralIn,
+    ReferralOut,
+    TokenOut,
+    UserCreate,
+    UserOut,
+)
+from innofin.api.deps import (
+    COOKIE,
+    WriteHeaders,
+    allow,
+    api_state,
+    public,
+    reading,
+    write_headers,
+)
+from innofin.api.errors import ERROR_RESPONSES, ErrorBody
+from innofin.api.pages import Page, PageRequest, fetch_page, page_request, sort_query
+from innofin.api.writes import run_write
+
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+RowId = Annotated[int, Path(ge=1, le=2_147_483_647)]
+Write = Depends(write_headers)
+
+
+@router.post(
+    "/auth/login",
+    response_model=TokenOut,
+    tags=["auth"],
+    summary="Sign in: a bearer token and an HttpOnly session cookie",
+    responses={429: {"model": ErrorBody, "description": "too many failed sign-ins"}},
+)
+def login(
+    request: Request, body: LoginIn, response: Response, _: None = public("auth:login")
+) -> TokenOut:
+    state = api_state(request)
+    client = request.client.host if request.client else "unknown"
+    result = access.login(
+        state.engine, state.settings, body.username, body.password, client, state.clock()
+    )
+    response.set_cookie(
+        COOKIE,
+        result.token,
+        max_age=state.settings.token_ttl_minutes * 60,
+        httponly=True,
+        samesite="lax",
+        secure=state.settings.cookie_secure,
+    )
+    return TokenOut(access_token=result.token, expires_at=result.expires_at)
+
+
+@router.post(
+    "/auth/logout", status_code=204, tags=["auth"], summary="Sign out: the token stops working"
+)
+def logout(
+    request: Request, w: WriteHeaders = Write, p: Principal = allow("auth:logout")
+) -> Response:
+    now = api_state(request).clock()
+
+    def end(s: Session) -> None:
+        access.end_session(s, p, now)
+
+    response = run_write(request, p, w, end, status_code=204)
+    response.delete_cookie(COOKIE)
+    return response
+
+
+@router.get("/auth/me", response_model=MeOut, tags=["auth"], summary="Who am I")
+def me(p: Principal = allow("me:read")) -> MeOut:
+    return MeOut(
+        user_id=p.user_id,
+        username=p.username,
+        roles=sorted(p.roles),
+        organisation_id=p.organisation_id,
+        org_kind=p.org_kind,
+        zone_id=p.zone_id,
+        enterprise_id=p.enterprise_id,
+        institution_ids=sorted(p.institution_ids),
+        province=p.province,
+    )
+
+
+@router.get("/users", response_model=Page[UserOut], tags=["users"], summary="List users")
+def list_users(
+    request: Request,
+    page: PageRequest = Depends(page_request),
+    sort: str | None = sort_query(*access.USER_SORTS),
+    p: Principal = allow("user:read"),
+) -> Page[UserOut]:
+    with reading(request) as s:
+        rows, total = fetch_page(s, access.users_query(), page, sort, access.USER_SORTS)
+        roles = access.roles_of(s, [u.id for u in rows])
+        items = [UserOut.model_validate({**_user(u), "roles": roles.get(u.id, [])}) for u in rows]
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+def _user(u: Any) -> dict[str, object]:
+    return {
+        "id": u.id,
+        "username": u.username,
+        "display_name": u.display_name,
+        "organisation_id": u.organisation_id,
+        "is_active": u.is_active,
+    }
+
+
+@router.post(
+    "/users", status_code=201, response_model=UserOut, tags=["users"], summary="Create a user"
+)
+def create_user(
+    request: Request, body: UserCreate, w: WriteHeaders = Write, p: Principal = allow("user:create")
+) -> Response:
+    def create(s: Session) -> UserOut:
+        user = access.create_user(
+            s,
+            username=body.username,
+            password=body.password,
+            roles=body.roles,
+            org=access.OrgRef(body.org_kind, body.org_key),
+            display_name=body.display_name,
+        )
+        return UserOut.model_validate({**_user(user), "roles": sorted(r.value for r in body.roles)})
+
+    payload = body.model_dump(mode="json", exclude={"password"})
+    return run_write(request, p, w, create, status_code=201, payload=payload)
+
+
+@router.get("/consents", response_model=Page[ConsentOut], tags=["consent"], summary="Consents")
+def list_consents(
+    request: Request,
+    page: PageRequest = Depends(page_request),
+    sort: str | None = sort_query(*grants.CONSENT_SORTS),
+    active: bool = Query(False, description="Only consents in force."),
+    p: Principal = allow("consent:read"),
+) -> Page[ConsentOut]:
+    with reading(request) as s:
+        stmt = grants.consents_query(p, active)
+        rows, total = fetch_page(s, stmt, page, sort, grants.CONSENT_SORTS)
+        items = [ConsentOut.model_validate(r) for r in rows]
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.post(
+    "/consents",
+    status_code=201,
+    response_model=ConsentOut,
+    tags=["consent"],
+    summary="Grant an institution access to the caller's indicator data",
+)
+def grant_consent(
+    request: Request,
+    body: ConsentIn,
+    w: WriteHeaders = Write,
+    p: Principal = allow("consent:write"),
+) -> Response:
+    now = api_state(request).clock()
+    return run_write(
+        request,
+        p,
+        w,
+        lambda s: ConsentOut.model_validate(grants.grant(s, p, body.institution_id, now)),
+        status_code=201,
+        payload=body.model_dump(mode="json"),
+    )
+
+
+@router.post(
+    "/consents/{consent_id}/withdraw",
+    response_model=ConsentOut,
+    tags=["consent"],
+    summary="Withdraw a consent",
+)
+def withdraw_consent(
+    request: Request,
+    consent_id: RowId,
+    w: WriteHeaders = Write,
+    p: Principal = allow("consent:write"),
+) -> Response:
+    now = api_state(request).clock()
+    return run_write(
+        request,
+        p,
+        w,
+        lambda s: ConsentOut.model_validate(grants.withdraw(s, p, consent_id, now)),
+    )
+
+
+@router.get("/referrals", response_model=Page[ReferralOut], tags=["consent"], summary="Referrals")
+def list_referrals(
+    request: Request,
+    page: PageRequest = Depends(page_request),
+    sort: str | None = sort_query(*grants.REFERRAL_SORTS),
+    p: Principal = allow("referral:read"),
+) -> Page[ReferralOut]:
+    with reading(request) as s:
+        stmt = grants.referrals_query(p)
+        rows, total = fetch_page(s, stmt, page, sort, grants.REFERRAL_SORTS)
+        items = [ReferralOut.model_validate(r) for r in rows]
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.post(
+    "/referrals",
+    status_code=201,
+    response_model=ReferralOut,
+    tags=["consent"],
+    summary="Recommend an enterprise to an institution",
+)
+def create_referral(
+    request: Request,
+    body: ReferralIn,
+    w: WriteHeaders = Write,
+    p: Principal = allow("referral:create"),
+) -> Response:
+    now = api_state(request).clock()
+    return run_write(
+        request,
+        p,
+        w,
+        lambda s: ReferralOut.model_validate(
+            grants.refer(s, p, body.enterprise_id, body.institution_id, body.note, now)
+        ),
+        status_code=201,
+        payload=body.model_dump(mode="json"),
+    )

@@ -1,0 +1,390 @@
+"""Users, sign-in and sessions: create users, log in (rate-limited), authenticate, log out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Select, delete, func, insert, literal, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from innofin.access import tokens
+from innofin.access.models import ApiSession, LoginFailure, PlatformSetting
+from innofin.access.passwords import hash_password, verify_password
+from innofin.access.policy import Principal
+from innofin.kernel.codes import OrgKind, Role
+from innofin.kernel.errors import Conflict, InvalidInput, NotFound, RateLimited, Unauthenticated
+from innofin.kernel.ids import IdScheme, normalise_identifier
+from innofin.kernel.settings import Settings
+from innofin.registry.models import Enterprise, Institution, Organisation, User, UserRole, Zone
+
+SIGNING_KEY = "token_signing_key"
+PLATFORM_ORG_NAME = "平台运营方 / Platform operator"
+FIRST_ADMIN = "admin"
+#: one client address may fail this many times the per-user limit (it may serve many users)
+CLIENT_FACTOR = 4
+
+#: the organisation kind each role belongs to
+ROLE_ORG_KIND: dict[Role, OrgKind] = {
+    Role.PLATFORM_ADMIN: OrgKind.GOVERNMENT,
+    Role.PROGRAMME_OFFICER: OrgKind.GOVERNMENT,
+    Role.ZONE_OFFICER: OrgKind.ZONE,
+    Role.INSTITUTION_OFFICER: OrgKind.INSTITUTION,
+    Role.ENTERPRISE_USER: OrgKind.ENTERPRISE,
+}
+
+
+@dataclass(frozen=True)
+class OrgRef:
+    """Names the organisation a new user belongs to: a government body (by province, or national
+    when None), or the zone / institution / enterprise by its code or identifier."""
+
+    kind: OrgKind
+    key: str | None = None  # zone code, institution code, enterprise USCC, or province
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    token: str
+    expires_at: dt.datetime
+    user_id: int
+
+
+# --------------------------------------------------------------------------- keys
+
+
+def signing_key(engine: Engine, settings: Settings) -> str:
+    """`INNOFIN_SECRET_KEY`, or a key generated once and kept in the database (so that every
+    worker and restart signs alike)."""
+    if settings.secret_key:
+        return settings.secret_key
+    with engine.begin() as conn:
+        stored = conn.scalar(
+            select(PlatformSetting.value).where(PlatformSetting.key == SIGNING_KEY)
+        )
+        if stored:
+            return stored
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                insert(PlatformSetting).values(key=SIGNING_KEY, value=secrets.token_urlsafe(48))
+            )
+    except IntegrityError:
+        pass  # another worker created it first
+    with engine.begin() as conn:
+        key = conn.scalar(select(PlatformSetting.value).where(PlatformSetting.key == SIGNING_KEY))
+    assert key is not None
+    return key
+
+
+# --------------------------------------------------------------------------- users
+
+
+def _organisation(session: Session, ref: OrgRef) -> Organisation:
+    kind = OrgKind(ref.kind)
+    if kind is OrgKind.GOVERNMENT:
+        found = session.scalar(
+            select(Organisation)
+            .where(Organisation.kind == "government")
+            .where(
+                Organisation.province.is_(None)
+                if ref.key is None
+                else Organisation.province == ref.key
+            )
+            .order_by(Organisation.id)
+            .limit(1)
+        )
+        if found is not None:
+            return found
+        name = ref.name or (
+            PLATFORM_ORG_NAME if ref.key is None else f"{ref.key}科学技术厅 / {ref.key} S&T dept."
+        )
+        org = Organisation(kind="government", name=name, province=ref.key)
+        session.add(org)
+        session.flush()
+        return org
+    if ref.key is None:
+        raise InvalidInput(f"a {kind.value} user needs its {kind.value}'s code", field="org")
+    link: Zone | Institution | Enterprise | None
+    if kind is OrgKind.ZONE:
+        link = session.scalar(select(Zone).where(Zone.code == ref.key))
+        column, name = "zone_id", (link.name_zh if link else "")
+    elif kind is OrgKind.INSTITUTION:
+        link = session.scalar(select(Institution).where(Institution.code == ref.key))
+        column, name = "institution_id", (link.name if link else "")
+    else:
+        identifier = normalise_identifier(ref.key, IdScheme.USCC)
+        link = session.scalar(
+            select(Enterprise).where(
+                Enterprise.id_scheme == "uscc", Enterprise.identifier == identifier
+            )
+        )
+        column, name = "enterprise_id", (link.name if link else "")
+    if link is None:
+        raise NotFound(f"no {kind.value} with code {ref.key!r}")
+    found = session.scalar(select(Organisation).where(getattr(Organisation, column) == link.id))
+    if found is not None:
+        return found
+    org = Organisation(kind=kind.value, name=ref.name or name, **{column: link.id})
+    session.add(org)
+    session.flush()
+    return org
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    password: str | None,
+    roles: Iterable[Role],
+    org: OrgRef,
+    display_name: str | None = None,
+) -> User:
+    """Create a user in `org` with `roles`; every role must fit the organisation's kind."""
+    username = username.strip()
+    if not username or len(username) > 80:
+        raise InvalidInput("a user name has 1 to 80 characters", field="username")
+    chosen = sorted({Role(r) for r in roles})
+    if not chosen:
+        raise InvalidInput("a user needs at least one role", field="roles")
+    for role in chosen:
+        if ROLE_ORG_KIND[role] is not OrgKind(org.kind):
+            raise InvalidInput(
+                f"role {role.value} belongs to a {ROLE_ORG_KIND[role].value} organisation, "
+                f"not a {OrgKind(org.kind).value}",
+                field="roles",
+            )
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise Conflict(f"user {username!r} already exists")
+    organisation = _organisation(session, org)
+    user = User(
+        username=username,
+        display_name=display_name or username,
+        organisation_id=organisation.id,
+        password_hash=hash_password(password) if password is not None else None,
+        is_active=True,
+    )
+    session.add(user)
+    session.flush()
+    session.add_all(UserRole(user_id=user.id, role=role.value) for role in chosen)
+    session.flush()
+    return user
+
+
+def set_password(session: Session, username: str, password: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"no user {username!r}")
+    user.password_hash = hash_password(password)
+    session.flush()
+    return user
+
+
+def ensure_first_admin(session: Session, password: str | None = None) -> str | None:
+    """On first run — no active administrator who can sign in — create `admin`.
+
+    Returns the password (generated unless given) so the caller can show it once; None when an
+    administrator already exists.
+    """
+    exists = session.scalar(
+        select(func.count())
+        .select_from(User)
+        .join(UserRole, UserRole.user_id == User.id)
+        .where(
+            UserRole.role == Role.PLATFORM_ADMIN.value,
+            User.is_active.is_(True),
+            User.password_hash.is_not(None),
+        )
+    )
+    if exists:
+        return None
+    chosen = password or secrets.token_urlsafe(12)
+    if session.scalar(select(User.id).where(User.username == FIRST_ADMIN)) is not None:
+        set_password(session, FIRST_ADMIN, chosen)
+        return chosen
+    create_user(
+        session,
+        username=FIRST_ADMIN,
+        password=chosen,
+        roles=[Role.PLATFORM_ADMIN],
+        org=OrgRef(OrgKind.GOVERNMENT),
+        display_name="Administrator / 管理员",
+    )
+    return chosen
+
+
+# --------------------------------------------------------------------------- sign-in
+
+
+def _failures(conn: Connection, column: object, value: str, since: dt.datetime) -> int:
+    return int(
+        conn.scalar(
+            select(func.count())
+            .select_from(LoginFailure)
+            .where(column == value, LoginFailure.at >= since)  # type: ignore[arg-type]
+        )
+        or 0
+    )
+
+
+def _check_rate(
+    conn: Connection, settings: Settings, username: str, client: str, now: dt.datetime
+) -> None:
+    window = dt.timedelta(minutes=settings.login_window_minutes)
+    since = now - window
+    by_user = _failures(conn, LoginFailure.username, username, since)
+    by_client = _failures(conn, LoginFailure.client, client, since)
+    if by_user >= settings.login_max_failures or (
+        by_client >= settings.login_max_failures * CLIENT_FACTOR
+    ):
+        column = LoginFailure.username if by_user >= settings.login_max_failures else None
+        oldest = conn.scalar(
+            select(func.min(LoginFailure.at)).where(
+                (column == username) if column is not None else (LoginFailure.client == client),
+                LoginFailure.at >= since,
+            )
+        )
+        retry = window - (now - _aware(oldest)) if oldest is not None else window
+        raise RateLimited(
+            "too many failed sign-ins; try again later",
+            retry_after=max(1, int(retry.total_seconds()) + 1),
+        )
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    """SQLite hands back naive datetimes (stored as UTC)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+def login(
+    engine: Engine,
+    settings: Settings,
+    username: str,
+    password: str,
+    client: str,
+    now: dt.datetime,
+) -> LoginResult:
+    """Check the password and open a session; a failure is recorded for the rate limit."""
+    secret = signing_key(engine, settings)
+    with engine.begin() as conn:
+        _check_rate(conn, settings, username, client, now)
+        row = conn.execute(
+            select(User.id, User.password_hash, User.is_active).where(User.username == username)
+        ).first()
+        ok = verify_password(row.password_hash if row else None, password)
+        if not (ok and row is not None and row.is_active):
+            conn.execute(insert(LoginFailure).values(username=username, client=client, at=now))
+            failed = True
+        else:
+            failed = False
+            conn.execute(delete(LoginFailure).where(LoginFailure.username == username))
+            jti = secrets.token_urlsafe(24)
+            expires = now + dt.timedelta(minutes=settings.token_ttl_minutes)
+            conn.execute(
+                insert(ApiSession).values(
+                    jti=jti, user_id=row.id, created_at=now, expires_at=expires
+                )
+            )
+    if failed or row is None:
+        raise Unauthenticated("wrong user name or password")
+    return LoginResult(tokens.issue(secret, row.id, jti, now, expires), expires, row.id)
+
+
+def institution_tree(conn: Connection | Session, institution_id: int) -> frozenset[int]:
+    """The institution and all its branches, at any depth."""
+    tree = (
+        select(Institution.id.label("id"))
+        .where(Institution.id == institution_id)
+        .cte("tree", recursive=True)
+    )
+    tree = tree.union_all(select(Institution.id).where(Institution.parent_id == tree.c.id))
+    return frozenset(conn.scalars(select(tree.c.id)))
+
+
+def principal_for(
+    conn: Connection | Session, user_id: int, session_id: int | None = None
+) -> Principal:
+    """Build the caller's `Principal` (roles, organisation links, institution tree)."""
+    row = conn.execute(
+        select(
+            User.id,
+            User.username,
+            User.is_active,
+            Organisation.id.label("org_id"),
+            Organisation.kind,
+            Organisation.zone_id,
+            Organisation.institution_id,
+            Organisation.enterprise_id,
+            Organisation.province,
+        )
+        .join(Organisation, Organisation.id == User.organisation_id)
+        .where(User.id == user_id)
+    ).first()
+    if row is None or not row.is_active:
+        raise Unauthenticated("the account is not active")
+    roles = frozenset(
+        Role(r) for r in conn.scalars(select(UserRole.role).where(UserRole.user_id == user_id))
+    )
+    tree = institution_tree(conn, row.institution_id) if row.institution_id else frozenset()
+    return Principal(
+        user_id=row.id,
+        username=row.username,
+        roles=roles,
+        organisation_id=row.org_id,
+        org_kind=row.kind,
+        zone_id=row.zone_id,
+        enterprise_id=row.enterprise_id,
+        institution_ids=tree,
+        province=row.province,
+        session_id=session_id,
+    )
+
+
+def authenticate(engine: Engine, secret: str, token: str, now: dt.datetime) -> Principal:
+    """The principal behind a bearer token: valid signature, not expired, not revoked."""
+    claims = tokens.read(secret, token, now)
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(ApiSession.id, ApiSession.user_id, ApiSession.revoked_at, ApiSession.expires_at)
+            .where(ApiSession.jti == claims.jti)
+            .where(ApiSession.user_id == literal(claims.user_id))
+        ).first()
+        if found is None or found.revoked_at is not None:
+            raise Unauthenticated("the session has ended; sign in again")
+        if now >= _aware(found.expires_at):
+            raise Unauthenticated("the token has expired; sign in again")
+        return principal_for(conn, found.user_id, session_id=found.id)
+
+
+USER_SORTS = {"id": User.id, "username": User.username}
+
+
+def users_query() -> Select[Any]:
+    return select(User)
+
+
+def roles_of(session: Session, user_ids: Iterable[int]) -> dict[int, list[str]]:
+    found: dict[int, list[str]] = {}
+    rows = session.execute(
+        select(UserRole.user_id, UserRole.role)
+        .where(UserRole.user_id.in_(list(user_ids)))
+        .order_by(UserRole.user_id, UserRole.role)
+    )
+    for user_id, role in rows:
+        found.setdefault(user_id, []).append(role)
+    return found
+
+
+def end_session(session: Session, principal: Principal, now: dt.datetime) -> None:
+    """Revoke the caller's session (in the caller's unit of work)."""
+    if principal.session_id is not None:
+        session.execute(
+            update(ApiSession)
+            .where(ApiSession.id == principal.session_id, ApiSession.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )

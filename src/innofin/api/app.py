@@ -1,0 +1,103 @@
+"""The FastAPI application: every capability's router, the error handlers, the policy check.
+
+`create_app()` refuses to build an application in which a route names no policy action, so an
+endpoint cannot be added without deciding who may call it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+from sqlalchemy import Engine
+
+from innofin import __version__
+from innofin.access import routes as access_routes
+from innofin.access.service import signing_key
+from innofin.api import errors
+from innofin.api.deps import ApiState, policy_action, public, utcnow
+from innofin.audit import routes as audit_routes
+from innofin.db import make_engine
+from innofin.ingest import routes as ingest_routes
+from innofin.kernel.settings import Settings
+from innofin.registry import routes as registry_routes
+
+ROUTERS: tuple[APIRouter, ...] = (
+    access_routes.router,
+    registry_routes.router,
+    ingest_routes.router,
+    audit_routes.router,
+)
+
+health = APIRouter(prefix="/api/v1", tags=["meta"])
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+
+
+@health.get("/health", response_model=Health, summary="Liveness")
+def get_health(_: None = public("health:read")) -> Health:
+    return Health(status="ok", version=__version__)
+
+
+def _actions(dependant: Dependant) -> Iterator[str]:
+    for sub in dependant.dependencies:
+        if sub.call is not None:
+            action = policy_action(sub.call)
+            if action is not None:
+                yield action
+        yield from _actions(sub)
+
+
+def route_actions(routers: Iterable[APIRouter]) -> dict[tuple[str, str], str]:
+    """(method, path) → the policy action each API route names (every route must name one)."""
+    found: dict[tuple[str, str], str] = {}
+    missing = []
+    for route in (r for router in routers for r in router.routes):
+        if not isinstance(route, APIRoute):
+            continue
+        actions = list(_actions(route.dependant))
+        for method in sorted(route.methods or ()):
+            if len(actions) != 1:
+                missing.append(f"{method} {route.path}")
+            else:
+                found[(method, route.path)] = actions[0]
+    if missing:
+        raise RuntimeError(f"routes without exactly one policy action: {', '.join(missing)}")
+    return found
+
+
+def create_app(
+    engine: Engine | None = None,
+    settings: Settings | None = None,
+    clock: Callable[[], dt.datetime] = utcnow,
+) -> FastAPI:
+    settings = settings or Settings.from_env()
+    engine = engine or make_engine(settings.database_url, pool_size=10, max_overflow=20)
+    app = FastAPI(
+        title="innofin API",
+        version=__version__,
+        description=(
+            "Sci-tech finance programmes: registry, consent and referrals, audit. Amounts are "
+            "decimal strings in yuan. Sign in at /api/v1/auth/login and send the token as "
+            "`Authorization: Bearer …`. Rows you may not see answer 404."
+        ),
+    )
+    app.state.innofin = ApiState(engine, settings, signing_key(engine, settings), clock)
+    errors.install(app)
+    app.state.actions = route_actions([health, *ROUTERS])
+    for router in (health, *ROUTERS):
+        app.include_router(router)
+    return app
+
+
+def app_from_env() -> Any:
+    """Factory for `uvicorn --factory innofin.api.app:app_from_env`."""
+    return create_app()

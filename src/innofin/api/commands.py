@@ -1,0 +1,51 @@
+"""`innofin serve`: the REST API under uvicorn (OpenAPI docs at /docs)."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+import uvicorn
+
+from innofin.access.service import ensure_first_admin
+from innofin.audit.recorder import Actor
+from innofin.cli_support import console, engine
+from innofin.db import migrate
+from innofin.db.engine import unit_of_work
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
+    workers: int = typer.Option(1, min=1, max=64, help="Worker processes."),
+    log_level: str = typer.Option("warning", help="uvicorn log level (info logs every request)."),
+) -> None:
+    """Serve the REST API (INNOFIN_DATABASE_URL). Migrates the database first; on first run
+    creates the `admin` user and prints its password once (or takes INNOFIN_ADMIN_PASSWORD)."""
+    eng = engine()
+    try:
+        migrate.upgrade(eng)
+        with unit_of_work(eng, actor=Actor.cli("first-run administrator")) as session:
+            password = ensure_first_admin(session, os.environ.get("INNOFIN_ADMIN_PASSWORD"))
+    finally:
+        eng.dispose()
+    if password is not None:
+        shown = (
+            "(from INNOFIN_ADMIN_PASSWORD)"
+            if os.environ.get("INNOFIN_ADMIN_PASSWORD")
+            else password
+        )
+        console.print(f"first run: created user [bold]admin[/] with password {shown}")
+    console.print(f"innofin API on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
+    uvicorn.run(
+        "innofin.api.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+    )
+
+
+def register(root: typer.Typer) -> None:
+    root.command("serve")(serve)

@@ -1,0 +1,127 @@
+"""What routes depend on: the application state, the signed-in caller and its permission.
+
+Every route names a policy action with `allow(...)` (signed-in callers whose role may attempt it)
+or `public(...)`; `innofin.api.app` refuses to build an application with a route that names none.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from innofin.access.policy import PUBLIC_ACTIONS, Principal, may
+from innofin.access.service import authenticate
+from innofin.db.engine import unit_of_work
+from innofin.kernel.errors import Forbidden, Unauthenticated
+from innofin.kernel.settings import Settings
+
+COOKIE = "innofin_session"
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class ApiState:
+    engine: Engine
+    settings: Settings
+    secret: str
+    #: the application's clock (tests move it forward to expire tokens)
+    clock: Callable[[], dt.datetime] = utcnow
+
+
+def api_state(request: Request) -> ApiState:
+    state: ApiState = request.app.state.innofin
+    return state
+
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="The token from POST /api/v1/auth/login (or the session cookie it sets).",
+)
+
+
+def allow(action: str) -> Any:
+    """Dependency: the signed-in caller, whose role may attempt `action` (else 401 / 403)."""
+    if action not in PUBLIC_ACTIONS:
+        from innofin.access.policy import ACTIONS
+
+        if action not in ACTIONS:
+            raise KeyError(f"no policy for action {action!r}")
+
+    def caller(
+        request: Request,
+        credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
+    ) -> Principal:
+        state = api_state(request)
+        token = credentials.credentials if credentials else request.cookies.get(COOKIE)
+        if not token:
+            raise Unauthenticated("sign in first: send 'Authorization: Bearer <token>'")
+        principal = authenticate(state.engine, state.secret, token, state.clock())
+        if not may(principal, action):
+            raise Forbidden(f"your role may not do this ({action})")
+        request.state.principal = principal
+        return principal
+
+    caller.policy_action = action  # type: ignore[attr-defined]
+    return Depends(caller)
+
+
+def public(action: str) -> Any:
+    """Dependency for routes anyone may call (sign-in, health)."""
+    if action not in PUBLIC_ACTIONS:
+        raise KeyError(f"{action!r} is not a public action")
+
+    def anyone() -> None:
+        return None
+
+    anyone.policy_action = action  # type: ignore[attr-defined]
+    return Depends(anyone)
+
+
+@dataclass(frozen=True)
+class WriteHeaders:
+    """The optional headers of every write: why (audited) and the idempotency key."""
+
+    reason: str | None
+    idempotency_key: str | None
+
+
+def write_headers(
+    reason: str | None = Header(
+        None,
+        alias="X-Audit-Reason",
+        max_length=500,
+        description="Why this change is made, for the audit trail (UTF-8 may be %-encoded).",
+    ),
+    idempotency_key: str | None = Header(
+        None,
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="Retrying with the same key returns the first result and changes nothing.",
+    ),
+) -> WriteHeaders:
+    decoded = unquote(reason).strip()[:500] if reason else None
+    return WriteHeaders(reason=decoded or None, idempotency_key=idempotency_key)
+
+
+@contextmanager
+def reading(request: Request) -> Iterator[Session]:
+    """A read-only unit of work for a GET."""
+    with unit_of_work(api_state(request).engine) as session:
+        yield session
+
+
+def policy_action(dependency: Callable[..., Any]) -> str | None:
+    return getattr(dependency, "policy_action", None)

@@ -1,0 +1,31 @@
+"""The audit table. Rows are only ever inserted: the database refuses UPDATE and DELETE with a
+trigger (both SQLite and PostgreSQL), so not even a bug in the application can rewrite history."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import DateTime, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from innofin.db.base import Base, JsonDoc
+
+
+class AuditEvent(Base):
+    """One write: who (user or CLI account), when, what (entity, id, before → after) and why."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_entity", "entity", "entity_id", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    user_id: Mapped[int | None] = mapped_column(Integer)  # no FK: the trail outlives its users
+    actor: Mapped[str] = mapped_column(String(120))  # "api:alice", "cli:root", "system"
+    channel: Mapped[str] = mapped_column(String(10))  # api, cli, system
+    action: Mapped[str] = mapped_column(String(20))  # create, update, delete, import, ...
+    entity: Mapped[str] = mapped_column(String(60))  # table name
+    entity_id: Mapped[str] = mapped_column(String(120))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
+    reason: Mapped[str | None] = mapped_column(String(500))
+    request_id: Mapped[str | None] = mapped_column(String(64))

@@ -1,0 +1,125 @@
+"""Bulk import over HTTP: upload a CSV or XLSX (and optionally a mapping) — the same importer,
+the same all-or-nothing rule and the same per-row errors as `innofin import`."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
+from fastapi import Path as PathParam
+from pydantic import BaseModel
+
+from innofin.access.policy import Principal
+from innofin.api.deps import WriteHeaders, allow, api_state, write_headers
+from innofin.api.errors import ERROR_RESPONSES, ApiError, RowProblem
+from innofin.api.writes import remember, replay
+from innofin.audit.recorder import Actor
+from innofin.ingest import service
+from innofin.ingest.errors import RejectedRows
+from innofin.ingest.kinds import KINDS
+from innofin.ingest.mapping import shipped_mappings
+from innofin.ingest.rejects import read_rejects
+from innofin.kernel.errors import Forbidden
+
+router = APIRouter(prefix="/api/v1", tags=["import"], responses=ERROR_RESPONSES)
+MAX_REPORTED = 1_000
+KIND_PATTERN = "^(" + "|".join(KINDS) + ")$"
+
+
+class ImportOut(BaseModel):
+    kind: str
+    file: str
+    encoding: str | None
+    source_id: int | None
+    rows: int
+    written: int
+    rejected: int
+    #: the rejected rows when `skip_invalid` kept the others
+    errors: list[RowProblem]
+
+
+def _problems(path: Path | None) -> list[RowProblem]:
+    if path is None or not path.exists():
+        return []
+    lines = read_rejects(path)[:MAX_REPORTED]
+    return [
+        RowProblem(
+            row=int(x["row"]) if x["row"].isdigit() else None,
+            column=x["column"] or None,
+            value=x["value"] or None,
+            reason=x["reason"],
+        )
+        for x in lines
+    ]
+
+
+@router.post(
+    "/imports/{kind}",
+    response_model=ImportOut,
+    summary="Import a CSV/XLSX file (all rows or none, unless skip_invalid)",
+)
+def import_upload(
+    request: Request,
+    kind: str = PathParam(pattern=KIND_PATTERN),
+    file: UploadFile = File(description="CSV (UTF-8 or GBK/GB18030) or XLSX."),
+    mapping: str | None = Form(
+        None,
+        pattern="^(" + "|".join(shipped_mappings()) + ")$",
+        description="A shipped mapping by name (e.g. indicators-zh).",
+    ),
+    mapping_file: UploadFile | None = File(None, description="A YAML mapping of your own."),
+    encoding: str | None = Form(None, pattern="^[A-Za-z0-9_-]{1,20}$"),
+    skip_invalid: bool = Form(False),
+    w: WriteHeaders = Depends(write_headers),
+    p: Principal = allow("import:run"),
+) -> Response:
+    if not (p.is_admin or p.is_national):
+        raise Forbidden("imports are for platform admins and national programme officers")
+    name = Path(file.filename or "upload.csv").name
+    if Path(name).suffix.lower() not in (".csv", ".xlsx"):
+        raise ApiError(415, "unsupported_media_type", "upload a .csv or .xlsx file", "file")
+    state = api_state(request)
+    actor = Actor.api(p.user_id, p.username, reason=w.reason)
+    content = file.file.read()
+    payload = [kind, name, hashlib.sha256(content).hexdigest(), mapping, encoding, skip_invalid]
+    earlier = replay(request, p, w.idempotency_key, payload)
+    if earlier is not None:
+        return earlier
+    with tempfile.TemporaryDirectory(prefix="innofin-upload-") as folder:
+        target = Path(folder) / name
+        target.write_bytes(content)
+        chosen: Path | None = Path(mapping) if mapping else None
+        if mapping_file is not None:
+            chosen = Path(folder) / "mapping.yaml"
+            chosen.write_bytes(mapping_file.file.read())
+        rejects = Path(folder) / "rejects.csv"
+        try:
+            result = service.import_file(
+                state.engine,
+                kind,
+                target,
+                mapping=chosen,
+                encoding=encoding,
+                skip_invalid=skip_invalid,
+                rejects=rejects,
+                actor=actor,
+            )
+        except RejectedRows as exc:
+            problems = [x.model_dump() for x in _problems(exc.rejects_path)]
+            message = str(exc).split("; see ")[0]
+            raise ApiError(422, "import_rejected", message, "file", errors=problems) from None
+        out = ImportOut(
+            kind=result.kind,
+            file=name,
+            encoding=result.encoding,
+            source_id=result.source_id,
+            rows=result.rows,
+            written=result.written,
+            rejected=result.rejected,
+            errors=_problems(result.rejects_path),
+        )
+    body = out.model_dump_json()
+    remember(request, p, w.idempotency_key, payload, 200, body)
+    return Response(body, 200, media_type="application/json")

@@ -1,0 +1,106 @@
+"""Exact decimals in JSON: amounts travel as strings ("1250000.00"), never as JSON numbers.
+
+`MoneyJson` reads a string (or an integer) with at most two decimal places and refuses JSON floats,
+so no amount ever passes through binary floating point; it writes the amount back as a string. The
+OpenAPI schema says so with a pattern. Up to 16 integer digits (below 10^16 yuan) — what every
+supported database stores exactly.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, PlainSerializer, StringConstraints, WithJsonSchema
+
+from innofin.kernel.money import to_money
+
+MONEY_PATTERN = r"^-?[0-9]{1,16}(\.[0-9]{1,2})?$"
+AMOUNT_PATTERN = r"^[0-9]{1,16}(\.[0-9]{1,2})?$"
+QUANTITY_PATTERN = r"^-?[0-9]{1,12}(\.[0-9]{1,4})?$"
+
+
+def _exact(value: Any, pattern_name: str, places: int, digits: int, signed: bool) -> Decimal:
+    if isinstance(value, (bool, float)):
+        raise ValueError(f'{pattern_name} must be a string such as "1250000.00", not a number')
+    if isinstance(value, int):
+        number = Decimal(value)
+    elif isinstance(value, str | Decimal):
+        try:
+            number = Decimal(value.strip() if isinstance(value, str) else value)
+        except InvalidOperation:
+            raise ValueError(f"not a decimal number: {value!r}") from None
+    else:
+        raise ValueError(f"{pattern_name} must be a string")
+    if not number.is_finite():
+        raise ValueError(f"not a finite number: {value!r}")
+    exponent = number.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -places:
+        raise ValueError(f"at most {places} decimal places: {value!r}")
+    if abs(number) >= Decimal(10) ** digits:
+        raise ValueError(f"at most {digits} digits before the decimal point: {value!r}")
+    if not signed and number < 0:
+        raise ValueError(f"must not be negative: {value!r}")
+    return number
+
+
+def _money(value: Any) -> Decimal:
+    return to_money(_exact(value, "an amount", 2, 16, signed=True))
+
+
+def _amount(value: Any) -> Decimal:
+    return to_money(_exact(value, "an amount", 2, 16, signed=False))
+
+
+def _quantity(value: Any) -> Decimal:
+    return _exact(value, "a quantity", 4, 12, signed=True).quantize(Decimal("0.0001"))
+
+
+def _as_text(value: Decimal) -> str:
+    return format(value, "f")
+
+
+_OUT = PlainSerializer(_as_text, return_type=str, when_used="json")
+
+#: a signed amount of yuan with fen precision
+MoneyJson = Annotated[
+    Decimal,
+    BeforeValidator(_money),
+    _OUT,
+    WithJsonSchema({"type": "string", "pattern": MONEY_PATTERN, "examples": ["1250000.00"]}),
+]
+#: a non-negative amount of yuan
+AmountJson = Annotated[
+    Decimal,
+    BeforeValidator(_amount),
+    _OUT,
+    WithJsonSchema({"type": "string", "pattern": AMOUNT_PATTERN, "examples": ["5000000.00"]}),
+]
+#: a decimal quantity with up to four places (rates, shares, indicator values)
+QuantityJson = Annotated[
+    Decimal,
+    BeforeValidator(_quantity),
+    _OUT,
+    WithJsonSchema({"type": "string", "pattern": QUANTITY_PATTERN, "examples": ["3.4500"]}),
+]
+
+
+#: printable text: no NUL or other control characters (PostgreSQL refuses NUL in text)
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+
+
+def _text(n: int) -> StringConstraints:
+    return StringConstraints(min_length=1, max_length=n, pattern=PRINTABLE)
+
+
+# Bounded single-line strings for API input (the bounds match the database columns).
+Text16 = Annotated[str, _text(16)]
+Text20 = Annotated[str, _text(20)]
+Text30 = Annotated[str, _text(30)]
+Text40 = Annotated[str, _text(40)]
+Text60 = Annotated[str, _text(60)]
+Text64 = Annotated[str, _text(64)]
+Text80 = Annotated[str, _text(80)]
+Text120 = Annotated[str, _text(120)]
+Text200 = Annotated[str, _text(200)]
+Text500 = Annotated[str, _text(500)]
