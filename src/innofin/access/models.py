@@ -6,7 +6,6 @@ import datetime as dt
 
 from sqlalchemy import (
     CheckConstraint,
-    DateTime,
     ForeignKey,
     Index,
     String,
@@ -16,7 +15,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from innofin.audit.recorder import Audited
-from innofin.db.base import Base
+from innofin.db.base import Base, UtcDateTime
 
 
 class ApiSession(Base):
@@ -26,9 +25,9 @@ class ApiSession(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     jti: Mapped[str] = mapped_column(String(64), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
 
 class LoginFailure(Base):
@@ -42,7 +41,7 @@ class LoginFailure(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(80))
     client: Mapped[str] = mapped_column(String(64))
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
 
 class Consent(Audited, Base):
@@ -63,9 +62,9 @@ class Consent(Audited, Base):
         ForeignKey("enterprise.id", ondelete="CASCADE"), index=True
     )
     institution_id: Mapped[int] = mapped_column(ForeignKey("institution.id"))
-    granted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    granted_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     granted_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
-    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     withdrawn_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
 
 
@@ -85,7 +84,7 @@ class Referral(Audited, Base):
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id", ondelete="CASCADE"))
     institution_id: Mapped[int] = mapped_column(ForeignKey("institution.id"))
     referred_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     note: Mapped[str | None] = mapped_column(String(500))
 
 

@@ -249,16 +249,11 @@ def _check_rate(
                 LoginFailure.at >= since,
             )
         )
-        retry = window - (now - _aware(oldest)) if oldest is not None else window
+        retry = window - (now - oldest) if oldest is not None else window
         raise RateLimited(
             "too many failed sign-ins; try again later",
             retry_after=max(1, int(retry.total_seconds()) + 1),
         )
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    """SQLite hands back naive datetimes (stored as UTC)."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
 def login(
@@ -356,7 +351,7 @@ def authenticate(engine: Engine, secret: str, token: str, now: dt.datetime) -> P
         ).first()
         if found is None or found.revoked_at is not None:
             raise Unauthenticated("the session has ended; sign in again")
-        if now >= _aware(found.expires_at):
+        if now >= found.expires_at:
             raise Unauthenticated("the token has expired; sign in again")
         return principal_for(conn, found.user_id, session_id=found.id)
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import DateTime, Index, Integer, String
+from sqlalchemy import Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from innofin.db.base import Base, JsonDoc
+from innofin.db.base import Base, JsonDoc, UtcDateTime
 
 
 class AuditEvent(Base):
@@ -18,7 +18,7 @@ class AuditEvent(Base):
     __tablename__ = "audit_event"
     __table_args__ = (Index("ix_audit_event_entity", "entity", "entity_id", "id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     user_id: Mapped[int | None] = mapped_column(Integer)  # no FK: the trail outlives its users
     actor: Mapped[str] = mapped_column(String(120))  # "api:alice", "cli:root", "system"
     channel: Mapped[str] = mapped_column(String(10))  # api, cli, system

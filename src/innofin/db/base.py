@@ -9,10 +9,11 @@ about 9.2 × 10^16 yuan — far beyond any programme — and a larger value is r
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, MetaData, Numeric
+from sqlalchemy import JSON, BigInteger, DateTime, MetaData, Numeric
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
@@ -102,3 +103,24 @@ class Quantity(_ScaledDecimal):
     cache_ok = True
     precision = 24
     scale = 4
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """A moment in time: TIMESTAMPTZ on PostgreSQL; on SQLite (which keeps no zone) stored as UTC
+    and read back as an aware UTC datetime, so both databases hand back the same value."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, dt.datetime) or value.tzinfo is None:
+            raise TypeError(f"UtcDateTime columns take aware datetimes, not {value!r}")
+        return value.astimezone(dt.UTC) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        moment: dt.datetime = value
+        return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)

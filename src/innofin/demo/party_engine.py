@@ -1,8 +1,9 @@
 """Organisations (the parties on the platform) and a few demo users with roles.
 
 Government: a national programme office and one science & technology department per province
-with zones (its jurisdiction: `province`); one organisation per zone (its management committee) and per institution; and a
-sample of enterprises (by default 1 %, at least 10, at most 5,000) — the firms that have signed up.
+with zones (its jurisdiction: `province`); one organisation per zone (its management committee)
+and per institution; and a sample of enterprises (by default 1 %, at least 10, at most 5,000) —
+the firms that have signed up.
 Users have no password (``password_hash`` is NULL): they exist to show roles, not to log in.
 """
 

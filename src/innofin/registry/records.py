@@ -105,7 +105,9 @@ def update_zone(session: Session, p: Principal, zone_id: int, body: ZoneFields) 
 
 
 def zone_stats(session: Session, p: Principal, zone_id: int) -> Sequence[ZoneYearStat]:
-    zone(session, p, zone_id)
+    """A zone's statistics: the zone record is public, its statistics are not (404 outside the
+    caller's zones)."""
+    visible(session, Zone, zone_id, policy.zone_write_scope(p), "zone statistics of zone")
     return session.scalars(
         select(ZoneYearStat)
         .where(ZoneYearStat.zone_id == zone_id, policy.zone_stat_scope(p))
@@ -424,7 +426,7 @@ def institution_aggregates(session: Session) -> list[InstitutionCell]:
         kind: int(n)
         for kind, n in session.execute(
             select(Institution.kind, func.count(Institution.id)).group_by(Institution.kind)
-        ).tuples()
+        )
     }
     products = {
         kind: (n, capacity)
@@ -432,7 +434,7 @@ def institution_aggregates(session: Session) -> list[InstitutionCell]:
             select(Institution.kind, func.count(Product.id), func.sum(Product.annual_capacity))
             .join(Product, Product.institution_id == Institution.id)
             .group_by(Institution.kind)
-        ).tuples()
+        )
     }
     return [
         InstitutionCell(

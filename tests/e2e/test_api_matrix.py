@@ -1,0 +1,489 @@
+"""The authorisation matrix: every endpoint × every caller (and an anonymous one).
+
+Each case states, for every caller, whether the call succeeds, or is refused with 401 (not signed
+in), 403 (role not allowed, or visible but not changeable) or 404 (the row is not visible to the
+caller). Reads run first and also check that no response carries another organisation's rows;
+writes follow. The test fails when the application has an endpoint without a case here (and
+`create_app` already refuses a route without a policy action).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+import factories
+from api_world import ANON, CALLERS, EVERYONE, Api, World, build_world, make_api
+from innofin.api.app import route_actions
+
+OK = "ok"
+Expect = dict[str, Any]
+
+
+def allow(*callers: str, hidden: tuple[str, ...] = (), public: bool = False) -> Expect:
+    """`callers` succeed, `hidden` get 404, other signed-in callers 403, the anonymous 401."""
+    out: Expect = {}
+    for name in EVERYONE:
+        if name in callers or (public and name == ANON):
+            out[name] = OK
+        elif name in hidden:
+            out[name] = 404
+        else:
+            out[name] = 401 if name == ANON else 403
+    return out
+
+
+ALL = CALLERS
+OFFICERS = ("admin", "national", "province", "zone")
+AGGREGATE_READERS = ("admin", "national", "province", "zone", "bank_a", "bank_b")
+_counter = itertools.count(100)
+
+
+@dataclass
+class Case:
+    method: str
+    template: str  # the OpenAPI path
+    path: Callable[[World], str]
+    expect: Expect
+    body: Callable[[World, str], dict[str, Any]] | None = None
+    files: Callable[[World, str], dict[str, Any]] | None = None
+    fresh_token: bool = False  # logout ends the session it is called with
+
+
+def _zone_body(_w: World, who: str) -> dict[str, Any]:
+    n = next(_counter)
+    return {
+        "code": f"ZN{n}",
+        "name_zh": "新区",
+        "name_en": "New zone",
+        "province": "丙省",
+        "city": "某市",
+        "level": "provincial",
+    }
+
+
+def _enterprise_body(w: World, who: str) -> dict[str, Any]:
+    return {"identifier": factories.uscc(next(_counter)), "name": "新企业", "zone_id": w.ids["z1"]}
+
+
+def _cert_body(_w: World, _who: str) -> dict[str, Any]:
+    n = next(_counter)
+    return {"kind": "tech_sme", "valid_from": f"20{n % 90 + 10:02d}-01-01"}
+
+
+def _institution_body(_w: World, _who: str) -> dict[str, Any]:
+    return {"code": f"INST-{next(_counter)}", "name": "新机构", "kind": "guarantor"}
+
+
+def _product_body(w: World, who: str) -> dict[str, Any]:
+    owner = {"bank_a": "a1", "bank_b": "b"}.get(who, "a")
+    return {
+        "code": f"PROD-{next(_counter)}",
+        "institution_id": w.ids[owner],
+        "name": "新产品",
+        "kind": "ip_pledge_loan",
+        "financing_mode": "indirect",
+        "amount_min": "100000.00",
+        "amount_max": "2000000.00",
+    }
+
+
+def _referral_body(w: World, who: str) -> dict[str, Any]:
+    target = {"admin": ("e3", "a1"), "national": ("e3", "b"), "province": ("e1", "b")}
+    enterprise, institution = target.get(who, ("e2", "b"))
+    return {"enterprise_id": w.ids[enterprise], "institution_id": w.ids[institution]}
+
+
+def _user_body(_w: World, _who: str) -> dict[str, Any]:
+    return {
+        "username": f"user{next(_counter)}",
+        "password": "long-enough-password",
+        "roles": ["programme_officer"],
+        "org_kind": "government",
+    }
+
+
+def _upload(_w: World, _who: str) -> dict[str, Any]:
+    csv = (
+        "code,name_zh,name_en,province,city,level\n"
+        + f"ZU{next(_counter)},上传区,Up,丁省,某市,national\n"
+    )
+    return {"file": ("zones.csv", csv.encode("utf-8"), "text/csv")}
+
+
+def ids(key: str) -> Callable[[World], str]:
+    return lambda w: str(w.ids[key])
+
+
+READS: list[Case] = [
+    Case("GET", "/api/v1/health", lambda w: "/api/v1/health", allow(*ALL, public=True)),
+    Case("GET", "/api/v1/auth/me", lambda w: "/api/v1/auth/me", allow(*ALL)),
+    Case("GET", "/api/v1/users", lambda w: "/api/v1/users", allow("admin")),
+    Case(
+        "GET",
+        "/api/v1/consents",
+        lambda w: "/api/v1/consents",
+        allow("admin", "bank_a", "bank_b", "firm"),
+    ),
+    Case(
+        "GET",
+        "/api/v1/referrals",
+        lambda w: "/api/v1/referrals",
+        allow(*OFFICERS, "bank_a", "bank_b"),
+    ),
+    Case("GET", "/api/v1/zones", lambda w: "/api/v1/zones", allow(*ALL)),
+    Case("GET", "/api/v1/zones/{zone_id}", lambda w: f"/api/v1/zones/{w.ids['z2']}", allow(*ALL)),
+    Case(
+        "GET",
+        "/api/v1/zones/{zone_id}/stats",
+        lambda w: f"/api/v1/zones/{w.ids['z1']}/stats",
+        allow(*OFFICERS),
+    ),
+    Case(
+        "GET",
+        "/api/v1/zones/{zone_id}/stats",
+        lambda w: f"/api/v1/zones/{w.ids['z2']}/stats",
+        allow("admin", "national", hidden=("province", "zone")),
+    ),
+    Case("GET", "/api/v1/enterprises", lambda w: "/api/v1/enterprises", allow(*ALL)),
+    Case(
+        "GET",
+        "/api/v1/enterprises/{enterprise_id}",
+        lambda w: f"/api/v1/enterprises/{w.ids['e1']}",
+        allow(*OFFICERS, "bank_a", "firm", hidden=("bank_b",)),
+    ),
+    Case(
+        "GET",
+        "/api/v1/enterprises/{enterprise_id}",
+        lambda w: f"/api/v1/enterprises/{w.ids['e2']}",
+        allow(*OFFICERS, "bank_a", hidden=("bank_b", "firm")),
+    ),
+    Case(
+        "GET",
+        "/api/v1/enterprises/{enterprise_id}",
+        lambda w: f"/api/v1/enterprises/{w.ids['e3']}",
+        allow("admin", "national", hidden=("province", "zone", "bank_a", "bank_b", "firm")),
+    ),
+    Case(
+        "GET",
+        "/api/v1/enterprises/{enterprise_id}/reports",
+        lambda w: f"/api/v1/enterprises/{w.ids['e1']}/reports",
+        allow(*OFFICERS, "bank_a", "firm", hidden=("bank_b",)),
+    ),
+    Case(  # referred, no consent: bank A sees the enterprise but not its indicators
+        "GET",
+        "/api/v1/enterprises/{enterprise_id}/reports",
+        lambda w: f"/api/v1/enterprises/{w.ids['e2']}/reports",
+        allow(*OFFICERS, hidden=("bank_b", "firm")),
+    ),
+    Case(
+        "GET",
+        "/api/v1/enterprises/{enterprise_id}/certifications",
+        lambda w: f"/api/v1/enterprises/{w.ids['e1']}/certifications",
+        allow(*OFFICERS, "bank_a", "firm", hidden=("bank_b",)),
+    ),
+    Case("GET", "/api/v1/institutions", lambda w: "/api/v1/institutions", allow(*ALL)),
+    Case(
+        "GET",
+        "/api/v1/institutions/{institution_id}",
+        lambda w: f"/api/v1/institutions/{w.ids['b']}",
+        allow(*OFFICERS, "bank_b", "firm", hidden=("bank_a",)),
+    ),
+    Case("GET", "/api/v1/products", lambda w: "/api/v1/products", allow(*ALL)),
+    Case(
+        "GET",
+        "/api/v1/products/{product_id}",
+        lambda w: f"/api/v1/products/{w.ids['pa1']}",
+        allow(*OFFICERS, "bank_a", "firm", hidden=("bank_b",)),
+    ),
+    Case(
+        "GET",
+        "/api/v1/aggregates/enterprises",
+        lambda w: "/api/v1/aggregates/enterprises?year=2024&group_by=zone",
+        allow(*AGGREGATE_READERS),
+    ),
+    Case(
+        "GET",
+        "/api/v1/aggregates/institutions",
+        lambda w: "/api/v1/aggregates/institutions",
+        allow(*AGGREGATE_READERS),
+    ),
+    Case("GET", "/api/v1/audit", lambda w: "/api/v1/audit", allow("admin")),
+]
+
+WRITES: list[Case] = [
+    Case("POST", "/api/v1/zones", lambda w: "/api/v1/zones", allow("admin"), body=_zone_body),
+    Case(
+        "PATCH",
+        "/api/v1/zones/{zone_id}",
+        lambda w: f"/api/v1/zones/{w.ids['z1']}",
+        allow(*OFFICERS),
+        body=lambda w, who: {"city": f"市{who}"},
+    ),
+    Case(  # Z2 is visible to everyone but only the national office and admin may change it
+        "PATCH",
+        "/api/v1/zones/{zone_id}",
+        lambda w: f"/api/v1/zones/{w.ids['z2']}",
+        allow("admin", "national"),
+        body=lambda w, who: {"city": f"市{who}"},
+    ),
+    Case(
+        "PUT",
+        "/api/v1/zones/{zone_id}/stats/{year}",
+        lambda w: f"/api/v1/zones/{w.ids['z1']}/stats/2025",
+        allow(*OFFICERS),
+        body=lambda w, who: {"gdp": "2000000.50", "enterprises": 10, "hte_enterprises": 4},
+    ),
+    Case(
+        "POST",
+        "/api/v1/enterprises",
+        lambda w: "/api/v1/enterprises",
+        allow(*OFFICERS),
+        body=_enterprise_body,
+    ),
+    Case(
+        "PATCH",
+        "/api/v1/enterprises/{enterprise_id}",
+        lambda w: f"/api/v1/enterprises/{w.ids['e1']}",
+        allow(*OFFICERS, "firm"),
+        body=lambda w, who: {"name": f"甲一科技({who})"},
+    ),
+    Case(
+        "PATCH",
+        "/api/v1/enterprises/{enterprise_id}",
+        lambda w: f"/api/v1/enterprises/{w.ids['e3']}",
+        allow("admin", "national", hidden=("province", "zone", "firm")),
+        body=lambda w, who: {"name": f"乙三科技({who})"},
+    ),
+    Case(
+        "PUT",
+        "/api/v1/enterprises/{enterprise_id}/reports/{year}",
+        lambda w: f"/api/v1/enterprises/{w.ids['e1']}/reports/2025",
+        allow(*OFFICERS, "firm"),
+        body=lambda w, who: {"revenue": "1000000.00", "employees": 20, "rd_staff": 5},
+    ),
+    Case(
+        "POST",
+        "/api/v1/enterprises/{enterprise_id}/certifications",
+        lambda w: f"/api/v1/enterprises/{w.ids['e1']}/certifications",
+        allow(*OFFICERS),
+        body=_cert_body,
+    ),
+    Case(
+        "POST",
+        "/api/v1/institutions",
+        lambda w: "/api/v1/institutions",
+        allow("admin"),
+        body=_institution_body,
+    ),
+    Case(
+        "PATCH",
+        "/api/v1/institutions/{institution_id}",
+        lambda w: f"/api/v1/institutions/{w.ids['a1']}",
+        allow("admin", "bank_a", hidden=("bank_b",)),
+        body=lambda w, who: {"name_en": f"Tech branch ({who})"},
+    ),
+    Case(
+        "POST",
+        "/api/v1/products",
+        lambda w: "/api/v1/products",
+        allow("admin", "bank_a", "bank_b"),
+        body=_product_body,
+    ),
+    Case(
+        "PATCH",
+        "/api/v1/products/{product_id}",
+        lambda w: f"/api/v1/products/{w.ids['pa']}",
+        allow("admin", "bank_a", hidden=("bank_b",)),
+        body=lambda w, who: {"amount_max": "6000000.00"},
+    ),
+    Case(
+        "POST",
+        "/api/v1/consents",
+        lambda w: "/api/v1/consents",
+        allow("firm"),
+        body=lambda w, who: {"institution_id": w.ids["b"]},
+    ),
+    Case(
+        "POST",
+        "/api/v1/consents/{consent_id}/withdraw",
+        lambda w: f"/api/v1/consents/{w.ids['c2']}/withdraw",
+        allow("firm"),
+    ),
+    Case(
+        "POST",
+        "/api/v1/referrals",
+        lambda w: "/api/v1/referrals",
+        allow(*OFFICERS),
+        body=_referral_body,
+    ),
+    Case("POST", "/api/v1/users", lambda w: "/api/v1/users", allow("admin"), body=_user_body),
+    Case(
+        "POST",
+        "/api/v1/imports/{kind}",
+        lambda w: "/api/v1/imports/zones",
+        allow("admin", "national"),
+        files=_upload,
+    ),
+    Case(
+        "POST",
+        "/api/v1/auth/logout",
+        lambda w: "/api/v1/auth/logout",
+        allow(*ALL),
+        fresh_token=True,
+    ),
+]
+# login is exercised by every case (and by test_api_auth); it is public
+SPECIAL = {("POST", "/api/v1/auth/login")}
+
+
+def _markers(w: World) -> dict[str, set[str]]:
+    """Strings that must never appear in a response to each caller during the read phase."""
+    e1, e2, e3 = (w.codes[k] for k in ("e1", "e2", "e3"))
+    return {
+        "province": {e3},
+        "zone": {e3},
+        "bank_a": {e3, "BANK-B", w.codes["pb"]},
+        "bank_b": {e1, e2, e3, "BANK-A", w.codes["pa"], w.codes["pa1"]},
+        "firm": {e2, e3},
+    }
+
+
+@pytest.fixture
+def world(engine: Engine) -> Iterator[tuple[World, Api]]:
+    w = build_world(engine)
+    yield w, make_api(engine)
+
+
+def _status_ok(expected: Any, status: int) -> bool:
+    return 200 <= status < 300 if expected == OK else status == expected
+
+
+def _run(case: Case, w: World, api: Api, who: str) -> Any:
+    kwargs: dict[str, Any] = {}
+    if case.body is not None:
+        kwargs["json"] = case.body(w, who)
+    if case.files is not None:
+        kwargs["files"] = case.files(w, who)
+    return api.call(who, case.method, case.path(w), fresh=case.fresh_token, **kwargs)
+
+
+def test_every_endpoint_has_a_case(world: tuple[World, Api]) -> None:
+    _, api = world
+    schema = api.app.openapi()
+    endpoints = {(m.upper(), p) for p, ops in schema["paths"].items() for m in ops}
+    covered = {(c.method, c.template) for c in READS + WRITES} | SPECIAL
+    assert endpoints == covered, (
+        f"endpoints without a matrix case: {sorted(endpoints - covered)}; "
+        f"cases for no endpoint: {sorted(covered - endpoints)}"
+    )
+    assert set(api.app.state.actions) == endpoints
+    for case in READS + WRITES:
+        assert set(case.expect) == set(EVERYONE)
+
+
+def test_authorisation_matrix(world: tuple[World, Api]) -> None:
+    w, api = world
+    failures = []
+    markers = _markers(w)
+    for phase in (READS, WRITES):
+        for case, who in itertools.product(phase, EVERYONE):
+            response = _run(case, w, api, who)
+            expected = case.expect[who]
+            label = f"{case.method} {case.path(w)} as {who}"
+            if not _status_ok(expected, response.status_code):
+                failures.append(
+                    f"{label}: {response.status_code} (expected {expected}) {response.text[:200]}"
+                )
+                continue
+            if response.status_code >= 400:
+                body = response.json()
+                assert {"code", "message"} <= set(body), label
+            if phase is READS:
+                leaked = [m for m in markers.get(who, ()) if m in response.text]
+                if leaked:
+                    failures.append(f"{label}: response shows {leaked}")
+    assert not failures, "\n".join(failures)
+
+
+def test_lists_hold_only_the_callers_rows(world: tuple[World, Api]) -> None:
+    w, api = world
+
+    def listed(who: str, path: str) -> set[int]:
+        response = api.call(who, "GET", path + "?limit=500")
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["total"] == len(body["items"])
+        return {item["id"] for item in body["items"]}
+
+    e = {k: w.ids[k] for k in ("e1", "e2", "e3")}
+    expected_enterprises = {
+        "admin": set(e.values()),
+        "national": set(e.values()),
+        "province": {e["e1"], e["e2"]},
+        "zone": {e["e1"], e["e2"]},
+        "bank_a": {e["e1"], e["e2"]},  # consent and referral
+        "bank_b": set(),
+        "firm": {e["e1"]},
+    }
+    for who, wanted in expected_enterprises.items():
+        assert listed(who, "/api/v1/enterprises") == wanted, who
+    tree_a = {w.ids["a"], w.ids["a1"]}
+    assert listed("bank_a", "/api/v1/institutions") == tree_a
+    assert listed("bank_b", "/api/v1/institutions") == {w.ids["b"]}
+    assert listed("firm", "/api/v1/institutions") == tree_a | {w.ids["b"]}
+    assert listed("bank_a", "/api/v1/products") == {w.ids["pa"], w.ids["pa1"]}
+    assert listed("bank_b", "/api/v1/products") == {w.ids["pb"]}
+    assert listed("bank_a", "/api/v1/consents") == {w.ids["c1"], w.ids["c2"]}
+    assert listed("bank_b", "/api/v1/consents") == set()
+    assert listed("bank_b", "/api/v1/referrals") == set()
+    assert listed("zone", "/api/v1/referrals") == {w.ids["r1"]}
+
+
+def test_institution_cannot_publish_for_another(world: tuple[World, Api]) -> None:
+    w, api = world
+    body = _product_body(w, "bank_a") | {"institution_id": w.ids["b"]}
+    response = api.call("bank_a", "POST", "/api/v1/products", json=body)
+    assert response.status_code == 403
+    listed = api.call("admin", "GET", "/api/v1/products?limit=500").json()
+    assert body["code"] not in json.dumps(listed)  # rolled back, not half-written
+
+
+def test_zone_officer_cannot_create_or_move_enterprises_elsewhere(world: tuple[World, Api]) -> None:
+    w, api = world
+    body = _enterprise_body(w, "zone") | {"zone_id": w.ids["z2"]}
+    assert api.call("zone", "POST", "/api/v1/enterprises", json=body).status_code == 403
+    moved = api.call(
+        "zone", "PATCH", f"/api/v1/enterprises/{w.ids['e1']}", json={"zone_id": w.ids["z2"]}
+    )
+    assert moved.status_code == 403
+    still = api.call("admin", "GET", f"/api/v1/enterprises/{w.ids['e1']}").json()
+    assert still["zone_id"] == w.ids["z1"]
+
+
+def test_enterprise_user_may_not_change_identity_fields(world: tuple[World, Api]) -> None:
+    w, api = world
+    response = api.call(
+        "firm", "PATCH", f"/api/v1/enterprises/{w.ids['e1']}", json={"zone_id": w.ids["z2"]}
+    )
+    assert response.status_code == 403
+    assert response.json()["field"] == "zone_id"
+
+
+def test_a_route_without_policy_is_refused() -> None:
+    from fastapi import APIRouter
+
+    router = APIRouter()
+
+    @router.get("/naked")
+    def naked() -> dict[str, str]:
+        return {}
+
+    with pytest.raises(RuntimeError, match="GET /naked"):
+        route_actions([router])
