@@ -6,7 +6,7 @@ SCALE  ?= small
 SEED   ?= 42
 DEMO_DB ?= innofin-demo.db
 
-.PHONY: demo test lint typecheck pytest bench-generate bench-import clean
+.PHONY: demo test lint typecheck pytest bench-generate bench-import bench-api clean
 
 $(BIN)/innofin: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ bench-generate: $(BIN)/innofin
 
 bench-import: $(BIN)/innofin
 	$(BIN)/python benchmarks/bench_import.py
+
+bench-api: $(BIN)/innofin
+	$(BIN)/python benchmarks/bench_api.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm .pytest_cache .mypy_cache .ruff_cache
