@@ -144,25 +144,50 @@ def machine_ticks() -> tuple[int, int]:
     return sum(values) - idle, sum(values)
 
 
-class CpuMeter:
-    """CPU used between start() and stop(): server processes, this client, the whole machine."""
+def database_backends(name: str) -> list[int]:
+    """PostgreSQL server processes working for database `name` (by their process title)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            title = cmdline.read_bytes()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if title.startswith(b"postgres:") and f" {name} ".encode() in title:
+            found.append(int(cmdline.parent.name))
+    return found
 
-    def __init__(self, server_pids: list[int]) -> None:
-        self.pids = server_pids
+
+class CpuMeter:
+    """CPU used between start() and stop(), in % of one core: the server (all its processes),
+    the database server's backends for the bench database (PostgreSQL only), this client, and
+    the rest of the machine (other programs: a busy machine skews the latencies)."""
+
+    def __init__(self, server_pids: list[int], database: str | None) -> None:
+        self.pids, self.database = server_pids, database
+
+    def _db_ticks(self) -> dict[int, int]:
+        pids = database_backends(self.database) if self.database else []
+        return {pid: proc_ticks(pid) for pid in pids}
 
     def start(self) -> None:
         self.wall = time.perf_counter()
         self.client = time.process_time()
         self.server = sum(proc_ticks(p) for p in self.pids)
+        self.db = self._db_ticks()
         self.machine = machine_ticks()
 
     def stop(self) -> dict[str, float]:
         wall = time.perf_counter() - self.wall
         busy, total = machine_ticks()
         server = (sum(proc_ticks(p) for p in self.pids) - self.server) / TICKS
+        db = sum(t - self.db.get(pid, 0) for pid, t in self._db_ticks().items()) / TICKS
+        client = time.process_time() - self.client
+        machine = (busy - self.machine[0]) / TICKS
         return {
             "server_cpu_pct": 100 * server / wall,
-            "client_cpu_pct": 100 * (time.process_time() - self.client) / wall,
+            "db_cpu_pct": 100 * db / wall,
+            "client_cpu_pct": 100 * client / wall,
+            "other_cpu_pct": max(0.0, 100 * (machine - server - db - client) / wall),
             "machine_busy_pct": 100 * (busy - self.machine[0]) / max(1, total - self.machine[1]),
         }
 
@@ -381,7 +406,13 @@ def database_info(backend: str, url: str, pg_url: str) -> dict[str, Any]:
 
 
 async def measure_server(
-    base: str, pid: int, log: Path, workers: int, args: argparse.Namespace, label: str
+    base: str,
+    pid: int,
+    log: Path,
+    workers: int,
+    args: argparse.Namespace,
+    label: str,
+    database: str | None,
 ) -> list[dict[str, Any]]:
     """Log in, find each user's scope, run the phases; returns one dict per phase."""
     limits = httpx2.Limits(
@@ -393,7 +424,7 @@ async def measure_server(
     async with httpx2.AsyncClient(base_url=base, limits=limits, timeout=timeout) as client:
         await wait_ready(client, pid, log)
         await asyncio.sleep(1.0 if workers == 1 else 3.0)  # let every worker finish starting
-        meter = CpuMeter(descendants(pid))
+        meter = CpuMeter(descendants(pid), database)
         rng = random.Random(f"{args.seed}-{label}")
         warm = round(args.rate * args.warmup)
         health = [Call("health", "/api/v1/health")] * (
@@ -427,9 +458,11 @@ async def measure_server(
             phases.append(phase)
             counts = ", ".join(f"{k} {v['count']:,}" for k, v in phase["kinds"].items())
             print(
-                f"  {name:<6} {counts}; CPU: server {usage['server_cpu_pct']:.0f}% of a core, "
-                f"client {usage['client_cpu_pct']:.0f}%, machine {usage['machine_busy_pct']:.0f}%"
-                f" busy; client send lag p99 {usage['client_lag_p99_ms']:.1f} ms"
+                f"  {name:<6} {counts}; CPU % of a core: server {usage['server_cpu_pct']:.0f}, "
+                f"database {usage['db_cpu_pct']:.0f}, client {usage['client_cpu_pct']:.0f}, "
+                f"other programs {usage['other_cpu_pct']:.0f} (machine "
+                f"{usage['machine_busy_pct']:.0f}% busy); client send lag p99 "
+                f"{usage['client_lag_p99_ms']:.1f} ms"
             )
     return phases
 
@@ -537,7 +570,8 @@ def bench_backend(backend: str, args: argparse.Namespace, tmp: Path) -> dict[str
             log = tmp / f"serve-{backend}-{workers}.log"
             print(f"  innofin serve --workers {workers}", flush=True)
             with serving(env, workers, log) as (base, pid):
-                phases = asyncio.run(measure_server(base, pid, log, workers, args, backend))
+                db = args.pg_database if backend == "postgresql" else None
+                phases = asyncio.run(measure_server(base, pid, log, workers, args, backend, db))
             run["servers"].append(
                 {"workers": workers, "phases": phases, "server_log": server_log_summary(log)}
             )

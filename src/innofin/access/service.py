@@ -16,6 +16,7 @@ from innofin.access import tokens
 from innofin.access.models import ApiSession, LoginFailure, PlatformSetting
 from innofin.access.passwords import hash_password, verify_password
 from innofin.access.policy import Principal
+from innofin.audit.recorder import Actor, record
 from innofin.kernel.codes import OrgKind, Role
 from innofin.kernel.errors import Conflict, InvalidInput, NotFound, RateLimited, Unauthenticated
 from innofin.kernel.ids import IdScheme, normalise_identifier
@@ -280,10 +281,19 @@ def login(
             conn.execute(delete(LoginFailure).where(LoginFailure.username == username))
             jti = secrets.token_urlsafe(24)
             expires = now + dt.timedelta(minutes=settings.token_ttl_minutes)
-            conn.execute(
-                insert(ApiSession).values(
-                    jti=jti, user_id=row.id, created_at=now, expires_at=expires
-                )
+            session_id = conn.execute(
+                insert(ApiSession)
+                .values(jti=jti, user_id=row.id, created_at=now, expires_at=expires)
+                .returning(ApiSession.id)
+            ).scalar_one()
+            actor = Actor.api(row.id, username)
+            record(
+                conn,
+                actor,
+                action="login",
+                entity="api_session",
+                entity_id=session_id,
+                after={"client": client, "expires_at": expires.isoformat()},
             )
     if failed or row is None:
         raise Unauthenticated("wrong user name or password")
@@ -378,8 +388,18 @@ def roles_of(session: Session, user_ids: Iterable[int]) -> dict[int, list[str]]:
 def end_session(session: Session, principal: Principal, now: dt.datetime) -> None:
     """Revoke the caller's session (in the caller's unit of work)."""
     if principal.session_id is not None:
-        session.execute(
+        ended = session.execute(
             update(ApiSession)
             .where(ApiSession.id == principal.session_id, ApiSession.revoked_at.is_(None))
             .values(revoked_at=now)
         )
+        if getattr(ended, "rowcount", 0):
+            actor = session.info.get("actor") or Actor.api(principal.user_id, principal.username)
+            record(
+                session,
+                actor,
+                action="logout",
+                entity="api_session",
+                entity_id=principal.session_id,
+                after={"revoked_at": now.isoformat()},
+            )

@@ -43,7 +43,7 @@ def show(
         return
     table = Table(title=f"audit: {entity} {entity_id}")
     for column in ("#", "at", "actor", "action", "changes", "reason"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for e in events:
         table.add_row(
             str(e.id),

@@ -113,7 +113,8 @@ def _row(
 
 
 def _identity(obj: Any) -> str:
-    key = inspect(obj).identity or ()
+    """The primary key (set by the flush, before the row joins the identity map)."""
+    key = inspect(type(obj)).primary_key_from_instance(obj)
     return "/".join(str(k) for k in key)
 
 

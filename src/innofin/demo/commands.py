@@ -15,6 +15,7 @@ import typer
 from rich.table import Table
 from sqlalchemy import Engine
 
+from innofin.audit.recorder import Actor
 from innofin.cli_support import console, engine, progress_bar
 from innofin.db import migrate
 from innofin.demo import service
@@ -61,7 +62,7 @@ def generate_with_progress(eng: Engine, chosen: Scale, seed: int) -> service.Dem
     with progress_bar(f"generating {chosen.name} (seed {seed})", total=len(steps)) as advance:
         data = service.generate_data(chosen, seed, on_step=lambda _name: advance(1))
     with progress_bar("writing rows", total=sum(data.counts().values())) as advance:
-        return service.write_data(eng, data, progress=advance)
+        return service.write_data(eng, data, progress=advance, actor=Actor.cli())
 
 
 def print_summary(summary: service.DemoSummary, eng: Engine) -> None:

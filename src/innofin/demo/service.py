@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import polars as pl
 from sqlalchemy import Connection, Engine, insert, select, text
 
+from innofin.audit.recorder import SYSTEM, Actor, record
 from innofin.db.base import Base
 from innofin.demo import (
     enterprise_engine,
@@ -109,8 +110,9 @@ def write_data(
     data: DemoData,
     steps: Sequence[Step] | None = None,
     progress: ProgressCallback | None = None,
+    actor: Actor = SYSTEM,
 ) -> DemoSummary:
-    """Write generated tables and their `data_source` row in one transaction.
+    """Write generated tables and their `data_source` row in one transaction (one audit row).
 
     Raises `Conflict` when the database already holds a demo run.
     """
@@ -138,6 +140,14 @@ def write_data(
             counts.update(step.write(ctx, data))
         if conn.dialect.name == "postgresql":
             _advance_sequences(conn, [n for n, t in written.items() if "id" in t.c])
+        record(
+            conn,
+            actor,
+            action="demo",
+            entity="data_source",
+            entity_id=source_id,
+            after={"scale": data.scale.name, "seed": data.seed, "rows": counts},
+        )
     return DemoSummary(
         scale=data.scale.name,
         seed=data.seed,
