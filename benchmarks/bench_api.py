@@ -298,7 +298,7 @@ async def find_scope(client: httpx2.AsyncClient, who: str, headers: dict[str, st
         return Scope(last["total"], range(1, top + 1), [z["id"] for z in zones.json()["items"]])
     ids, zone_ids, offset = [], set(), 0
     while True:
-        params = {"limit": 500, "offset": offset, "sort": "id"}
+        params: dict[str, str | int] = {"limit": 500, "offset": offset, "sort": "id"}
         page = (await client.get(url, params=params, headers=headers)).json()
         ids += [e["id"] for e in page["items"]]
         zone_ids |= {e["zone_id"] for e in page["items"] if e["zone_id"] is not None}
@@ -498,6 +498,8 @@ def rows_of(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                             "kind": kind,
                             **s,
                             "p99_over_health": s["p99_ms"] / floor,
+                            "server_cpu_pct": phase["usage"]["server_cpu_pct"],
+                            "other_cpu_pct": phase["usage"]["other_cpu_pct"],
                             "verdict": "PASS" if ok else "MISS",
                         }
                     )
@@ -522,6 +524,13 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         if r["errors"]:
             detail = ", ".join(f"{k}: {n}" for k, n in r["errors_by_kind"].items())
             print(f"  errors {r['backend']} w{r['workers']} {r['user']} {r['kind']}: {detail}")
+    busy = {(r["backend"], r["workers"], r["user"]): r["other_cpu_pct"] for r in rows}
+    for (backend, workers, user), other in busy.items():
+        if other > 25:
+            print(
+                f"  note {backend} w{workers} {user}: other programs used {other:.0f}% of a core "
+                "meanwhile — these latencies are inflated"
+            )
     misses = sum(r["verdict"] == "MISS" for r in rows)
     print(
         f"goal: p99 <= {GOAL_P99_MS:.0f} ms with no errors — "

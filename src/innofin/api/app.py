@@ -93,6 +93,9 @@ def create_app(
     app.state.innofin = ApiState(engine, settings, signing_key(engine, settings), clock)
     errors.install(app)
     app.state.actions = route_actions([health, *ROUTERS])
+    app.state.api_routes = [
+        r for x in (health, *ROUTERS) for r in x.routes if isinstance(r, APIRoute)
+    ]
     for router in (health, *ROUTERS):
         app.include_router(router)
     return app

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from innofin.access.policy import PUBLIC_ACTIONS, Principal, may
 from innofin.access.service import authenticate
+from innofin.api.errors import ApiError
 from innofin.db.engine import unit_of_work
 from innofin.kernel.errors import Forbidden, Unauthenticated
 from innofin.kernel.settings import Settings
@@ -51,6 +52,28 @@ _bearer = HTTPBearer(
 )
 
 
+def _query_names(dependant: Any) -> set[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+def refuse_unknown_query(request: Request) -> None:
+    """A query parameter the route does not take, or one given twice, is an error (a typo would
+    otherwise be ignored and the caller would get unfiltered results)."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None or not request.query_params:
+        return
+    known = _query_names(dependant)
+    for name in request.query_params:
+        if name not in known:
+            raise ApiError(422, "invalid_request", f"unknown query parameter {name!r}", field=name)
+        if len(request.query_params.getlist(name)) > 1:  # every parameter takes one value
+            raise ApiError(422, "invalid_request", f"{name!r} is given more than once", name)
+
+
 def allow(action: str) -> Any:
     """Dependency: the signed-in caller, whose role may attempt `action` (else 401 / 403)."""
     if action not in PUBLIC_ACTIONS:
@@ -63,6 +86,7 @@ def allow(action: str) -> Any:
         request: Request,
         credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
     ) -> Principal:
+        refuse_unknown_query(request)
         state = api_state(request)
         token = credentials.credentials if credentials else request.cookies.get(COOKIE)
         if not token:
@@ -82,8 +106,8 @@ def public(action: str) -> Any:
     if action not in PUBLIC_ACTIONS:
         raise KeyError(f"{action!r} is not a public action")
 
-    def anyone() -> None:
-        return None
+    def anyone(request: Request) -> None:
+        refuse_unknown_query(request)
 
     anyone.policy_action = action  # type: ignore[attr-defined]
     return Depends(anyone)

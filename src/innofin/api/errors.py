@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from innofin.kernel.errors import (
     Conflict,
@@ -124,13 +125,25 @@ def _validation(_request: Request, exc: Exception) -> JSONResponse:
     return error(422, "invalid_request", message, field)
 
 
-def _http(_request: Request, exc: Exception) -> JSONResponse:
+def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     code = _STATUS_CODES.get(exc.status_code, "error")
     response = error(exc.status_code, code, str(exc.detail))
     for key, value in (exc.headers or {}).items():
         response.headers[key] = value
+    if exc.status_code == 405:
+        response.headers["Allow"] = ", ".join(_allowed_methods(request))
     return response
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method of every route at this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in getattr(request.app.state, "api_routes", ()):
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match is not Match.NONE:
+            methods |= set(route.methods or ())
+    return sorted(methods)
 
 
 def _integrity(_request: Request, exc: Exception) -> JSONResponse:

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from innofin.access.policy import Principal
 from innofin.api.deps import WriteHeaders, allow, api_state, write_headers
-from innofin.api.errors import ERROR_RESPONSES, ApiError, RowProblem
+from innofin.api.errors import ERROR_RESPONSES, ApiError, ErrorBody, RowProblem
 from innofin.api.writes import remember, replay
 from innofin.audit.recorder import Actor
 from innofin.ingest import service
@@ -59,6 +59,7 @@ def _problems(path: Path | None) -> list[RowProblem]:
     "/imports/{kind}",
     response_model=ImportOut,
     summary="Import a CSV/XLSX file (all rows or none, unless skip_invalid)",
+    responses={415: {"model": ErrorBody, "description": "not a .csv or .xlsx file"}},
 )
 def import_upload(
     request: Request,

@@ -8,6 +8,7 @@ supported database stores exactly.
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
@@ -104,3 +105,23 @@ Text80 = Annotated[str, _text(80)]
 Text120 = Annotated[str, _text(120)]
 Text200 = Annotated[str, _text(200)]
 Text500 = Annotated[str, _text(500)]
+
+
+def _iso_date(value: Any) -> Any:
+    """Only ISO dates (YYYY-MM-DD): pydantic would also read "0" or 0 as a Unix timestamp."""
+    if isinstance(value, dt.date):
+        return value
+    if not isinstance(value, str) or len(value) != 10:
+        raise ValueError("a date is written YYYY-MM-DD")
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"not a date: {value!r} (YYYY-MM-DD)") from None
+
+
+#: a calendar date, written YYYY-MM-DD
+IsoDate = Annotated[
+    dt.date,
+    BeforeValidator(_iso_date),
+    WithJsonSchema({"type": "string", "format": "date", "examples": ["2024-12-31"]}),
+]

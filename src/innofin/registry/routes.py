@@ -3,7 +3,6 @@ certifications), institutions, products, and anonymous aggregates."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -14,7 +13,7 @@ from innofin.api.errors import ERROR_RESPONSES
 from innofin.api.pages import Page, PageRequest, fetch_page, page_request, sort_query
 from innofin.api.writes import run_write
 from innofin.kernel.codes import InstitutionKind, ProductKind, ZoneLevel
-from innofin.kernel.jsontypes import Text20, Text40, Text60
+from innofin.kernel.jsontypes import IsoDate, Text20, Text40, Text60
 from innofin.registry import records
 from innofin.registry.schemas import (
     AggregateCell,
@@ -359,7 +358,7 @@ def list_products(
     sort: str | None = sort_query(*records.PRODUCT_SORTS),
     institution_id: int | None = Query(None, ge=1, le=2_147_483_647),
     kind: ProductKind | None = Query(None),
-    active_on: dt.date | None = Query(None, description="Only products active on this day."),
+    active_on: IsoDate | None = Query(None, description="Only products active on this day."),
     p: Principal = allow("product:read"),
 ) -> Page[ProductOut]:
     with reading(request) as s:

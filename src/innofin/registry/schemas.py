@@ -20,6 +20,7 @@ from innofin.kernel.codes import (
 from innofin.kernel.ids import IdScheme
 from innofin.kernel.jsontypes import (
     AmountJson,
+    IsoDate,
     MoneyJson,
     QuantityJson,
     Text16,
@@ -74,7 +75,7 @@ Id = Annotated[int, Field(ge=1, le=2_147_483_647)]
 Year = Annotated[int, Field(ge=1980, le=2100)]
 Months = Annotated[int, Field(ge=1, le=600)]
 RegionCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
-Day = Annotated[dt.date, Field(ge=dt.date(1800, 1, 1), le=dt.date(2200, 12, 31))]
+Day = Annotated[IsoDate, Field(ge=dt.date(1800, 1, 1), le=dt.date(2200, 12, 31))]
 
 
 class _In(BaseModel):
