@@ -403,3 +403,31 @@ def end_session(session: Session, principal: Principal, now: dt.datetime) -> Non
                 entity_id=principal.session_id,
                 after={"revoked_at": now.isoformat()},
             )
+
+
+def visibility(
+    engine: Engine, usernames: Iterable[str]
+) -> list[tuple[str, list[str], dict[str, int]]]:
+    """What each user can see under the policy: (user, roles, rows per kind) — for the demo."""
+    from innofin.access import policy
+    from innofin.registry.models import Product
+
+    scopes = {
+        "firms": (Enterprise, policy.enterprise_scope),
+        "firm data": (Enterprise, policy.indicator_scope),
+        "institutions": (Institution, policy.institution_scope),
+        "products": (Product, policy.product_scope),
+    }
+    out = []
+    with engine.connect() as conn:
+        for username in usernames:
+            user_id = conn.scalar(select(User.id).where(User.username == username))
+            if user_id is None:
+                continue
+            p = principal_for(conn, user_id)
+            counts = {
+                kind: int(conn.scalar(select(func.count()).select_from(model).where(scope(p))) or 0)
+                for kind, (model, scope) in scopes.items()
+            }
+            out.append((username, sorted(r.value for r in p.roles), counts))
+    return out

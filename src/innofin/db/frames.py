@@ -2,7 +2,8 @@
 
 The one bulk write path of innofin (imports, the demo generator, later bank returns). A frame holds
 `Money`/`Quantity` columns as Int64 counts of fen (ten-thousandths for `Quantity`), dates as
-`pl.Date`, booleans as `pl.Boolean` and JSON as text; no value ever passes through `float`.
+`pl.Date`, moments as zone-aware `pl.Datetime`, booleans as `pl.Boolean` and JSON as text; no
+value ever passes through `float`.
 
 - SQLite: one INSERT (or the upsert of `db.bulk.upsert_statement`) through the driver's
   executemany, with the integers, ISO dates and JSON text the column types would have bound.
@@ -20,7 +21,17 @@ from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Boolean, Connection, Date, Table, column, insert, select, true
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    Date,
+    DateTime,
+    Table,
+    column,
+    insert,
+    select,
+    true,
+)
 from sqlalchemy import table as table_clause
 from sqlalchemy.types import TypeEngine
 
@@ -116,6 +127,9 @@ class FrameWriter:
 
     def _sqlite(self, name: str) -> pl.Expr:
         kind = self.table.c[name].type
+        if isinstance(kind, DateTime) or isinstance(getattr(kind, "impl", None), DateTime):
+            # SQLAlchemy's SQLite DATETIME text, in UTC (what `UtcDateTime` reads back)
+            return _utc(name).dt.strftime("%Y-%m-%d %H:%M:%S.%6f")
         if isinstance(kind, Date):
             return pl.col(name).cast(pl.Utf8)
         if isinstance(kind, Boolean):
@@ -123,5 +137,13 @@ class FrameWriter:
         return pl.col(name)
 
     def _text(self, name: str) -> pl.Expr:
-        scale = stored_scale(self.table.c[name].type)
+        kind = self.table.c[name].type
+        if isinstance(kind, DateTime) or isinstance(getattr(kind, "impl", None), DateTime):
+            return _utc(name).dt.strftime("%Y-%m-%d %H:%M:%S.%6f+00")
+        scale = stored_scale(kind)
         return decimal_text(name, scale) if scale is not None else pl.col(name)
+
+
+def _utc(name: str) -> pl.Expr:
+    """A moment column in UTC (frames hold moments as zone-aware `pl.Datetime`)."""
+    return pl.col(name).dt.convert_time_zone("UTC")

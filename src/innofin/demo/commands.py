@@ -15,6 +15,7 @@ import typer
 from rich.table import Table
 from sqlalchemy import Engine
 
+from innofin.access import service as access
 from innofin.audit.recorder import Actor
 from innofin.cli_support import console, engine, progress_bar
 from innofin.db import migrate
@@ -105,6 +106,8 @@ def run(
         print_stats(eng, top=10)
         console.rule("[bold]3. Export and re-import")
         _export_and_reimport(eng, out)
+        console.rule("[bold]4. Who sees what (the API's access policy)")
+        _print_visibility(eng)
     finally:
         eng.dispose()
     url = eng.url.render_as_string(hide_password=True)
@@ -115,7 +118,31 @@ def run(
         f"  open {out}/enterprises.xlsx          the files people circulate\n"
         "  innofin import indicators FILE --mapping indicators-zh\n"
         "                                       a file with Chinese headers, amounts in 万元\n"
+        "  innofin user passwd demo.admin       give a demo user a password, then\n"
+        "  innofin serve                        the REST API; docs at http://127.0.0.1:8000/docs\n"
+        "  innofin audit show enterprise 1      the audit trail of a record\n"
         "  innofin --help                       every command"
+    )
+
+
+DEMO_USERS = ("demo.admin", "demo.province1", "demo.zone1", "demo.bank1", "demo.firm1")
+
+
+def _print_visibility(eng: Engine) -> None:
+    table = Table(title="rows each demo user can reach through the API")
+    table.add_column("user")
+    table.add_column("roles")
+    rows = access.visibility(eng, DEMO_USERS)
+    kinds = list(rows[0][2]) if rows else []
+    for kind in kinds:
+        table.add_column(kind, justify="right")
+    for username, roles, counts in rows:
+        short = ", ".join(r.split("_")[0] for r in roles)
+        table.add_row(username, short, *(f"{counts[k]:,}" for k in kinds))
+    console.print(table)
+    console.print(
+        "  firm data = indicator details. A bank sees firms that consented or were referred to it\n"
+        "  (details only with consent); a firm sees itself; a zone its own; a province its zones."
     )
 
 

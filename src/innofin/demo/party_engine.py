@@ -95,3 +95,49 @@ def make_users(inp: StepInput) -> Mapping[str, Any]:
         schema={"user_id": pl.Int64, "role": pl.String},
     )
     return {"app_user": users, "user_role": roles}
+
+
+#: share of enterprises an officer has referred to a sci-tech branch (推荐)
+REFERRAL_SHARE = 0.02
+
+
+def make_grants(inp: StepInput) -> Mapping[str, Any]:
+    """Consents and referrals, so institution officers see something: every signed-up firm opens
+    its indicator data to one or two banks; officers refer 2 % of enterprises to sci-tech branches
+    (the demo bank users' own institutions first)."""
+    rng = inp.rng
+    org, inst, ent = inp.tables["organisation"], inp.tables["institution"], inp.tables["enterprise"]
+    banks = inst.filter(pl.col("kind") == "bank")["id"].to_numpy()
+    tech = inst.filter(pl.col("is_tech_branch"))["id"].to_numpy()
+    firms = org.filter(pl.col("kind") == "enterprise")["enterprise_id"].to_numpy()
+    per_firm = rng.integers(1, 3, size=firms.size)
+    consent = pl.DataFrame(
+        {
+            "enterprise_id": np.repeat(firms, per_firm),
+            "institution_id": rng.choice(banks, size=int(per_firm.sum())),
+        }
+    ).unique(maintain_order=True)
+    consent = consent.with_columns(_moments(rng, consent.height).alias("granted_at"))
+    referred = rng.choice(
+        ent.height, size=max(1, round(ent.height * REFERRAL_SHARE)), replace=False
+    )
+    referral = pl.DataFrame(
+        {
+            "enterprise_id": ent["id"].to_numpy()[np.sort(referred)],
+            "institution_id": rng.choice(tech, size=referred.size),
+        }
+    ).unique(maintain_order=True)
+    referral = referral.with_columns(_moments(rng, referral.height).alias("created_at"))
+    return {
+        "consent": consent.with_row_index("id", offset=1).with_columns(pl.col("id").cast(pl.Int64)),
+        "referral": referral.with_row_index("id", offset=1).with_columns(
+            pl.col("id").cast(pl.Int64)
+        ),
+    }
+
+
+def _moments(rng: np.random.Generator, n: int) -> pl.Series:
+    """`n` moments in 2024, zone-aware UTC."""
+    start = np.datetime64("2024-01-01T00:00:00", "us")
+    offsets = rng.integers(0, 365 * 86_400, size=n).astype("timedelta64[s]")
+    return pl.Series(start + offsets).dt.replace_time_zone("UTC")

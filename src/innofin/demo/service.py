@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import polars as pl
 from sqlalchemy import Connection, Engine, insert, select, text
 
+from innofin.access import models as _access_models  # noqa: F401  (consent, referral tables)
 from innofin.audit.recorder import SYSTEM, Actor, record
 from innofin.db.base import Base
 from innofin.demo import (
@@ -87,6 +88,7 @@ STEPS: list[Step] = [
     Step("zone_stats", zone_engine.make_zone_stats, write_tables("zone_year_stat")),
     Step("organisations", party_engine.make_organisations, write_tables("organisation")),
     Step("users", party_engine.make_users, write_tables("app_user", "user_role")),
+    Step("grants", party_engine.make_grants, write_tables("consent", "referral")),
 ]
 
 
