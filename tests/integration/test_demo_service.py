@@ -127,13 +127,16 @@ def test_ids_follow_existing_rows(engine: Engine) -> None:
 
 
 def _raw_rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
-    """Every stored value, as SQLite holds it (the run's timestamp aside)."""
+    """Every stored value, as SQLite holds it (the run's timestamps aside: the data source's
+    `created_at` and the audit event's `at`)."""
     with sqlite3.connect(path) as conn:
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
         dump = {}
         for name in tables:
             columns = [
-                r[1] for r in conn.execute(f"PRAGMA table_info({name})") if r[1] != "created_at"
+                r[1]
+                for r in conn.execute(f"PRAGMA table_info({name})")
+                if (name, r[1]) not in (("data_source", "created_at"), ("audit_event", "at"))
             ]
             order = ", ".join(str(k) for k in range(1, len(columns) + 1))
             dump[name] = conn.execute(

@@ -30,7 +30,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
+from sqlalchemy.sql.elements import True_
 
 from innofin.access.models import Consent, Referral
 from innofin.kernel.codes import Role
@@ -288,3 +289,9 @@ def referral_scope(p: Principal) -> ColumnElement[bool]:
 
 def and_scope(*clauses: ColumnElement[bool]) -> ColumnElement[bool]:
     return and_(true(), *clauses)
+
+
+def scoped(stmt: Select[Any], scope: ColumnElement[bool]) -> Select[Any]:
+    """`stmt` limited to `scope`; an unlimited scope adds no WHERE at all (so the database can
+    count a whole table from its b-tree instead of testing ``1 = 1`` on every row)."""
+    return stmt if isinstance(scope, True_) else stmt.where(scope)

@@ -26,6 +26,7 @@ from innofin.api.deps import (
     WriteHeaders,
     allow,
     api_state,
+    ok,
     public,
     reading,
     write_headers,
@@ -102,12 +103,12 @@ def list_users(
     page: PageRequest = Depends(page_request),
     sort: str | None = sort_query(*access.USER_SORTS),
     p: Principal = allow("user:read"),
-) -> Page[UserOut]:
+) -> Response:
     with reading(request) as s:
         rows, total = fetch_page(s, access.users_query(), page, sort, access.USER_SORTS)
         roles = access.roles_of(s, [u.id for u in rows])
         items = [UserOut.model_validate({**_user(u), "roles": roles.get(u.id, [])}) for u in rows]
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return ok(Page(items=items, total=total, limit=page.limit, offset=page.offset))
 
 
 def _user(u: Any) -> dict[str, object]:
@@ -148,12 +149,12 @@ def list_consents(
     sort: str | None = sort_query(*grants.CONSENT_SORTS),
     active: bool = Query(False, description="Only consents in force."),
     p: Principal = allow("consent:read"),
-) -> Page[ConsentOut]:
+) -> Response:
     with reading(request) as s:
         stmt = grants.consents_query(p, active)
         rows, total = fetch_page(s, stmt, page, sort, grants.CONSENT_SORTS)
         items = [ConsentOut.model_validate(r) for r in rows]
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return ok(Page(items=items, total=total, limit=page.limit, offset=page.offset))
 
 
 @router.post(
@@ -207,12 +208,12 @@ def list_referrals(
     page: PageRequest = Depends(page_request),
     sort: str | None = sort_query(*grants.REFERRAL_SORTS),
     p: Principal = allow("referral:read"),
-) -> Page[ReferralOut]:
+) -> Response:
     with reading(request) as s:
         stmt = grants.referrals_query(p)
         rows, total = fetch_page(s, stmt, page, sort, grants.REFERRAL_SORTS)
         items = [ReferralOut.model_validate(r) for r in rows]
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return ok(Page(items=items, total=total, limit=page.limit, offset=page.offset))
 
 
 @router.post(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Iterable
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Select, delete, func, insert, literal, select, update
@@ -350,20 +352,55 @@ def principal_for(
     )
 
 
-def authenticate(engine: Engine, secret: str, token: str, now: dt.datetime) -> Principal:
-    """The principal behind a bearer token: valid signature, not expired, not revoked."""
+class PrincipalCache:
+    """Principals by user for a few seconds. Roles and organisation links change rarely, and
+    building a principal takes several queries; whether the session is still valid (not revoked,
+    not expired, user active) is checked on every request regardless."""
+
+    def __init__(self, ttl_seconds: float = 5.0) -> None:
+        self.ttl = ttl_seconds
+        self._entries: dict[int, tuple[float, Principal]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, user_id: int, load: Callable[[], Principal]) -> Principal:
+        now = time.monotonic()
+        with self._lock:
+            found = self._entries.get(user_id)
+        if found is not None and now - found[0] < self.ttl:
+            return found[1]
+        principal = load()
+        with self._lock:
+            self._entries[user_id] = (now, principal)
+        return principal
+
+
+def authenticate(
+    engine: Engine,
+    secret: str,
+    token: str,
+    now: dt.datetime,
+    cache: PrincipalCache | None = None,
+) -> Principal:
+    """The principal behind a bearer token: valid signature, not expired, not revoked, and the
+    user still active."""
     claims = tokens.read(secret, token, now)
     with engine.connect() as conn:
         found = conn.execute(
             select(ApiSession.id, ApiSession.user_id, ApiSession.revoked_at, ApiSession.expires_at)
+            .join(User, User.id == ApiSession.user_id)
             .where(ApiSession.jti == claims.jti)
             .where(ApiSession.user_id == literal(claims.user_id))
+            .where(User.is_active.is_(True))
         ).first()
         if found is None or found.revoked_at is not None:
             raise Unauthenticated("the session has ended; sign in again")
         if now >= found.expires_at:
             raise Unauthenticated("the token has expired; sign in again")
-        return principal_for(conn, found.user_id, session_id=found.id)
+        user_id = int(found.user_id)
+        if cache is None:
+            return principal_for(conn, user_id, session_id=found.id)
+        principal = cache.get(user_id, lambda: principal_for(conn, user_id))
+    return replace(principal, session_id=found.id)
 
 
 USER_SORTS = {"id": User.id, "username": User.username}

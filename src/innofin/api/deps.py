@@ -7,19 +7,20 @@ or `public(...)`; `innofin.api.app` refuses to build an application with a route
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from innofin.access.policy import PUBLIC_ACTIONS, Principal, may
-from innofin.access.service import authenticate
+from innofin.access.service import PrincipalCache, authenticate
 from innofin.api.errors import ApiError
 from innofin.db.engine import unit_of_work
 from innofin.kernel.errors import Forbidden, Unauthenticated
@@ -39,6 +40,7 @@ class ApiState:
     secret: str
     #: the application's clock (tests move it forward to expire tokens)
     clock: Callable[[], dt.datetime] = utcnow
+    principals: PrincipalCache = field(default_factory=PrincipalCache)
 
 
 def api_state(request: Request) -> ApiState:
@@ -91,7 +93,7 @@ def allow(action: str) -> Any:
         token = credentials.credentials if credentials else request.cookies.get(COOKIE)
         if not token:
             raise Unauthenticated("sign in first: send 'Authorization: Bearer <token>'")
-        principal = authenticate(state.engine, state.secret, token, state.clock())
+        principal = authenticate(state.engine, state.secret, token, state.clock(), state.principals)
         if not may(principal, action):
             raise Forbidden(f"your role may not do this ({action})")
         request.state.principal = principal
@@ -145,6 +147,17 @@ def reading(request: Request) -> Iterator[Session]:
     """A read-only unit of work for a GET."""
     with unit_of_work(api_state(request).engine) as session:
         yield session
+
+
+def ok(model: BaseModel | Sequence[BaseModel]) -> Response:
+    """A read's answer as JSON. Read routes return this rather than the model so FastAPI does not
+    serialise and validate the same data a second time (their `response_model` still documents
+    the shape, and the schemathesis tests check that answers match it)."""
+    if isinstance(model, BaseModel):
+        body = model.model_dump_json()
+    else:
+        body = "[" + ",".join(m.model_dump_json() for m in model) + "]"
+    return Response(body, media_type="application/json")
 
 
 def policy_action(dependency: Callable[..., Any]) -> str | None:

@@ -8,7 +8,7 @@ from typing import Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 T = TypeVar("T")
@@ -51,13 +51,22 @@ def fetch_page(
     sort: str | None,
     columns: dict[str, InstrumentedAttribute[Any]],
 ) -> tuple[Sequence[Any], int]:
-    """Run `stmt` for one page, ordered by `sort` (then by `columns["id"]`), and count all rows."""
-    tiebreak = columns["id"]
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    """Run `stmt` (a select of one entity) for one page, ordered by `sort` and then by
+    `columns["id"]`, and count all the rows it selects.
+
+    The count drops the selected columns (``SELECT count(*) FROM t WHERE …``). The page is found
+    by ids first — a scan of the sort column's index that skips `offset` entries without reading
+    their rows — and only its rows are loaded.
+    """
+    key = columns["id"]
+    counted = stmt.with_only_columns(func.count(), maintain_column_froms=True)
+    total = session.scalar(counted.order_by(None)) or 0
     order: list[Any] = []
     if sort:
         column = columns[sort.lstrip("-")]
         order.append(column.desc() if sort.startswith("-") else column.asc())
-    order.append(tiebreak.asc())
-    rows = session.scalars(stmt.order_by(*order).limit(request.limit).offset(request.offset)).all()
+    order.append(key.asc())
+    ids = stmt.with_only_columns(key, maintain_column_froms=True).order_by(*order)
+    ids = ids.limit(request.limit).offset(request.offset)
+    rows = session.scalars(stmt.where(key.in_(ids.scalar_subquery())).order_by(*order)).all()
     return rows, int(total)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from innofin.access.policy import Principal
-from innofin.api.deps import allow, reading
+from innofin.api.deps import allow, ok, reading
 from innofin.api.errors import ERROR_RESPONSES
 from innofin.api.pages import Page, PageRequest, fetch_page, page_request, sort_query
 from innofin.audit import service
@@ -24,9 +24,9 @@ def list_events(
     entity_id: Text120 | None = Query(None),
     user_id: int | None = Query(None, ge=1, le=2_147_483_647),
     p: Principal = allow("audit:read"),
-) -> Page[AuditOut]:
+) -> Response:
     with reading(request) as s:
         stmt = service.events_query(entity, entity_id, user_id)
         rows, total = fetch_page(s, stmt, page, sort, service.AUDIT_SORTS)
         items = [AuditOut.model_validate(r) for r in rows]
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return ok(Page(items=items, total=total, limit=page.limit, offset=page.offset))

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     UniqueConstraint,
@@ -149,7 +150,12 @@ class Enterprise(Audited, Base):
     """A technology enterprise, identified by (scheme, identifier) — USCC by default."""
 
     __tablename__ = "enterprise"
-    __table_args__ = (UniqueConstraint("id_scheme", "identifier"),)
+    __table_args__ = (
+        UniqueConstraint("id_scheme", "identifier"),
+        # list pages sorted by name or founding date read an index, not the whole table
+        Index("ix_enterprise_name", "name"),
+        Index("ix_enterprise_founded_on", "founded_on"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     id_scheme: Mapped[str] = mapped_column(String(10), default="uscc")
     identifier: Mapped[str] = mapped_column(String(64))

@@ -141,7 +141,7 @@ def enterprises_query(
     growth_stage: str | None,
     q: str | None,
 ) -> Select[Any]:
-    stmt = select(Enterprise).where(policy.enterprise_scope(p))
+    stmt = policy.scoped(select(Enterprise), policy.enterprise_scope(p))
     if zone_id is not None:
         stmt = stmt.where(Enterprise.zone_id == zone_id)
     if tech_field:
@@ -282,7 +282,7 @@ def add_certification(
 
 
 def institutions_query(p: Principal, kind: str | None) -> Select[Any]:
-    stmt = select(Institution).where(policy.institution_scope(p))
+    stmt = policy.scoped(select(Institution), policy.institution_scope(p))
     return stmt.where(Institution.kind == kind) if kind else stmt
 
 
@@ -318,7 +318,7 @@ def update_institution(
 def products_query(
     p: Principal, institution_id: int | None, kind: str | None, active_on: dt.date | None
 ) -> Select[Any]:
-    stmt = select(Product).where(policy.product_scope(p))
+    stmt = policy.scoped(select(Product), policy.product_scope(p))
     if institution_id is not None:
         stmt = stmt.where(Product.institution_id == institution_id)
     if kind:

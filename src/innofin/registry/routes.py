@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from innofin.access.policy import Principal
-from innofin.api.deps import WriteHeaders, allow, api_state, reading, write_headers
+from innofin.api.deps import WriteHeaders, allow, api_state, ok, reading, write_headers
 from innofin.api.errors import ERROR_RESPONSES
 from innofin.api.pages import Page, PageRequest, fetch_page, page_request, sort_query
 from innofin.api.writes import run_write
@@ -57,12 +57,12 @@ def list_zones(
     province: Text40 | None = Query(None),
     level: ZoneLevel | None = Query(None),
     p: Principal = allow("zone:read"),
-) -> Page[ZoneOut]:
+) -> Response:
     with reading(request) as s:
         stmt = records.zones_query(p, province, level.value if level else None)
         rows, total = fetch_page(s, stmt, page, sort, records.ZONE_SORTS)
         items = [ZoneOut.model_validate(r) for r in rows]
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return ok(Page(items=items, total=total, limit=page.limit, offset=page.offset))
 
 
 @router.post("/zones", status_code=201, response_model=ZoneOut, summary="Create a zone")
@@ -80,9 +80,9 @@ def create_zone(
 
 
 @router.get("/zones/{zone_id}", response_model=ZoneOut, summary="One zone")
-def get_zone(request: Request, zone_id: RowId, p: Principal = allow("zone:read")) -> ZoneOut:
+def get_zone(request: Request, zone_id: RowId, p: Principal = allow("zone:read")) -> Response:
     with reading(request) as s:
-        return ZoneOut.model_validate(records.zone(s, p, zone_id))
+        return ok(ZoneOut.model_validate(records.zone(s, p, zone_id)))
 
 
 @router.patch("/zones/{zone_id}", response_model=ZoneOut, summary="Change a zone")
@@ -105,9 +105,9 @@ def update_zone(
 @router.get("/zones/{zone_id}/stats", response_model=list[ZoneStatOut], summary="Zone statistics")
 def get_zone_stats(
     request: Request, zone_id: RowId, p: Principal = allow("zone_stat:read")
-) -> list[ZoneStatOut]:
+) -> Response:
     with reading(request) as s:
-        return [ZoneStatOut.model_validate(r) for r in records.zone_stats(s, p, zone_id)]
+        return ok([ZoneStatOut.model_validate(r) for r in records.zone_stats(s, p, zone_id)])
 
 
 @router.put(
@@ -143,12 +143,12 @@ def list_enterprises(
     growth_stage: Text20 | None = Query(None),
     q: Text60 | None = Query(None, description="Part of the name."),
     p: Principal = allow("enterprise:read"),
-) -> Page[EnterpriseOut]:
+) -> Response:
     with reading(request) as s:
         stmt = records.enterprises_query(p, zone_id, tech_field, growth_stage, q)
         rows, total = fetch_page(s, stmt, page, sort, records.ENTERPRISE_SORTS)
         items = [EnterpriseOut.model_validate(r) for r in rows]
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return ok(Page(items=items, total=total, limit=page.limit, offset=page.offset))
 
 
 @router.post(
@@ -175,13 +175,12 @@ def create_enterprise(
 )
 def get_enterprise(
     request: Request, enterprise_id: RowId, p: Principal = allow("enterprise:read")
-) -> EnterpriseDetail:
+) -> Response:
     with reading(request) as s:
         row = records.enterprise(s, p, enterprise_id)
         shown = records.indicators_visible(s, p, enterprise_id)
-        return EnterpriseDetail.model_validate(
-            {**EnterpriseOut.model_validate(row).model_dump(), "indicators_visible": shown}
-        )
+        base = EnterpriseOut.model_validate(row).model_dump()
+    return ok(EnterpriseDetail.model_validate({**base, "indicators_visible": shown}))
 
 
 @router.patch(
@@ -212,9 +211,9 @@ def update_enterprise(
 )
 def get_reports(
     request: Request, enterprise_id: RowId, p: Principal = allow("report:read")
-) -> list[ReportOut]:
+) -> Response:
     with reading(request) as s:
-        return [ReportOut.model_validate(r) for r in records.reports(s, p, enterprise_id)]
+        return ok([ReportOut.model_validate(r) for r in records.reports(s, p, enterprise_id)])
 
 
 @router.put(
@@ -249,10 +248,10 @@ def put_report(
 )
 def get_certifications(
     request: Request, enterprise_id: RowId, p: Principal = allow("certification:read")
-) -> list[CertificationOut]:
+) -> Response:
     with reading(request) as s:
         rows = records.certifications(s, p, enterprise_id)
-        return [CertificationOut.model_validate(r) for r in rows]
+        return ok([CertificationOut.model_validate(r) for r in rows])
 
 
 @router.post(
@@ -290,12 +289,12 @@ def list_institutions(
     sort: str | None = sort_query(*records.INSTITUTION_SORTS),
     kind: InstitutionKind | None = Query(None),
     p: Principal = allow("institution:read"),
-) -> Page[InstitutionOut]:
+) -> Response:
     with reading(request) as s:
         stmt = records.institutions_query(p, kind.value if kind else None)
         rows, total = fetch_page(s, stmt, page, sort, records.INSTITUTION_SORTS)
         items = [InstitutionOut.model_validate(r) for r in rows]
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return ok(Page(items=items, total=total, limit=page.limit, offset=page.offset))
 
 
 @router.post(
@@ -322,9 +321,9 @@ def create_institution(
 )
 def get_institution(
     request: Request, institution_id: RowId, p: Principal = allow("institution:read")
-) -> InstitutionOut:
+) -> Response:
     with reading(request) as s:
-        return InstitutionOut.model_validate(records.institution(s, p, institution_id))
+        return ok(InstitutionOut.model_validate(records.institution(s, p, institution_id)))
 
 
 @router.patch(
@@ -360,12 +359,12 @@ def list_products(
     kind: ProductKind | None = Query(None),
     active_on: IsoDate | None = Query(None, description="Only products active on this day."),
     p: Principal = allow("product:read"),
-) -> Page[ProductOut]:
+) -> Response:
     with reading(request) as s:
         stmt = records.products_query(p, institution_id, kind.value if kind else None, active_on)
         rows, total = fetch_page(s, stmt, page, sort, records.PRODUCT_SORTS)
         items = [ProductOut.model_validate(r) for r in rows]
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return ok(Page(items=items, total=total, limit=page.limit, offset=page.offset))
 
 
 @router.post("/products", status_code=201, response_model=ProductOut, summary="Publish a product")
@@ -388,9 +387,9 @@ def create_product(
 @router.get("/products/{product_id}", response_model=ProductOut, summary="One product")
 def get_product(
     request: Request, product_id: RowId, p: Principal = allow("product:read")
-) -> ProductOut:
+) -> Response:
     with reading(request) as s:
-        return ProductOut.model_validate(records.product(s, p, product_id))
+        return ok(ProductOut.model_validate(records.product(s, p, product_id)))
 
 
 @router.patch("/products/{product_id}", response_model=ProductOut, summary="Change a product")
@@ -423,10 +422,10 @@ def enterprise_aggregates(
     year: int = Query(ge=1980, le=2100),
     group_by: Literal["zone", "tech_field", "growth_stage", "province"] = Query("tech_field"),
     p: Principal = allow("aggregate:read"),
-) -> list[AggregateCell]:
+) -> Response:
     with reading(request) as s:
         cells = records.enterprise_aggregates(s, group_by, year)
-    return [AggregateCell.model_validate(c, from_attributes=True) for c in cells]
+    return ok([AggregateCell.model_validate(c, from_attributes=True) for c in cells])
 
 
 @router.get(
@@ -434,9 +433,7 @@ def enterprise_aggregates(
     response_model=list[InstitutionAggregate],
     summary="Institutions by kind (anonymous)",
 )
-def institution_aggregates(
-    request: Request, p: Principal = allow("aggregate:read")
-) -> list[InstitutionAggregate]:
+def institution_aggregates(request: Request, p: Principal = allow("aggregate:read")) -> Response:
     with reading(request) as s:
         cells = records.institution_aggregates(s)
-    return [InstitutionAggregate.model_validate(c, from_attributes=True) for c in cells]
+    return ok([InstitutionAggregate.model_validate(c, from_attributes=True) for c in cells])
