@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import hashlib
 import json
 import math
 import os
@@ -55,6 +56,7 @@ from typing import Any
 
 import httpx2
 import psycopg
+from psycopg import errors as pg_errors
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
@@ -421,21 +423,24 @@ async def wait_ready(client: httpx2.AsyncClient, pid: int, log: Path, seconds: f
 
 @contextmanager
 def database(backend: str, tmp: Path, pg_url: str, pg_name: str) -> Iterator[str]:
-    """A fresh, empty database for `backend`; yields its URL. The PostgreSQL one is dropped
-    at the end (the SQLite file goes with the temporary directory)."""
+    """A fresh, empty database for `backend`; yields its URL. The PostgreSQL one is created
+    here — never an existing one, which may be another run's — and dropped at the end (the
+    SQLite file goes with the temporary directory)."""
     if backend == "sqlite":
         yield f"sqlite:///{tmp / 'bench.db'}"
         return
-    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(pg_name))
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(drop)  # a left-over of an interrupted run
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(pg_name)))
+        try:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(pg_name)))
+        except pg_errors.DuplicateDatabase:
+            raise SystemExit(f"database {pg_name} exists: drop it, or name another") from None
     try:
         url = make_url(pg_url).set(drivername="postgresql+psycopg", database=pg_name)
         yield url.render_as_string(hide_password=False)
     finally:
+        drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
         with psycopg.connect(pg_url, autocommit=True) as conn:
-            conn.execute(drop)
+            conn.execute(drop.format(sql.Identifier(pg_name)))
 
 
 def database_info(backend: str, url: str, pg_url: str) -> dict[str, Any]:
@@ -595,6 +600,26 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 # --------------------------------------------------------------------------- main
 
 
+def src_state() -> dict[str, Any]:
+    """The code under test: commit, files changed since, and a digest of those changes (the
+    project is edited while benchmarks run: equal digests mean the same code)."""
+    root = Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+        return done.stdout if done.returncode == 0 else ""
+
+    changed = git("status", "--porcelain", "--", "src").splitlines()
+    digest = hashlib.sha256(git("diff", "HEAD", "--", "src").encode())
+    for name in git("ls-files", "--others", "--exclude-standard", "--", "src").splitlines():
+        digest.update(name.encode() + (root / name).read_bytes())
+    return {
+        "commit": git("rev-parse", "HEAD").strip() or None,
+        "changed_files": [line[3:] for line in changed],
+        "changes_sha256": digest.hexdigest()[:16],
+    }
+
+
 def plain(value: Any) -> Any:
     """`value` with NaN and infinities as null (JSON has neither)."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -665,11 +690,15 @@ def main(argv: list[str] | None = None) -> int:
         default="postgresql://postgres@127.0.0.1:5432/postgres",
         help="PostgreSQL maintenance database (CREATE/DROP DATABASE run there)",
     )
-    parser.add_argument("--pg-database", default="innofin_bench_api", help="created, dropped")
+    parser.add_argument(
+        "--pg-database",
+        default=f"innofin_bench_api_{os.getpid()}",
+        help="created for the run, dropped after it (default: innofin_bench_api_PID)",
+    )
     parser.add_argument("--out", type=Path, default=OUT, help="JSON results")
     args = parser.parse_args(argv)
 
-    machine = {
+    machine: dict[str, Any] = {
         "cpu_count": os.cpu_count(),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
@@ -679,10 +708,21 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.rate:.0f} requests/s, open loop; {machine['cpu_count']} CPUs, "
         f"Python {machine['python']}; server and client share this machine"
     )
+    before = machine_ticks()
+    time.sleep(2.0)
+    busy, total = machine_ticks()
+    machine["busy_before_pct"] = 100 * (busy - before[0]) / max(1, total - before[1])
+    if machine["busy_before_pct"] > 25:
+        print(
+            f"warning: the machine is already {machine['busy_before_pct']:.0f}% busy: other "
+            "programs will compete with the server and the client"
+        )
+    code = src_state()
     runs = []
     with tempfile.TemporaryDirectory(prefix="innofin-bench-api-") as tmp:
         for backend in args.backends:
             runs.append(bench_backend(backend, args, Path(tmp)))
+    code_after = src_state()
     rows = rows_of(runs)
     print_table(rows)
     for run in runs:
@@ -693,12 +733,19 @@ def main(argv: list[str] | None = None) -> int:
                     f"server log {run['backend']} w{served['workers']}: "
                     f"{logged['tracebacks']} tracebacks, {logged['errors']} ERROR lines"
                 )
+    print(
+        f"code: {code['commit'] and code['commit'][:10]} + {len(code['changed_files'])} changed "
+        f"file(s) under src/ (digest {code['changes_sha256']})"
+    )
+    if code_after != code:
+        print("  warning: src/ changed during the run: the runs may not measure the same code")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     result = {
         "benchmark": "bench_api",
         "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "goal": {"p99_ms": GOAL_P99_MS, "errors": 0},
         "machine": machine,
+        "code": {"at_start": code, "at_end": code_after},
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "runs": runs,
         "rows": rows,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -132,3 +133,24 @@ def test_a_success_resets_the_count(setup: tuple[World, Api, Clock]) -> None:
     for _ in range(4):
         assert _login(api, "firm", "guess-guess").status_code == 401
     assert _login(api, "firm").status_code == 200
+
+
+def test_concurrent_sign_ins_all_succeed(setup: tuple[World, Api, Clock]) -> None:
+    """Sign-ins write (a session, an audit row): racing ones queue, none fails."""
+    _, api, _ = setup
+    results: list[int] = []
+    barrier = threading.Barrier(6)
+
+    def sign_in(name: str) -> None:
+        client = api.client()
+        barrier.wait()
+        response = client.post("/api/v1/auth/login", json={"username": name, "password": PASSWORD})
+        results.append(response.status_code)
+
+    names = ["admin", "zone", "firm", "bank_a", "bank_b", "national"]
+    threads = [threading.Thread(target=sign_in, args=(n,)) for n in names]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [200] * 6

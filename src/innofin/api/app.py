@@ -7,9 +7,11 @@ endpoint cannot be added without deciding who may call it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import APIRouter, FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
@@ -74,14 +76,28 @@ def route_actions(routers: Iterable[APIRouter]) -> dict[tuple[str, str], str]:
     return found
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Cap the threads that run request handlers at the database pool's size."""
+    state: ApiState = app.state.innofin
+    anyio.to_thread.current_default_thread_limiter().total_tokens = state.settings.api_threads
+    yield
+
+
 def create_app(
     engine: Engine | None = None,
     settings: Settings | None = None,
     clock: Callable[[], dt.datetime] = utcnow,
 ) -> FastAPI:
     settings = settings or Settings.from_env()
-    engine = engine or make_engine(settings.database_url, pool_size=10, max_overflow=20)
+    # One connection per request thread, kept open: a PostgreSQL connection costs a process fork,
+    # so the pool never closes connections under load (no overflow) and the request threads are
+    # capped at the pool's size (see `_lifespan`).
+    engine = engine or make_engine(
+        settings.database_url, pool_size=settings.api_threads, max_overflow=0, pool_timeout=30
+    )
     app = FastAPI(
+        lifespan=_lifespan,
         title="innofin API",
         version=__version__,
         description=(

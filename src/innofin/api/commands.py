@@ -17,7 +17,13 @@ from innofin.db.engine import unit_of_work
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
-    workers: int = typer.Option(1, min=1, max=64, help="Worker processes."),
+    workers: int = typer.Option(
+        min(os.cpu_count() or 1, 8),
+        min=1,
+        max=64,
+        help="Worker processes (default: one per CPU, at most 8). Each keeps "
+        "INNOFIN_API_THREADS (16) database connections open.",
+    ),
     log_level: str = typer.Option("warning", help="uvicorn log level (info logs every request)."),
 ) -> None:
     """Serve the REST API (INNOFIN_DATABASE_URL). Migrates the database first; on first run

@@ -35,6 +35,8 @@ class Settings:
     login_window_minutes: int = 15
     #: mark the session cookie Secure (serve behind HTTPS in production)
     cookie_secure: bool = False
+    #: request threads per API worker, and database connections each worker keeps open
+    api_threads: int = 16
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -51,4 +53,5 @@ class Settings:
             login_max_failures=_int("INNOFIN_LOGIN_MAX_FAILURES", 5),
             login_window_minutes=_int("INNOFIN_LOGIN_WINDOW_MINUTES", 15),
             cookie_secure=os.environ.get("INNOFIN_COOKIE_SECURE", "").lower() in {"1", "true"},
+            api_threads=_int("INNOFIN_API_THREADS", 16),
         )
