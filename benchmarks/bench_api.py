@@ -601,22 +601,25 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 
 
 def src_state() -> dict[str, Any]:
-    """The code under test: commit, files changed since, and a digest of those changes (the
-    project is edited while benchmarks run: equal digests mean the same code)."""
+    """The code under test: the commit, the files under src/ changed since, and a digest of the
+    content of src/ (the project is edited while benchmarks run: equal digests, same code)."""
     root = Path(__file__).resolve().parents[1]
 
     def git(*args: str) -> str:
         done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
         return done.stdout if done.returncode == 0 else ""
 
-    changed = git("status", "--porcelain", "--", "src").splitlines()
-    digest = hashlib.sha256(git("diff", "HEAD", "--", "src").encode())
-    for name in git("ls-files", "--others", "--exclude-standard", "--", "src").splitlines():
-        digest.update(name.encode() + (root / name).read_bytes())
+    digest = hashlib.sha256()
+    for name in sorted(
+        git("ls-files", "--cached", "--others", "--exclude-standard", "src").split()
+    ):
+        path = root / name
+        if path.is_file():
+            digest.update(name.encode() + b"\0" + path.read_bytes())
     return {
         "commit": git("rev-parse", "HEAD").strip() or None,
-        "changed_files": [line[3:] for line in changed],
-        "changes_sha256": digest.hexdigest()[:16],
+        "changed_files": [line[3:] for line in git("status", "--porcelain", "src").splitlines()],
+        "src_sha256": digest.hexdigest()[:16],
     }
 
 
@@ -735,9 +738,9 @@ def main(argv: list[str] | None = None) -> int:
                 )
     print(
         f"code: {code['commit'] and code['commit'][:10]} + {len(code['changed_files'])} changed "
-        f"file(s) under src/ (digest {code['changes_sha256']})"
+        f"file(s) under src/ (content digest {code['src_sha256']})"
     )
-    if code_after != code:
+    if code_after["src_sha256"] != code["src_sha256"]:
         print("  warning: src/ changed during the run: the runs may not measure the same code")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     result = {
