@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -44,6 +47,41 @@ def sort_query(*keys: str) -> Any:
     )
 
 
+#: how long a page's total is reused for the same query (counting 50,000 rows on PostgreSQL
+#: costs more than the rest of the request); totals may lag a write by this much
+TOTAL_SECONDS = 2.0
+
+
+class _Totals:
+    """Row counts by database and query, kept for `TOTAL_SECONDS`."""
+
+    def __init__(self) -> None:
+        self._by_engine: weakref.WeakKeyDictionary[Any, dict[Any, tuple[float, int]]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._lock = threading.Lock()
+
+    def get(self, session: Session, counted: Select[Any]) -> int:
+        engine = session.get_bind()
+        compiled = counted.compile(engine)
+        key = (str(compiled), tuple(sorted((k, repr(v)) for k, v in compiled.params.items())))
+        now = time.monotonic()
+        with self._lock:
+            entries = self._by_engine.setdefault(engine, {})
+            found = entries.get(key)
+        if found is not None and now - found[0] < TOTAL_SECONDS:
+            return found[1]
+        total = int(session.scalar(counted) or 0)
+        with self._lock:
+            if len(entries) > 10_000:
+                entries.clear()
+            entries[key] = (now, total)
+        return total
+
+
+_TOTALS = _Totals()
+
+
 def fetch_page(
     session: Session,
     stmt: Select[Any],
@@ -52,21 +90,24 @@ def fetch_page(
     columns: dict[str, InstrumentedAttribute[Any]],
 ) -> tuple[Sequence[Any], int]:
     """Run `stmt` (a select of one entity) for one page, ordered by `sort` and then by
-    `columns["id"]`, and count all the rows it selects.
+    `columns["id"]` in the same direction, and count all the rows it selects.
 
-    The count drops the selected columns (``SELECT count(*) FROM t WHERE …``). The page is found
+    The count drops the selected columns (``SELECT count(*) FROM t WHERE …``) and is reused for
+    `TOTAL_SECONDS`. The page is found
     by ids first — a scan of the sort column's index that skips `offset` entries without reading
     their rows — and only its rows are loaded.
     """
     key = columns["id"]
-    counted = stmt.with_only_columns(func.count(), maintain_column_froms=True)
-    total = session.scalar(counted.order_by(None)) or 0
+    counted = stmt.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
+    total = _TOTALS.get(session, counted)
+    descending = bool(sort and sort.startswith("-"))
     order: list[Any] = []
     if sort:
         column = columns[sort.lstrip("-")]
-        order.append(column.desc() if sort.startswith("-") else column.asc())
-    order.append(key.asc())
+        order.append(column.desc() if descending else column.asc())
+    # the tie-break runs the same way, so one index scan (forwards or backwards) gives the order
+    order.append(key.desc() if descending else key.asc())
     ids = stmt.with_only_columns(key, maintain_column_froms=True).order_by(*order)
     ids = ids.limit(request.limit).offset(request.offset)
     rows = session.scalars(stmt.where(key.in_(ids.scalar_subquery())).order_by(*order)).all()
-    return rows, int(total)
+    return rows, total

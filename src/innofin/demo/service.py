@@ -142,6 +142,8 @@ def write_data(
             counts.update(step.write(ctx, data))
         if conn.dialect.name == "postgresql":
             _advance_sequences(conn, [n for n, t in written.items() if "id" in t.c])
+        # fresh planner statistics, so the first queries on the new data use the indexes
+        conn.exec_driver_sql("ANALYZE")
         record(
             conn,
             actor,

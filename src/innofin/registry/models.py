@@ -154,6 +154,7 @@ class Enterprise(Audited, Base):
         UniqueConstraint("id_scheme", "identifier"),
         # list pages sorted by name or founding date read an index, not the whole table
         Index("ix_enterprise_name", "name"),
+        Index("ix_enterprise_zone_name", "zone_id", "name"),
         Index("ix_enterprise_founded_on", "founded_on"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
