@@ -291,7 +291,12 @@ def and_scope(*clauses: ColumnElement[bool]) -> ColumnElement[bool]:
     return and_(true(), *clauses)
 
 
+def unlimited(scope: ColumnElement[bool]) -> bool:
+    """Whether `scope` lets the caller see every row."""
+    return isinstance(scope, True_)
+
+
 def scoped(stmt: Select[Any], scope: ColumnElement[bool]) -> Select[Any]:
     """`stmt` limited to `scope`; an unlimited scope adds no WHERE at all (so the database can
     count a whole table from its b-tree instead of testing ``1 = 1`` on every row)."""
-    return stmt if isinstance(scope, True_) else stmt.where(scope)
+    return stmt if unlimited(scope) else stmt.where(scope)

@@ -19,7 +19,7 @@ from innofin.access.models import ApiSession, LoginFailure, PlatformSetting
 from innofin.access.passwords import hash_password, verify_password
 from innofin.access.policy import Principal
 from innofin.audit.recorder import Actor, record
-from innofin.db.engine import unit_of_work
+from innofin.db.engine import reader, unit_of_work
 from innofin.kernel.codes import OrgKind, Role
 from innofin.kernel.errors import Conflict, InvalidInput, NotFound, RateLimited, Unauthenticated
 from innofin.kernel.ids import IdScheme, normalise_identifier
@@ -390,7 +390,7 @@ def authenticate(
     """The principal behind a bearer token: valid signature, not expired, not revoked, and the
     user still active."""
     claims = tokens.read(secret, token, now)
-    with engine.connect() as conn:
+    with reader(engine).connect() as conn:
         found = conn.execute(
             select(ApiSession.id, ApiSession.user_id, ApiSession.revoked_at, ApiSession.expires_at)
             .join(User, User.id == ApiSession.user_id)

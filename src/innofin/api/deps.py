@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from innofin.access.policy import PUBLIC_ACTIONS, Principal, may
 from innofin.access.service import PrincipalCache, authenticate
 from innofin.api.errors import ApiError
-from innofin.db.engine import unit_of_work
+from innofin.db.engine import reader, unit_of_work
 from innofin.kernel.errors import Forbidden, Unauthenticated
 from innofin.kernel.settings import Settings
 
@@ -144,8 +144,8 @@ def write_headers(
 
 @contextmanager
 def reading(request: Request) -> Iterator[Session]:
-    """A read-only unit of work for a GET."""
-    with unit_of_work(api_state(request).engine) as session:
+    """A session for a GET: reads only, in autocommit (no transaction round trips)."""
+    with unit_of_work(reader(api_state(request).engine)) as session:
         yield session
 
 

@@ -44,6 +44,18 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return factory
 
 
+_READERS: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+
+
+def reader(engine: Engine) -> Engine:
+    """The engine in autocommit mode, for reads that need no transaction: each statement stands
+    alone, which saves the BEGIN and COMMIT (or ROLLBACK) round trips on PostgreSQL."""
+    found = _READERS.get(engine)
+    if found is None:
+        found = _READERS[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return found
+
+
 @contextmanager
 def unit_of_work(engine: Engine, *, immediate: bool = False, **info: Any) -> Iterator[Session]:
     """One transaction: commits when the block ends normally, rolls back on any exception.
