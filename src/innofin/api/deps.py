@@ -61,6 +61,10 @@ def _query_names(dependant: Any) -> set[str]:
     return names
 
 
+#: the query parameter names of each route (its dependant lives as long as the application)
+_KNOWN_QUERY: dict[int, frozenset[str]] = {}
+
+
 def refuse_unknown_query(request: Request) -> None:
     """A query parameter the route does not take, or one given twice, is an error (a typo would
     otherwise be ignored and the caller would get unfiltered results)."""
@@ -68,7 +72,9 @@ def refuse_unknown_query(request: Request) -> None:
     dependant = getattr(route, "dependant", None)
     if dependant is None or not request.query_params:
         return
-    known = _query_names(dependant)
+    known = _KNOWN_QUERY.get(id(dependant))
+    if known is None:
+        known = _KNOWN_QUERY[id(dependant)] = frozenset(_query_names(dependant))
     for name in request.query_params:
         if name not in known:
             raise ApiError(422, "invalid_request", f"unknown query parameter {name!r}", field=name)
@@ -84,7 +90,7 @@ def allow(action: str) -> Any:
         if action not in ACTIONS:
             raise KeyError(f"no policy for action {action!r}")
 
-    def caller(
+    async def caller(
         request: Request,
         credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
     ) -> Principal:
@@ -108,7 +114,7 @@ def public(action: str) -> Any:
     if action not in PUBLIC_ACTIONS:
         raise KeyError(f"{action!r} is not a public action")
 
-    def anyone(request: Request) -> None:
+    async def anyone(request: Request) -> None:
         refuse_unknown_query(request)
 
     anyone.policy_action = action  # type: ignore[attr-defined]
@@ -123,7 +129,7 @@ class WriteHeaders:
     idempotency_key: str | None
 
 
-def write_headers(
+async def write_headers(
     reason: str | None = Header(
         None,
         alias="X-Audit-Reason",

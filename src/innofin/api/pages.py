@@ -32,11 +32,11 @@ class PageRequest:
     sort: str | None
 
 
-def page_request(
+async def page_request(
     limit: int = Query(50, ge=1, le=MAX_LIMIT, description="Rows per page."),
     offset: int = Query(0, ge=0, le=10_000_000, description="Rows to skip."),
 ) -> PageRequest:
-    return PageRequest(limit=limit, offset=offset, sort=None)
+    return PageRequest(limit=limit, offset=offset, sort=None)  # async: no thread hop for this
 
 
 def sort_query(*keys: str) -> Any:
