@@ -90,7 +90,7 @@ def allow(action: str) -> Any:
         if action not in ACTIONS:
             raise KeyError(f"no policy for action {action!r}")
 
-    async def caller(
+    def caller(  # sync: the sign-in check queries the database, so it runs in a thread
         request: Request,
         credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
     ) -> Principal:
