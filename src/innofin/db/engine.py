@@ -50,6 +50,10 @@ _READERS: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary(
 def reader(engine: Engine) -> Engine:
     """The engine in autocommit mode, for reads that need no transaction: each statement stands
     alone, which saves the BEGIN and COMMIT (or ROLLBACK) round trips on PostgreSQL."""
+    if engine.dialect.name == "sqlite":
+        # pysqlite issues no BEGIN before a SELECT anyway, and switching its isolation level on
+        # every checkout costs a PRAGMA each time
+        return engine
     found = _READERS.get(engine)
     if found is None:
         found = _READERS[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
