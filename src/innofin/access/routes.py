@@ -32,7 +32,7 @@ from innofin.api.deps import (
     write_headers,
 )
 from innofin.api.errors import ERROR_RESPONSES, ErrorBody
-from innofin.api.pages import Page, PageRequest, fetch_page, page_request, sort_query
+from innofin.api.pages import Page, PageRequest, fetch_page, list_page, page_request, sort_query
 from innofin.api.writes import run_write
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
@@ -150,11 +150,8 @@ def list_consents(
     active: bool = Query(False, description="Only consents in force."),
     p: Principal = allow("consent:read"),
 ) -> Response:
-    with reading(request) as s:
-        stmt = grants.consents_query(p, active)
-        rows, total = fetch_page(s, stmt, page, sort, grants.CONSENT_SORTS)
-        items = [ConsentOut.model_validate(r) for r in rows]
-    return ok(Page(items=items, total=total, limit=page.limit, offset=page.offset))
+    stmt = grants.consents_query(p, active)
+    return list_page(request, stmt, page, sort, grants.CONSENT_SORTS, ConsentOut)
 
 
 @router.post(
@@ -209,11 +206,8 @@ def list_referrals(
     sort: str | None = sort_query(*grants.REFERRAL_SORTS),
     p: Principal = allow("referral:read"),
 ) -> Response:
-    with reading(request) as s:
-        stmt = grants.referrals_query(p)
-        rows, total = fetch_page(s, stmt, page, sort, grants.REFERRAL_SORTS)
-        items = [ReferralOut.model_validate(r) for r in rows]
-    return ok(Page(items=items, total=total, limit=page.limit, offset=page.offset))
+    stmt = grants.referrals_query(p)
+    return list_page(request, stmt, page, sort, grants.REFERRAL_SORTS, ReferralOut)
 
 
 @router.post(

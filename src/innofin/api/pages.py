@@ -9,10 +9,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from fastapi import Query
+from fastapi import Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import Select, func
 from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from innofin.api.deps import ok, reading
 
 T = TypeVar("T")
 MAX_LIMIT = 500
@@ -111,3 +113,18 @@ def fetch_page(
     ids = ids.limit(request.limit).offset(request.offset)
     rows = session.scalars(stmt.where(key.in_(ids.scalar_subquery())).order_by(*order)).all()
     return rows, total
+
+
+def list_page(
+    request: Request,
+    stmt: Select[Any],
+    page: PageRequest,
+    sort: str | None,
+    columns: dict[str, InstrumentedAttribute[Any]],
+    out: type[BaseModel],
+) -> Response:
+    """A list endpoint's answer: one page of `stmt`, each row shown as `out`, with the total."""
+    with reading(request) as session:
+        rows, total = fetch_page(session, stmt, page, sort, columns)
+        items = [out.model_validate(row) for row in rows]
+    return ok(Page[Any](items=items, total=total, limit=page.limit, offset=page.offset))

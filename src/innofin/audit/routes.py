@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from innofin.access.policy import Principal
-from innofin.api.deps import allow, ok, reading
+from innofin.api.deps import allow
 from innofin.api.errors import ERROR_RESPONSES
-from innofin.api.pages import Page, PageRequest, fetch_page, page_request, sort_query
+from innofin.api.pages import Page, PageRequest, list_page, page_request, sort_query
 from innofin.audit import service
 from innofin.audit.schemas import AuditOut
 from innofin.kernel.jsontypes import Text60, Text120
@@ -25,8 +25,5 @@ def list_events(
     user_id: int | None = Query(None, ge=1, le=2_147_483_647),
     p: Principal = allow("audit:read"),
 ) -> Response:
-    with reading(request) as s:
-        stmt = service.events_query(entity, entity_id, user_id)
-        rows, total = fetch_page(s, stmt, page, sort, service.AUDIT_SORTS)
-        items = [AuditOut.model_validate(r) for r in rows]
-    return ok(Page(items=items, total=total, limit=page.limit, offset=page.offset))
+    stmt = service.events_query(entity, entity_id, user_id)
+    return list_page(request, stmt, page, sort, service.AUDIT_SORTS, AuditOut)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from innofin.access.policy import Principal
 from innofin.api.deps import WriteHeaders, allow, api_state, ok, reading, write_headers
 from innofin.api.errors import ERROR_RESPONSES
-from innofin.api.pages import Page, PageRequest, fetch_page, page_request, sort_query
+from innofin.api.pages import Page, PageRequest, list_page, page_request, sort_query
 from innofin.api.writes import run_write
 from innofin.kernel.codes import InstitutionKind, ProductKind, ZoneLevel
 from innofin.kernel.jsontypes import IsoDate, Text20, Text40, Text60
@@ -58,11 +58,8 @@ def list_zones(
     level: ZoneLevel | None = Query(None),
     p: Principal = allow("zone:read"),
 ) -> Response:
-    with reading(request) as s:
-        stmt = records.zones_query(p, province, level.value if level else None)
-        rows, total = fetch_page(s, stmt, page, sort, records.ZONE_SORTS)
-        items = [ZoneOut.model_validate(r) for r in rows]
-    return ok(Page(items=items, total=total, limit=page.limit, offset=page.offset))
+    stmt = records.zones_query(p, province, level.value if level else None)
+    return list_page(request, stmt, page, sort, records.ZONE_SORTS, ZoneOut)
 
 
 @router.post("/zones", status_code=201, response_model=ZoneOut, summary="Create a zone")
@@ -144,11 +141,8 @@ def list_enterprises(
     q: Text60 | None = Query(None, description="Part of the name."),
     p: Principal = allow("enterprise:read"),
 ) -> Response:
-    with reading(request) as s:
-        stmt = records.enterprises_query(p, zone_id, tech_field, growth_stage, q)
-        rows, total = fetch_page(s, stmt, page, sort, records.ENTERPRISE_SORTS)
-        items = [EnterpriseOut.model_validate(r) for r in rows]
-    return ok(Page(items=items, total=total, limit=page.limit, offset=page.offset))
+    stmt = records.enterprises_query(p, zone_id, tech_field, growth_stage, q)
+    return list_page(request, stmt, page, sort, records.ENTERPRISE_SORTS, EnterpriseOut)
 
 
 @router.post(
@@ -290,11 +284,8 @@ def list_institutions(
     kind: InstitutionKind | None = Query(None),
     p: Principal = allow("institution:read"),
 ) -> Response:
-    with reading(request) as s:
-        stmt = records.institutions_query(p, kind.value if kind else None)
-        rows, total = fetch_page(s, stmt, page, sort, records.INSTITUTION_SORTS)
-        items = [InstitutionOut.model_validate(r) for r in rows]
-    return ok(Page(items=items, total=total, limit=page.limit, offset=page.offset))
+    stmt = records.institutions_query(p, kind.value if kind else None)
+    return list_page(request, stmt, page, sort, records.INSTITUTION_SORTS, InstitutionOut)
 
 
 @router.post(
@@ -360,11 +351,8 @@ def list_products(
     active_on: IsoDate | None = Query(None, description="Only products active on this day."),
     p: Principal = allow("product:read"),
 ) -> Response:
-    with reading(request) as s:
-        stmt = records.products_query(p, institution_id, kind.value if kind else None, active_on)
-        rows, total = fetch_page(s, stmt, page, sort, records.PRODUCT_SORTS)
-        items = [ProductOut.model_validate(r) for r in rows]
-    return ok(Page(items=items, total=total, limit=page.limit, offset=page.offset))
+    stmt = records.products_query(p, institution_id, kind.value if kind else None, active_on)
+    return list_page(request, stmt, page, sort, records.PRODUCT_SORTS, ProductOut)
 
 
 @router.post("/products", status_code=201, response_model=ProductOut, summary="Publish a product")
