@@ -6,7 +6,7 @@ SCALE  ?= small
 SEED   ?= 42
 DEMO_DB ?= innofin-demo.db
 
-.PHONY: demo test lint typecheck pytest bench-generate bench-import bench-api clean
+.PHONY: demo test lint typecheck pytest bench-generate bench-import bench-api bench-score bench-select clean
 
 $(BIN)/innofin: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ bench-import: $(BIN)/innofin
 
 bench-api: $(BIN)/innofin
 	$(BIN)/python benchmarks/bench_api.py
+
+bench-score: $(BIN)/innofin
+	$(BIN)/python benchmarks/bench_score.py
+
+bench-select: $(BIN)/innofin
+	$(BIN)/python benchmarks/bench_select.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm .pytest_cache .mypy_cache .ruff_cache

@@ -9,9 +9,11 @@ officers of bank A and bank B, and e1's user.
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -22,6 +24,7 @@ import factories
 from innofin.access.models import Consent, Referral
 from innofin.access.service import OrgRef, create_user
 from innofin.api.app import create_app
+from innofin.audit.recorder import Actor
 from innofin.db import unit_of_work
 from innofin.kernel.codes import OrgKind, Role
 from innofin.kernel.settings import Settings
@@ -32,6 +35,8 @@ from innofin.registry.models import (
     Product,
     ZoneYearStat,
 )
+from innofin.scoring import lists, pilot
+from innofin.scoring import service as scoring
 
 PASSWORD = "correct-horse-battery"
 T0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
@@ -146,7 +151,22 @@ def build_world(engine: Engine) -> World:
         s.add(referral)
         s.flush()
         ids["r1"] = referral.id
+    score_world(engine)
     return world
+
+
+KEY_LIST = "world-key-list"
+
+
+def score_world(engine: Engine) -> None:
+    """A scoring run for 2024, a key list of two and a pilot-zone ranking."""
+    actor = Actor.cli("test world")
+    scoring.run(engine, "default", 2024, actor)
+    with tempfile.TemporaryDirectory() as folder:
+        rules = Path(folder) / "rules.yaml"
+        rules.write_text(f"name: {KEY_LIST}\ncount: 2\nnear_misses: 5\n", encoding="utf-8")
+        lists.select_list(engine, rules, 2024, actor)
+    pilot.rank_zones(engine, 2024, actor, top_n=1)
 
 
 class Api:

@@ -19,6 +19,7 @@ from innofin.demo import commands as demo_commands
 from innofin.ingest import commands as ingest_commands
 from innofin.kernel.errors import InnofinError
 from innofin.registry import commands as registry_commands
+from innofin.scoring import commands as scoring_commands
 
 app = typer.Typer(
     help="innofin — sci-tech finance programmes: registry, points, matching, ledger, monitoring.",
@@ -49,6 +50,7 @@ for _capability in (
     ingest_commands,
     access_commands,
     audit_commands,
+    scoring_commands,
     api_commands,
 ):
     _capability.register(app)

@@ -19,7 +19,16 @@ import pytest
 from sqlalchemy import Engine
 
 import factories
-from api_world import ANON, CALLERS, EVERYONE, Api, World, build_world, make_api
+from api_world import (
+    ANON,
+    CALLERS,
+    EVERYONE,
+    KEY_LIST,
+    Api,
+    World,
+    build_world,
+    make_api,
+)
 from innofin.api.app import route_actions
 
 OK = "ok"
@@ -215,9 +224,46 @@ READS: list[Case] = [
         allow(*AGGREGATE_READERS),
     ),
     Case("GET", "/api/v1/audit", lambda w: "/api/v1/audit", allow("admin")),
+    Case(
+        "GET",
+        "/api/v1/enterprises/{enterprise_id}/score",
+        lambda w: f"/api/v1/enterprises/{w.ids['e1']}/score?year=2024",
+        allow(*OFFICERS, "bank_a", "firm", hidden=("bank_b",)),
+    ),
+    Case(  # referred, no consent: bank A sees the points but not the breakdown
+        "GET",
+        "/api/v1/enterprises/{enterprise_id}/score",
+        lambda w: f"/api/v1/enterprises/{w.ids['e2']}/score?year=2024",
+        allow(*OFFICERS, "bank_a", hidden=("bank_b", "firm")),
+    ),
+    Case(
+        "GET",
+        "/api/v1/enterprises/{enterprise_id}/score",
+        lambda w: f"/api/v1/enterprises/{w.ids['e3']}/score?year=2024",
+        allow("admin", "national", hidden=("province", "zone", "bank_a", "bank_b", "firm")),
+    ),
+    Case(
+        "GET",
+        "/api/v1/key-lists/{name}",
+        lambda w: f"/api/v1/key-lists/{KEY_LIST}",
+        allow(*AGGREGATE_READERS),
+    ),
+    Case(
+        "GET",
+        "/api/v1/zone-rankings/{year}",
+        lambda w: "/api/v1/zone-rankings/2024",
+        allow(*OFFICERS),
+    ),
 ]
 
 WRITES: list[Case] = [
+    Case(
+        "POST",
+        "/api/v1/score-runs",
+        lambda w: "/api/v1/score-runs",
+        allow("admin", "national"),
+        body=lambda _w, _who: {"year": 2024, "system": "default"},
+    ),
     Case("POST", "/api/v1/zones", lambda w: "/api/v1/zones", allow("admin"), body=_zone_body),
     Case(
         "PATCH",

@@ -72,6 +72,10 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "user:read": frozenset({ADMIN}),
     "user:create": frozenset({ADMIN}),
     "audit:read": frozenset({ADMIN}),
+    "score:read": EVERYONE,
+    "score:run": frozenset({ADMIN, PROGRAMME}),
+    "key_list:read": frozenset({ADMIN, PROGRAMME, ZONE, INSTITUTION}),
+    "zone_ranking:read": OFFICERS,
 }
 #: actions anyone may attempt without signing in
 PUBLIC_ACTIONS = frozenset({"auth:login", "health:read"})

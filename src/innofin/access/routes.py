@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from innofin.access import grants
@@ -23,6 +23,7 @@ from innofin.access.schemas import (
 )
 from innofin.api.deps import (
     COOKIE,
+    RowId,
     WriteHeaders,
     allow,
     api_state,
@@ -36,7 +37,6 @@ from innofin.api.pages import Page, PageRequest, fetch_page, list_page, page_req
 from innofin.api.writes import run_write
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
-RowId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 Write = Depends(write_headers)
 
 

@@ -28,12 +28,14 @@ from innofin.db import make_engine
 from innofin.ingest import routes as ingest_routes
 from innofin.kernel.settings import Settings
 from innofin.registry import routes as registry_routes
+from innofin.scoring import routes as scoring_routes
 
 ROUTERS: tuple[APIRouter, ...] = (
     access_routes.router,
     registry_routes.router,
     ingest_routes.router,
     audit_routes.router,
+    scoring_routes.router,
 )
 
 health = APIRouter(prefix="/api/v1", tags=["meta"])

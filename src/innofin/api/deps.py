@@ -10,12 +10,12 @@ import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import unquote
 
-from fastapi import Depends, Header, Request, Response
+from fastapi import Depends, Header, Path, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -25,6 +25,19 @@ from innofin.api.errors import ApiError
 from innofin.db.engine import reader, unit_of_work
 from innofin.kernel.errors import Forbidden, Unauthenticated
 from innofin.kernel.settings import Settings
+
+
+def _digits_only(value: Any) -> Any:
+    """Path numbers as written: ASCII digits only (pydantic would read " 9" or "\\r9" as 9)."""
+    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+        raise ValueError("must be a whole number written in digits")
+    return value
+
+
+#: a row id in a path: digits only, within PostgreSQL's integer range
+RowId = Annotated[int, BeforeValidator(_digits_only), Path(ge=1, le=2_147_483_647)]
+#: a year in a path
+YearPath = Annotated[int, BeforeValidator(_digits_only), Path(ge=1980, le=2100)]
 
 COOKIE = "innofin_session"
 

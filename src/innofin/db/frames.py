@@ -26,6 +26,7 @@ from sqlalchemy import (
     Connection,
     Date,
     DateTime,
+    LargeBinary,
     Table,
     column,
     insert,
@@ -140,6 +141,9 @@ class FrameWriter:
         kind = self.table.c[name].type
         if isinstance(kind, DateTime) or isinstance(getattr(kind, "impl", None), DateTime):
             return _utc(name).dt.strftime("%Y-%m-%d %H:%M:%S.%6f+00")
+        if isinstance(kind, LargeBinary):
+            # bytea's hex input form
+            return pl.concat_str([pl.lit("\\x"), pl.col(name).bin.encode("hex")]).alias(name)
         scale = stored_scale(kind)
         return decimal_text(name, scale) if scale is not None else pl.col(name)
 

@@ -19,6 +19,7 @@ from innofin.access import service as access
 from innofin.audit.recorder import Actor
 from innofin.cli_support import console, engine, progress_bar
 from innofin.db import migrate
+from innofin.db.engine import unit_of_work
 from innofin.demo import service
 from innofin.demo.engine import SCALES, Scale, ScaleName
 from innofin.ingest import service as ingest
@@ -27,6 +28,9 @@ from innofin.ingest.units import parse_unit
 from innofin.kernel.errors import InnofinError
 from innofin.kernel.money import AmountUnit
 from innofin.registry.commands import print_stats
+from innofin.scoring import commands as scoring_cli
+from innofin.scoring import lists, pilot
+from innofin.scoring import service as scoring
 
 app = typer.Typer(
     help="Synthetic demo data: deterministic by seed, realistic, every name marked 示例/Demo.",
@@ -108,6 +112,7 @@ def run(
         _export_and_reimport(eng, out)
         console.rule("[bold]4. Who sees what (the API's access policy)")
         _print_visibility(eng)
+        _points_lists_and_zones(eng, SCALES[scale], out)
     finally:
         eng.dispose()
     url = eng.url.render_as_string(hide_password=True)
@@ -121,8 +126,38 @@ def run(
         "  innofin user passwd demo.admin       give a demo user a password, then\n"
         "  innofin serve                        the REST API; docs at http://127.0.0.1:8000/docs\n"
         "  innofin audit show enterprise 1      the audit trail of a record\n"
+        f"  innofin score explain ID --year {SCALES[scale].years[-1]}  why a firm has its points\n"
+        "  innofin lists history key-enterprises the versions of the key list\n"
         "  innofin --help                       every command"
     )
+
+
+def _points_lists_and_zones(eng: Engine, scale: Scale, out: Path) -> None:
+    """Score the last two years, pick the key list, rank the pilot zones, print the tops."""
+    actor = Actor.cli("demo")
+    last = scale.years[-1]
+    console.rule(f"[bold]5. Innovation points (default system, {last})")
+    scoring.run(eng, "default", last - 1, actor, top=0)
+    run = scoring.run(eng, "default", last, actor, top=5)
+    scoring_cli.print_run(run)
+    sme = scoring.run(eng, "tech-sme", last, actor, top=0)
+    console.print(
+        f"tech-SME evaluation: {sme.qualified:,} of {sme.enterprises:,} qualify "
+        f"(60 points with achievements > 0, or a direct condition)"
+    )
+    with unit_of_work(eng) as session:
+        scoring_cli.print_explanation(
+            scoring.explain(session, run.top[0].enterprise_id, last, "default"), "zh"
+        )
+    console.rule(f"[bold]6. Key-enterprise list {last} (integer program, HiGHS)")
+    count = min(1000, max(10, scale.enterprises // 30))
+    chosen = lists.select_list(eng, Path("key-enterprises"), last, actor, count=count)
+    scoring_cli.print_list(chosen, show=5)
+    with unit_of_work(eng) as session:
+        lists.export_list(session, chosen.name, chosen.version, out / "key-enterprises.xlsx")
+    console.print(f"  written to {out / 'key-enterprises.xlsx'}")
+    console.rule("[bold]7. Pilot zones for sci-tech financing service centres (TOPSIS)")
+    scoring_cli.print_pilot(pilot.rank_zones(eng, last, actor, top_n=10))
 
 
 DEMO_USERS = ("demo.admin", "demo.province1", "demo.zone1", "demo.bank1", "demo.firm1")

@@ -35,25 +35,37 @@ def _csv(path: Path, header: list[str], rows: Iterable[Sequence[Any]], tick: Any
 def _xlsx(
     path: Path, title: str, header: list[str], rows: Iterable[Sequence[Any]], tick: Any
 ) -> int:
+    return write_workbook(path, [(title, header, rows)], tick)
+
+
+def write_workbook(
+    path: Path,
+    sheets: Sequence[tuple[str, list[str], Iterable[Sequence[Any]]]],
+    tick: Any = None,
+) -> int:
+    """An XLSX file of several sheets (title, header, rows); text that starts with ``=`` stays
+    text, never a formula. Returns the number of rows written."""
     from openpyxl import Workbook  # type: ignore[import-untyped]
     from openpyxl.cell import WriteOnlyCell  # type: ignore[import-untyped]
 
     book = Workbook(write_only=True)
-    sheet = book.create_sheet(title[:31])
-    sheet.append(header)
     count = 0
-    for row in rows:
-        cells: list[Any] = []
-        for value in row:
-            shown = cell_value(value)
-            if isinstance(shown, str) and shown.startswith("="):
-                cell = WriteOnlyCell(sheet, value=shown)
-                cell.data_type = "s"  # text, not a formula
-                shown = cell
-            cells.append(shown)
-        sheet.append(cells)
-        count += 1
-        tick(count)
+    for title, header, rows in sheets:
+        sheet = book.create_sheet(title[:31])
+        sheet.append(header)
+        for row in rows:
+            cells: list[Any] = []
+            for value in row:
+                shown = cell_value(value)
+                if isinstance(shown, str) and shown.startswith("="):
+                    cell = WriteOnlyCell(sheet, value=shown)
+                    cell.data_type = "s"  # text, not a formula
+                    shown = cell
+                cells.append(shown)
+            sheet.append(cells)
+            count += 1
+            if tick is not None:
+                tick(count)
     book.save(path)
     return count
 

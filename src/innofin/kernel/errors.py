@@ -60,3 +60,7 @@ class RateLimited(InnofinError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class Infeasible(InvalidInput):
+    """Constraints that no choice can satisfy together; the message names the conflicting ones."""

@@ -3,12 +3,21 @@ certifications), institutions, products, and anonymous aggregates."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from innofin.access.policy import Principal
-from innofin.api.deps import WriteHeaders, allow, api_state, ok, reading, write_headers
+from innofin.api.deps import (
+    RowId,
+    WriteHeaders,
+    YearPath,
+    allow,
+    api_state,
+    ok,
+    reading,
+    write_headers,
+)
 from innofin.api.errors import ERROR_RESPONSES
 from innofin.api.pages import Page, PageRequest, list_page, page_request, sort_query
 from innofin.api.writes import run_write
@@ -41,8 +50,6 @@ from innofin.registry.schemas import (
 
 router = APIRouter(prefix="/api/v1", tags=["registry"], responses=ERROR_RESPONSES)
 
-RowId = Annotated[int, Path(ge=1, le=2_147_483_647)]
-YearPath = Annotated[int, Path(ge=1980, le=2100)]
 Write = Depends(write_headers)
 
 

@@ -9,6 +9,7 @@ from innofin.api import models as _api  # noqa: F401
 from innofin.audit import models as _audit  # noqa: F401
 from innofin.db.base import Base
 from innofin.registry import models as _registry  # noqa: F401
+from innofin.scoring import models as _scoring  # noqa: F401
 
 engine = context.config.attributes["engine"]
 

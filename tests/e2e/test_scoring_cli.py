@@ -1,0 +1,107 @@
+"""`innofin score`, `lists` and `zones` as a user runs them: output, files, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook  # type: ignore[import-untyped]
+
+
+def _innofin(args: list[str], db: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "INNOFIN_DATABASE_URL": f"sqlite:///{db}", "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "innofin", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("scoring-cli")
+    db = folder / "demo.db"
+    done = _innofin(["demo", "generate", "--scale", "small", "--seed", "3"], db, folder)
+    assert done.returncode == 0, done.stderr
+    return db
+
+
+def test_score_run_explain_and_json(demo_db: Path, tmp_path: Path) -> None:
+    run = _innofin(["score", "run", "--year", "2024", "--top", "3"], demo_db, tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "3,000 enterprises" in run.stdout and "top 3" in run.stdout
+    leader = int(run.stdout.split("│ 1 │")[1].split("│")[0])
+    shown = _innofin(
+        ["score", "explain", str(leader), "--year", "2024", "--json"], demo_db, tmp_path
+    )
+    assert shown.returncode == 0, shown.stderr
+    x = json.loads(shown.stdout)
+    assert x["enterprise_id"] == leader and x["ranks"]["national"] == 1
+    assert len(x["items"]) == 23 and len(x["improvements"]) <= 3
+    text = _innofin(
+        ["score", "explain", str(leader), "--year", "2024", "--lang", "en"], demo_db, tmp_path
+    )
+    assert "R&D expense share of revenue" in text.stdout
+    missing = _innofin(["score", "explain", "99999999", "--year", "2024"], demo_db, tmp_path)
+    assert missing.returncode == 3 and "not in scoring run" in missing.stderr
+    no_year = _innofin(["score", "run", "--year", "2031"], demo_db, tmp_path)
+    assert no_year.returncode == 2 and "no indicator reports for 2031" in no_year.stderr
+
+
+def test_lists_select_export_history_and_infeasible(demo_db: Path, tmp_path: Path) -> None:
+    assert (
+        _innofin(["score", "run", "--year", "2024", "--top", "0"], demo_db, tmp_path).returncode
+        == 0
+    )
+    chosen = _innofin(
+        ["lists", "select", "--year", "2024", "--count", "60", "--show", "2"], demo_db, tmp_path
+    )
+    assert chosen.returncode == 0, chosen.stderr
+    assert "60 chosen" in chosen.stdout and "optimal" in chosen.stdout
+    out = tmp_path / "list.xlsx"
+    exported = _innofin(["lists", "export", "key-enterprises", str(out)], demo_db, tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    book = load_workbook(out, read_only=True)
+    assert len(list(book.worksheets[0].iter_rows(values_only=True))) == 61
+    history = _innofin(["lists", "history", "key-enterprises"], demo_db, tmp_path)
+    assert history.returncode == 0 and "optimal" in history.stdout
+    rules = tmp_path / "tight.yaml"
+    rules.write_text("name: tight\ncount: 100\nzone: {max: 2}\n", encoding="utf-8")
+    refused = _innofin(
+        ["lists", "select", "--year", "2024", "--rules", str(rules)], demo_db, tmp_path
+    )
+    assert refused.returncode == 2
+    assert "infeasible" in refused.stderr and "zone" in refused.stderr
+
+
+def test_score_check_names_the_line_and_zones_rank(demo_db: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "id: bad\nversion: '1'\nnames: {zh: 坏, en: bad}\nscale: 10\n"
+        "groups: [{id: g, names: {zh: 组, en: group}}]\nindicators:\n"
+        "  - id: a\n    names: {zh: 甲, en: a}\n    group: g\n    expr: revenue / / 2\n"
+        "    normalise: {method: percentile}\n    weights: 10\n",
+        encoding="utf-8",
+    )
+    checked = _innofin(["score", "check", str(bad)], demo_db, tmp_path)
+    assert checked.returncode == 2
+    assert "line 10" in checked.stderr and "cannot read" in checked.stderr
+    assert (
+        _innofin(["score", "run", "--year", "2024", "--top", "0"], demo_db, tmp_path).returncode
+        == 0
+    )
+    ranked = _innofin(["zones", "rank", "--year", "2024", "--top", "5"], demo_db, tmp_path)
+    assert ranked.returncode == 0, ranked.stderr
+    assert "pilot zones 2024" in ranked.stdout and "±20%" in ranked.stdout
+    wrong = _innofin(
+        ["zones", "rank", "--year", "2024", "--weight", "nonsense=1"], demo_db, tmp_path
+    )
+    assert wrong.returncode == 2 and "unknown criterion" in wrong.stderr
