@@ -8,6 +8,7 @@ from innofin.access import models as _access  # noqa: F401  (registers tables)
 from innofin.api import models as _api  # noqa: F401
 from innofin.audit import models as _audit  # noqa: F401
 from innofin.db.base import Base
+from innofin.ledger import models as _ledger  # noqa: F401
 from innofin.registry import models as _registry  # noqa: F401
 from innofin.scoring import models as _scoring  # noqa: F401
 

@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from innofin.db import append_only
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
@@ -173,26 +175,7 @@ def upgrade() -> None:
     op.create_index("ix_enterprise_name", "enterprise", ["name"], unique=False)
     op.create_index("ix_enterprise_zone_name", "enterprise", ["zone_id", "name"], unique=False)
     op.create_index("ix_enterprise_founded_on", "enterprise", ["founded_on"], unique=False)
-    _append_only("audit_event")
-
-
-def _append_only(table: str) -> None:
-    """The database itself refuses UPDATE and DELETE on `table`."""
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(
-            f"""CREATE FUNCTION {table}_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN RAISE EXCEPTION '{table} is append-only: % refused', TG_OP; END $$"""
-        )
-        op.execute(
-            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-            f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()"
-        )
-        return
-    for verb in ("UPDATE", "DELETE"):
-        op.execute(
-            f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
-            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: {verb} refused'); END"
-        )
+    append_only.create(op, "audit_event")
 
 
 def downgrade() -> None:
@@ -213,9 +196,7 @@ def downgrade() -> None:
     op.drop_index("ix_login_failure_username_at", table_name="login_failure")
     op.drop_index("ix_login_failure_client_at", table_name="login_failure")
     op.drop_table("login_failure")
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER audit_event_append_only ON audit_event")
-        op.execute("DROP FUNCTION audit_event_append_only()")
+    append_only.drop(op, "audit_event")
     op.drop_index("ix_audit_event_entity", table_name="audit_event")
     op.drop_table("audit_event")
     # ### end Alembic commands ###

@@ -1,0 +1,1 @@
+"""The programme ledger: programmes, agreements, credit lines, loans, risk pools, subsidies."""
