@@ -18,6 +18,7 @@ from innofin.db import commands as db_commands
 from innofin.demo import commands as demo_commands
 from innofin.ingest import commands as ingest_commands
 from innofin.kernel.errors import InnofinError
+from innofin.ledger import commands as ledger_commands
 from innofin.registry import commands as registry_commands
 from innofin.scoring import commands as scoring_commands
 
@@ -51,6 +52,7 @@ for _capability in (
     access_commands,
     audit_commands,
     scoring_commands,
+    ledger_commands,
     api_commands,
 ):
     _capability.register(app)

@@ -236,3 +236,51 @@ def test_enterprises_without_a_report_are_not_scored(world: Engine) -> None:
     with unit_of_work(world) as s:
         assert s.get(ScoreResult, (run.run_id, missing)) is None
         assert s.get(ScoreRun, run.run_id) is not None
+
+
+def test_no_default_months_reads_the_ledger(world: Engine, tmp_path: Path) -> None:
+    """The top enterprise is chosen; once its loan defaults inside the window it is left out
+    with the reason, and a default before the window does not count."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from innofin.ledger import service as ledger
+    from innofin.ledger.store import perform
+    from innofin.registry.models import Institution
+
+    service.run(world, "default", 2024, ACTOR)
+    rules = _rules(tmp_path, "name: nd\ncount: 5\neligibility: {no_default_months: 12}\n")
+    first = lists.select_list(world, rules, 2024, ACTOR)
+    top = first.members[0][0]
+    assert any("read from the ledger" in n and "0 enterprises" in n for n in first.notes)
+    with unit_of_work(world) as s:
+        bank = s.scalars(select(Institution.id).where(Institution.kind == "bank")).first()
+    assert bank is not None
+    maker, checker = Actor.cli("maker"), Actor(label="cli:checker", channel="cli")
+
+    def loan_defaulting_on(ref: str, day: dt.date) -> None:
+        spec = ledger.LineSpec(
+            institution_id=bank, external_ref=ref, enterprise_id=top,
+            limit_amount=Decimal("100000.00"), opens_on=dt.date(2022, 1, 1),
+            matures_on=dt.date(2026, 1, 1), rate=Decimal("0.04"),
+        )  # fmt: skip
+        line = perform(world, lambda s: ledger.propose_line(s, maker, spec), maker).entity_id
+        perform(world, lambda s: ledger.approve_line(s, checker, line), checker)
+        loan = perform(
+            world,
+            lambda s: ledger.draw(
+                s, maker, line, amount=Decimal("50000.00"), drawn_on=dt.date(2022, 2, 1),
+                external_ref=ref, months=12,
+            ),
+            maker,
+        ).entity_id  # fmt: skip
+        perform(world, lambda s: ledger.mark_default(s, maker, loan, on=day), maker)
+
+    loan_defaulting_on("OLD", dt.date(2023, 12, 31))  # before the 12 months to 2024-12-31
+    again = lists.select_list(world, rules, 2024, ACTOR)
+    assert top in [m[0] for m in again.members]
+    loan_defaulting_on("NEW", dt.date(2024, 1, 1))  # the window's first day
+    third = lists.select_list(world, rules, 2024, ACTOR)
+    assert top not in [m[0] for m in third.members]
+    reasons = {n[0]: n[4] for n in third.near_misses}
+    assert "a default or 90+ days overdue" in reasons[top]

@@ -41,6 +41,7 @@ from innofin.ledger.models import (
     LedgerEvent,
     Loan,
     LoanInstalment,
+    PoolClaim,
     Programme,
     ProgrammeTarget,
     RiskPool,
@@ -848,12 +849,32 @@ def history(session: Session, entity: str, entity_id: int) -> list[LedgerEvent]:
     if entity == "credit_line":
         loans = select(Loan.id).where(Loan.credit_line_id == entity_id)
         clauses.append((LedgerEvent.entity == "loan") & LedgerEvent.entity_id.in_(loans))
-    elif entity not in ("loan", "programme", "agreement"):
+    elif entity == "risk_pool":
+        claims = select(PoolClaim.id).where(PoolClaim.pool_id == entity_id)
+        clauses.append((LedgerEvent.entity == "pool_claim") & LedgerEvent.entity_id.in_(claims))
+    elif entity not in ("loan", "programme", "agreement", "pool_claim"):
         raise InvalidInput(
-            "entity must be programme, agreement, credit_line or loan", field="entity"
+            "entity must be programme, agreement, credit_line, loan, risk_pool or pool_claim",
+            field="entity",
         )
     stmt = select(LedgerEvent).where(clauses[0] if len(clauses) == 1 else clauses[0] | clauses[1])
     events = list(session.scalars(stmt.order_by(LedgerEvent.id)))
     if not events:
         raise NotFound(f"no ledger history for {entity} {entity_id}")
     return events
+
+
+def troubled_enterprises(
+    session: Session, start: dt.date, end: dt.date, *, days_overdue: int = 90
+) -> list[int]:
+    """Enterprises with a loan that defaulted, or was found `days_overdue` or more days past
+    due, between `start` and `end` (the ledger side of the key list's ``no_default_months``)."""
+    e = LedgerEvent
+    late = (e.kind == "classified") & (e.data["days_past_due"].as_integer() >= days_overdue)
+    stmt = (
+        select(Loan.enterprise_id)
+        .join(e, (e.entity == "loan") & (e.entity_id == Loan.id))
+        .where(e.effective_on >= start, e.effective_on <= end, (e.kind == "defaulted") | late)
+        .distinct()
+    )
+    return sorted(session.scalars(stmt))

@@ -9,6 +9,7 @@ was left out, and who entered and left since the previous version.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import hashlib
 import json
@@ -28,6 +29,7 @@ from innofin.db.engine import unit_of_work
 from innofin.ingest.writers import write_workbook
 from innofin.kernel.errors import InvalidInput, NotFound
 from innofin.kernel.yamlfile import YamlDocument, load_yaml
+from innofin.ledger.service import troubled_enterprises
 from innofin.registry.models import Certification, Enterprise, Zone
 from innofin.scoring import select_engine
 from innofin.scoring.models import KeyList, KeyListEntry, KeyListExit, ScoreResult
@@ -51,8 +53,7 @@ class Eligibility(_Strict):
     qualified: bool = False
     #: at most this many consecutive years in a list of the same name
     max_consecutive_years: int | None = Field(default=None, ge=1)
-    #: no default and no 90+ days overdue in the last N months (read from the ledger once it
-    #: exists; until then the rule is reported as not applied)
+    #: no default and no 90+ days overdue in the last N months (read from the ledger)
     no_default_months: int | None = Field(default=None, ge=1)
 
 
@@ -220,10 +221,26 @@ def _eligibility(
             f"already listed {rule.max_consecutive_years} consecutive years",
         )
     if rule.no_default_months is not None:
+        end = dt.date(year, 12, 31)
+        start = _months_before(end, rule.no_default_months)
+        troubled = troubled_enterprises(session, start, end)
+        refuse(
+            np.isin(pool.enterprise_id, np.array(troubled, dtype=np.int64)),
+            f"a default or 90+ days overdue in the {rule.no_default_months} months to {end}",
+        )
         notes.append(
-            f"no_default_months {rule.no_default_months}: not applied (no ledger of loans yet)"
+            f"no_default_months {rule.no_default_months}: read from the ledger "
+            f"({start} to {end}, {len(troubled)} enterprises with a default or 90+ days overdue)"
         )
     return eligible, reason, notes
+
+
+def _months_before(day: dt.date, months: int) -> dt.date:
+    """The day after the same day `months` earlier: the start of a window of whole months."""
+    index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(index, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    return dt.date(year, month + 1, min(day.day, last)) + dt.timedelta(days=1)
 
 
 def _streaks(

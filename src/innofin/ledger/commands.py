@@ -1,0 +1,219 @@
+"""`innofin ledger …`: the story of a record, the balance check, repayments and corrections."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+import typer
+from rich.table import Table
+from sqlalchemy import select
+
+from innofin.audit.recorder import Actor, jsonable
+from innofin.cli_support import console, engine
+from innofin.db import migrate
+from innofin.db.engine import unit_of_work
+from innofin.kernel.errors import Conflict, InvalidInput, NotFound
+from innofin.kernel.money import format_amount, to_money
+from innofin.ledger import replay, service
+from innofin.ledger.models import Loan, LoanInstalment
+from innofin.ledger.store import perform
+
+app = typer.Typer(
+    help="The programme ledger: credit lines, loans, risk pools — history, checks, corrections.",
+    no_args_is_help=True,
+)
+ENTITIES = ("programme", "agreement", "credit-line", "loan", "risk-pool", "claim")
+REASON = typer.Option(None, "--reason", help="Why (kept with the event and in the audit trail).")
+KEY = typer.Option(None, "--key", help="An idempotency key: a retry with it changes nothing.")
+
+
+def _amount(text: str, name: str) -> Decimal:
+    try:
+        return to_money(text)
+    except InvalidInput as exc:
+        raise InvalidInput(f"--{name}: {exc}", field=name) from exc
+
+
+def _day(text: str, name: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(
+            f"--{name} must be a date YYYY-MM-DD, not {text!r}", field=name
+        ) from None
+
+
+def _shown(value: Decimal | None) -> str:
+    return "" if value is None else format_amount(value)
+
+
+@app.command("history")
+def history(
+    entity: str = typer.Argument(help=f"One of {', '.join(ENTITIES)}."),
+    entity_id: int = typer.Argument(help="Its id."),
+    as_json: bool = typer.Option(False, "--json", help="Print the events as JSON lines."),
+) -> None:
+    """The full story of a credit line (with its loans), loan, pool, claim, agreement or
+    programme: every event in order, with who, when and why (exit 3 when there is none)."""
+    if entity not in ENTITIES:
+        raise InvalidInput(f"entity must be one of {', '.join(ENTITIES)}", field="entity")
+    name = {"credit-line": "credit_line", "risk-pool": "risk_pool", "claim": "pool_claim"}
+    eng = engine()
+    try:
+        with unit_of_work(eng) as session:
+            events = service.history(session, name.get(entity, entity), entity_id)
+    finally:
+        eng.dispose()
+    if as_json:
+        for e in events:
+            row = {
+                "id": e.id,
+                "entity": e.entity,
+                "entity_id": e.entity_id,
+                "kind": e.kind,
+                "effective_on": e.effective_on,
+                "amount": e.amount,
+                "principal": e.principal,
+                "interest": e.interest,
+                "reverses": e.reverses_id,
+                "actor": e.actor,
+                "reason": e.reason,
+                "recorded_at": e.recorded_at,
+                "data": {k: v for k, v in e.data.items() if k != "request"},
+            }
+            typer.echo(json.dumps({k: jsonable(v) for k, v in row.items()}, ensure_ascii=False))
+        return
+    table = Table(title=f"ledger: {entity} {entity_id}")
+    for col in ("event", "on", "what", "amount", "principal", "interest", "who", "why"):
+        table.add_column(col)
+    for e in events:
+        what = f"{e.entity} {e.entity_id}: {e.kind}"
+        if e.reverses_id:
+            what += f" (reverses {e.reverses_id})"
+        table.add_row(
+            str(e.id),
+            str(e.effective_on),
+            what,
+            _shown(e.amount),
+            _shown(e.principal),
+            _shown(e.interest),
+            e.actor,
+            e.reason or "",
+        )
+    console.print(table)
+
+
+@app.command("loan")
+def show_loan(
+    loan_id: int = typer.Argument(help="The loan's id."),
+    as_of: str = typer.Option(None, "--as-of", help="Days past due on this date (default today)."),
+) -> None:
+    """A loan's balances, class, days past due and its planned schedule."""
+    day = _day(as_of, "as-of") if as_of else dt.date.today()
+    eng = engine()
+    try:
+        with unit_of_work(eng) as session:
+            loan = session.get(Loan, loan_id)
+            if loan is None:
+                raise NotFound(f"loan {loan_id} does not exist")
+            dpd = service.days_past_due(session, loan, day)
+            plan = session.scalars(
+                select(LoanInstalment)
+                .where(LoanInstalment.loan_id == loan_id)
+                .order_by(LoanInstalment.seq)
+            ).all()
+            console.print(
+                f"loan {loan.id} ({loan.external_ref}), {loan.method}, {loan.day_count}, "
+                f"rate {loan.annual_rate:%}: drawn {format_amount(loan.principal)} on "
+                f"{loan.drawn_on}, outstanding {format_amount(loan.outstanding_principal)}, "
+                f"interest paid {format_amount(loan.interest_paid)}, status {loan.status}, "
+                f"class {loan.category}, {dpd} days past due on {day}"
+            )
+            table = Table(title="planned schedule")
+            for col in ("#", "due", "principal", "interest"):
+                table.add_column(col, justify="right")
+            for i in plan:
+                table.add_row(str(i.seq), str(i.due_on), f"{i.principal:,}", f"{i.interest:,}")
+            console.print(table)
+    finally:
+        eng.dispose()
+
+
+@app.command("repay")
+def repay(
+    loan_id: int = typer.Argument(help="The loan's id."),
+    principal: str = typer.Option("0", "--principal", help="Principal repaid, e.g. 10000.00."),
+    interest: str = typer.Option("0", "--interest", help="Interest paid."),
+    paid_on: str = typer.Option(..., "--on", help="The date paid, YYYY-MM-DD."),
+    key: str = KEY,
+    reason: str = REASON,
+) -> None:
+    """Record a repayment (exit 2 if it exceeds the outstanding principal; nothing is written)."""
+    actor = Actor.cli(reason)
+    p, i, day = _amount(principal, "principal"), _amount(interest, "interest"), _day(paid_on, "on")
+    eng = engine()
+    try:
+        ev = perform(
+            eng,
+            lambda s: service.repay(
+                s, actor, loan_id, principal=p, interest=i, paid_on=day, key=key
+            ),
+            actor,
+        )
+    finally:
+        eng.dispose()
+    console.print(f"event {ev.id}: loan {ev.entity_id} repaid {format_amount(p)} + {i} interest")
+
+
+@app.command("reverse")
+def reverse(
+    event_id: int = typer.Argument(help="The event to undo (a repayment, write-off, recovery)."),
+    reason: str = typer.Option(..., "--reason", help="Why the event was wrong (required)."),
+    key: str = KEY,
+) -> None:
+    """Correct an event by a reversing event; history is never rewritten."""
+    actor = Actor.cli(reason)
+    eng = engine()
+    try:
+        ev = perform(eng, lambda s: service.reverse(s, actor, event_id, key=key), actor)
+    finally:
+        eng.dispose()
+    console.print(f"event {ev.id}: {ev.kind} of event {event_id}")
+
+
+@app.command("check")
+def check() -> None:
+    """Replay every event and limit entry and compare with the cached balances (exit 4 and a
+    list of disagreements if any cache differs from its history)."""
+    eng = engine()
+    try:
+        migrate.upgrade(eng)
+        with unit_of_work(eng) as session:
+            found = replay.check(session)
+    finally:
+        eng.dispose()
+    if found:
+        for m in found[:50]:
+            console.print(f"[red]mismatch[/] {m}")
+        raise Conflict(f"{len(found)} cached values disagree with the ledger's history")
+    console.print("every cached balance equals the replay of its events")
+
+
+@app.command("rebuild")
+def rebuild(reason: str = REASON) -> None:
+    """Recompute every cached balance and status from the events (the caches only; history is
+    untouched)."""
+    actor = Actor.cli(reason)
+    eng = engine()
+    try:
+        with unit_of_work(eng, immediate=True, actor=actor) as session:
+            changed = replay.rebuild(session)
+    finally:
+        eng.dispose()
+    console.print(f"{changed} cached values rewritten from the events")
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="ledger")
