@@ -315,6 +315,20 @@ KINDS: dict[str, KindSpec] = {
 }
 
 
+#: Kinds other capabilities read with the same mappings and parsing but write themselves (the
+#: ledger's bank returns); not part of `innofin import` / ``POST /imports``.
+FOREIGN_KINDS: dict[str, KindSpec] = {}
+
+
+def register_foreign_kind(spec: KindSpec) -> None:
+    FOREIGN_KINDS[spec.name] = spec
+
+
+def any_kind(name: str) -> KindSpec | None:
+    """A registry kind or a foreign one."""
+    return KINDS.get(name) or FOREIGN_KINDS.get(name)
+
+
 def kind_spec(name: str) -> KindSpec:
     """The kind called `name`, or a one-line error listing the kinds there are."""
     try:

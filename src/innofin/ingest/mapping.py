@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from innofin.ingest.errors import MappingError, MissingColumn, UnitMismatch, UnknownColumn
-from innofin.ingest.kinds import KINDS, FieldSpec, FieldType, KindSpec
+from innofin.ingest.kinds import KINDS, FieldSpec, FieldType, KindSpec, any_kind
 from innofin.ingest.units import Unit, normalise_header, parse_unit, split_unit, unit_label
 from innofin.kernel.money import AmountUnit
 
@@ -74,7 +74,7 @@ class Mapping(BaseModel):
 
     @model_validator(mode="after")
     def _fits_kind(self) -> Mapping:
-        spec = KINDS.get(self.kind)
+        spec = any_kind(self.kind)
         if spec is None:
             raise ValueError(f"unknown kind {self.kind!r}: use one of {', '.join(KINDS)}")
         for header, column in self.columns.items():
@@ -178,7 +178,8 @@ def bind(
     mapping: Mapping, header: list[str], file_name: str, extensions: dict[str, str]
 ) -> Binding:
     """Match `header` against `mapping`; `extensions` maps registered extension codes to units."""
-    spec = KINDS[mapping.kind]
+    spec = any_kind(mapping.kind)
+    assert spec is not None  # the mapping was validated against the kinds
     exact = {normalise_header(h): (h, c) for h, c in mapping.columns.items()}
     by_base: dict[str, tuple[str, ColumnMap]] = {}
     for key, column in mapping.columns.items():

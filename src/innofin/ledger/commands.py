@@ -5,18 +5,20 @@ from __future__ import annotations
 import datetime as dt
 import json
 from decimal import Decimal
+from pathlib import Path
 
 import typer
 from rich.table import Table
 from sqlalchemy import select
 
 from innofin.audit.recorder import Actor, jsonable
-from innofin.cli_support import console, engine
+from innofin.cli_support import console, engine, progress_bar
 from innofin.db import migrate
 from innofin.db.engine import unit_of_work
+from innofin.ingest.readers import count_rows
 from innofin.kernel.errors import Conflict, InvalidInput, NotFound
 from innofin.kernel.money import format_amount, to_money
-from innofin.ledger import replay, service
+from innofin.ledger import replay, returns, service
 from innofin.ledger.models import Loan, LoanInstalment
 from innofin.ledger.store import perform
 
@@ -181,6 +183,49 @@ def reverse(
     finally:
         eng.dispose()
     console.print(f"event {ev.id}: {ev.kind} of event {event_id}")
+
+
+@app.command("import")
+def import_return(
+    path: Path = typer.Argument(help="The bank return: CSV (UTF-8 or GBK) or XLSX."),
+    mapping: str = typer.Option(
+        None,
+        "--mapping",
+        help="A mapping YAML file, or a shipped one: loan-events (innofin's format, the "
+        "default) or loan-events-zh (Chinese headers, amounts in 万元).",
+    ),
+    encoding: str = typer.Option(None, "--encoding", help="CSV encoding (detected otherwise)."),
+    skip_invalid: bool = typer.Option(
+        False, "--skip-invalid", help="Apply the good rows and report the others."
+    ),
+    rejects: Path = typer.Option(None, "--rejects", help="Where to write the rejects report."),
+    reason: str = REASON,
+) -> None:
+    """Apply a bank return of drawdowns, repayments, classifications, defaults, write-offs and
+    recoveries. All or nothing: one bad row rejects the file (exit 2, every bad row named in the
+    rejects report). A re-sent return changes nothing."""
+    actor = Actor.cli(reason)
+    eng = engine()
+    try:
+        migrate.upgrade(eng)
+        with progress_bar(f"applying {path.name}", count_rows(path)) as tick:
+            result = returns.import_return(
+                eng,
+                path,
+                mapping=mapping,
+                encoding=encoding,
+                skip_invalid=skip_invalid,
+                rejects=rejects,
+                actor=actor,
+                progress=tick,
+            )
+    finally:
+        eng.dispose()
+    console.print(
+        f"{path.name}: {result.rows:,} rows, {result.applied:,} applied, "
+        f"{result.replayed:,} already recorded, {result.rejected:,} rejected"
+        + (f" (see {result.rejects_path})" if result.rejects_path else "")
+    )
 
 
 @app.command("check")

@@ -1,0 +1,328 @@
+"""Bank returns (银行报送): drawdowns, repayments, classifications, defaults, write-offs and
+recoveries reported in bulk as CSV or XLSX.
+
+The file is read with the importer's machinery (mappings with Chinese headers and 万元, GBK or
+UTF-8, per-cell errors naming row and column), then every row is applied through the ledger's
+own actions, in file order, in ONE transaction: a row that breaks a ledger rule (a repayment
+larger than the balance, a drawdown over the limit, an unknown loan or credit line, dates out of
+order) is reported with its row, column and reason, and unless ``skip_invalid`` nothing at all
+is written. Each row carries an idempotency key made of the institution, the bank's own loan
+number, the event and its date, so a re-sent return changes nothing (and a re-sent row with a
+different amount is refused: corrections are reversals).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from innofin.audit.recorder import Actor, record
+from innofin.db.engine import unit_of_work
+from innofin.ingest.errors import EmptyFile, IngestError, RejectedRows
+from innofin.ingest.kinds import FieldSpec, FieldType, KindSpec, register_foreign_kind, table_of
+from innofin.ingest.mapping import Binding, Mapping, bind, load_mapping
+from innofin.ingest.readers import inspect, open_table
+from innofin.ingest.rejects import RejectsWriter, default_rejects_path
+from innofin.ingest.validate import PROBLEM_SCHEMA, BatchValidator
+from innofin.kernel.errors import InnofinError
+from innofin.kernel.progress import ProgressCallback
+from innofin.ledger import service
+from innofin.ledger.models import CATEGORIES, METHODS, CreditLine, LedgerEvent, Loan
+from innofin.registry.models import Institution
+
+EVENTS = ("drawdown", "repayment", "classification", "default", "write_off", "recovery")
+KIND = "loan-events"
+
+LOAN_EVENTS = KindSpec(
+    name=KIND,
+    table=table_of(LedgerEvent),
+    fields=(
+        FieldSpec("institution", FieldType.TEXT, required=True, max_length=30),
+        FieldSpec("loan_ref", FieldType.TEXT, required=True, max_length=60),
+        FieldSpec(
+            "event",
+            FieldType.CODE,
+            required=True,
+            choices=EVENTS,
+            aliases={
+                "放款": "drawdown",
+                "提款": "drawdown",
+                "还款": "repayment",
+                "分类": "classification",
+                "五级分类": "classification",
+                "违约": "default",
+                "核销": "write_off",
+                "收回": "recovery",
+                "追偿": "recovery",
+            },
+        ),
+        FieldSpec("date", FieldType.DATE, required=True),
+        FieldSpec("line_ref", FieldType.TEXT, max_length=60),
+        FieldSpec("principal", FieldType.MONEY),
+        FieldSpec("interest", FieldType.MONEY),
+        FieldSpec("months", FieldType.INT),
+        FieldSpec(
+            "method",
+            FieldType.CODE,
+            choices=METHODS,
+            aliases={
+                "等额本息": "equal_instalment",
+                "等额本金": "equal_principal",
+                "按月付息到期还本": "interest_bullet",
+                "随借随还": "revolving",
+            },
+        ),
+        FieldSpec("day_count", FieldType.CODE, choices=("ACT/360", "ACT/365", "30/360")),
+        FieldSpec(
+            "category",
+            FieldType.CODE,
+            choices=CATEGORIES,
+            aliases={
+                "正常": "pass",
+                "关注": "special_mention",
+                "次级": "substandard",
+                "可疑": "doubtful",
+                "损失": "loss",
+            },
+        ),
+    ),
+    key=("institution", "loan_ref", "event", "date"),
+    db_key=("institution", "loan_ref", "event", "date"),
+)
+register_foreign_kind(LOAN_EVENTS)
+
+
+def shipped_returns() -> list[str]:
+    folder = resources.files("innofin.ledger") / "mappings"
+    return sorted(
+        p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml")
+    )
+
+
+def _mapping(mapping: Path | str | None) -> Mapping:
+    folder = resources.files("innofin.ledger") / "mappings"
+    name = "loan-events" if mapping is None else str(mapping)
+    shipped = folder / f"{Path(name).stem}.yaml"
+    if (mapping is None or not Path(name).exists()) and shipped.is_file():
+        with resources.as_file(shipped) as path:
+            return load_mapping(path, KIND)
+    return load_mapping(Path(name), KIND)
+
+
+@dataclass(frozen=True)
+class ReturnResult:
+    path: Path
+    rows: int
+    applied: int
+    replayed: int
+    rejected: int
+    rejects_path: Path | None
+
+
+def _money(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(int(value)).scaleb(-2)
+
+
+class _Applier:
+    """Applies the rows of one return in one session; remembers lookups and per-loan dates."""
+
+    def __init__(self, session: Session, actor: Actor, binding: Binding) -> None:
+        self.session = session
+        self.actor = actor
+        self.headers = {c.field: c.header for c in binding.columns}
+        self.institutions: dict[str, int | None] = {}
+        self.last_date: dict[tuple[int, str], dt.date] = {}
+        self.applied = self.replayed = 0
+
+    def institution(self, code: str) -> int | None:
+        if code not in self.institutions:
+            self.institutions[code] = self.session.scalars(
+                select(Institution.id).where(Institution.code == code)
+            ).first()
+        return self.institutions[code]
+
+    def apply(self, row: dict[str, Any]) -> tuple[str, str, str] | None:
+        """Apply one row; a problem as (field, value, reason) or None."""
+        inst = self.institution(row["institution"])
+        if inst is None:
+            return "institution", row["institution"], "unknown institution code"
+        ref: str = row["loan_ref"]
+        on: dt.date = row["date"]
+        last = self.last_date.get((inst, ref))
+        if last is not None and on < last:
+            return "date", str(on), f"dates out of order: {on} comes after {last} for loan {ref}"
+        key = (
+            "return:"
+            + hashlib.sha256(
+                f"{row['institution']}\x1f{ref}\x1f{row['event']}\x1f{on}".encode()
+            ).hexdigest()[:40]
+        )
+        before = self.session.scalars(
+            select(LedgerEvent.id).where(LedgerEvent.idempotency_key == key)
+        ).first()
+        try:
+            with self.session.begin_nested():
+                self._act(inst, row, key)
+        except InnofinError as exc:
+            field = getattr(exc, "field", None) or "event"
+            field = {
+                "amount": "principal",
+                "paid_on": "date",
+                "drawn_on": "date",
+                "on": "date",
+            }.get(field, field)
+            value = row.get(field)
+            return field, "" if value is None else str(value), str(exc)
+        self.last_date[(inst, ref)] = on
+        if before is None:
+            self.applied += 1
+        else:
+            self.replayed += 1
+        return None
+
+    def _loan(self, inst: int, ref: str) -> int:
+        found = self.session.scalars(
+            select(Loan.id).where(Loan.institution_id == inst, Loan.external_ref == ref)
+        ).first()
+        if found is None:
+            raise IngestError(f"unknown loan {ref!r} of this institution", field="loan_ref")
+        return found
+
+    def _act(self, inst: int, row: dict[str, Any], key: str) -> None:
+        s, a, on, event = self.session, self.actor, row["date"], row["event"]
+        principal, interest = _money(row.get("principal")), _money(row.get("interest"))
+        if event == "drawdown":
+            line_ref = row.get("line_ref")
+            if not line_ref:
+                raise IngestError("a drawdown needs line_ref", field="line_ref")
+            line = s.scalars(
+                select(CreditLine.id).where(
+                    CreditLine.institution_id == inst, CreditLine.external_ref == line_ref
+                )
+            ).first()
+            if line is None:
+                raise IngestError(f"unknown credit line {line_ref!r}", field="line_ref")
+            if principal is None or row.get("months") is None:
+                raise IngestError("a drawdown needs principal and months", field="principal")
+            service.draw(
+                s, a, line, amount=principal, drawn_on=on, external_ref=row["loan_ref"],
+                months=int(row["months"]), method=row.get("method") or "equal_principal",
+                day_count=row.get("day_count") or "ACT/360", key=key,
+            )  # fmt: skip
+            return
+        loan = self._loan(inst, row["loan_ref"])
+        if event == "repayment":
+            zero = Decimal("0.00")
+            service.repay(
+                s, a, loan, principal=principal or zero, interest=interest or zero,
+                paid_on=on, key=key,
+            )  # fmt: skip
+        elif event == "classification":
+            service.classify(s, a, loan, as_of=on, floor=row.get("category"))
+        elif event == "default":
+            service.mark_default(s, a, loan, on=on, key=key)
+        else:
+            if principal is None:
+                raise IngestError(f"a {event} needs principal", field="principal")
+            act = service.write_off if event == "write_off" else service.recover
+            act(s, a, loan, amount=principal, on=on, key=key)
+
+
+def import_return(
+    engine: Engine,
+    path: Path,
+    *,
+    mapping: Path | str | None = None,
+    encoding: str | None = None,
+    skip_invalid: bool = False,
+    rejects: Path | None = None,
+    actor: Actor,
+    progress: ProgressCallback | None = None,
+) -> ReturnResult:
+    """Apply a bank return; all or nothing unless `skip_invalid` (see the module docstring)."""
+    path = Path(path)
+    chosen = _mapping(mapping)
+    info = inspect(path, encoding or chosen.encoding)
+    report = RejectsWriter(Path(rejects) if rejects else default_rejects_path(path))
+    rows = rejected = 0
+    try:
+        with unit_of_work(engine, immediate=True, actor=actor) as session:
+            with open_table(info, sheet=chosen.sheet, header_row=chosen.header_row) as table:
+                binding = bind(chosen, table.header, path.name, {})
+                validator = BatchValidator(session.connection(), binding)
+                applier = _Applier(session, actor, binding)
+                for batch in table.batches():
+                    checked = validator.check(batch)
+                    problems = [checked.problems]
+                    rows += checked.rows
+                    for row in checked.good.iter_rows(named=True):
+                        found = applier.apply(row)
+                        if found is not None:
+                            problems.append(_problem(row["__row"], applier, *found))
+                    merged = pl.concat(problems).sort("row", "order")
+                    report.add(merged)
+                    rejected += merged["row"].n_unique()
+                    if progress is not None:
+                        progress(checked.rows)
+            if rows == 0:
+                raise EmptyFile(f"{path.name} has a header but no data rows")
+            if rejected and not skip_invalid:
+                report.close()
+                raise RejectedRows(
+                    f"{path.name}: {rejected:,} of {rows:,} rows rejected, nothing applied; "
+                    f"see {report.path}",
+                    rejected=rejected,
+                    rejects_path=report.path,
+                )
+            record(
+                session,
+                actor,
+                action="import",
+                entity="bank_return",
+                entity_id=info.sha256[:16],
+                after={
+                    "file": path.name,
+                    "sha256": info.sha256,
+                    "rows": rows,
+                    "applied": applier.applied,
+                    "replayed": applier.replayed,
+                    "rejected": rejected,
+                },
+            )
+    except RejectedRows:
+        raise
+    except BaseException:
+        report.discard()
+        raise
+    finally:
+        report.close()
+    return ReturnResult(
+        path,
+        rows,
+        applier.applied,
+        applier.replayed,
+        rejected,
+        report.path if report.lines else None,
+    )
+
+
+def _problem(row: int, applier: _Applier, field: str, value: str, reason: str) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "row": [row],
+            "order": [0],
+            "column": [applier.headers.get(field, field)],
+            "value": [value],
+            "reason": [reason],
+        },
+        schema=PROBLEM_SCHEMA,
+    )
