@@ -152,7 +152,52 @@ def build_world(engine: Engine) -> World:
         s.flush()
         ids["r1"] = referral.id
     score_world(engine)
+    ledger_world(world)
     return world
+
+
+def ledger_world(world: World) -> None:
+    """Bank A's approved line to e1 with a loan and a pending line to e2 (entered by a maker
+    who is not bank A's API user); bank B's approved line to e3 with a loan."""
+    from innofin.ledger import service as ledger
+    from innofin.ledger.store import perform
+
+    engine, ids = world.engine, world.ids
+    maker = Actor(label="cli:seed-maker", channel="cli")
+    checker = Actor(label="cli:seed-checker", channel="cli")
+
+    def line(name: str, bank: str, firm: str, approve: bool) -> int:
+        spec = ledger.LineSpec(
+            institution_id=ids[bank],
+            external_ref=f"LINE-{name}",
+            enterprise_id=ids[firm],
+            limit_amount=Decimal("100000000.00"),
+            opens_on=dt.date(2024, 1, 1),
+            matures_on=dt.date(2030, 12, 31),
+            rate=Decimal("0.0345"),
+        )
+        line_id = perform(engine, lambda s: ledger.propose_line(s, maker, spec), maker).entity_id
+        if approve:
+            perform(engine, lambda s: ledger.approve_line(s, checker, line_id), checker)
+        ids[f"line_{name}"] = line_id
+        return line_id
+
+    for name, bank, firm in (("a", "a", "e1"), ("b", "b", "e3")):
+        line_id = line(name, bank, firm, approve=True)
+        ids[f"loan_{name}"] = perform(
+            engine,
+            lambda s, line_id=line_id, name=name: ledger.draw(
+                s,
+                maker,
+                line_id,
+                amount=Decimal("10000000.00"),
+                drawn_on=dt.date(2024, 2, 1),
+                external_ref=f"LOAN-{name}",
+                months=24,
+            ),
+            maker,
+        ).entity_id
+    line("p", "a", "e2", approve=False)
 
 
 KEY_LIST = "world-key-list"

@@ -254,9 +254,90 @@ READS: list[Case] = [
         lambda w: "/api/v1/zone-rankings/2024",
         allow(*OFFICERS),
     ),
+    Case("GET", "/api/v1/credit-lines", lambda w: "/api/v1/credit-lines", allow(*ALL)),
+    Case(
+        "GET",
+        "/api/v1/credit-lines/{line_id}",
+        lambda w: f"/api/v1/credit-lines/{w.ids['line_a']}",
+        allow(*OFFICERS, "bank_a", "firm", hidden=("bank_b",)),
+    ),
+    Case(  # bank B's line to e3 (乙省): invisible to bank A, 甲省, zone Z1 and e1
+        "GET",
+        "/api/v1/credit-lines/{line_id}",
+        lambda w: f"/api/v1/credit-lines/{w.ids['line_b']}",
+        allow("admin", "national", "bank_b", hidden=("province", "zone", "bank_a", "firm")),
+    ),
+    Case(
+        "GET",
+        "/api/v1/loans/{loan_id}",
+        lambda w: f"/api/v1/loans/{w.ids['loan_a']}",
+        allow(*OFFICERS, "bank_a", "firm", hidden=("bank_b",)),
+    ),
+    Case(
+        "GET",
+        "/api/v1/loans/{loan_id}",
+        lambda w: f"/api/v1/loans/{w.ids['loan_b']}",
+        allow("admin", "national", "bank_b", hidden=("province", "zone", "bank_a", "firm")),
+    ),
+    Case(
+        "GET",
+        "/api/v1/loans/{loan_id}/events",
+        lambda w: f"/api/v1/loans/{w.ids['loan_a']}/events",
+        allow(*OFFICERS, "bank_a", "firm", hidden=("bank_b",)),
+    ),
 ]
 
+
+def _line_body(w: World, who: str) -> dict[str, Any]:
+    return {
+        "institution_id": w.ids["a"],
+        "external_ref": f"LINE-{next(_counter)}",
+        "enterprise_id": w.ids["e1"],
+        "limit_amount": "500000.00",
+        "opens_on": "2025-01-01",
+        "matures_on": "2026-12-31",
+        "rate": "0.0365",
+    }
+
+
+def _drawdown_body(w: World, who: str) -> dict[str, Any]:
+    return {
+        "amount": "1000.00",
+        "drawn_on": "2025-03-01",
+        "external_ref": f"LOAN-{next(_counter)}",
+        "months": 12,
+    }
+
+
 WRITES: list[Case] = [
+    Case(  # bank B may not enter a line for bank A (403); only institution officers enter lines
+        "POST",
+        "/api/v1/credit-lines",
+        lambda w: "/api/v1/credit-lines",
+        allow("bank_a"),
+        body=_line_body,
+    ),
+    Case(  # the pending line was entered by another officer, so bank A's user may check it
+        "POST",
+        "/api/v1/credit-lines/{line_id}/decision",
+        lambda w: f"/api/v1/credit-lines/{w.ids['line_p']}/decision",
+        allow("bank_a", hidden=("bank_b",)),
+        body=lambda _w, _who: {"approve": True},
+    ),
+    Case(
+        "POST",
+        "/api/v1/credit-lines/{line_id}/drawdowns",
+        lambda w: f"/api/v1/credit-lines/{w.ids['line_a']}/drawdowns",
+        allow("bank_a", hidden=("bank_b",)),
+        body=_drawdown_body,
+    ),
+    Case(
+        "POST",
+        "/api/v1/loans/{loan_id}/repayments",
+        lambda w: f"/api/v1/loans/{w.ids['loan_a']}/repayments",
+        allow("bank_a", hidden=("bank_b",)),
+        body=lambda _w, _who: {"principal": "100.00", "interest": "1.00", "paid_on": "2025-03-01"},
+    ),
     Case(
         "POST",
         "/api/v1/score-runs",

@@ -35,6 +35,7 @@ from sqlalchemy.sql.elements import True_
 
 from innofin.access.models import Consent, Referral
 from innofin.kernel.codes import Role
+from innofin.ledger.models import CreditLine, Loan
 from innofin.registry.models import Enterprise, Institution, Product, Zone, ZoneYearStat
 
 ADMIN, PROGRAMME, ZONE = Role.PLATFORM_ADMIN, Role.PROGRAMME_OFFICER, Role.ZONE_OFFICER
@@ -76,6 +77,11 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "score:run": frozenset({ADMIN, PROGRAMME}),
     "key_list:read": frozenset({ADMIN, PROGRAMME, ZONE, INSTITUTION}),
     "zone_ranking:read": OFFICERS,
+    "ledger:read": EVERYONE,
+    "credit_line:propose": frozenset({INSTITUTION}),
+    "credit_line:decide": frozenset({INSTITUTION}),
+    "loan:draw": frozenset({INSTITUTION}),
+    "loan:repay": frozenset({INSTITUTION}),
 }
 #: actions anyone may attempt without signing in
 PUBLIC_ACTIONS = frozenset({"auth:login", "health:read"})
@@ -304,3 +310,35 @@ def scoped(stmt: Select[Any], scope: ColumnElement[bool]) -> Select[Any]:
     """`stmt` limited to `scope`; an unlimited scope adds no WHERE at all (so the database can
     count a whole table from its b-tree instead of testing ``1 = 1`` on every row)."""
     return stmt if unlimited(scope) else stmt.where(scope)
+
+
+# --------------------------------------------------------------------------- ledger
+
+
+def _ledger_scope(p: Principal, institution_id: Any, enterprise_id: Any) -> ColumnElement[bool]:
+    """Credit lines and loans: an institution its own (and its branches'), an enterprise its
+    own, officers those of the enterprises in their jurisdiction or zone."""
+    if p.is_admin:
+        return true()
+    clauses: list[ColumnElement[bool]] = []
+    officer = _officer_enterprise_scope(p)
+    if officer:
+        clauses.append(enterprise_id.in_(select(Enterprise.id).where(or_(*officer))))
+    if p.has(INSTITUTION):
+        clauses.append(_in_ids(institution_id, p.institution_ids))
+    if p.has(ENTERPRISE) and p.enterprise_id is not None:
+        clauses.append(enterprise_id == p.enterprise_id)
+    return or_(false(), *clauses)
+
+
+def credit_line_scope(p: Principal) -> ColumnElement[bool]:
+    return _ledger_scope(p, CreditLine.institution_id, CreditLine.enterprise_id)
+
+
+def loan_scope(p: Principal) -> ColumnElement[bool]:
+    return _ledger_scope(p, Loan.institution_id, Loan.enterprise_id)
+
+
+def ledger_write_scope(p: Principal) -> frozenset[int]:
+    """The institutions whose credit lines and loans the caller may act on."""
+    return p.institution_ids if p.has(INSTITUTION) else frozenset()

@@ -27,6 +27,7 @@ from innofin.audit import routes as audit_routes
 from innofin.db import make_engine
 from innofin.ingest import routes as ingest_routes
 from innofin.kernel.settings import Settings
+from innofin.ledger import routes as ledger_routes
 from innofin.registry import routes as registry_routes
 from innofin.scoring import routes as scoring_routes
 
@@ -36,6 +37,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     ingest_routes.router,
     audit_routes.router,
     scoring_routes.router,
+    ledger_routes.router,
 )
 
 health = APIRouter(prefix="/api/v1", tags=["meta"])

@@ -1,0 +1,134 @@
+"""The ledger as the API serves it: scoped reads and the actions, under the access policy.
+
+A credit line or loan outside the caller's scope does not exist for it (404); an institution
+officer acts only on its own institution's lines and loans (and branches'); the checker of a
+line must be another officer of the same institution than its maker.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from innofin.access.policy import (
+    Principal,
+    credit_line_scope,
+    enterprise_scope,
+    ledger_write_scope,
+    loan_scope,
+)
+from innofin.audit.recorder import Actor
+from innofin.kernel.errors import Forbidden, NotFound
+from innofin.ledger import service
+from innofin.ledger.models import CreditLine, LedgerEvent, Loan
+from innofin.ledger.schemas import CreditLineCreate, DrawdownCreate, RepaymentCreate
+from innofin.registry.models import Enterprise
+
+LINE_SORTS = {
+    "id": CreditLine.id,
+    "opens_on": CreditLine.opens_on,
+    "limit": CreditLine.limit_amount,
+}
+
+
+def lines_query(p: Principal, status: str | None, enterprise_id: int | None) -> Select[Any]:
+    stmt = select(CreditLine).where(credit_line_scope(p))
+    if status is not None:
+        stmt = stmt.where(CreditLine.status == status)
+    if enterprise_id is not None:
+        stmt = stmt.where(CreditLine.enterprise_id == enterprise_id)
+    return stmt
+
+
+def line(session: Session, p: Principal, line_id: int) -> CreditLine:
+    found = session.scalars(
+        select(CreditLine).where(CreditLine.id == line_id, credit_line_scope(p))
+    ).first()
+    if found is None:
+        raise NotFound(f"no credit line {line_id}")
+    return found
+
+
+def loan(session: Session, p: Principal, loan_id: int) -> Loan:
+    found = session.scalars(select(Loan).where(Loan.id == loan_id, loan_scope(p))).first()
+    if found is None:
+        raise NotFound(f"no loan {loan_id}")
+    return found
+
+
+def loan_events(session: Session, p: Principal, loan_id: int) -> list[LedgerEvent]:
+    loan(session, p, loan_id)
+    return service.history(session, "loan", loan_id)
+
+
+def _own(p: Principal, institution_id: int, what: str) -> None:
+    if institution_id not in ledger_write_scope(p):
+        raise Forbidden(f"{what} belongs to another institution")
+
+
+def _key(actor: Actor, key: str | None) -> str | None:
+    return None if key is None else f"api:{actor.user_id}:{key}"[:120]
+
+
+def propose_line(
+    session: Session, p: Principal, actor: Actor, body: CreditLineCreate, key: str | None
+) -> CreditLine:
+    if body.institution_id not in ledger_write_scope(p):
+        raise Forbidden(
+            "an officer enters credit lines of its own institution", field="institution_id"
+        )
+    visible = session.scalars(
+        select(Enterprise.id).where(Enterprise.id == body.enterprise_id, enterprise_scope(p))
+    ).first()
+    if visible is None:  # a bank lends to enterprises that consented or were referred to it
+        raise NotFound(f"no enterprise {body.enterprise_id}")
+    spec = service.LineSpec(**body.model_dump(), programme_id=None)
+    ev = service.propose_line(session, actor, spec, key=_key(actor, key))
+    return line(session, p, ev.entity_id)
+
+
+def decide_line(
+    session: Session, p: Principal, actor: Actor, line_id: int, approve: bool, key: str | None
+) -> CreditLine:
+    found = line(session, p, line_id)
+    _own(p, found.institution_id, f"credit line {line_id}")
+    service.approve_line(
+        session,
+        actor,
+        line_id,
+        approve=approve,
+        checker_institution_id=found.institution_id,
+        key=_key(actor, key),
+    )
+    return line(session, p, line_id)
+
+
+def draw(
+    session: Session,
+    p: Principal,
+    actor: Actor,
+    line_id: int,
+    body: DrawdownCreate,
+    key: str | None,
+) -> Loan:
+    found = line(session, p, line_id)
+    _own(p, found.institution_id, f"credit line {line_id}")
+    ev = service.draw(session, actor, line_id, **body.model_dump(), key=_key(actor, key))
+    return loan(session, p, ev.entity_id)
+
+
+def repay(
+    session: Session,
+    p: Principal,
+    actor: Actor,
+    loan_id: int,
+    body: RepaymentCreate,
+    key: str | None,
+) -> Loan:
+    found = loan(session, p, loan_id)
+    _own(p, found.institution_id, f"loan {loan_id}")
+    service.repay(session, actor, loan_id, **body.model_dump(), key=_key(actor, key))
+    session.refresh(found)
+    return found

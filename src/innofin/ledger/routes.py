@@ -1,0 +1,163 @@
+"""REST endpoints of the ledger: credit lines (maker-checker), drawdowns, loans, repayments."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from innofin.access.policy import Principal
+from innofin.api.deps import RowId, WriteHeaders, allow, ok, reading, write_headers
+from innofin.api.errors import ERROR_RESPONSES
+from innofin.api.pages import Page, PageRequest, list_page, page_request, sort_query
+from innofin.api.writes import run_write
+from innofin.audit.recorder import Actor
+from innofin.ledger import records
+from innofin.ledger.schemas import (
+    CreditLineCreate,
+    CreditLineOut,
+    Decision,
+    DrawdownCreate,
+    EventOut,
+    LoanOut,
+    RepaymentCreate,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["ledger"], responses=ERROR_RESPONSES)
+Write = Depends(write_headers)
+
+
+def _actor(request: Request, p: Principal, w: WriteHeaders) -> Actor:
+    return Actor.api(p.user_id, p.username, reason=w.reason)
+
+
+@router.get("/credit-lines", response_model=Page[CreditLineOut], summary="List credit lines")
+def list_lines(
+    request: Request,
+    page: PageRequest = Depends(page_request),
+    sort: str | None = sort_query(*records.LINE_SORTS),
+    status: Literal["pending", "approved", "rejected", "closed"] | None = Query(None),
+    enterprise_id: int | None = Query(None, ge=1, le=2_147_483_647),
+    p: Principal = allow("ledger:read"),
+) -> Response:
+    stmt = records.lines_query(p, status, enterprise_id)
+    return list_page(request, stmt, page, sort, records.LINE_SORTS, CreditLineOut)
+
+
+@router.get("/credit-lines/{line_id}", response_model=CreditLineOut, summary="One credit line")
+def get_line(request: Request, line_id: RowId, p: Principal = allow("ledger:read")) -> Response:
+    with reading(request) as s:
+        return ok(CreditLineOut.model_validate(records.line(s, p, line_id)))
+
+
+@router.post(
+    "/credit-lines",
+    status_code=201,
+    response_model=CreditLineOut,
+    summary="Enter a credit line (the maker); it waits for another officer's approval",
+)
+def create_line(
+    request: Request,
+    body: CreditLineCreate,
+    w: WriteHeaders = Write,
+    p: Principal = allow("credit_line:propose"),
+) -> Response:
+    actor = _actor(request, p, w)
+    return run_write(
+        request,
+        p,
+        w,
+        lambda s: CreditLineOut.model_validate(
+            records.propose_line(s, p, actor, body, w.idempotency_key)
+        ),
+        status_code=201,
+        payload=body.model_dump(mode="json"),
+    )
+
+
+@router.post(
+    "/credit-lines/{line_id}/decision",
+    response_model=CreditLineOut,
+    summary="Approve or reject a pending credit line (the checker: not its maker)",
+)
+def decide_line(
+    request: Request,
+    line_id: RowId,
+    body: Decision,
+    w: WriteHeaders = Write,
+    p: Principal = allow("credit_line:decide"),
+) -> Response:
+    actor = _actor(request, p, w)
+    return run_write(
+        request,
+        p,
+        w,
+        lambda s: CreditLineOut.model_validate(
+            records.decide_line(s, p, actor, line_id, body.approve, w.idempotency_key)
+        ),
+        payload=body.model_dump(mode="json"),
+    )
+
+
+@router.post(
+    "/credit-lines/{line_id}/drawdowns",
+    status_code=201,
+    response_model=LoanOut,
+    summary="Draw a loan within the line's available limit",
+)
+def create_drawdown(
+    request: Request,
+    line_id: RowId,
+    body: DrawdownCreate,
+    w: WriteHeaders = Write,
+    p: Principal = allow("loan:draw"),
+) -> Response:
+    actor = _actor(request, p, w)
+    return run_write(
+        request,
+        p,
+        w,
+        lambda s: LoanOut.model_validate(
+            records.draw(s, p, actor, line_id, body, w.idempotency_key)
+        ),
+        status_code=201,
+        payload=body.model_dump(mode="json"),
+    )
+
+
+@router.get("/loans/{loan_id}", response_model=LoanOut, summary="One loan with its balances")
+def get_loan(request: Request, loan_id: RowId, p: Principal = allow("ledger:read")) -> Response:
+    with reading(request) as s:
+        return ok(LoanOut.model_validate(records.loan(s, p, loan_id)))
+
+
+@router.get("/loans/{loan_id}/events", response_model=list[EventOut], summary="A loan's history")
+def get_loan_events(
+    request: Request, loan_id: RowId, p: Principal = allow("ledger:read")
+) -> Response:
+    with reading(request) as s:
+        return ok([EventOut.model_validate(e) for e in records.loan_events(s, p, loan_id)])
+
+
+@router.post(
+    "/loans/{loan_id}/repayments",
+    response_model=LoanOut,
+    summary="Record a repayment of principal and interest",
+)
+def create_repayment(
+    request: Request,
+    loan_id: RowId,
+    body: RepaymentCreate,
+    w: WriteHeaders = Write,
+    p: Principal = allow("loan:repay"),
+) -> Response:
+    actor = _actor(request, p, w)
+    return run_write(
+        request,
+        p,
+        w,
+        lambda s: LoanOut.model_validate(
+            records.repay(s, p, actor, loan_id, body, w.idempotency_key)
+        ),
+        payload=body.model_dump(mode="json"),
+    )
