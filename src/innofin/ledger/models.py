@@ -359,3 +359,37 @@ class PoolClaim(Base):
     maker_id: Mapped[str] = mapped_column(String(120))
     checker_id: Mapped[str | None] = mapped_column(String(120))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class InterestSubsidy(Base):
+    """An interest subsidy paid without application (免申即享) for one loan and period.
+
+    Computed from the loan's interest paid, published for a notice period during which anyone may
+    object, confirmed by the enterprise, then paid; each step is an event. One subsidy per loan,
+    period and programme.
+    """
+
+    __tablename__ = "interest_subsidy"
+    __table_args__ = (
+        UniqueConstraint("loan_id", "period_start", "period_end", "programme"),
+        CheckConstraint(
+            "status IN ('published','objected','withdrawn','confirmed','paid')",
+            name="status_known",
+        ),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("period_end >= period_start", name="period_ordered"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme: Mapped[str] = mapped_column(String(40))
+    loan_id: Mapped[int] = mapped_column(ForeignKey("loan.id"), index=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id"), index=True)
+    period_start: Mapped[dt.date] = mapped_column(Date)
+    period_end: Mapped[dt.date] = mapped_column(Date)
+    interest_paid: Mapped[Decimal] = mapped_column(Money)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    #: the rules and the engine's assessment, as used
+    assessment: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
+    status: Mapped[str] = mapped_column(String(10), default="published")
+    notice_until: Mapped[dt.date] = mapped_column(Date)
+    objection: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

@@ -852,9 +852,10 @@ def history(session: Session, entity: str, entity_id: int) -> list[LedgerEvent]:
     elif entity == "risk_pool":
         claims = select(PoolClaim.id).where(PoolClaim.pool_id == entity_id)
         clauses.append((LedgerEvent.entity == "pool_claim") & LedgerEvent.entity_id.in_(claims))
-    elif entity not in ("loan", "programme", "agreement", "pool_claim"):
+    elif entity not in ("loan", "programme", "agreement", "pool_claim", "subsidy"):
         raise InvalidInput(
-            "entity must be programme, agreement, credit_line, loan, risk_pool or pool_claim",
+            "entity must be programme, agreement, credit_line, loan, risk_pool, pool_claim or "
+            "subsidy",
             field="entity",
         )
     stmt = select(LedgerEvent).where(clauses[0] if len(clauses) == 1 else clauses[0] | clauses[1])
