@@ -21,6 +21,7 @@ from innofin.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
 from innofin.ledger import pool_engine as engine
 from innofin.ledger.models import CreditLine, LedgerEvent, Loan, PoolClaim, Programme, RiskPool
 from innofin.ledger.store import ZERO, get_row, locked, money_arg, record_event, replayed
+from innofin.scoring.models import KeyList, KeyListEntry
 
 
 def rules_of(pool: RiskPool) -> engine.PoolRules:
@@ -118,13 +119,15 @@ def file_claim(
     loan_id: int,
     *,
     on: dt.date,
-    in_candidate_pool: bool = True,
+    in_candidate_pool: bool | None = None,
     enterprise_kind: str | None = None,
     product_tags: frozenset[str] = frozenset(),
     key: str | None = None,
 ) -> LedgerEvent:
     """A bank's claim (the maker) on a defaulted loan of a line the pool covers, assessed by the
-    pool's rules: the covered share of the outstanding principal at default."""
+    pool's rules: the covered share of the outstanding principal at default. Whether the
+    enterprise is in the candidate-enterprise pool (备选企业库) is read from the programme's
+    candidate list (a key list) unless given."""
     request = {"action": "file_claim", "pool": pool_id, "loan": loan_id, "on": on}
     if (found := replayed(session, key, request)) is not None:
         return found
@@ -151,6 +154,8 @@ def file_claim(
         )
     ).one()
     loss = default.principal or ZERO
+    if in_candidate_pool is None:
+        in_candidate_pool = in_candidates(session, pool, loan.enterprise_id)
     claimed = session.scalar(
         select(func.coalesce(func.sum(PoolClaim.covered), 0)).where(
             PoolClaim.pool_id == pool.id,
@@ -345,3 +350,23 @@ def positions(session: Session, pool_id: int) -> dict[str, dict[str, Decimal]]:
     for row in out.values():
         row["balance"] = row["contributed"] - row["paid_out"] + row["recovered"]
     return out
+
+
+def in_candidates(session: Session, pool: RiskPool, enterprise_id: int) -> bool:
+    """Whether the enterprise is a member of the latest version of the pool's programme's
+    candidate list. A pool whose programme names no candidate list admits every enterprise; a
+    named list that has no version yet admits none."""
+    programme = None if pool.programme_id is None else session.get(Programme, pool.programme_id)
+    if programme is None or programme.candidate_list is None:
+        return True
+    latest = session.scalar(
+        select(func.max(KeyList.id)).where(KeyList.name == programme.candidate_list)
+    )
+    if latest is None:
+        return False
+    member = session.scalar(
+        select(KeyListEntry.member).where(
+            KeyListEntry.list_id == latest, KeyListEntry.enterprise_id == enterprise_id
+        )
+    )
+    return bool(member)
