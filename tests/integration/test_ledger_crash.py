@@ -20,6 +20,8 @@ from innofin.db.engine import unit_of_work
 from innofin.ledger import replay
 from innofin.ledger.models import LedgerEvent
 
+APP = "innofin-crash-test"  # the killed import's connections, by name
+
 
 def _url(engine: Engine) -> str:
     if engine.dialect.name == "sqlite":
@@ -27,7 +29,7 @@ def _url(engine: Engine) -> str:
     with engine.connect() as conn:
         schema = conn.execute(text("SELECT current_schema()")).scalar_one()
     base = engine.url.render_as_string(hide_password=False)
-    return f"{base}?options={quote(f'-csearch_path={schema}')}"
+    return f"{base}?options={quote(f'-csearch_path={schema}')}&application_name={APP}"
 
 
 def _writing(engine: Engine) -> bool:
@@ -46,8 +48,9 @@ def _writing(engine: Engine) -> bool:
         found = conn.execute(
             text(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL"
-            )
+                "AND application_name = :app AND backend_xid IS NOT NULL"
+            ),
+            {"app": APP},
         ).scalar_one()
     return bool(found)
 

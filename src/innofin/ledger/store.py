@@ -16,7 +16,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -66,6 +66,12 @@ def replayed(session: Session, key: str | None, request: dict[str, Any]) -> Ledg
     the same key with a different request is refused."""
     if key is None:
         return None
+    if session.info.get("one_action") and session.get_bind().dialect.name == "postgresql":
+        # concurrent requests with the same key queue here until the first one ends, so a retry
+        # finds its event instead of failing checks the first one's changes made false. Only in
+        # `perform`'s one-action units of work: a bank return applies thousands of keyed rows in
+        # one transaction, and a lock per key would exhaust the server's lock table.
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
     found = session.scalars(select(LedgerEvent).where(LedgerEvent.idempotency_key == key)).first()
     if found is not None and found.data.get("request") != fingerprint(request):
         raise InvalidInput(
@@ -141,7 +147,7 @@ def perform(engine: Engine, action: Callable[[Session], T], actor: Actor) -> T:
     with the same idempotency key) is retried once, which then finds the first result."""
     for attempt in (1, 2):
         try:
-            with unit_of_work(engine, immediate=True, actor=actor) as session:
+            with unit_of_work(engine, immediate=True, actor=actor, one_action=True) as session:
                 return action(session)
         except IntegrityError as exc:
             if attempt == 2 or "idempotency_key" not in str(exc.orig):
@@ -156,6 +162,8 @@ def integrity_error(exc: IntegrityError) -> Conflict:
         ("used_within_amount", "the credit would exceed the agreement's commitment"),
         ("outstanding_nonneg", "the repayment would exceed the outstanding principal"),
         ("four_eyes", "maker-checker: the maker may not approve"),
+        ("balance_nonneg", "the payout would take the risk pool's balance below zero"),
+        ("within_leverage", "the covered credit would pass the risk pool's leverage limit"),
     ):
         if name in text:
             return Conflict(message)
