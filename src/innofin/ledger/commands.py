@@ -18,7 +18,7 @@ from innofin.db.engine import unit_of_work
 from innofin.ingest.readers import count_rows
 from innofin.kernel.errors import Conflict, InvalidInput, NotFound
 from innofin.kernel.money import format_amount, to_money
-from innofin.ledger import replay, returns, service
+from innofin.ledger import programmes, replay, returns, service
 from innofin.ledger.models import Loan, LoanInstalment
 from innofin.ledger.store import perform
 
@@ -226,6 +226,30 @@ def import_return(
         f"{result.replayed:,} already recorded, {result.rejected:,} rejected"
         + (f" (see {result.rejects_path})" if result.rejects_path else "")
     )
+
+
+programme_app = typer.Typer(help="Programmes: load one from a YAML file.", no_args_is_help=True)
+app.add_typer(programme_app, name="programme")
+
+
+@programme_app.command("load")
+def load_programme(
+    path: Path = typer.Argument(
+        help="A programme YAML file (see ledger/examples/programme-example.yaml)."
+    ),
+    reason: str = REASON,
+) -> None:
+    """Create a programme with its targets, agreements, commitments and risk pools, all or
+    nothing (exit 2 with the file and line of the first problem)."""
+    actor = Actor.cli(reason)
+    eng = engine()
+    try:
+        migrate.upgrade(eng)
+        with unit_of_work(eng, immediate=True, actor=actor) as session:
+            prog = programmes.load_programme(session, actor, path)
+            console.print(f"programme {prog.id} {prog.code}: {prog.name}")
+    finally:
+        eng.dispose()
 
 
 @app.command("check")
