@@ -190,6 +190,8 @@ def test_pool_claim_maker_checker_payout_and_recovery(engine: Engine) -> None:
     w = lw.build(engine, pool_funds="1000000.00", leverage=10)
     line_id = lw.line(w, limit="2000000.00", commitment=False, pool=True, tags=("first_loan",))
     loan_id = lw.draw(w, line_id, "1000000.00", "LN-1")
+    with pytest.raises(Conflict, match="has not defaulted; there is nothing to claim"):
+        perform(engine, lambda s: pools.file_claim(s, M, w.pool_id, loan_id, on=D(2024, 9, 1)), M)
     perform(engine, lambda s: service.mark_default(s, M, loan_id, on=D(2024, 8, 1)), M)
     filed = perform(
         engine, lambda s: pools.file_claim(s, M, w.pool_id, loan_id, on=D(2024, 9, 1)), M
