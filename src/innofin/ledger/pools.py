@@ -289,7 +289,7 @@ def share_recovery(
     key: str | None = None,
 ) -> LedgerEvent:
     """Money recovered on a paid claim's loan flows back to the pool's contributors, pro rata to
-    what each paid for the claim."""
+    what each paid for the claim and has not had back yet."""
     request = {"action": "share_recovery", "claim": claim_id, "amount": amount}
     if (found := replayed(session, key, request)) is not None:
         return found
@@ -304,7 +304,20 @@ def share_recovery(
             field="amount",
         )
     paid = {k: Decimal(v) for k, v in claim.assessment["contributions"].items()}
-    split = engine.split_recovery(back, paid)
+    returned = dict.fromkeys(paid, ZERO)
+    for data in session.scalars(
+        select(LedgerEvent.data).where(
+            LedgerEvent.entity == "risk_pool",
+            LedgerEvent.entity_id == claim.pool_id,
+            LedgerEvent.kind == "recovery_shared",
+        )
+    ):
+        if int(data["claim_id"]) == claim.id:
+            for name, part in data["split"].items():
+                returned[name] += Decimal(part)
+    # in proportion to what each contributor has not had back yet: nobody is ever returned more
+    # than it paid, and a claim recovered in full returns to each exactly what it paid
+    split = engine.split_recovery(back, {k: paid[k] - returned[k] for k in paid})
     pool = locked(session, RiskPool, claim.pool_id, "risk pool")
     ev = record_event(
         session,

@@ -158,7 +158,7 @@ def perform(engine: Engine, action: Callable[[Session], T], actor: Actor) -> T:
 def integrity_error(exc: IntegrityError) -> Conflict:
     text = str(exc.orig)
     for name, message in (
-        ("used_within_limit", "the drawdown would exceed the credit line's limit"),
+        ("used_within_limit", "the credit line's use would exceed its limit"),
         ("used_within_amount", "the credit would exceed the agreement's commitment"),
         ("outstanding_nonneg", "the repayment would exceed the outstanding principal"),
         ("four_eyes", "maker-checker: the maker may not approve"),
