@@ -4,6 +4,7 @@ PostgreSQL): the return is one transaction, and a killed one is rolled back."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import os
 import signal
 import sqlite3
@@ -65,10 +66,10 @@ def test_a_killed_import_writes_nothing(engine: Engine, tmp_path: Path) -> None:
     with path.open("w", newline="", encoding="utf-8") as f:
         out = csv.writer(f)
         out.writerow(["institution", "loan_ref", "event", "date", "principal"])
-        for day in range(300):  # 15,000 repayments: far more than a few seconds of work
-            on = f"2025-{1 + day // 28:02d}-{1 + day % 28:02d}" if day < 336 else ""
+        for day in range(3000):  # 150,000 repayments of 0.01: many seconds of work
+            on = (dt.date(2025, 1, 1) + dt.timedelta(days=day)).isoformat()
             for i in range(loans):
-                out.writerow(["B001", f"LN-{i}", "repayment", on, "1.00"])
+                out.writerow(["B001", f"LN-{i}", "repayment", on, "0.01"])
     env = {**os.environ, "INNOFIN_DATABASE_URL": _url(engine)}
     log = (tmp_path / "import.log").open("w")
     proc = subprocess.Popen(

@@ -35,7 +35,7 @@ from innofin.ingest.rejects import RejectsWriter, default_rejects_path
 from innofin.ingest.validate import PROBLEM_SCHEMA, BatchValidator
 from innofin.kernel.errors import InnofinError
 from innofin.kernel.progress import ProgressCallback
-from innofin.ledger import service
+from innofin.ledger import bulk, service
 from innofin.ledger.models import CATEGORIES, METHODS, CreditLine, LedgerEvent, Loan
 from innofin.registry.models import Institution
 
@@ -128,6 +128,10 @@ class ReturnResult:
     rejects_path: Path | None
 
 
+#: a rejected row: its number in the file, the field, the cell as written, the reason
+Problem = tuple[int, str, str, str]
+
+
 def _money(value: Any) -> Decimal | None:
     return None if value is None else Decimal(int(value)).scaleb(-2)
 
@@ -142,6 +146,7 @@ class _Applier:
         self.institutions: dict[str, int | None] = {}
         self.last_date: dict[tuple[int, str], dt.date] = {}
         self.applied = self.replayed = 0
+        self.pending: list[tuple[dict[str, Any], bulk.Repayment]] = []
 
     def institution(self, code: str) -> int | None:
         if code not in self.institutions:
@@ -150,22 +155,39 @@ class _Applier:
             ).first()
         return self.institutions[code]
 
-    def apply(self, row: dict[str, Any]) -> tuple[str, str, str] | None:
-        """Apply one row; a problem as (field, value, reason) or None."""
+    def apply(self, row: dict[str, Any]) -> list[Problem]:
+        """Apply one row (repayments are gathered and applied in bulk); the problems found, of
+        this row or of gathered repayments applied now, as (row, field, value, reason)."""
         inst = self.institution(row["institution"])
         if inst is None:
-            return "institution", row["institution"], "unknown institution code"
+            return [(row["__row"], "institution", row["institution"], "unknown institution code")]
         ref: str = row["loan_ref"]
         on: dt.date = row["date"]
         last = self.last_date.get((inst, ref))
         if last is not None and on < last:
-            return "date", str(on), f"dates out of order: {on} comes after {last} for loan {ref}"
+            reason = f"dates out of order: {on} comes after {last} for loan {ref}"
+            return [(row["__row"], "date", str(on), reason)]
         key = (
             "return:"
             + hashlib.sha256(
                 f"{row['institution']}\x1f{ref}\x1f{row['event']}\x1f{on}".encode()
             ).hexdigest()[:40]
         )
+        if row["event"] == "repayment":
+            loan = self.session.scalars(
+                select(Loan.id).where(Loan.institution_id == inst, Loan.external_ref == ref)
+            ).first()
+            if loan is None:
+                reason = f"unknown loan {ref!r} of this institution"
+                return [(row["__row"], "loan_ref", ref, reason)]
+            zero = Decimal("0.00")
+            principal, interest = _money(row.get("principal")), _money(row.get("interest"))
+            self.pending.append(
+                (row, bulk.Repayment(loan, principal or zero, interest or zero, on, key))
+            )
+            self.last_date[(inst, ref)] = on
+            return self.flush() if len(self.pending) >= 5000 else []
+        found = self.flush()
         before = self.session.scalars(
             select(LedgerEvent.id).where(LedgerEvent.idempotency_key == key)
         ).first()
@@ -181,13 +203,30 @@ class _Applier:
                 "on": "date",
             }.get(field, field)
             value = row.get(field)
-            return field, "" if value is None else str(value), str(exc)
+            return [*found, (row["__row"], field, "" if value is None else str(value), str(exc))]
         self.last_date[(inst, ref)] = on
         if before is None:
             self.applied += 1
         else:
             self.replayed += 1
-        return None
+        return found
+
+    def flush(self) -> list[Problem]:
+        """Apply the gathered repayments in one go (`ledger.bulk`)."""
+        if not self.pending:
+            return []
+        rows, self.pending = self.pending, []
+        with self.session.begin_nested():
+            result = bulk.repay_many(self.session, self.actor, [r for _, r in rows])
+        self.applied += result.recorded
+        self.replayed += result.replayed
+        out: list[Problem] = []
+        for refused in result.refused:
+            row = rows[refused.index][0]
+            field = {"paid_on": "date", "loan_id": "loan_ref"}.get(refused.field, refused.field)
+            value = row.get(field)
+            out.append((row["__row"], field, "" if value is None else str(value), refused.reason))
+        return out
 
     def _loan(self, inst: int, ref: str) -> int:
         found = self.session.scalars(
@@ -199,7 +238,7 @@ class _Applier:
 
     def _act(self, inst: int, row: dict[str, Any], key: str) -> None:
         s, a, on, event = self.session, self.actor, row["date"], row["event"]
-        principal, interest = _money(row.get("principal")), _money(row.get("interest"))
+        principal = _money(row.get("principal"))
         if event == "drawdown":
             line_ref = row.get("line_ref")
             if not line_ref:
@@ -220,13 +259,7 @@ class _Applier:
             )  # fmt: skip
             return
         loan = self._loan(inst, row["loan_ref"])
-        if event == "repayment":
-            zero = Decimal("0.00")
-            service.repay(
-                s, a, loan, principal=principal or zero, interest=interest or zero,
-                paid_on=on, key=key,
-            )  # fmt: skip
-        elif event == "classification":
+        if event == "classification":
             service.classify(s, a, loan, as_of=on, floor=row.get("category"))
         elif event == "default":
             service.mark_default(s, a, loan, on=on, key=key)
@@ -264,10 +297,11 @@ def import_return(
                     checked = validator.check(batch)
                     problems = [checked.problems]
                     rows += checked.rows
+                    found = []
                     for row in checked.good.iter_rows(named=True):
-                        found = applier.apply(row)
-                        if found is not None:
-                            problems.append(_problem(row["__row"], applier, *found))
+                        found += applier.apply(row)
+                    found += applier.flush()
+                    problems += [_problem(applier, *p) for p in found]
                     merged = pl.concat(problems).sort("row", "order")
                     report.add(merged)
                     rejected += merged["row"].n_unique()
@@ -315,7 +349,7 @@ def import_return(
     )
 
 
-def _problem(row: int, applier: _Applier, field: str, value: str, reason: str) -> pl.DataFrame:
+def _problem(applier: _Applier, row: int, field: str, value: str, reason: str) -> pl.DataFrame:
     return pl.DataFrame(
         {
             "row": [row],
