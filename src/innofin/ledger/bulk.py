@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from innofin.audit.recorder import Actor, now
+from innofin.audit.recorder import Actor, now, record
 from innofin.kernel.errors import InnofinError
 from innofin.ledger.models import CreditLine, LedgerEvent, LimitEntry, Loan, RiskPool
 from innofin.ledger.store import ZERO, fingerprint, money_arg
@@ -160,7 +160,20 @@ def repay_many(session: Session, actor: Actor, rows: Sequence[Repayment]) -> Bul
         )
     if events:
         _write(session, events, loans)
+        # one audit row for the batch (the per-row story is in the ledger's events)
+        record(
+            session,
+            actor,
+            action="bulk_repayments",
+            entity="loan",
+            entity_id=f"{len(touched_loans(events))} loans",
+            after={"events": len(events), "replayed": replayed, "refused": len(refused)},
+        )
     return BulkResult(len(events), replayed, refused)
+
+
+def touched_loans(events: list[dict[str, Any]]) -> set[int]:
+    return {e["entity_id"] for e in events}
 
 
 def _check(loan: _Loan | None, r: Repayment, p: Decimal, i: Decimal) -> tuple[str, str] | None:
@@ -188,7 +201,7 @@ def _write(session: Session, events: list[dict[str, Any]], loans: dict[int, _Loa
     table = _table(LedgerEvent)
     ids = session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), events)
     event_ids = [row[0] for row in ids]
-    touched = {e["entity_id"] for e in events}
+    touched = touched_loans(events)
     changes = [
         {
             "b_id": loan_id,

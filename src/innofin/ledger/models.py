@@ -116,7 +116,7 @@ class Agreement(Audited, Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
 
-class AgreementCommitment(Base):
+class AgreementCommitment(Audited, Base):
     """A committed amount of an agreement for a period, optionally for one technology field.
 
     ``used`` caches the limit entries on it (reserved + consumed − released); the CHECK keeps it
@@ -138,7 +138,7 @@ class AgreementCommitment(Base):
     used: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
 
 
-class CreditLine(Base):
+class CreditLine(Audited, Base):
     """A credit line (授信额度) of an institution to an enterprise; entered by one officer (maker),
     approved by another of the same institution (checker).
 
@@ -184,7 +184,7 @@ class CreditLine(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
 
-class Loan(Base):
+class Loan(Audited, Base):
     """A drawdown under a credit line (借据): its terms copied from the line at creation, its
     schedule in `loan_instalment`, and cached balances explained by its events."""
 
@@ -296,7 +296,7 @@ class LimitEntry(Base):
     event_id: Mapped[int] = mapped_column(ForeignKey("ledger_event.id"))
 
 
-class RiskPool(Base):
+class RiskPool(Audited, Base):
     """A risk-compensation pool (风险补偿资金池) of a programme, with its rule template.
 
     ``balance`` = contributed − paid out + recovered, never below zero (a CHECK, so a race
@@ -333,7 +333,7 @@ class RiskPool(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
 
-class PoolClaim(Base):
+class PoolClaim(Audited, Base):
     """A claim on a pool for a defaulted loan: assessed by the rules, entered by a maker,
     approved by a checker, then paid. One claim per loan and pool."""
 
@@ -361,7 +361,7 @@ class PoolClaim(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
 
-class InterestSubsidy(Base):
+class InterestSubsidy(Audited, Base):
     """An interest subsidy paid without application (免申即享) for one loan and period.
 
     Computed from the loan's interest paid, published for a notice period during which anyone may
