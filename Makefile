@@ -6,7 +6,7 @@ SCALE  ?= small
 SEED   ?= 42
 DEMO_DB ?= innofin-demo.db
 
-.PHONY: demo test lint typecheck pytest bench-generate bench-import bench-api bench-score bench-select clean
+.PHONY: demo test lint typecheck pytest bench-generate bench-import bench-api bench-score bench-select bench-ledger clean
 
 $(BIN)/innofin: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,9 @@ bench-score: $(BIN)/innofin
 
 bench-select: $(BIN)/innofin
 	$(BIN)/python benchmarks/bench_select.py
+
+bench-ledger: $(BIN)/innofin
+	$(BIN)/python benchmarks/bench_ledger.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm .pytest_cache .mypy_cache .ruff_cache
