@@ -33,9 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import hashlib
 import json
-import math
 import os
 import platform
 import random
@@ -59,6 +57,8 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
 from sqlalchemy.engine import make_url
+
+from machine import database_backends, machine_ticks, plain, proc_stat, proc_ticks, src_state
 
 GOAL_P99_MS = 100.0
 PASSWORD = "bench-password-1"
@@ -118,22 +118,6 @@ class Call:
     params: dict[str, str | int] | None = None
 
 
-def proc_stat(pid: int) -> list[str]:
-    """The fields of /proc/PID/stat after the command name (state first); [] once it is gone."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError):
-        return []
-
-
-def proc_ticks(pid: int, children: bool = False) -> int:
-    """CPU time (user + system, in clock ticks) of one process, or of its exited children."""
-    fields = proc_stat(pid)
-    if not fields:
-        return 0
-    return int(fields[13]) + int(fields[14]) if children else int(fields[11]) + int(fields[12])
-
-
 def descendants(root: int) -> list[int]:
     """`root` and every process below it (uvicorn's workers), from /proc."""
     children: dict[int, list[int]] = {}
@@ -148,26 +132,6 @@ def descendants(root: int) -> list[int]:
         pid = todo.pop()
         found.append(pid)
         todo.extend(children.get(pid, []))
-    return found
-
-
-def machine_ticks() -> tuple[int, int]:
-    """(busy, total) clock ticks of all CPUs since boot."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]  # idle + iowait
-    return sum(values) - idle, sum(values)
-
-
-def database_backends(name: str) -> list[int]:
-    """PostgreSQL server processes working for database `name` (by their process title)."""
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            title = cmdline.read_bytes()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        if title.startswith(b"postgres:") and name.encode() in title.replace(b"\0", b" ").split():
-            found.append(int(cmdline.parent.name))
     return found
 
 
@@ -598,40 +562,6 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 
 
 # --------------------------------------------------------------------------- main
-
-
-def src_state() -> dict[str, Any]:
-    """The code under test: the commit, the files under src/ changed since, and a digest of the
-    content of src/ (the project is edited while benchmarks run: equal digests, same code)."""
-    root = Path(__file__).resolve().parents[1]
-
-    def git(*args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
-        return done.stdout if done.returncode == 0 else ""
-
-    digest = hashlib.sha256()
-    for name in sorted(
-        git("ls-files", "--cached", "--others", "--exclude-standard", "src").split()
-    ):
-        path = root / name
-        if path.is_file():
-            digest.update(name.encode() + b"\0" + path.read_bytes())
-    return {
-        "commit": git("rev-parse", "HEAD").strip() or None,
-        "changed_files": [line[3:] for line in git("status", "--porcelain", "src").splitlines()],
-        "src_sha256": digest.hexdigest()[:16],
-    }
-
-
-def plain(value: Any) -> Any:
-    """`value` with NaN and infinities as null (JSON has neither)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    return value
 
 
 def bench_backend(backend: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:

@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import datetime as dt
-import hashlib
 import io
 import json
 import math
@@ -48,7 +47,6 @@ import pstats
 import random
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -77,6 +75,7 @@ from innofin.ledger import bulk, pool_engine, pools, replay, service
 from innofin.ledger.models import AgreementCommitment, LedgerEvent
 from innofin.ledger.store import perform
 from innofin.registry.models import Enterprise, Institution, Zone
+from machine import database_backends, machine_ticks, plain, proc_ticks, src_state
 
 GOAL_EVENTS_PER_SECOND = 2_000.0
 OUT = Path(__file__).resolve().parent / "out" / "bench_ledger.json"
@@ -98,39 +97,6 @@ MAX_PRINCIPAL = 1_000_000
 
 
 # --------------------------------------------------------------------------- machine
-
-
-def proc_stat(pid: int) -> list[str]:
-    """The fields of /proc/PID/stat after the command name (state first); [] once it is gone."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError):
-        return []
-
-
-def proc_ticks(pid: int) -> int:
-    fields = proc_stat(pid)
-    return int(fields[11]) + int(fields[12]) if fields else 0
-
-
-def machine_ticks() -> tuple[int, int]:
-    """(busy, total) clock ticks of all CPUs since boot."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]  # idle + iowait
-    return sum(values) - idle, sum(values)
-
-
-def database_backends(name: str) -> list[int]:
-    """PostgreSQL server processes working for database `name` (by their process title)."""
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            title = cmdline.read_bytes()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        if title.startswith(b"postgres:") and name.encode() in title.replace(b"\0", b" ").split():
-            found.append(int(cmdline.parent.name))
-    return found
 
 
 @dataclass
@@ -166,40 +132,6 @@ class Meter:
 
     def _backends(self) -> list[int]:
         return database_backends(self.database) if self.database else []
-
-
-def src_state() -> dict[str, Any]:
-    """The code under test: the commit, the files under src/ changed since, and a digest of the
-    content of src/ (the project is edited while benchmarks run: equal digests, same code)."""
-    root = Path(__file__).resolve().parents[1]
-
-    def git(*args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
-        return done.stdout if done.returncode == 0 else ""
-
-    digest = hashlib.sha256()
-    for name in sorted(
-        git("ls-files", "--cached", "--others", "--exclude-standard", "src").split()
-    ):
-        path = root / name
-        if path.is_file():
-            digest.update(name.encode() + b"\0" + path.read_bytes())
-    return {
-        "commit": git("rev-parse", "HEAD").strip() or None,
-        "changed_files": [line[3:] for line in git("status", "--porcelain", "src").splitlines()],
-        "src_sha256": digest.hexdigest()[:16],
-    }
-
-
-def plain(value: Any) -> Any:
-    """`value` with NaN and infinities as null (JSON has neither)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    return value
 
 
 def percentile(ordered: list[float], q: float) -> float:
