@@ -113,6 +113,7 @@ def run(
         console.rule("[bold]4. Who sees what (the API's access policy)")
         _print_visibility(eng)
         _points_lists_and_zones(eng, SCALES[scale], out)
+        _print_ledger(eng)
     finally:
         eng.dispose()
     url = eng.url.render_as_string(hide_password=True)
@@ -158,6 +159,49 @@ def _points_lists_and_zones(eng: Engine, scale: Scale, out: Path) -> None:
     console.print(f"  written to {out / 'key-enterprises.xlsx'}")
     console.rule("[bold]7. Pilot zones for sci-tech financing service centres (TOPSIS)")
     scoring_cli.print_pilot(pilot.rank_zones(eng, last, actor, top_n=10))
+
+
+def _yi(amount: Decimal) -> str:
+    """An amount in 亿元 (10^8 yuan), two decimals."""
+    return f"{amount / 10**8:,.2f}"
+
+
+def _print_ledger(eng: Engine) -> None:
+    """The programme ledger the demo generated: balance, loans, NPL ratio, programmes, pools."""
+    found = service.ledger_summary(eng)
+    console.rule(f"[bold]8. The programme ledger (loans, repayments, defaults to {found.as_of})")
+    if not found.loans:
+        console.print("  no loans in the ledger")
+        return
+    npl = found.npl_ratio or Decimal(0)
+    console.print(
+        f"  {found.loans:,} loans, {found.active:,} active: outstanding "
+        f"{_yi(found.outstanding)} 亿元, non-performing {_yi(found.non_performing)} 亿元 "
+        f"(NPL ratio {npl:.2%}); written off {_yi(found.written_off)} 亿元, of which "
+        f"{_yi(found.recovered)} recovered"
+    )
+    table = Table(title="programmes: credit outstanding on their lines (亿元)")
+    table.add_column("programme")
+    for col in ("lines", "outstanding", "balance target"):
+        table.add_column(col, justify="right")
+    for p in found.programmes:
+        target = "" if p.balance_target is None else _yi(p.balance_target)
+        table.add_row(p.name, f"{p.lines:,}", _yi(p.outstanding), target)
+    console.print(table)
+    table = Table(title="risk pools (亿元; covered: credit outstanding on the lines it covers)")
+    table.add_column("pool", no_wrap=True)
+    for col in ("contributed", "paid out", "balance", "covered", "claims paid"):
+        table.add_column(col, justify="right")
+    for pool in found.pools:
+        table.add_row(
+            pool.code, _yi(pool.contributed), _yi(pool.paid_out), _yi(pool.balance),
+            _yi(pool.covered_outstanding), f"{pool.claims_paid:,}",
+        )  # fmt: skip
+    console.print(table)
+    console.print(
+        "  innofin ledger check                 every cached balance against its events\n"
+        "  innofin ledger history loan 1        the story of a loan"
+    )
 
 
 DEMO_USERS = ("demo.admin", "demo.province1", "demo.zone1", "demo.bank1", "demo.firm1")

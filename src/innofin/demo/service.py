@@ -11,12 +11,15 @@ A database holds at most one demo run (its `data_source` row, kind 'demo', names
 
 from __future__ import annotations
 
+import datetime as dt
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 
 import polars as pl
-from sqlalchemy import Connection, Engine, insert, select, text
+from sqlalchemy import Connection, Engine, func, insert, select, text
 
 from innofin.access import models as _access_models  # noqa: F401  (consent, referral tables)
 from innofin.audit.recorder import SYSTEM, Actor, record
@@ -24,6 +27,7 @@ from innofin.db.base import Base
 from innofin.demo import (
     enterprise_engine,
     finance_engine,
+    ledger_engine,
     party_engine,
     report_engine,
     zone_engine,
@@ -32,6 +36,15 @@ from innofin.demo.engine import DemoData, GenerateFn, Scale, generate, get_scale
 from innofin.demo.store import WriteContext, id_offsets, write_frame
 from innofin.kernel.errors import Conflict
 from innofin.kernel.progress import ProgressCallback
+from innofin.ledger.models import (
+    CreditLine,
+    LedgerEvent,
+    Loan,
+    PoolClaim,
+    Programme,
+    ProgrammeTarget,
+    RiskPool,
+)
 from innofin.registry.models import DataSource
 from innofin.registry.schemas import Eligibility
 
@@ -79,6 +92,32 @@ def _write_products(ctx: WriteContext, data: DemoData) -> Mapping[str, int]:
     return {"product": write_frame(ctx, Base.metadata.tables["product"], frame)}
 
 
+def _write_ledger(ctx: WriteContext, data: DemoData) -> Mapping[str, int]:
+    """The ledger's tables. Ids that are not foreign keys — an event's ``entity_id``, a limit
+    entry's ``account_id`` and ``source_id``, the ids inside ``ledger_event.data`` and the
+    programmes' zone and institution lists — are shifted here by their table's offset."""
+    tables = data.tables
+    offset = {
+        kind: ctx.offsets.get(table, 0) for kind, table in ledger_engine.ENTITY_TABLES.items()
+    }
+    programme = tables["programme"]
+    programme = programme.with_columns(
+        ledger_engine.id_list_json(programme, "zone_ids", ctx.offsets.get("zone", 0)),
+        ledger_engine.id_list_json(programme, "institution_ids", ctx.offsets.get("institution", 0)),
+    )
+    events = tables["ledger_event"]
+    events = events.with_columns(
+        (pl.col("entity_id") + pl.col("entity").replace_strict(offset, return_dtype=pl.Int64)),
+        ledger_engine.event_data(events, ctx.offsets),
+    ).drop(*ledger_engine.DATA_REFS)
+    entries = tables["limit_entry"].with_columns(
+        pl.col("account_id") + pl.col("account").replace_strict(offset, return_dtype=pl.Int64),
+        pl.col("source_id") + pl.col("source").replace_strict(offset, return_dtype=pl.Int64),
+    )
+    frames = {**tables, "programme": programme, "ledger_event": events, "limit_entry": entries}
+    return {n: write_frame(ctx, Base.metadata.tables[n], frames[n]) for n in ledger_engine.TABLES}
+
+
 STEPS: list[Step] = [
     Step("zones", zone_engine.make_zones, write_tables("zone")),
     Step("institutions", finance_engine.make_institutions, write_tables("institution")),
@@ -89,6 +128,7 @@ STEPS: list[Step] = [
     Step("organisations", party_engine.make_organisations, write_tables("organisation")),
     Step("users", party_engine.make_users, write_tables("app_user", "user_role")),
     Step("grants", party_engine.make_grants, write_tables("consent", "referral")),
+    Step("ledger", ledger_engine.make_ledger, _write_ledger),
 ]
 
 
@@ -136,14 +176,15 @@ def write_data(
             .returning(DataSource.id)
         ).scalar_one()
         counts["data_source"] = 1
-        written = {n: Base.metadata.tables[n] for n in data.tables}
-        ctx = WriteContext(conn, source_id, id_offsets(conn, written), progress)
-        for step in chosen:
-            counts.update(step.write(ctx, data))
-        if conn.dialect.name == "postgresql":
-            _advance_sequences(conn, [n for n, t in written.items() if "id" in t.c])
-        # fresh planner statistics, so the first queries on the new data use the indexes
-        conn.exec_driver_sql("ANALYZE")
+        with _large_sqlite_cache(conn):
+            written = {n: Base.metadata.tables[n] for n in data.tables}
+            ctx = WriteContext(conn, source_id, id_offsets(conn, written), progress)
+            for step in chosen:
+                counts.update(step.write(ctx, data))
+            if conn.dialect.name == "postgresql":
+                _advance_sequences(conn, [n for n, t in written.items() if "id" in t.c])
+            # fresh planner statistics, so the first queries on the new data use the indexes
+            conn.exec_driver_sql("ANALYZE")
         record(
             conn,
             actor,
@@ -173,6 +214,25 @@ def generate_demo(
     return write_data(engine, generate_data(scale, seed, steps), steps, progress)
 
 
+#: SQLite page cache for the demo's write, in KiB (the default 2 MiB thrashes once indexes on
+#: keys inserted out of order — a loan's enterprise, an event's entity — outgrow it)
+SQLITE_WRITE_CACHE_KIB = 512 * 1024
+
+
+@contextmanager
+def _large_sqlite_cache(conn: Connection) -> Iterator[None]:
+    """On SQLite, a larger page cache for this connection while the block runs."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    before = int(conn.exec_driver_sql("PRAGMA cache_size").scalar_one())
+    conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_WRITE_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size={before}")
+
+
 def _advance_sequences(conn: Connection, tables: Sequence[str]) -> None:
     """Explicit ids do not move PostgreSQL's sequences: set them past the new rows."""
     for name in tables:
@@ -182,3 +242,134 @@ def _advance_sequences(conn: Connection, tables: Sequence[str]) -> None:
                 f"(SELECT max(id) FROM {name}))"
             )
         )
+
+
+# --------------------------------------------------------------------------- the ledger's summary
+
+NON_PERFORMING = ("substandard", "doubtful", "loss")
+
+
+@dataclass(frozen=True)
+class ProgrammeLine:
+    code: str
+    name: str
+    lines: int
+    outstanding: Decimal
+    balance_target: Decimal | None  # its financing-balance target, if it has one
+
+
+@dataclass(frozen=True)
+class PoolLine:
+    code: str
+    name: str
+    contributed: Decimal
+    paid_out: Decimal
+    balance: Decimal
+    covered_outstanding: Decimal
+    claims_paid: int
+
+
+@dataclass(frozen=True)
+class LedgerSummary:
+    """What the programme ledger holds at its last event: loans, balances, programmes, pools."""
+
+    as_of: dt.date | None
+    loans: int
+    active: int
+    outstanding: Decimal
+    non_performing: Decimal
+    written_off: Decimal
+    recovered: Decimal
+    programmes: list[ProgrammeLine]
+    pools: list[PoolLine]
+
+    @property
+    def npl_ratio(self) -> Decimal | None:
+        """Non-performing (substandard, doubtful, loss) share of the outstanding principal."""
+        return self.non_performing / self.outstanding if self.outstanding else None
+
+
+def _money(value: object) -> Decimal:
+    return Decimal(0) if value is None else Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+def ledger_summary(engine: Engine) -> LedgerSummary:
+    """The ledger in a few figures (grouped SQL; quick at national scale)."""
+    npl = Loan.category.in_(NON_PERFORMING)
+    with engine.connect() as conn:
+        as_of = conn.execute(
+            select(func.max(LedgerEvent.effective_on)).where(LedgerEvent.entity == "loan")
+        ).scalar_one()
+        totals = conn.execute(
+            select(
+                func.count(Loan.id),
+                func.count(Loan.id).filter(Loan.status == "active"),
+                func.sum(Loan.outstanding_principal),
+                func.sum(Loan.outstanding_principal).filter(npl),
+                func.sum(Loan.written_off),
+                func.sum(Loan.recovered),
+            )
+        ).one()
+        by_programme = dict(
+            (pid, (n, total))
+            for pid, n, total in conn.execute(
+                select(
+                    CreditLine.programme_id,
+                    func.count(func.distinct(CreditLine.id)),
+                    func.sum(Loan.outstanding_principal),
+                )
+                .join(Loan, Loan.credit_line_id == CreditLine.id, isouter=True)
+                .where(CreditLine.programme_id.is_not(None))
+                .group_by(CreditLine.programme_id)
+            )
+        )
+        targets = dict(
+            conn.execute(
+                select(ProgrammeTarget.programme_id, func.sum(ProgrammeTarget.amount))
+                .where(ProgrammeTarget.kind == "financing_balance")
+                .group_by(ProgrammeTarget.programme_id)
+            ).all()
+        )
+        programmes = [
+            ProgrammeLine(
+                code,
+                name,
+                int(by_programme.get(pid, (0, None))[0]),
+                _money(by_programme.get(pid, (0, None))[1]),
+                None if targets.get(pid) is None else _money(targets[pid]),
+            )
+            for pid, code, name in conn.execute(
+                select(Programme.id, Programme.code, Programme.name).order_by(Programme.id)
+            )
+        ]
+        paid = dict(
+            conn.execute(
+                select(PoolClaim.pool_id, func.count(PoolClaim.id))
+                .where(PoolClaim.status == "paid")
+                .group_by(PoolClaim.pool_id)
+            ).all()
+        )
+        pools = [
+            PoolLine(
+                p.code,
+                p.name,
+                _money(p.contributed),
+                _money(p.paid_out),
+                _money(p.balance),
+                _money(p.covered_outstanding),
+                int(paid.get(p.id, 0)),
+            )
+            for p in conn.execute(select(RiskPool).order_by(RiskPool.id))
+        ]
+    loans, active, outstanding, non_performing, written_off, recovered = totals
+    return LedgerSummary(
+        as_of=as_of,
+        loans=int(loans),
+        active=int(active),
+        outstanding=_money(outstanding),
+        non_performing=_money(non_performing),
+        written_off=_money(written_off),
+        recovered=_money(recovered),
+        programmes=programmes,
+        pools=pools,
+    )
