@@ -54,11 +54,17 @@ from typing import Any
 
 import httpx2
 import psycopg
-from psycopg import errors as pg_errors
-from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from machine import database_backends, machine_ticks, plain, proc_stat, proc_ticks, src_state
+from machine import (
+    database,
+    database_backends,
+    machine_ticks,
+    plain,
+    proc_stat,
+    proc_ticks,
+    src_state,
+)
 
 GOAL_P99_MS = 100.0
 PASSWORD = "bench-password-1"
@@ -383,28 +389,6 @@ async def wait_ready(client: httpx2.AsyncClient, pid: int, log: Path, seconds: f
         await asyncio.sleep(0.2)
     tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
     raise SystemExit(f"the server did not come up; its log ends:\n{tail}")
-
-
-@contextmanager
-def database(backend: str, tmp: Path, pg_url: str, pg_name: str) -> Iterator[str]:
-    """A fresh, empty database for `backend`; yields its URL. The PostgreSQL one is created
-    here — never an existing one, which may be another run's — and dropped at the end (the
-    SQLite file goes with the temporary directory)."""
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp / 'bench.db'}"
-        return
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        try:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(pg_name)))
-        except pg_errors.DuplicateDatabase:
-            raise SystemExit(f"database {pg_name} exists: drop it, or name another") from None
-    try:
-        url = make_url(pg_url).set(drivername="postgresql+psycopg", database=pg_name)
-        yield url.render_as_string(hide_password=False)
-    finally:
-        drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-        with psycopg.connect(pg_url, autocommit=True) as conn:
-            conn.execute(drop.format(sql.Identifier(pg_name)))
 
 
 def database_info(backend: str, url: str, pg_url: str) -> dict[str, Any]:

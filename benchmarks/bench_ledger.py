@@ -52,8 +52,7 @@ import tempfile
 import time
 import timeit
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -61,8 +60,6 @@ from typing import Any
 
 import psycopg
 import sqlalchemy
-from psycopg import errors as pg_errors
-from psycopg import sql
 from sqlalchemy import Engine, event, func, insert, select
 from sqlalchemy.engine import make_url
 
@@ -75,7 +72,7 @@ from innofin.ledger import bulk, pool_engine, pools, replay, service
 from innofin.ledger.models import AgreementCommitment, LedgerEvent
 from innofin.ledger.store import perform
 from innofin.registry.models import Enterprise, Institution, Zone
-from machine import database_backends, machine_ticks, plain, proc_ticks, src_state
+from machine import database, database_backends, machine_ticks, plain, proc_ticks, src_state
 
 GOAL_EVENTS_PER_SECOND = 2_000.0
 OUT = Path(__file__).resolve().parent / "out" / "bench_ledger.json"
@@ -143,28 +140,6 @@ def percentile(ordered: list[float], q: float) -> float:
 
 
 # --------------------------------------------------------------------------- databases
-
-
-@contextmanager
-def database(backend: str, tmp: Path, pg_url: str, pg_name: str) -> Iterator[str]:
-    """A fresh, empty database for `backend`; yields its URL. The PostgreSQL one is created
-    here — never an existing one, which may be another run's — and dropped at the end (the
-    SQLite file goes with the temporary directory)."""
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp / 'bench-ledger.db'}"
-        return
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        try:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(pg_name)))
-        except pg_errors.DuplicateDatabase:
-            raise SystemExit(f"database {pg_name} exists: drop it, or name another") from None
-    try:
-        url = make_url(pg_url).set(drivername="postgresql+psycopg", database=pg_name)
-        yield url.render_as_string(hide_password=False)
-    finally:
-        drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-        with psycopg.connect(pg_url, autocommit=True) as conn:
-            conn.execute(drop.format(sql.Identifier(pg_name)))
 
 
 def database_info(engine: Engine, url: str) -> dict[str, Any]:
@@ -589,7 +564,7 @@ def summarise(samples: list[dict[str, Any]]) -> dict[str, Any]:
 
 def bench_backend(backend: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     name = args.pg_database
-    with database(backend, tmp, pg_url_of(args.pg_url), name) as url:
+    with database(backend, tmp, pg_url_of(args.pg_url), name, "bench-ledger.db") as url:
         engine = make_engine(url)
         try:
             return _bench(engine, url, backend, args, name if backend == "postgresql" else None)

@@ -1,13 +1,20 @@
 """What the benchmarks share: reading this machine's CPU counters from /proc, the state of the
-code under test, and JSON-safe values."""
+code under test, JSON-safe values, and a fresh database per run."""
 
 from __future__ import annotations
 
 import hashlib
 import math
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg import sql
+from sqlalchemy.engine import make_url
 
 
 def proc_stat(pid: int) -> list[str]:
@@ -78,3 +85,27 @@ def plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [plain(v) for v in value]
     return value
+
+
+@contextmanager
+def database(
+    backend: str, tmp: Path, pg_url: str, pg_name: str, sqlite_name: str = "bench.db"
+) -> Iterator[str]:
+    """A fresh, empty database for `backend`; yields its URL. The PostgreSQL one is created
+    here — never an existing one, which may be another run's — and dropped at the end (the
+    SQLite file goes with the temporary directory)."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp / sqlite_name}"
+        return
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        try:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(pg_name)))
+        except pg_errors.DuplicateDatabase:
+            raise SystemExit(f"database {pg_name} exists: drop it, or name another") from None
+    try:
+        url = make_url(pg_url).set(drivername="postgresql+psycopg", database=pg_name)
+        yield url.render_as_string(hide_password=False)
+    finally:
+        drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(drop.format(sql.Identifier(pg_name)))
