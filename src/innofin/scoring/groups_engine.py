@@ -1,9 +1,12 @@
 """Ranks, percentiles and medians within groups, for a million rows at a time.
 
-One sort does it: rows are ordered by value (NumPy's SIMD argsort), then stably by group code
-(a radix sort on small integers), so each group is a contiguous run in value order. Ties (equal
-values in one group) are found from that order and share their rank. Missing values (NaN) sort
-last in their group and are left out of every count. No Python loop per row or per group.
+One sort does it: each row becomes a 64-bit key (group code, the value's leading bits, row
+index) and NumPy sorts the keys (plain integer sorts are several times faster than argsorts), so
+each group is a contiguous run in value order. Neighbours whose keys share the leading bits are
+the only ones that can tie; they are checked against the exact values, which also puts the rare
+values that differ further down in exact order. A row's rank is then its offset within its group,
+with the few tied runs corrected sparsely. Missing values (NaN) sort last in their group and are
+left out of every count. No Python loop per row or per group.
 """
 
 from __future__ import annotations
@@ -57,16 +60,12 @@ def _orderable(values: F64) -> npt.NDArray[np.uint64]:
     return out
 
 
-def sorted_order(
-    values: F64, codes: npt.NDArray[np.integer], n_groups: int = 2
-) -> npt.NDArray[np.intp]:
-    """Row indices ordered by group code, then value (NaN last in each group).
-
-    One vectorised sort of packed 64-bit keys (group code, the value's leading bits, row index)
-    instead of an argsort: NumPy sorts plain integers several times faster than it argsorts. Rows
-    whose values share the leading bits but differ further down (rare: they agree to about eight
-    significant digits) are put in exact order afterwards, so the order is exact.
-    """
+def _packed_sort(
+    values: F64, codes: npt.NDArray[np.integer], n_groups: int
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.uint64] | None]:
+    """Row indices ordered by group code, then value (NaN last in each group), and for each
+    sorted position the key head (group code and the value's leading bits) it was sorted by,
+    or None where the rows were too many to pack and an argsort was used."""
     n = values.shape[0]
     idx_bits = max(1, int(n - 1).bit_length())
     group_bits = 0 if n_groups <= 1 else int(n_groups - 1).bit_length()
@@ -74,58 +73,99 @@ def sorted_order(
     if value_bits < 24:  # too many rows or groups to pack: argsort instead
         by_value = np.argsort(_orderable(values))
         by_group = np.argsort(_prefer_small(codes)[by_value], kind="stable")
-        return by_value[by_group]
-    key = _orderable(values) >> np.uint64(64 - value_bits)
-    packed = key << np.uint64(idx_bits)
+        return by_value[by_group], None
+    packed = _orderable(values)
+    packed >>= np.uint64(64 - value_bits)
+    packed <<= np.uint64(idx_bits)
     if group_bits:
         packed |= codes.astype(np.uint64) << np.uint64(64 - group_bits)
     packed |= np.arange(n, dtype=np.uint64)
     packed.sort()
     idx = (packed & np.uint64((1 << idx_bits) - 1)).astype(np.intp)
-    head = packed >> np.uint64(idx_bits)
-    vs = values[idx]
-    same_head = head[1:] == head[:-1]
-    differ = vs[1:] != vs[:-1]
-    near = same_head & differ & ~(np.isnan(vs[1:]) & np.isnan(vs[:-1]))
-    if near.any():
-        # blocks of equal heads holding different values: order each block exactly
-        starts = np.flatnonzero(np.concatenate(([True], ~same_head)))
+    packed >>= np.uint64(idx_bits)
+    return idx, packed
+
+
+def _same(a: F64, b: F64) -> npt.NDArray[np.bool_]:
+    out: npt.NDArray[np.bool_] = (a == b) | (np.isnan(a) & np.isnan(b))
+    return out
+
+
+def _sorted_with_ties(
+    values: F64, codes: npt.NDArray[np.integer], n_groups: int
+) -> tuple[npt.NDArray[np.intp], I64]:
+    """The exact sorted order, and the sorted positions p whose row ties with the row at p + 1
+    (same group, same value; missing values tie with each other)."""
+    n = values.shape[0]
+    idx, head = _packed_sort(values, codes, n_groups)
+    if head is None:  # compare every neighbour
+        vs = values[idx]
+        same = _same(vs[1:], vs[:-1])
+        if n_groups > 1:
+            gs = codes[idx]
+            same &= gs[1:] == gs[:-1]
+        return idx, np.flatnonzero(same)
+    # only neighbours with the same head (group and leading bits) can tie
+    maybe = np.flatnonzero(head[1:] == head[:-1])
+    ties = _same(values[idx[maybe]], values[idx[maybe + 1]])
+    if not ties.all():
+        # blocks of equal heads holding different values (rare: they agree to about eight
+        # significant digits): order each block exactly, then look again
+        starts = np.flatnonzero(np.concatenate(([True], head[1:] != head[:-1])))
         ends = np.concatenate((starts[1:], [n]))
-        for at in np.flatnonzero(near):
-            block = int(np.searchsorted(starts, at, side="right") - 1)
+        for block in np.unique(np.searchsorted(starts, maybe[~ties], side="right") - 1):
             a, b = int(starts[block]), int(ends[block])
             idx[a:b] = idx[a:b][np.argsort(_orderable(values[idx[a:b]]), kind="stable")]
-    return idx
+        ties = _same(values[idx[maybe]], values[idx[maybe + 1]])
+    return idx, maybe[ties]
 
 
-def _runs(
-    values: F64, codes: npt.NDArray[np.integer], n_groups: int
-) -> tuple[npt.NDArray[np.intp], I64, I64, I64]:
-    """In sorted order: the row indices, and for each position the start of its group, the
-    start and the end (inclusive) of its run of equal values."""
+def sorted_order(
+    values: F64, codes: npt.NDArray[np.integer], n_groups: int = 2
+) -> npt.NDArray[np.intp]:
+    """Row indices ordered by group code, then value (NaN last in each group).
+
+    One vectorised sort of packed 64-bit keys (group code, the value's leading bits, row index)
+    instead of an argsort: NumPy sorts plain integers several times faster than it argsorts. Rows
+    whose values share the leading bits but differ further down are put in exact order
+    afterwards, so the order is exact.
+    """
+    return _sorted_with_ties(values, codes, n_groups)[0]
+
+
+@dataclass(frozen=True)
+class _Ranked:
+    """One group-and-value sort, in sorted order: the rows, each position's offset within its
+    group (rows of the group before it), and the runs of tied positions."""
+
+    idx: npt.NDArray[np.intp]
+    total: I64  # rows per group, missing included
+    within: I64
+    tied: I64  # positions inside a run of ties
+    tied_first: I64  # for each of them, the first and last position of its run
+    tied_last: I64
+
+
+def _ranked(values: F64, codes: npt.NDArray[np.integer], n_groups: int) -> _Ranked:
     n = values.shape[0]
-    idx = sorted_order(values, codes, n_groups)
-    vs = values[idx]
-    pos = np.arange(n, dtype=np.int64)
-    # a new group, and a new run of equal values, start where the sorted neighbours differ
-    new_run = np.empty(n, dtype=bool)
-    new_run[0] = True
-    np.not_equal(vs[1:], vs[:-1], out=new_run[1:])
+    idx, ties = _sorted_with_ties(values, codes, n_groups)
+    total = np.bincount(codes, minlength=n_groups).astype(np.int64)
+    within = np.arange(n, dtype=np.int64)
     if n_groups > 1:
-        gs = codes[idx]
-        new_group = np.empty(n, dtype=bool)
-        new_group[0] = True
-        np.not_equal(gs[1:], gs[:-1], out=new_group[1:])
-        new_run |= new_group
-        group_start = np.maximum.accumulate(np.where(new_group, pos, 0))
+        within -= np.repeat(np.cumsum(total) - total, total)
+    # positions p with p ~ p + 1: consecutive ones chain into one run [first, last]
+    if ties.size:
+        new = np.concatenate(([True], ties[1:] != ties[:-1] + 1))
+        first = ties[new]
+        last = ties[np.concatenate((np.flatnonzero(new)[1:] - 1, [ties.size - 1]))] + 1
+        length = last - first + 1
+        run = np.repeat(np.arange(first.size), length)
+        offset = np.arange(run.size) - np.repeat(np.cumsum(length) - length, length)
+        tied = first[run] + offset
+        tied_first, tied_last = first[run], last[run]
     else:
-        group_start = np.zeros(n, dtype=np.int64)
-    run_start = np.maximum.accumulate(np.where(new_run, pos, 0))
-    last = np.empty(n, dtype=bool)
-    last[-1] = True
-    last[:-1] = new_run[1:]
-    run_end = np.minimum.accumulate(np.where(last, pos, n)[::-1])[::-1]
-    return idx, group_start, run_start, run_end
+        tied = tied_first = tied_last = np.zeros(0, dtype=np.int64)
+    return _Ranked(idx, total, within, tied, tied_first, tied_last)
 
 
 def group_order(values: F64, codes: npt.NDArray[np.integer], n_groups: int) -> GroupOrder:
@@ -136,29 +176,36 @@ def group_order(values: F64, codes: npt.NDArray[np.integer], n_groups: int) -> G
     equal = np.empty(n, dtype=np.int64)
     if n == 0:
         return GroupOrder(below, equal, count[codes], valid)
-    idx, group_start, run_start, run_end = _runs(values, codes, n_groups)
-    below[idx] = run_start - group_start
-    equal[idx] = run_end - run_start + 1
+    r = _ranked(values, codes, n_groups)
+    below_s = r.within.copy()
+    below_s[r.tied] -= r.tied - r.tied_first
+    equal_s = np.ones(n, dtype=np.int64)
+    equal_s[r.tied] = r.tied_last - r.tied_first + 1
+    below[r.idx] = below_s
+    equal[r.idx] = equal_s
     return GroupOrder(below, equal, count[codes], valid)
 
 
 def group_percentile(values: F64, codes: npt.NDArray[np.integer], n_groups: int) -> F64:
     """`GroupOrder.percentile` computed in sorted order with one scatter (the hot path of
-    percentile normalisation)."""
+    percentile normalisation). Without ties a row's doubled score is 2 × (rows of its group
+    before it) + 2; only the tied positions, found sparsely, need more."""
     n = values.shape[0]
     out = np.empty(n)
     if n == 0:
         return out
     valid = ~np.isnan(values)
     count = np.bincount(codes[valid], minlength=n_groups).astype(np.float64)
-    idx, group_start, run_start, run_end = _runs(values, codes, n_groups)
-    p = run_end - run_start
-    p += 2 * (run_start - group_start) + 2  # below + (equal + 1) / 2, doubled
-    p_f = p.astype(np.float64)
-    p_f *= 0.5
+    r = _ranked(values, codes, n_groups)
+    doubled = r.within * 2
+    doubled += 2  # below + (equal + 1) / 2, doubled
+    w = r.within[r.tied] - (r.tied - r.tied_first)
+    doubled[r.tied] = 2 * w + (r.tied_last - r.tied_first) + 2
+    p = doubled.astype(np.float64)
+    p *= 0.5
     with np.errstate(invalid="ignore", divide="ignore"):  # groups with no value: NaN below
-        p_f /= count[codes[idx]] if n_groups > 1 else count[0]
-    out[idx] = p_f
+        p /= np.repeat(count, r.total) if n_groups > 1 else count[0]
+    out[r.idx] = p
     out[~valid] = np.nan
     return out
 
@@ -175,7 +222,8 @@ def group_median(values: F64, codes: npt.NDArray[np.integer], n_groups: int) -> 
     hi = starts + count // 2
     sv = values[idx]
     med = np.full(n_groups, np.nan)
-    med[has] = (sv[lo[has]] + sv[hi[has]]) * 0.5
+    with np.errstate(invalid="ignore"):  # -inf and +inf in the middle: NaN
+        med[has] = (sv[lo[has]] + sv[hi[has]]) * 0.5
     return med
 
 
@@ -194,7 +242,8 @@ def group_quantile(values: F64, codes: npt.NDArray[np.integer], n_groups: int, q
     sv = values[idx]
     out = np.full(n_groups, np.nan)
     a, b = sv[(starts + lo)[has]], sv[(starts + hi)[has]]
-    out[has] = a + (b - a) * frac[has]
+    with np.errstate(invalid="ignore"):  # between -inf and +inf: NaN; equal infinities: a
+        out[has] = np.where(a == b, a, a + (b - a) * frac[has])
     return out
 
 
