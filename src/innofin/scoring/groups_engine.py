@@ -50,14 +50,16 @@ def _prefer_small(codes: npt.NDArray[np.integer]) -> npt.NDArray[np.integer]:
 
 def _orderable(values: F64) -> npt.NDArray[np.uint64]:
     """Unsigned integers that sort like the floats (NaN after +inf, -0.0 equal to 0.0)."""
-    v = np.where(np.isnan(values), np.inf, values) + 0.0  # + 0.0 turns -0.0 into 0.0
-    u = v.view(np.uint64)
-    sign = np.uint64(1 << 63)
-    out: npt.NDArray[np.uint64] = np.where(u & sign, ~u, u | sign)
+    u = (values + 0.0).view(np.uint64)  # a copy; + 0.0 turns -0.0 into 0.0
+    # negative floats: flip every bit; others: set the sign bit
+    flip = u >> np.uint64(63)
+    flip *= np.uint64(0x7FFF_FFFF_FFFF_FFFF)
+    flip |= np.uint64(1 << 63)
+    u ^= flip
     nan = np.isnan(values)
     if nan.any():
-        out[nan] = np.iinfo(np.uint64).max
-    return out
+        u[nan] = np.iinfo(np.uint64).max
+    return u
 
 
 def _packed_sort(
@@ -135,24 +137,34 @@ def sorted_order(
 
 @dataclass(frozen=True)
 class _Ranked:
-    """One group-and-value sort, in sorted order: the rows, each position's offset within its
-    group (rows of the group before it), and the runs of tied positions."""
+    """One group-and-value sort: the rows in sorted order, where each group's rows start, and
+    the sorted positions inside a run of ties with their run's first and last position."""
 
     idx: npt.NDArray[np.intp]
     total: I64  # rows per group, missing included
-    within: I64
-    tied: I64  # positions inside a run of ties
-    tied_first: I64  # for each of them, the first and last position of its run
+    start: I64  # sorted position of each group's first row
+    tied: I64
+    tied_first: I64
     tied_last: I64
+
+    def within(self) -> I64:
+        """Each sorted position's offset within its group (the rows of the group before it)."""
+        out = np.arange(self.idx.shape[0], dtype=np.int64)
+        if self.total.shape[0] > 1:
+            out -= np.repeat(self.start, self.total)
+        return out
+
+    def tied_below(self) -> I64:
+        """For each tied position, the rows of its group strictly below its run."""
+        group = np.searchsorted(self.start + self.total, self.tied, side="right")
+        below: I64 = self.tied_first - self.start[group]
+        return below
 
 
 def _ranked(values: F64, codes: npt.NDArray[np.integer], n_groups: int) -> _Ranked:
-    n = values.shape[0]
     idx, ties = _sorted_with_ties(values, codes, n_groups)
     total = np.bincount(codes, minlength=n_groups).astype(np.int64)
-    within = np.arange(n, dtype=np.int64)
-    if n_groups > 1:
-        within -= np.repeat(np.cumsum(total) - total, total)
+    start = np.cumsum(total) - total
     # positions p with p ~ p + 1: consecutive ones chain into one run [first, last]
     if ties.size:
         new = np.concatenate(([True], ties[1:] != ties[:-1] + 1))
@@ -165,20 +177,30 @@ def _ranked(values: F64, codes: npt.NDArray[np.integer], n_groups: int) -> _Rank
         tied_first, tied_last = first[run], last[run]
     else:
         tied = tied_first = tied_last = np.zeros(0, dtype=np.int64)
-    return _Ranked(idx, total, within, tied, tied_first, tied_last)
+    return _Ranked(idx, total, start, tied, tied_first, tied_last)
+
+
+def _valid_counts(
+    values: F64, codes: npt.NDArray[np.integer], n_groups: int, total: I64
+) -> tuple[npt.NDArray[np.bool_], I64]:
+    """Where values are present, and the number present per group (missing ones are few:
+    counting them is cheaper than counting the rest)."""
+    missing = np.isnan(values)
+    count = total - np.bincount(codes[missing], minlength=n_groups)
+    return ~missing, count
 
 
 def group_order(values: F64, codes: npt.NDArray[np.integer], n_groups: int) -> GroupOrder:
     n = values.shape[0]
-    valid = ~np.isnan(values)
-    count = np.bincount(codes[valid], minlength=n_groups).astype(np.int64)
     below = np.empty(n, dtype=np.int64)
     equal = np.empty(n, dtype=np.int64)
     if n == 0:
-        return GroupOrder(below, equal, count[codes], valid)
+        empty = np.zeros(0, dtype=np.int64)
+        return GroupOrder(below, equal, empty, np.zeros(0, dtype=bool))
     r = _ranked(values, codes, n_groups)
-    below_s = r.within.copy()
-    below_s[r.tied] -= r.tied - r.tied_first
+    valid, count = _valid_counts(values, codes, n_groups, r.total)
+    below_s = r.within()
+    below_s[r.tied] = r.tied_below()
     equal_s = np.ones(n, dtype=np.int64)
     equal_s[r.tied] = r.tied_last - r.tied_first + 1
     below[r.idx] = below_s
@@ -188,23 +210,22 @@ def group_order(values: F64, codes: npt.NDArray[np.integer], n_groups: int) -> G
 
 def group_percentile(values: F64, codes: npt.NDArray[np.integer], n_groups: int) -> F64:
     """`GroupOrder.percentile` computed in sorted order with one scatter (the hot path of
-    percentile normalisation). Without ties a row's doubled score is 2 × (rows of its group
-    before it) + 2; only the tied positions, found sparsely, need more."""
+    percentile normalisation). Without ties a row's score is (rows of its group before it + 1)
+    / count; only the tied positions, found sparsely, need more."""
     n = values.shape[0]
     out = np.empty(n)
     if n == 0:
         return out
-    valid = ~np.isnan(values)
-    count = np.bincount(codes[valid], minlength=n_groups).astype(np.float64)
     r = _ranked(values, codes, n_groups)
-    doubled = r.within * 2
-    doubled += 2  # below + (equal + 1) / 2, doubled
-    w = r.within[r.tied] - (r.tied - r.tied_first)
-    doubled[r.tied] = 2 * w + (r.tied_last - r.tied_first) + 2
-    p = doubled.astype(np.float64)
-    p *= 0.5
+    valid, count = _valid_counts(values, codes, n_groups, r.total)
+    p = np.arange(1, n + 1, dtype=np.float64)
+    if n_groups > 1:
+        p -= np.repeat(r.start.astype(np.float64), r.total)
+    # below + (equal + 1) / 2 for a run of ties: doubled, in integers, then halved
+    doubled = 2 * r.tied_below() + (r.tied_last - r.tied_first) + 2
+    p[r.tied] = doubled * 0.5
     with np.errstate(invalid="ignore", divide="ignore"):  # groups with no value: NaN below
-        p /= np.repeat(count, r.total) if n_groups > 1 else count[0]
+        p /= np.repeat(count.astype(np.float64), r.total) if n_groups > 1 else float(count[0])
     out[r.idx] = p
     out[~valid] = np.nan
     return out
