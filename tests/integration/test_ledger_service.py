@@ -261,3 +261,21 @@ def test_check_finds_a_tampered_cache_and_rebuild_repairs_it(engine: Engine) -> 
     _check_clean(engine)
     with unit_of_work(engine) as s:
         assert s.scalar(select(text("count(*)")).select_from(LedgerEvent)) >= 4
+
+
+def test_a_loan_repaid_early_is_never_past_due(engine: Engine) -> None:
+    w = lw.build(engine)
+    line_id = lw.line(w, limit="500000.00", commitment=False, revolving=True)
+    loan_id = lw.draw(w, line_id, "120000.00", "LN-E", on=D(2024, 1, 10), months=12)
+    # all principal and one month's interest back after a month: the schedule's later
+    # interest is never owed, so after maturity the loan is not overdue
+    perform(engine, lambda s: service.repay(s, M, loan_id, principal=Decimal("120000.00"),
+            interest=Decimal("500.00"), paid_on=D(2024, 2, 10)), M)  # fmt: skip
+    with unit_of_work(engine) as s:
+        loan = s.get(Loan, loan_id)
+        assert loan is not None and loan.status == "closed"
+        assert service.days_past_due(s, loan, D(2025, 6, 1)) == 0
+    assert (
+        perform(engine, lambda s: service.classify(s, M, loan_id, as_of=D(2025, 6, 1)), M) is None
+    )
+    assert _get(engine, Loan, loan_id).category == "pass"  # type: ignore[attr-defined]

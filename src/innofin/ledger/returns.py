@@ -146,7 +146,7 @@ class _Applier:
         self.institutions: dict[str, int | None] = {}
         self.last_date: dict[tuple[int, str], dt.date] = {}
         self.applied = self.replayed = 0
-        self.pending: list[tuple[dict[str, Any], bulk.Repayment]] = []
+        self.pending: list[tuple[dict[str, Any], bulk.LoanEvent]] = []
 
     def institution(self, code: str) -> int | None:
         if code not in self.institutions:
@@ -173,18 +173,14 @@ class _Applier:
                 f"{row['institution']}\x1f{ref}\x1f{row['event']}\x1f{on}".encode()
             ).hexdigest()[:40]
         )
-        if row["event"] == "repayment":
+        if row["event"] in BULK_EVENTS:
             loan = self.session.scalars(
                 select(Loan.id).where(Loan.institution_id == inst, Loan.external_ref == ref)
             ).first()
             if loan is None:
                 reason = f"unknown loan {ref!r} of this institution"
                 return [(row["__row"], "loan_ref", ref, reason)]
-            zero = Decimal("0.00")
-            principal, interest = _money(row.get("principal")), _money(row.get("interest"))
-            self.pending.append(
-                (row, bulk.Repayment(loan, principal or zero, interest or zero, on, key))
-            )
+            self.pending.append((row, _bulk_row(row, loan, on, key)))
             self.last_date[(inst, ref)] = on
             return self.flush() if len(self.pending) >= 5000 else []
         found = self.flush()
@@ -212,18 +208,24 @@ class _Applier:
         return found
 
     def flush(self) -> list[Problem]:
-        """Apply the gathered repayments in one go (`ledger.bulk`)."""
+        """Apply the gathered repayments, classifications and defaults in one go
+        (`ledger.bulk`)."""
         if not self.pending:
             return []
         rows, self.pending = self.pending, []
         with self.session.begin_nested():
-            result = bulk.repay_many(self.session, self.actor, [r for _, r in rows])
+            result = bulk.record_many(self.session, self.actor, [r for _, r in rows])
         self.applied += result.recorded
         self.replayed += result.replayed
         out: list[Problem] = []
         for refused in result.refused:
             row = rows[refused.index][0]
-            field = {"paid_on": "date", "loan_id": "loan_ref"}.get(refused.field, refused.field)
+            field = {
+                "paid_on": "date",
+                "on": "date",
+                "loan_id": "loan_ref",
+                "floor": "category",
+            }.get(refused.field, refused.field)
             value = row.get(field)
             out.append((row["__row"], field, "" if value is None else str(value), refused.reason))
         return out
@@ -259,15 +261,24 @@ class _Applier:
             )  # fmt: skip
             return
         loan = self._loan(inst, row["loan_ref"])
-        if event == "classification":
-            service.classify(s, a, loan, as_of=on, floor=row.get("category"))
-        elif event == "default":
-            service.mark_default(s, a, loan, on=on, key=key)
-        else:
-            if principal is None:
-                raise IngestError(f"a {event} needs principal", field="principal")
-            act = service.write_off if event == "write_off" else service.recover
-            act(s, a, loan, amount=principal, on=on, key=key)
+        if principal is None:
+            raise IngestError(f"a {event} needs principal", field="principal")
+        act = service.write_off if event == "write_off" else service.recover
+        act(s, a, loan, amount=principal, on=on, key=key)
+
+
+#: events applied through `ledger.bulk` (gathered, then a few statements per thousand rows)
+BULK_EVENTS = ("repayment", "classification", "default")
+
+
+def _bulk_row(row: dict[str, Any], loan: int, on: dt.date, key: str) -> bulk.LoanEvent:
+    if row["event"] == "classification":
+        return bulk.Classification(loan, on, row.get("category") or None)
+    if row["event"] == "default":
+        return bulk.Default(loan, on, key)
+    zero = Decimal("0.00")
+    principal, interest = _money(row.get("principal")), _money(row.get("interest"))
+    return bulk.Repayment(loan, principal or zero, interest or zero, on, key)
 
 
 def import_return(

@@ -670,6 +670,10 @@ def classify(
 
 
 def days_past_due(session: Session, loan: Loan, as_of: dt.date) -> int:
+    """Days past due from the planned schedule and the live repayments; 0 once the principal
+    is repaid (a loan repaid early owes none of the schedule's later interest)."""
+    if loan.outstanding_principal == 0:
+        return 0
     rows = session.scalars(
         select(LoanInstalment).where(LoanInstalment.loan_id == loan.id).order_by(LoanInstalment.seq)
     ).all()
