@@ -203,9 +203,11 @@ def check(session: Session) -> list[Mismatch]:
     loans = replay_loans(session)
     found: list[Mismatch] = []
     cols = (*LOAN_AMOUNTS, "principal", "outstanding_principal", "status", "category")
+    names = (*cols, "defaulted_on")
+    # plain rows, not ORM objects: a national ledger holds millions of loans
     cached_loans = (
-        (loan.id, {c: getattr(loan, c) for c in (*cols, "defaulted_on")})
-        for loan in session.scalars(select(Loan))
+        (row[0], dict(zip(names, row[1:], strict=True)))
+        for row in session.execute(select(Loan.id, *(getattr(Loan, c) for c in names)))
     )
     found += _compare("loan", cached_loans, loans)
     lines = replay_limits(session, "credit_line")
@@ -213,8 +215,10 @@ def check(session: Session) -> list[Mismatch]:
     found += _compare(
         "credit_line",
         (
-            (line.id, {"used": line.used, "status": line.status})
-            for line in session.scalars(select(CreditLine))
+            (line_id, {"used": used, "status": status})
+            for line_id, used, status in session.execute(
+                select(CreditLine.id, CreditLine.used, CreditLine.status)
+            )
         ),
         {
             rid: {"used": lines.get(rid, ZERO), "status": statuses.get(rid)}
