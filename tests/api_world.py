@@ -4,6 +4,9 @@ Zones Z1 (province 甲省) and Z2 (乙省); enterprises e1, e2 in Z1 and e3 in Z
 A1, and bank B; one product each. e1 has a user and consents to bank A (and to branch A1); e2 was
 referred to bank A. Users: admin, a national and a provincial programme officer, Z1's zone officer,
 officers of bank A and bank B, and e1's user.
+
+Two programmes (see `programme_world`): 甲's in zone Z1 with bank A, 乙's in zone Z2 with bank B,
+each with an agreement, a risk pool, covered loans, claims and interest subsidies.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 import factories
 from innofin.access.models import Consent, Referral
@@ -28,6 +31,7 @@ from innofin.audit.recorder import Actor
 from innofin.db import unit_of_work
 from innofin.kernel.codes import OrgKind, Role
 from innofin.kernel.settings import Settings
+from innofin.ledger.models import AgreementCommitment
 from innofin.registry.models import (
     Certification,
     IndicatorReport,
@@ -153,6 +157,7 @@ def build_world(engine: Engine) -> World:
         ids["r1"] = referral.id
     score_world(engine)
     ledger_world(world)
+    programme_world(world)
     return world
 
 
@@ -198,6 +203,156 @@ def ledger_world(world: World) -> None:
             maker,
         ).entity_id
     line("p", "a", "e2", approve=False)
+
+
+#: callers who run programme 甲 (its pool's claims, its subsidies), each with rows of its own
+RUNNERS = ("admin", "national", "province")
+#: callers who may object to one of 甲's subsidies, each given one still under notice
+OBJECTORS = ("admin", "national", "province", "zone", "bank_a", "firm")
+#: callers who run programme 乙, each with a pending and an approved claim of its own
+RUNNERS_YI = ("admin", "national")
+#: callers who may file a claim on 甲's pool, each given a defaulted loan without a claim
+FILERS = ("admin", "bank_a")
+
+
+def programme_world(world: World) -> None:
+    """Programmes 甲 (zone Z1, bank A) and 乙 (zone Z2, bank B), each with a signed agreement and
+    a commitment, a funded risk pool and a credit line it covers, drawing on the commitment.
+
+    On 甲's line (bank A to e1): defaulted loans of 1,000,000.00 (the pool covers half) with a
+    pending claim (``claim_jia`` and one per runner, ``claim_pending_<who>``), an approved one per
+    runner (``claim_approved_<who>``) and none yet per filer (``loan_defaulted_<who>``); and a
+    loan of 12,000,000.00 (``loan_sub_jia``) that pays 30,000.00 of interest on the 15th of every
+    month from March 2024 to August 2025. Its subsidies (half the interest: 15,000.00), one per
+    month from March 2024: ``sub_jia`` and ``sub_object_<who>`` under notice on T0,
+    ``sub_resolve_<who>`` objected, ``sub_confirm`` past its notice, ``sub_pay_<who>``
+    confirmed; May to August 2025 are left to publish. On 乙's line (bank B to e3): a pending
+    claim (``claim_yi``), a pending and an approved claim per runner of 乙 (``claim_yi_pending_
+    <who>``, ``claim_yi_approved_<who>``) and a loan paying interest in June, July and August
+    2024, June's subsidy published (``sub_yi``).
+    """
+    from innofin.ledger import pool_engine, pools, subsidies
+    from innofin.ledger import service as ledger
+
+    engine, ids = world.engine, world.ids
+    maker = Actor(label="cli:seed-maker", channel="cli")
+    checker = Actor(label="cli:seed-checker", channel="cli")
+    officer = Actor(label="cli:seed-officer", channel="cli")
+    firm = Actor(label="cli:seed-firm", channel="cli")
+    rules = pool_engine.SubsidyRules(share=Decimal("0.5"))
+    day = dt.date
+    with unit_of_work(engine, immediate=True, actor=officer) as s:
+
+        def programme(side: str, zone: str, bank: str, firm_key: str) -> int:
+            code = f"PRG-{side.upper()}"
+            prog = ledger.create_programme(
+                s, officer, code=code, name=f"{side}科技信贷计划", sponsor=f"{side}科学技术厅",
+                starts_on=day(2024, 1, 1), ends_on=day(2026, 12, 31),
+                targets=[
+                    ledger.TargetSpec("new_credit", day(2025, 12, 31), amount=Decimal("1e9")),
+                    ledger.TargetSpec("key_enterprises", day(2025, 12, 31), count=10),
+                ],
+                zone_ids=[ids[zone]], institution_ids=[ids[bank]],
+            )  # fmt: skip
+            agreement = ledger.sign_agreement(
+                s, officer, code=f"AG-{side.upper()}", kind="government_bank",
+                institution_id=ids[bank], counterparty=f"{side}科学技术厅",
+                signed_on=day(2024, 1, 1), starts_on=day(2024, 1, 1), ends_on=day(2026, 12, 31),
+                commitments=[ledger.CommitmentSpec(
+                    Decimal("500000000.00"), day(2024, 1, 1), day(2026, 12, 31)
+                )],
+                programme_id=prog.id,
+            )  # fmt: skip
+            s.flush()
+            pool = pools.create_pool(
+                s, officer, code=f"POOL-{side.upper()}", name=f"{side}风险补偿资金池",
+                rules=pool_engine.early_province_county_rules(Decimal("0.5")),
+                programme_id=prog.id, opened_on=day(2024, 1, 1),
+            )  # fmt: skip
+            for who, amount in (("province", "70000000.00"), ("county", "30000000.00")):
+                pools.contribute(
+                    s, officer, pool.id, contributor=who, amount=Decimal(amount),
+                    on=day(2024, 1, 1),
+                )  # fmt: skip
+            commitment = s.scalars(
+                select(AgreementCommitment.id).where(
+                    AgreementCommitment.agreement_id == agreement.id
+                )
+            ).one()
+            spec = ledger.LineSpec(
+                institution_id=ids[bank], external_ref=f"LINE-COV-{side.upper()}",
+                enterprise_id=ids[firm_key], limit_amount=Decimal("100000000.00"),
+                opens_on=day(2024, 1, 1), matures_on=day(2030, 12, 31), rate=Decimal("0.0345"),
+                commitment_id=commitment, risk_pool_id=pool.id,
+            )  # fmt: skip
+            line_id = ledger.propose_line(s, maker, spec).entity_id
+            ledger.approve_line(s, checker, line_id)
+            ids.update({f"prg_{side}": prog.id, f"ag_{side}": agreement.id})
+            ids.update({f"pool_{side}": pool.id, f"line_cov_{side}": line_id})
+            return line_id
+
+        def loan(line_id: int, ref: str, amount: str = "1000000.00") -> int:
+            return ledger.draw(
+                s, maker, line_id, amount=Decimal(amount), drawn_on=day(2024, 2, 1),
+                external_ref=ref, months=24,
+            ).entity_id  # fmt: skip
+
+        def defaulted(line_id: int, ref: str) -> int:
+            loan_id = loan(line_id, ref)
+            ledger.mark_default(s, maker, loan_id, on=day(2024, 12, 1))
+            return loan_id
+
+        def claim(side: str, line_id: int, ref: str, approve: bool = False) -> int:
+            loan_id = defaulted(line_id, ref)
+            ev = pools.file_claim(s, maker, ids[f"pool_{side}"], loan_id, on=day(2025, 1, 15))
+            if approve:
+                pools.decide_claim(s, officer, ev.entity_id, approve=True, on=day(2025, 2, 1))
+            return ev.entity_id
+
+        def interest(loan_id: int, on: dt.date) -> None:
+            ledger.repay(
+                s, maker, loan_id, principal=Decimal(0), interest=Decimal("30000.00"), paid_on=on
+            )
+
+        def month(side: str, year: int, m: int, published_on: dt.date) -> int:
+            end = day(year + m // 12, m % 12 + 1, 1) - dt.timedelta(days=1)
+            (made,) = subsidies.publish(
+                s, officer, programme=f"PRG-{side.upper()}", rules=rules,
+                period_start=day(year, m, 1), period_end=end, published_on=published_on,
+                notice_days=7, among=subsidies.programme_loans(ids[f"prg_{side}"]),
+            )  # fmt: skip
+            return made.id
+
+        jia = programme("jia", "z1", "a", "e1")
+        yi = programme("yi", "z2", "b", "e3")
+        ids["claim_jia"] = claim("jia", jia, "LOAN-C-JIA")
+        ids["claim_yi"] = claim("yi", yi, "LOAN-C-YI")
+        for who in RUNNERS:
+            ids[f"claim_pending_{who}"] = claim("jia", jia, f"LOAN-P-{who}")
+            ids[f"claim_approved_{who}"] = claim("jia", jia, f"LOAN-A-{who}", approve=True)
+        for who in RUNNERS_YI:
+            ids[f"claim_yi_pending_{who}"] = claim("yi", yi, f"LOAN-P-YI-{who}")
+            ids[f"claim_yi_approved_{who}"] = claim("yi", yi, f"LOAN-A-YI-{who}", approve=True)
+        for who in FILERS:
+            ids[f"loan_defaulted_{who}"] = defaulted(jia, f"LOAN-D-{who}")
+        ids["loan_sub_jia"] = sub_jia = loan(jia, "LOAN-S-JIA", "12000000.00")
+        ids["loan_sub_yi"] = sub_yi = loan(yi, "LOAN-S-YI", "12000000.00")
+        for k in range(18):  # March 2024 to August 2025
+            interest(sub_jia, day(2024 + (k + 2) // 12, (k + 2) % 12 + 1, 15))
+        for m in (6, 7, 8):
+            interest(sub_yi, day(2024, m, 15))
+        ids["sub_yi"] = month("yi", 2024, 6, day(2026, 2, 27))
+        months = iter((2024 + (k + 2) // 12, (k + 2) % 12 + 1) for k in range(14))
+        ids["sub_jia"] = month("jia", *next(months), day(2026, 2, 27))
+        for who in OBJECTORS:  # under notice until 2026-03-06
+            ids[f"sub_object_{who}"] = month("jia", *next(months), day(2026, 2, 27))
+        for who in RUNNERS:
+            ids[f"sub_resolve_{who}"] = sub = month("jia", *next(months), day(2026, 2, 20))
+            subsidies.object_to(s, firm, sub, text="利息有误", on=day(2026, 2, 21))
+        ids["sub_confirm"] = month("jia", *next(months), day(2026, 2, 1))  # notice ended 02-08
+        for who in RUNNERS:
+            ids[f"sub_pay_{who}"] = sub = month("jia", *next(months), day(2026, 1, 1))
+            subsidies.confirm(s, firm, sub, enterprise_id=ids["e1"], on=day(2026, 1, 10))
 
 
 KEY_LIST = "world-key-list"

@@ -1,5 +1,6 @@
 """A small ledger world for tests: a zone, enterprises, a bank with two officers, an agreement
-with a commitment, a risk pool and an approved credit line; plus shortcuts for the actions."""
+with a commitment, a risk pool and an approved credit line; plus shortcuts for the actions
+(and `officers`: the bank's officers as users, for returns that name them)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from innofin.db.engine import unit_of_work
 from innofin.ledger import pool_engine, pools, service
 from innofin.ledger.models import AgreementCommitment
 from innofin.ledger.store import perform
-from innofin.registry.models import Institution
+from innofin.registry.models import Institution, Organisation, User, UserRole
 
 MAKER = Actor(label="api:maker", channel="api", user_id=1)
 CHECKER = Actor(label="api:checker", channel="api", user_id=2)
@@ -145,3 +146,21 @@ def draw(
         MAKER,
     )
     return ev.entity_id
+
+
+def officers(
+    w: World, *names: str, institution: int | None = None, role: str = "institution_officer"
+) -> dict[str, int]:
+    """Users of an institution (the world's bank by default), by user name: their ids."""
+    bank = w.bank_id if institution is None else institution
+    with unit_of_work(w.engine, actor=MAKER) as s:
+        org = s.scalars(select(Organisation).where(Organisation.institution_id == bank)).first()
+        if org is None:
+            org = Organisation(kind="institution", name=f"institution {bank}", institution_id=bank)
+            s.add(org)
+            s.flush()
+        users = [User(username=n, display_name=n, organisation_id=org.id) for n in names]
+        s.add_all(users)
+        s.flush()
+        s.add_all(UserRole(user_id=u.id, role=role) for u in users)
+        return {u.username: u.id for u in users}

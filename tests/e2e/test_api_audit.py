@@ -56,7 +56,7 @@ def test_every_write_endpoint_is_audited_with_actor_and_reason(
         response = api.call(
             who,
             case.method,
-            case.path(w),
+            case.url(w, who),
             fresh=False,
             headers={"X-Audit-Reason": quote(reason)},
             **kwargs,

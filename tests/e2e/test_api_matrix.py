@@ -9,6 +9,7 @@ writes follow. The test fails when the application has an endpoint without a cas
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
 from collections.abc import Callable, Iterator
@@ -23,7 +24,11 @@ from api_world import (
     ANON,
     CALLERS,
     EVERYONE,
+    FILERS,
     KEY_LIST,
+    OBJECTORS,
+    RUNNERS,
+    RUNNERS_YI,
     Api,
     World,
     build_world,
@@ -51,6 +56,7 @@ def allow(*callers: str, hidden: tuple[str, ...] = (), public: bool = False) -> 
 ALL = CALLERS
 OFFICERS = ("admin", "national", "province", "zone")
 AGGREGATE_READERS = ("admin", "national", "province", "zone", "bank_a", "bank_b")
+READERS = AGGREGATE_READERS  # of programmes, agreements, pools and claims
 _counter = itertools.count(100)
 
 
@@ -63,6 +69,20 @@ class Case:
     body: Callable[[World, str], dict[str, Any]] | None = None
     files: Callable[[World, str], dict[str, Any]] | None = None
     fresh_token: bool = False  # logout ends the session it is called with
+    #: the path for one caller, when each caller needs a row of its own (a claim is decided once)
+    path_for: Callable[[World, str], str] | None = None
+
+    def url(self, w: World, who: str) -> str:
+        return self.path_for(w, who) if self.path_for is not None else self.path(w)
+
+
+def own(prefix: str, owners: tuple[str, ...], template: str) -> Callable[[World, str], str]:
+    """The path to the caller's own row ``<prefix>_<who>`` (the first owner's for the others)."""
+
+    def path(w: World, who: str) -> str:
+        return template.format(w.ids[f"{prefix}_{who if who in owners else owners[0]}"])
+
+    return path
 
 
 def _zone_body(_w: World, who: str) -> dict[str, Any]:
@@ -128,6 +148,26 @@ def _upload(_w: World, _who: str) -> dict[str, Any]:
 
 def ids(key: str) -> Callable[[World], str]:
     return lambda w: str(w.ids[key])
+
+
+def _programme_reads(collection: str, item: str, key: str) -> list[Case]:
+    """The list, a row of 甲's (zone Z1, bank A) and a row of 乙's (zone Z2, bank B)."""
+    one = f"/api/v1/{collection}/{{{item}}}"
+    return [
+        Case("GET", f"/api/v1/{collection}", lambda w: f"/api/v1/{collection}", allow(*READERS)),
+        Case(
+            "GET",
+            one,
+            lambda w: f"/api/v1/{collection}/{w.ids[f'{key}_jia']}",
+            allow(*OFFICERS, "bank_a", hidden=("bank_b",)),
+        ),
+        Case(
+            "GET",
+            one,
+            lambda w: f"/api/v1/{collection}/{w.ids[f'{key}_yi']}",
+            allow("admin", "national", "bank_b", hidden=("province", "zone", "bank_a")),
+        ),
+    ]
 
 
 READS: list[Case] = [
@@ -285,6 +325,23 @@ READS: list[Case] = [
         lambda w: f"/api/v1/loans/{w.ids['loan_a']}/events",
         allow(*OFFICERS, "bank_a", "firm", hidden=("bank_b",)),
     ),
+    *_programme_reads("programmes", "programme_id", "prg"),
+    *_programme_reads("agreements", "agreement_id", "ag"),
+    *_programme_reads("risk-pools", "pool_id", "pool"),
+    *_programme_reads("pool-claims", "claim_id", "claim"),
+    Case("GET", "/api/v1/subsidies", lambda w: "/api/v1/subsidies", allow(*ALL)),
+    Case(  # 甲's subsidy on bank A's loan to e1
+        "GET",
+        "/api/v1/subsidies/{subsidy_id}",
+        lambda w: f"/api/v1/subsidies/{w.ids['sub_jia']}",
+        allow(*OFFICERS, "bank_a", "firm", hidden=("bank_b",)),
+    ),
+    Case(  # 乙's subsidy on bank B's loan to e3
+        "GET",
+        "/api/v1/subsidies/{subsidy_id}",
+        lambda w: f"/api/v1/subsidies/{w.ids['sub_yi']}",
+        allow("admin", "national", "bank_b", hidden=("province", "zone", "bank_a", "firm")),
+    ),
 ]
 
 
@@ -308,6 +365,126 @@ def _drawdown_body(w: World, who: str) -> dict[str, Any]:
         "months": 12,
     }
 
+
+def _contribution(_w: World, _who: str) -> dict[str, Any]:
+    return {"contributor": "county", "amount": "1000.00", "paid_on": "2025-06-30"}
+
+
+def _publish(side: str, months: dict[str, int]) -> Callable[[World, str], dict[str, Any]]:
+    """A month's publication for each caller (a period is published once)."""
+
+    def body(w: World, who: str) -> dict[str, Any]:
+        year, month = divmod(months.get(who, next(iter(months.values()))), 100)
+        end = (dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)).isoformat()
+        return {
+            "programme_id": w.ids[f"prg_{side}"],
+            "period_start": f"{year}-{month:02d}-01",
+            "period_end": end,
+            "rules": {"share": "0.5"},
+        }
+
+    return body
+
+
+LEDGER_WRITES: list[Case] = [
+    Case(
+        "POST",
+        "/api/v1/risk-pools/{pool_id}/contributions",
+        lambda w: f"/api/v1/risk-pools/{w.ids['pool_jia']}/contributions",
+        allow(*RUNNERS),
+        body=_contribution,
+    ),
+    Case(  # 乙's pool: not 甲省's
+        "POST",
+        "/api/v1/risk-pools/{pool_id}/contributions",
+        lambda w: f"/api/v1/risk-pools/{w.ids['pool_yi']}/contributions",
+        allow(*RUNNERS_YI, hidden=("province",)),
+        body=_contribution,
+    ),
+    Case(  # the bank (or an admin) files; bank B does not see 甲's pool
+        "POST",
+        "/api/v1/risk-pools/{pool_id}/claims",
+        lambda w: f"/api/v1/risk-pools/{w.ids['pool_jia']}/claims",
+        allow(*FILERS, hidden=("bank_b",)),
+        body=lambda w, who: {
+            "loan_id": w.ids[f"loan_defaulted_{who if who in FILERS else FILERS[0]}"]
+        },
+    ),
+    Case(
+        "POST",
+        "/api/v1/pool-claims/{claim_id}/decision",
+        lambda w: f"/api/v1/pool-claims/{w.ids['claim_pending_admin']}/decision",
+        allow(*RUNNERS),
+        body=lambda _w, _who: {"approve": True},
+        path_for=own("claim_pending", RUNNERS, "/api/v1/pool-claims/{}/decision"),
+    ),
+    Case(
+        "POST",
+        "/api/v1/pool-claims/{claim_id}/decision",
+        lambda w: f"/api/v1/pool-claims/{w.ids['claim_yi_pending_admin']}/decision",
+        allow(*RUNNERS_YI, hidden=("province",)),
+        body=lambda _w, _who: {"approve": False},
+        path_for=own("claim_yi_pending", RUNNERS_YI, "/api/v1/pool-claims/{}/decision"),
+    ),
+    Case(
+        "POST",
+        "/api/v1/pool-claims/{claim_id}/payment",
+        lambda w: f"/api/v1/pool-claims/{w.ids['claim_approved_admin']}/payment",
+        allow(*RUNNERS),
+        body=lambda _w, _who: {"paid_on": "2026-03-01"},
+        path_for=own("claim_approved", RUNNERS, "/api/v1/pool-claims/{}/payment"),
+    ),
+    Case(
+        "POST",
+        "/api/v1/pool-claims/{claim_id}/payment",
+        lambda w: f"/api/v1/pool-claims/{w.ids['claim_yi_approved_admin']}/payment",
+        allow(*RUNNERS_YI, hidden=("province",)),
+        path_for=own("claim_yi_approved", RUNNERS_YI, "/api/v1/pool-claims/{}/payment"),
+    ),
+    Case(
+        "POST",
+        "/api/v1/subsidies/publish",
+        lambda w: "/api/v1/subsidies/publish",
+        allow(*RUNNERS),
+        body=_publish("jia", {"admin": 202505, "national": 202506, "province": 202507}),
+    ),
+    Case(  # 乙's programme: not 甲省's
+        "POST",
+        "/api/v1/subsidies/publish",
+        lambda w: "/api/v1/subsidies/publish",
+        allow(*RUNNERS_YI, hidden=("province",)),
+        body=_publish("yi", {"admin": 202407, "national": 202408}),
+    ),
+    Case(  # the list is public notice: whoever sees the subsidy may object
+        "POST",
+        "/api/v1/subsidies/{subsidy_id}/objection",
+        lambda w: f"/api/v1/subsidies/{w.ids['sub_object_admin']}/objection",
+        allow(*OBJECTORS, hidden=("bank_b",)),
+        body=lambda _w, who: {"text": f"利息有误 ({who})"},
+        path_for=own("sub_object", OBJECTORS, "/api/v1/subsidies/{}/objection"),
+    ),
+    Case(
+        "POST",
+        "/api/v1/subsidies/{subsidy_id}/resolution",
+        lambda w: f"/api/v1/subsidies/{w.ids['sub_resolve_admin']}/resolution",
+        allow(*RUNNERS),
+        body=lambda _w, _who: {"upheld": False},
+        path_for=own("sub_resolve", RUNNERS, "/api/v1/subsidies/{}/resolution"),
+    ),
+    Case(  # only the enterprise itself confirms
+        "POST",
+        "/api/v1/subsidies/{subsidy_id}/confirmation",
+        lambda w: f"/api/v1/subsidies/{w.ids['sub_confirm']}/confirmation",
+        allow("firm"),
+    ),
+    Case(
+        "POST",
+        "/api/v1/subsidies/{subsidy_id}/payment",
+        lambda w: f"/api/v1/subsidies/{w.ids['sub_pay_admin']}/payment",
+        allow(*RUNNERS),
+        path_for=own("sub_pay", RUNNERS, "/api/v1/subsidies/{}/payment"),
+    ),
+]
 
 WRITES: list[Case] = [
     Case(  # bank B may not enter a line for bank A (403); only institution officers enter lines
@@ -451,6 +628,7 @@ WRITES: list[Case] = [
         body=_referral_body,
     ),
     Case("POST", "/api/v1/users", lambda w: "/api/v1/users", allow("admin"), body=_user_body),
+    *LEDGER_WRITES,
     Case(
         "POST",
         "/api/v1/imports/{kind}",
@@ -498,7 +676,7 @@ def _run(case: Case, w: World, api: Api, who: str) -> Any:
         kwargs["json"] = case.body(w, who)
     if case.files is not None:
         kwargs["files"] = case.files(w, who)
-    return api.call(who, case.method, case.path(w), fresh=case.fresh_token, **kwargs)
+    return api.call(who, case.method, case.url(w, who), fresh=case.fresh_token, **kwargs)
 
 
 def test_every_endpoint_has_a_case(world: tuple[World, Api]) -> None:
@@ -523,7 +701,7 @@ def test_authorisation_matrix(world: tuple[World, Api]) -> None:
         for case, who in itertools.product(phase, EVERYONE):
             response = _run(case, w, api, who)
             expected = case.expect[who]
-            label = f"{case.method} {case.path(w)} as {who}"
+            label = f"{case.method} {case.url(w, who)} as {who}"
             if not _status_ok(expected, response.status_code):
                 failures.append(
                     f"{label}: {response.status_code} (expected {expected}) {response.text[:200]}"
@@ -571,6 +749,27 @@ def test_lists_hold_only_the_callers_rows(world: tuple[World, Api]) -> None:
     assert listed("bank_b", "/api/v1/consents") == set()
     assert listed("bank_b", "/api/v1/referrals") == set()
     assert listed("zone", "/api/v1/referrals") == {w.ids["r1"]}
+    sides = {  # 甲's rows and 乙's rows of each programme-level list
+        path: tuple(
+            {v for k, v in w.ids.items() if k.startswith(prefix) and ("yi" in k) == yi}
+            for yi in (False, True)
+        )
+        for path, prefix in (
+            ("/api/v1/programmes", "prg_"),
+            ("/api/v1/agreements", "ag_"),
+            ("/api/v1/risk-pools", "pool_"),
+            ("/api/v1/pool-claims", "claim_"),
+            ("/api/v1/subsidies", "sub_"),
+        )
+    }
+    for path, (jia, yi) in sides.items():
+        assert jia and yi, path
+        for who in ("admin", "national"):
+            assert listed(who, path) == jia | yi, (who, path)
+        for who in ("province", "zone", "bank_a"):
+            assert listed(who, path) == jia, (who, path)
+        assert listed("bank_b", path) == yi, path
+    assert listed("firm", "/api/v1/subsidies") == sides["/api/v1/subsidies"][0]  # all e1's
 
 
 def test_institution_cannot_publish_for_another(world: tuple[World, Api]) -> None:

@@ -1,5 +1,6 @@
 """Bank returns on SQLite and PostgreSQL: rows go through the ledger's rules, all or nothing,
-every bad row named; a re-sent return changes nothing; Chinese headers in 万元, GBK."""
+every bad row named; a re-sent return changes nothing; Chinese headers in 万元, GBK; new credit
+lines entered by their maker and checker, drawn on by later rows of the same return."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 import ledger_world as lw
+from factories import uscc
 from innofin.db.engine import unit_of_work
 from innofin.ingest.errors import RejectedRows
 from innofin.ingest.rejects import read_rejects
 from innofin.ledger import replay, returns
-from innofin.ledger.models import LedgerEvent, Loan
+from innofin.ledger.models import AgreementCommitment, CreditLine, LedgerEvent, Loan
+from innofin.registry.models import Institution
 
 HEADER = ["institution", "loan_ref", "event", "date", "line_ref", "principal", "interest", "months"]
 
@@ -135,3 +138,174 @@ def test_chinese_headers_in_wan_yuan_gbk(engine: Engine, tmp_path: Path) -> None
     assert loan.interest_paid == Decimal("4712.00")
     assert loan.method == "equal_principal" and loan.months == 24
     assert loan.category == "special_mention"  # the bank's class is a floor
+
+
+# --------------------------------------------------------------------------- credit lines
+
+LINE_HEADER = [*HEADER, "enterprise", "limit", "end_date", "rate", "rate_kind", "spread_bp",
+               "revolving", "product", "programme", "agreement", "maker", "checker"]  # fmt: skip
+
+
+def _row(**cells: str) -> list[str]:
+    return [cells.get(name, "") for name in LINE_HEADER]
+
+
+def _new_line(ref: str, firm: int, **over: str) -> list[str]:
+    cells = {
+        "institution": "B001",
+        "event": "credit_line",
+        "date": "2024-01-15",
+        "line_ref": ref,
+        "enterprise": uscc(firm),
+        "limit": "500000.00",
+        "end_date": "2025-01-14",
+        "rate": "3.45",
+        "maker": "alice",
+        "checker": "bob",
+    }
+    return _row(**{**cells, **over})
+
+
+def _loan_row(ref: str, event: str, date: str, **cells: str) -> list[str]:
+    return _row(institution="B001", loan_ref=ref, event=event, date=date, **cells)
+
+
+def _lines(engine: Engine) -> dict[str, CreditLine]:
+    with unit_of_work(engine) as s:
+        return {line.external_ref: line for line in s.scalars(select(CreditLine))}
+
+
+def _lines_and_loans() -> list[list[str]]:
+    lpr = {"rate": "3.10", "rate_kind": "lpr_spread", "spread_bp": "-20", "revolving": "是"}
+    draw = {"principal": "200000.00", "months": "12"}
+    return [
+        _new_line("LINE-1", 0, agreement="AG-1", revolving="no"),
+        _new_line("LINE-2", 1, date="2024-01-20", end_date="", months="24", **lpr),
+        _loan_row("LN-1", "drawdown", "2024-02-01", line_ref="LINE-1", **draw),
+        _loan_row("LN-2", "提款", "2024-02-01", line_ref="LINE-2", **draw),
+        _loan_row("LN-1", "repayment", "2024-03-01", principal="10000.00", interest="575.00"),
+        _loan_row("LN-2", "repayment", "2024-03-01", principal="5000.00", interest="240.00"),
+    ]
+
+
+def test_a_return_enters_credit_lines_that_its_drawdowns_use_once(
+    engine: Engine, tmp_path: Path
+) -> None:
+    w = lw.build(engine)
+    ids = lw.officers(w, "alice", "bob")
+    path = _write(tmp_path / "return.csv", _lines_and_loans(), LINE_HEADER)
+    first = returns.import_return(engine, path, actor=lw.MAKER)
+    assert (first.rows, first.applied, first.replayed, first.rejected) == (6, 6, 0, 0)
+    lines, loans = _lines(engine), _loans(engine)
+    one, two = lines["LINE-1"], lines["LINE-2"]
+    assert (one.status, one.maker_id, one.checker_id) == ("approved", "return:alice", "return:bob")
+    assert one.limit_amount == Decimal("500000.00") and one.used == Decimal("200000.00")
+    assert (one.opens_on, one.matures_on) == (lw.D(2024, 1, 15), lw.D(2025, 1, 14))
+    assert (one.rate_kind, one.rate, one.revolving) == ("fixed", Decimal("0.0345"), False)
+    assert one.commitment_id == w.commitment_id and two.commitment_id is None
+    assert (two.rate_kind, two.rate, two.spread_bp) == ("lpr_spread", Decimal("0.0310"), -20)
+    assert two.revolving and two.matures_on == lw.D(2026, 1, 20)
+    assert loans["LN-1"].outstanding_principal == Decimal("190000.00")
+    assert loans["LN-2"].annual_rate == Decimal("0.0290")
+    with unit_of_work(engine) as s:
+        commitment = s.get(AgreementCommitment, w.commitment_id)
+        assert commitment is not None and commitment.used == Decimal("500000.00")
+        proposed = s.scalars(
+            select(LedgerEvent).where(
+                LedgerEvent.kind == "line_proposed", LedgerEvent.entity_id == one.id
+            )
+        ).one()
+        assert (proposed.actor, proposed.user_id) == ("return:alice", ids["alice"])
+        assert proposed.reason is not None and "sent by api:maker" in proposed.reason
+    # re-sent: nothing changes, the lines are found again by (institution, line_ref)
+    before = _events(engine)
+    again = returns.import_return(engine, path, actor=lw.MAKER)
+    assert (again.applied, again.replayed, again.rejected) == (0, 6, 0)
+    assert _events(engine) == before and _lines(engine)["LINE-1"].used == Decimal("200000.00")
+    with unit_of_work(engine) as s:
+        assert replay.check(s) == []
+    # re-sent with other terms: refused, naming the columns
+    changed = _lines_and_loans()
+    changed[0] = _new_line("LINE-1", 0, agreement="AG-1", limit="600000.00", rate="3.50")
+    with pytest.raises(RejectedRows, match="1 of 6 rows rejected") as exc:
+        returns.import_return(engine, _write(tmp_path / "r2.csv", changed, LINE_HEADER),
+                              actor=lw.MAKER)  # fmt: skip
+    found = read_rejects(exc.value.rejects_path)
+    assert [(r["row"], r["column"]) for r in found] == [("2", "limit"), ("2", "rate")]
+    assert "exists already with a different limit (500000.00)" in found[0]["reason"]
+    assert "(3.45 %)" in found[1]["reason"]
+    assert _events(engine) == before
+
+
+def test_a_bad_credit_line_row_rejects_the_whole_return(engine: Engine, tmp_path: Path) -> None:
+    w = lw.build(engine)
+    lw.officers(w, "alice", "bob")
+    with unit_of_work(engine, actor=lw.MAKER) as s:
+        other_bank = Institution(code="B002", name="另一银行", kind="bank")
+        s.add(other_bank)
+        s.flush()
+        other_id = other_bank.id
+    lw.officers(w, "carol", institution=other_id)
+    rows = [
+        *_lines_and_loans(),
+        _new_line("BAD-1", 2, limit="0"),  # row 8
+        _new_line("BAD-2", 99),  # row 9: no such enterprise
+        _new_line("BAD-3", 2, end_date="2023-12-31"),  # row 10: ends before it starts
+        _new_line("BAD-4", 2, product="NO-SUCH", programme="NO-PRG"),  # row 11
+        _new_line("BAD-5", 2, checker="alice"),  # row 12: maker = checker
+        _new_line("BAD-6", 2, maker="carol"),  # row 13: another bank's officer
+        _new_line("BAD-7", 2, limit="", principal="100.00"),  # row 14
+        _new_line("LINE-1", 2),  # row 15: the same line_ref again
+    ]
+    before = _events(engine)
+    with pytest.raises(RejectedRows, match="8 of 14 rows rejected, nothing applied") as exc:
+        returns.import_return(engine, _write(tmp_path / "r.csv", rows, LINE_HEADER),
+                              actor=lw.MAKER)  # fmt: skip
+    assert _events(engine) == before and _lines(engine) == {} and _loans(engine) == {}
+    found = [(r["row"], r["column"], r["reason"]) for r in read_rejects(exc.value.rejects_path)]
+    assert [(row, column) for row, column, _ in found] == [
+        ("8", "limit"),
+        ("9", "enterprise"),
+        ("10", "end_date"),
+        ("11", "product"),
+        ("11", "programme"),
+        ("12", "checker"),
+        ("13", "maker"),
+        ("14", "limit"),
+        ("15", "line_ref"),
+    ]
+    reasons = [reason for _, _, reason in found]
+    assert "limit must be positive" in reasons[0]
+    assert f"no enterprise with USCC {uscc(99)}" in reasons[1]
+    assert "must be after the line's start" in reasons[2]
+    assert "unknown product code 'NO-SUCH'" in reasons[3]
+    assert "unknown programme code 'NO-PRG'" in reasons[4]
+    assert "maker-checker" in reasons[5]
+    assert "not an officer of this institution" in reasons[6]
+    assert "principal is for drawdowns" in reasons[7]
+    assert "duplicate" in reasons[8] and "row 2" in reasons[8]
+
+
+def test_chinese_header_credit_line_in_wan_yuan_gbk(engine: Engine, tmp_path: Path) -> None:
+    w = lw.build(engine)
+    lw.officers(w, "张经办", "李复核")
+    header = [
+        *("序号", "机构代码", "借据编号", "业务类型", "业务日期", "授信编号", "统一社会信用代码"),
+        *("企业名称", "授信额度（万元）", "授信到期日", "年利率（%）", "利率类型", "加点基点"),
+        *("是否循环", "合作协议编号", "经办人", "复核人", "本金（万元）", "期限月数", "还款方式"),
+    ]
+    rows = [
+        f"1|B001||新增授信|2024-03-01|SX-1|{uscc(0)}|示例企业0|500|2027-02-28|3.45|LPR加点|-15|"
+        "否|AG-1|张经办|李复核|||",
+        "2|B001|JJ-1|放款|2024-03-05|SX-1||||||||||||150|24|等额本金",
+    ]
+    path = _write(tmp_path / "贷款报送.csv", [r.split("|") for r in rows], header, enc="gbk")
+    done = returns.import_return(engine, path, mapping="loan-events-zh", actor=lw.MAKER)
+    assert (done.applied, done.rejected) == (2, 0)
+    line = _lines(engine)["SX-1"]
+    assert line.limit_amount == Decimal("5000000.00") and line.used == Decimal("1500000.00")
+    assert (line.rate_kind, line.rate, line.spread_bp) == ("lpr_spread", Decimal("0.0345"), -15)
+    assert line.matures_on == lw.D(2027, 2, 28) and not line.revolving
+    assert (line.maker_id, line.checker_id) == ("return:张经办", "return:李复核")
+    assert line.commitment_id == w.commitment_id
+    assert _loans(engine)["JJ-1"].annual_rate == Decimal("0.0330")

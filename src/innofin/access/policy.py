@@ -23,6 +23,19 @@ The rules, by role:
 Zone records and the institution and product catalogue are public reference data for every
 signed-in caller, except that an institution officer does not see other institutions or their
 products.
+
+Programmes, their agreements, risk pools, claims and interest subsidies (see
+`programme_run_scope` for why a programme's jurisdiction is the zones it lists):
+
+* admin and the national programme office — every one; they run every programme;
+* a provincial programme office — the programmes that list a zone of its province, and their
+  agreements, pools, claims and subsidies; it runs those (contributions, claim decisions and
+  payments, publishing, resolving and paying subsidies);
+* zone officer — reads the programmes that list its zone, and theirs;
+* institution officer — reads the programmes it takes part in and their pools (and pools that
+  cover its lines), its own agreements, claims and the subsidies on its loans; files claims on
+  its own defaulted loans (maker-checker: another user decides);
+* enterprise user — its own subsidies: it may object to one under notice and confirm it after.
 """
 
 from __future__ import annotations
@@ -31,11 +44,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
-from sqlalchemy.sql.elements import True_
+from sqlalchemy.sql.elements import False_, True_
 
 from innofin.access.models import Consent, Referral
+from innofin.db.queries import json_ids_overlap
 from innofin.kernel.codes import Role
-from innofin.ledger.models import CreditLine, Loan
+from innofin.ledger.models import (
+    Agreement,
+    CreditLine,
+    InterestSubsidy,
+    Loan,
+    PoolClaim,
+    Programme,
+    RiskPool,
+)
 from innofin.registry.models import Enterprise, Institution, Product, Zone, ZoneYearStat
 
 ADMIN, PROGRAMME, ZONE = Role.PLATFORM_ADMIN, Role.PROGRAMME_OFFICER, Role.ZONE_OFFICER
@@ -82,6 +104,24 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "credit_line:decide": frozenset({INSTITUTION}),
     "loan:draw": frozenset({INSTITUTION}),
     "loan:repay": frozenset({INSTITUTION}),
+    # programme-level ledger: officers run it, banks claim, enterprises follow their subsidies
+    # (see "Programmes, pools and subsidies" below for who sees which rows)
+    "programme:read": frozenset({ADMIN, PROGRAMME, ZONE, INSTITUTION}),
+    "agreement:read": frozenset({ADMIN, PROGRAMME, ZONE, INSTITUTION}),
+    "risk_pool:read": frozenset({ADMIN, PROGRAMME, ZONE, INSTITUTION}),
+    "risk_pool:contribute": frozenset({ADMIN, PROGRAMME}),
+    "pool_claim:read": frozenset({ADMIN, PROGRAMME, ZONE, INSTITUTION}),
+    # the bank files (the maker); an admin may enter a claim a bank sent on paper
+    "pool_claim:file": frozenset({ADMIN, INSTITUTION}),
+    "pool_claim:decide": frozenset({ADMIN, PROGRAMME}),
+    "pool_claim:pay": frozenset({ADMIN, PROGRAMME}),
+    "subsidy:read": EVERYONE,
+    "subsidy:publish": frozenset({ADMIN, PROGRAMME}),
+    # a published list is public notice (公示): whoever can see a subsidy may object to it
+    "subsidy:object": EVERYONE,
+    "subsidy:resolve": frozenset({ADMIN, PROGRAMME}),
+    "subsidy:confirm": frozenset({ENTERPRISE}),
+    "subsidy:pay": frozenset({ADMIN, PROGRAMME}),
 }
 #: actions anyone may attempt without signing in
 PUBLIC_ACTIONS = frozenset({"auth:login", "health:read"})
@@ -342,3 +382,167 @@ def loan_scope(p: Principal) -> ColumnElement[bool]:
 def ledger_write_scope(p: Principal) -> frozenset[int]:
     """The institutions whose credit lines and loans the caller may act on."""
     return p.institution_ids if p.has(INSTITUTION) else frozenset()
+
+
+# --------------------------------------------------------------------------- programmes
+
+
+def _runs_programmes(p: Principal) -> bool:
+    return p.has(PROGRAMME) and p.org_kind == "government"
+
+
+def _sees_all_programmes(p: Principal) -> bool:
+    return p.is_admin or p.is_national
+
+
+def programme_run_scope(p: Principal) -> ColumnElement[bool]:
+    """Programmes whose pools, claims and subsidies the caller runs (contributions, claim
+    decisions and payments, publishing, resolving and paying subsidies).
+
+    A programme names its sponsor only as text (``programme.sponsor``): nothing links it to an
+    organisation on the platform, so "the programmes an office sponsors" cannot be read from
+    the data. A programme's jurisdiction is therefore the zones it lists (``zone_ids``): the
+    national office and the admin run every programme; a provincial office runs those that
+    list a zone of its province. A programme that lists no zone is national in reach and is run
+    by the national office (and the admin) only — list its zones to hand it to a province.
+    """
+    if _sees_all_programmes(p):
+        return true()
+    if _runs_programmes(p) and p.province is not None:
+        return json_ids_overlap(
+            Programme.zone_ids, select(Zone.id).where(Zone.province == p.province)
+        )
+    return false()
+
+
+def _participant_programmes(p: Principal) -> list[ColumnElement[bool]]:
+    """Programmes an institution takes part in: listed in it, or it signed one of their
+    agreements."""
+    if not (p.has(INSTITUTION) and p.institution_ids):
+        return []
+    signed = exists().where(
+        Agreement.programme_id == Programme.id, _in_ids(Agreement.institution_id, p.institution_ids)
+    )
+    return [json_ids_overlap(Programme.institution_ids, p.institution_ids), signed]
+
+
+def _officer_programmes(p: Principal) -> list[ColumnElement[bool]]:
+    clauses: list[ColumnElement[bool]] = []
+    if _runs_programmes(p):
+        clauses.append(programme_run_scope(p))
+    if p.has(ZONE) and p.zone_id is not None:
+        clauses.append(json_ids_overlap(Programme.zone_ids, [p.zone_id]))
+    return clauses
+
+
+def programme_scope(p: Principal) -> ColumnElement[bool]:
+    """Programmes (and their targets) the caller sees: those it runs (`programme_run_scope`),
+    a zone officer those that list its zone, an institution those it takes part in."""
+    if _sees_all_programmes(p):
+        return true()
+    return or_(false(), *_officer_programmes(p), *_participant_programmes(p))
+
+
+def _programme_ids(clauses: list[ColumnElement[bool]]) -> Select[Any]:
+    return select(Programme.id).where(or_(false(), *clauses))
+
+
+def agreement_scope(p: Principal) -> ColumnElement[bool]:
+    """Agreements and their commitments: officers those of the programmes they see and those
+    with a zone or enterprise of their jurisdiction; an institution its own (and branches')."""
+    if _sees_all_programmes(p):
+        return true()
+    clauses: list[ColumnElement[bool]] = []
+    officer = _officer_programmes(p)
+    if officer:
+        clauses.append(Agreement.programme_id.in_(_programme_ids(officer)))
+        clauses.append(Agreement.zone_id.in_(select(Zone.id).where(zone_write_scope(p))))
+        enterprises = select(Enterprise.id).where(or_(false(), *_officer_enterprise_scope(p)))
+        clauses.append(Agreement.enterprise_id.in_(enterprises))
+    if p.has(INSTITUTION):
+        clauses.append(_in_ids(Agreement.institution_id, p.institution_ids))
+    return or_(false(), *clauses)
+
+
+def _pool_clauses(p: Principal) -> list[ColumnElement[bool]]:
+    clauses: list[ColumnElement[bool]] = []
+    seen = _officer_programmes(p) + _participant_programmes(p)
+    if seen:
+        clauses.append(RiskPool.programme_id.in_(_programme_ids(seen)))
+    if p.has(INSTITUTION) and p.institution_ids:
+        clauses.append(
+            exists().where(
+                CreditLine.risk_pool_id == RiskPool.id,
+                _in_ids(CreditLine.institution_id, p.institution_ids),
+            )
+        )
+    return clauses
+
+
+def risk_pool_scope(p: Principal) -> ColumnElement[bool]:
+    """Risk pools (balances, positions): those of the programmes the caller sees, and for an
+    institution also the pools that cover one of its credit lines."""
+    if _sees_all_programmes(p):
+        return true()
+    return or_(false(), *_pool_clauses(p))
+
+
+def risk_pool_run_scope(p: Principal) -> ColumnElement[bool]:
+    """Pools the caller runs: those of the programmes it runs (a pool of no programme: the
+    national office and the admin)."""
+    if _sees_all_programmes(p):
+        return true()
+    runs = programme_run_scope(p)
+    if isinstance(runs, False_):
+        return runs
+    return RiskPool.programme_id.in_(select(Programme.id).where(runs))
+
+
+def pool_claim_scope(p: Principal) -> ColumnElement[bool]:
+    """Claims: officers every claim on the pools of the programmes they see; an institution
+    its own institution's (and branches') claims only."""
+    if _sees_all_programmes(p):
+        return true()
+    clauses: list[ColumnElement[bool]] = []
+    officer = _officer_programmes(p)
+    if officer:
+        pools = select(RiskPool.id).where(RiskPool.programme_id.in_(_programme_ids(officer)))
+        clauses.append(PoolClaim.pool_id.in_(pools))
+    if p.has(INSTITUTION):
+        clauses.append(_in_ids(PoolClaim.institution_id, p.institution_ids))
+    return or_(false(), *clauses)
+
+
+def pool_claim_run_scope(p: Principal) -> ColumnElement[bool]:
+    """Claims the caller may decide and pay: those on the pools it runs."""
+    runs = risk_pool_run_scope(p)
+    if isinstance(runs, True_ | False_):
+        return runs
+    return PoolClaim.pool_id.in_(select(RiskPool.id).where(runs))
+
+
+def subsidy_scope(p: Principal) -> ColumnElement[bool]:
+    """Interest subsidies: officers those of the programmes they see; an institution those on
+    its own loans; an enterprise its own."""
+    if _sees_all_programmes(p):
+        return true()
+    clauses: list[ColumnElement[bool]] = []
+    officer = _officer_programmes(p)
+    if officer:
+        codes = select(Programme.code).where(or_(false(), *officer))
+        clauses.append(InterestSubsidy.programme.in_(codes))
+    if p.has(INSTITUTION) and p.institution_ids:
+        loans = select(Loan.id).where(_in_ids(Loan.institution_id, p.institution_ids))
+        clauses.append(InterestSubsidy.loan_id.in_(loans))
+    if p.has(ENTERPRISE) and p.enterprise_id is not None:
+        clauses.append(InterestSubsidy.enterprise_id == p.enterprise_id)
+    return or_(false(), *clauses)
+
+
+def subsidy_run_scope(p: Principal) -> ColumnElement[bool]:
+    """Subsidies the caller publishes, resolves objections to and pays: those of the
+    programmes it runs."""
+    runs = programme_run_scope(p)
+    if isinstance(runs, True_ | False_):
+        return runs
+    return InterestSubsidy.programme.in_(select(Programme.code).where(runs))

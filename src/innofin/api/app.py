@@ -27,6 +27,7 @@ from innofin.audit import routes as audit_routes
 from innofin.db import make_engine
 from innofin.ingest import routes as ingest_routes
 from innofin.kernel.settings import Settings
+from innofin.ledger import pool_routes, programme_routes, subsidy_routes
 from innofin.ledger import routes as ledger_routes
 from innofin.registry import routes as registry_routes
 from innofin.scoring import routes as scoring_routes
@@ -38,6 +39,9 @@ ROUTERS: tuple[APIRouter, ...] = (
     audit_routes.router,
     scoring_routes.router,
     ledger_routes.router,
+    programme_routes.router,
+    pool_routes.router,
+    subsidy_routes.router,
 )
 
 health = APIRouter(prefix="/api/v1", tags=["meta"])
@@ -63,7 +67,8 @@ def _actions(dependant: Dependant) -> Iterator[str]:
 
 
 def route_actions(routers: Iterable[APIRouter]) -> dict[tuple[str, str], str]:
-    """(method, path) → the policy action each API route names (every route must name one)."""
+    """(method, path) → the policy action each API route names (every route must name one);
+    paths as the OpenAPI schema writes them (``{id}``, not ``{id:int}``)."""
     found: dict[tuple[str, str], str] = {}
     missing = []
     for route in (r for router in routers for r in router.routes):
@@ -72,9 +77,9 @@ def route_actions(routers: Iterable[APIRouter]) -> dict[tuple[str, str], str]:
         actions = list(_actions(route.dependant))
         for method in sorted(route.methods or ()):
             if len(actions) != 1:
-                missing.append(f"{method} {route.path}")
+                missing.append(f"{method} {route.path_format}")
             else:
-                found[(method, route.path)] = actions[0]
+                found[(method, route.path_format)] = actions[0]
     if missing:
         raise RuntimeError(f"routes without exactly one policy action: {', '.join(missing)}")
     return found

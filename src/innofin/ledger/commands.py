@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from decimal import Decimal
 from pathlib import Path
 
 import typer
@@ -17,8 +16,12 @@ from innofin.db import migrate
 from innofin.db.engine import unit_of_work
 from innofin.ingest.readers import count_rows
 from innofin.kernel.errors import Conflict, InvalidInput, NotFound
-from innofin.kernel.money import format_amount, to_money
-from innofin.ledger import programmes, replay, returns, service
+from innofin.kernel.money import format_amount
+from innofin.ledger import programme_commands, programmes, replay, returns, service
+from innofin.ledger.cli_options import KEY, REASON
+from innofin.ledger.cli_options import amount_arg as _amount
+from innofin.ledger.cli_options import day_arg as _day
+from innofin.ledger.cli_options import shown as _shown
 from innofin.ledger.models import Loan, LoanInstalment
 from innofin.ledger.store import perform
 
@@ -26,29 +29,7 @@ app = typer.Typer(
     help="The programme ledger: credit lines, loans, risk pools — history, checks, corrections.",
     no_args_is_help=True,
 )
-ENTITIES = ("programme", "agreement", "credit-line", "loan", "risk-pool", "claim")
-REASON = typer.Option(None, "--reason", help="Why (kept with the event and in the audit trail).")
-KEY = typer.Option(None, "--key", help="An idempotency key: a retry with it changes nothing.")
-
-
-def _amount(text: str, name: str) -> Decimal:
-    try:
-        return to_money(text)
-    except InvalidInput as exc:
-        raise InvalidInput(f"--{name}: {exc}", field=name) from exc
-
-
-def _day(text: str, name: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput(
-            f"--{name} must be a date YYYY-MM-DD, not {text!r}", field=name
-        ) from None
-
-
-def _shown(value: Decimal | None) -> str:
-    return "" if value is None else format_amount(value)
+ENTITIES = ("programme", "agreement", "credit-line", "loan", "risk-pool", "claim", "subsidy")
 
 
 @app.command("history")
@@ -228,8 +209,15 @@ def import_return(
     )
 
 
-programme_app = typer.Typer(help="Programmes: load one from a YAML file.", no_args_is_help=True)
+programme_app = typer.Typer(
+    help="Programmes: load one from a YAML file, list them, show one.", no_args_is_help=True
+)
 app.add_typer(programme_app, name="programme")
+programme_app.command("list")(programme_commands.list_programmes)
+programme_app.command("show")(programme_commands.show_programme)
+app.add_typer(programme_commands.pool_app, name="pool")
+app.add_typer(programme_commands.claim_app, name="claim")
+app.add_typer(programme_commands.subsidy_app, name="subsidy")
 
 
 @programme_app.command("load")

@@ -63,12 +63,14 @@ def loan_events(session: Session, p: Principal, loan_id: int) -> list[LedgerEven
     return service.history(session, "loan", loan_id)
 
 
-def _own(p: Principal, institution_id: int, what: str) -> None:
+def own(p: Principal, institution_id: int, what: str) -> None:
+    """Refuse (403) an action on a visible row of another institution."""
     if institution_id not in ledger_write_scope(p):
         raise Forbidden(f"{what} belongs to another institution")
 
 
-def _key(actor: Actor, key: str | None) -> str | None:
+def ledger_key(actor: Actor, key: str | None) -> str | None:
+    """The ledger's idempotency key for a client's key: per user, so users never collide."""
     return None if key is None else f"api:{actor.user_id}:{key}"[:120]
 
 
@@ -85,7 +87,7 @@ def propose_line(
     if visible is None:  # a bank lends to enterprises that consented or were referred to it
         raise NotFound(f"no enterprise {body.enterprise_id}")
     spec = service.LineSpec(**body.model_dump(), programme_id=None)
-    ev = service.propose_line(session, actor, spec, key=_key(actor, key))
+    ev = service.propose_line(session, actor, spec, key=ledger_key(actor, key))
     return line(session, p, ev.entity_id)
 
 
@@ -93,14 +95,14 @@ def decide_line(
     session: Session, p: Principal, actor: Actor, line_id: int, approve: bool, key: str | None
 ) -> CreditLine:
     found = line(session, p, line_id)
-    _own(p, found.institution_id, f"credit line {line_id}")
+    own(p, found.institution_id, f"credit line {line_id}")
     service.approve_line(
         session,
         actor,
         line_id,
         approve=approve,
         checker_institution_id=found.institution_id,
-        key=_key(actor, key),
+        key=ledger_key(actor, key),
     )
     return line(session, p, line_id)
 
@@ -114,8 +116,8 @@ def draw(
     key: str | None,
 ) -> Loan:
     found = line(session, p, line_id)
-    _own(p, found.institution_id, f"credit line {line_id}")
-    ev = service.draw(session, actor, line_id, **body.model_dump(), key=_key(actor, key))
+    own(p, found.institution_id, f"credit line {line_id}")
+    ev = service.draw(session, actor, line_id, **body.model_dump(), key=ledger_key(actor, key))
     return loan(session, p, ev.entity_id)
 
 
@@ -128,7 +130,7 @@ def repay(
     key: str | None,
 ) -> Loan:
     found = loan(session, p, loan_id)
-    _own(p, found.institution_id, f"loan {loan_id}")
-    service.repay(session, actor, loan_id, **body.model_dump(), key=_key(actor, key))
+    own(p, found.institution_id, f"loan {loan_id}")
+    service.repay(session, actor, loan_id, **body.model_dump(), key=ledger_key(actor, key))
     session.refresh(found)
     return found

@@ -1,5 +1,5 @@
-"""Bank returns (银行报送): drawdowns, repayments, classifications, defaults, write-offs and
-recoveries reported in bulk as CSV or XLSX.
+"""Bank returns (银行报送): new credit lines, drawdowns, repayments, classifications, defaults,
+write-offs and recoveries reported in bulk as CSV or XLSX.
 
 The file is read with the importer's machinery (mappings with Chinese headers and 万元, GBK or
 UTF-8, per-cell errors naming row and column), then every row is applied through the ledger's
@@ -9,12 +9,44 @@ order) is reported with its row, column and reason, and unless ``skip_invalid`` 
 is written. Each row carries an idempotency key made of the institution, the bank's own loan
 number, the event and its date, so a re-sent return changes nothing (and a re-sent row with a
 different amount is refused: corrections are reversals).
+
+Credit lines (event ``credit_line``, 授信 / 新增授信) are rows of the same file, so a later
+drawdown row may draw on a line entered earlier in it. Their columns:
+
+* ``line_ref`` — the bank's own credit-line number, the line's natural key (``loan_ref`` is not
+  used); ``enterprise`` — the borrower's USCC (统一社会信用代码);
+* ``limit`` — the line's limit (授信额度), a column of its own (``principal`` stays the amount
+  of drawdowns and repayments), > 0;
+* ``date`` — the line's start; ``end_date`` or ``months`` — its end (both: they must agree);
+* ``rate`` — the annual rate in % (3.45), to a basis point; ``rate_kind`` — ``fixed`` (the
+  default) or ``lpr_spread`` (LPR加点: ``rate`` is then the LPR in force and ``spread_bp`` the
+  spread in basis points, which may be negative); ``revolving`` — yes/no (是/否, default no);
+* optional codes: ``product``, ``programme``, ``agreement`` (the line draws on the agreement's
+  commitment whose period holds the start, for the enterprise's technology field or for any
+  field) and ``pool`` (the risk-compensation pool covering its loans), and ``tags`` for the
+  pool's rules (``first_loan;pure_credit``; 首贷, 纯信用, 知识产权质押, 担保);
+* ``maker`` and ``checker`` — the user names of the two officers who entered and approved the
+  line in the bank.
+
+Maker-checker: a return reports lines the bank has already approved internally, so it names
+both officers, and innofin enters the line exactly as its own screens do — proposed by the maker
+(`service.propose_line`), approved by the checker (`service.approve_line`) — with the same
+rules: both must be active institution officers of the row's institution, and different users.
+The ledger's events name them (``return:<user name>`` and their user id) with the file and its
+uploader as the reason; the audit trail records the uploader, who vouches for the file.
+
+Re-sends: a line the ledger has already (the institution and ``line_ref``) is not entered
+again. If its terms (enterprise, limit, dates, pricing, revolving, product, programme,
+commitment, pool, tags) are the row's, the row counts as replayed; if any differs, each
+differing column is a row error (a change of terms is not made by a return). The officers are
+checked only when a line is entered, so a re-send survives an officer leaving the bank. The
+propose and approve requests also carry idempotency keys (institution + ``line_ref`` + event +
+start), so two concurrent uploads of the same return meet at the keys' unique index.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
 from importlib import resources
@@ -37,9 +69,18 @@ from innofin.kernel.errors import InnofinError
 from innofin.kernel.progress import ProgressCallback
 from innofin.ledger import bulk, service
 from innofin.ledger.models import CATEGORIES, METHODS, CreditLine, LedgerEvent, Loan
+from innofin.ledger.return_lines import CreditLines, Problem, cell, money, return_key
 from innofin.registry.models import Institution
 
-EVENTS = ("drawdown", "repayment", "classification", "default", "write_off", "recovery")
+EVENTS = (
+    "credit_line",
+    "drawdown",
+    "repayment",
+    "classification",
+    "default",
+    "write_off",
+    "recovery",
+)
 KIND = "loan-events"
 
 LOAN_EVENTS = KindSpec(
@@ -47,13 +88,17 @@ LOAN_EVENTS = KindSpec(
     table=table_of(LedgerEvent),
     fields=(
         FieldSpec("institution", FieldType.TEXT, required=True, max_length=30),
-        FieldSpec("loan_ref", FieldType.TEXT, required=True, max_length=60),
+        # required by every event but credit_line (checked row by row)
+        FieldSpec("loan_ref", FieldType.TEXT, max_length=60),
         FieldSpec(
             "event",
             FieldType.CODE,
             required=True,
             choices=EVENTS,
             aliases={
+                "授信": "credit_line",
+                "新增授信": "credit_line",
+                "授信登记": "credit_line",
                 "放款": "drawdown",
                 "提款": "drawdown",
                 "还款": "repayment",
@@ -94,6 +139,32 @@ LOAN_EVENTS = KindSpec(
                 "损失": "loss",
             },
         ),
+        # credit lines (see the module docstring)
+        FieldSpec("enterprise", FieldType.TEXT, max_length=64),
+        FieldSpec("limit", FieldType.MONEY),
+        FieldSpec("end_date", FieldType.DATE),
+        FieldSpec("rate", FieldType.QUANTITY),  # % a year
+        FieldSpec(
+            "rate_kind",
+            FieldType.CODE,
+            choices=("fixed", "lpr_spread"),
+            aliases={
+                "固定": "fixed",
+                "固定利率": "fixed",
+                "lpr": "lpr_spread",
+                "lpr加点": "lpr_spread",
+                "浮动利率": "lpr_spread",
+            },
+        ),
+        FieldSpec("spread_bp", FieldType.INT, signed=True),
+        FieldSpec("revolving", FieldType.BOOL),
+        FieldSpec("product", FieldType.TEXT, max_length=40),
+        FieldSpec("programme", FieldType.TEXT, max_length=40),
+        FieldSpec("agreement", FieldType.TEXT, max_length=40),
+        FieldSpec("pool", FieldType.TEXT, max_length=40),
+        FieldSpec("tags", FieldType.LIST),
+        FieldSpec("maker", FieldType.TEXT, max_length=80),
+        FieldSpec("checker", FieldType.TEXT, max_length=80),
     ),
     key=("institution", "loan_ref", "event", "date"),
     db_key=("institution", "loan_ref", "event", "date"),
@@ -128,20 +199,13 @@ class ReturnResult:
     rejects_path: Path | None
 
 
-#: a rejected row: its number in the file, the field, the cell as written, the reason
-Problem = tuple[int, str, str, str]
-
-
-def _money(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(int(value)).scaleb(-2)
-
-
 class _Applier:
     """Applies the rows of one return in one session; remembers lookups and per-loan dates."""
 
-    def __init__(self, session: Session, actor: Actor, binding: Binding) -> None:
+    def __init__(self, session: Session, actor: Actor, binding: Binding, source: str) -> None:
         self.session = session
         self.actor = actor
+        self.lines = CreditLines(session, actor, source)
         self.headers = {c.field: c.header for c in binding.columns}
         self.institutions: dict[str, int | None] = {}
         self.last_date: dict[tuple[int, str], dt.date] = {}
@@ -161,18 +225,23 @@ class _Applier:
         inst = self.institution(row["institution"])
         if inst is None:
             return [(row["__row"], "institution", row["institution"], "unknown institution code")]
-        ref: str = row["loan_ref"]
+        if row["event"] == "credit_line":
+            found = self.flush()
+            problems, replayed = self.lines.apply(inst, row["institution"], row)
+            if not problems:
+                self.replayed += replayed
+                self.applied += not replayed
+            return [*found, *problems]
+        ref: str | None = row["loan_ref"]
+        if not ref:
+            reason = f"a {row['event']} needs loan_ref, the bank's own loan number"
+            return [(row["__row"], "loan_ref", "", reason)]
         on: dt.date = row["date"]
         last = self.last_date.get((inst, ref))
         if last is not None and on < last:
             reason = f"dates out of order: {on} comes after {last} for loan {ref}"
             return [(row["__row"], "date", str(on), reason)]
-        key = (
-            "return:"
-            + hashlib.sha256(
-                f"{row['institution']}\x1f{ref}\x1f{row['event']}\x1f{on}".encode()
-            ).hexdigest()[:40]
-        )
+        key = return_key(row["institution"], ref, row["event"], on)
         if row["event"] in BULK_EVENTS:
             loan = self.session.scalars(
                 select(Loan.id).where(Loan.institution_id == inst, Loan.external_ref == ref)
@@ -198,8 +267,7 @@ class _Applier:
                 "drawn_on": "date",
                 "on": "date",
             }.get(field, field)
-            value = row.get(field)
-            return [*found, (row["__row"], field, "" if value is None else str(value), str(exc))]
+            return [*found, (row["__row"], field, cell(row.get(field)), str(exc))]
         self.last_date[(inst, ref)] = on
         if before is None:
             self.applied += 1
@@ -226,8 +294,7 @@ class _Applier:
                 "loan_id": "loan_ref",
                 "floor": "category",
             }.get(refused.field, refused.field)
-            value = row.get(field)
-            out.append((row["__row"], field, "" if value is None else str(value), refused.reason))
+            out.append((row["__row"], field, cell(row.get(field)), refused.reason))
         return out
 
     def _loan(self, inst: int, ref: str) -> int:
@@ -240,7 +307,7 @@ class _Applier:
 
     def _act(self, inst: int, row: dict[str, Any], key: str) -> None:
         s, a, on, event = self.session, self.actor, row["date"], row["event"]
-        principal = _money(row.get("principal"))
+        principal = money(row.get("principal"))
         if event == "drawdown":
             line_ref = row.get("line_ref")
             if not line_ref:
@@ -277,7 +344,7 @@ def _bulk_row(row: dict[str, Any], loan: int, on: dt.date, key: str) -> bulk.Loa
     if row["event"] == "default":
         return bulk.Default(loan, on, key)
     zero = Decimal("0.00")
-    principal, interest = _money(row.get("principal")), _money(row.get("interest"))
+    principal, interest = money(row.get("principal")), money(row.get("interest"))
     return bulk.Repayment(loan, principal or zero, interest or zero, on, key)
 
 
@@ -303,7 +370,8 @@ def import_return(
             with open_table(info, sheet=chosen.sheet, header_row=chosen.header_row) as table:
                 binding = bind(chosen, table.header, path.name, {})
                 validator = BatchValidator(session.connection(), binding)
-                applier = _Applier(session, actor, binding)
+                source = f"bank return {path.name} (sha256 {info.sha256[:12]})"
+                applier = _Applier(session, actor, binding, source)
                 for batch in table.batches():
                     checked = validator.check(batch)
                     problems = [checked.problems]

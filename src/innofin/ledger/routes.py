@@ -27,7 +27,8 @@ router = APIRouter(prefix="/api/v1", tags=["ledger"], responses=ERROR_RESPONSES)
 Write = Depends(write_headers)
 
 
-def _actor(request: Request, p: Principal, w: WriteHeaders) -> Actor:
+def write_actor(request: Request, p: Principal, w: WriteHeaders) -> Actor:
+    """The ledger actor of a write: the caller, with the reason it gave."""
     return Actor.api(p.user_id, p.username, reason=w.reason)
 
 
@@ -62,7 +63,7 @@ def create_line(
     w: WriteHeaders = Write,
     p: Principal = allow("credit_line:propose"),
 ) -> Response:
-    actor = _actor(request, p, w)
+    actor = write_actor(request, p, w)
     return run_write(
         request,
         p,
@@ -87,7 +88,7 @@ def decide_line(
     w: WriteHeaders = Write,
     p: Principal = allow("credit_line:decide"),
 ) -> Response:
-    actor = _actor(request, p, w)
+    actor = write_actor(request, p, w)
     return run_write(
         request,
         p,
@@ -112,7 +113,7 @@ def create_drawdown(
     w: WriteHeaders = Write,
     p: Principal = allow("loan:draw"),
 ) -> Response:
-    actor = _actor(request, p, w)
+    actor = write_actor(request, p, w)
     return run_write(
         request,
         p,
@@ -151,7 +152,7 @@ def create_repayment(
     w: WriteHeaders = Write,
     p: Principal = allow("loan:repay"),
 ) -> Response:
-    actor = _actor(request, p, w)
+    actor = write_actor(request, p, w)
     return run_write(
         request,
         p,

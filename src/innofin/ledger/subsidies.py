@@ -10,31 +10,61 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from innofin.audit.recorder import Actor, now
 from innofin.kernel.errors import Conflict, Forbidden, InvalidInput
 from innofin.ledger import pool_engine as engine
-from innofin.ledger.models import InterestSubsidy, LedgerEvent, Loan
+from innofin.ledger.models import (
+    Agreement,
+    AgreementCommitment,
+    CreditLine,
+    InterestSubsidy,
+    LedgerEvent,
+    Loan,
+    RiskPool,
+)
 from innofin.ledger.store import ZERO, locked, record_event
 
 
-def _interest_in(session: Session, start: dt.date, end: dt.date) -> dict[int, Decimal]:
-    """Interest paid per loan between `start` and `end` (repayments less their reversals)."""
+def programme_loans(programme_id: int) -> Select[Any]:
+    """The ids of a programme's loans: on credit lines entered for it, drawing on a commitment
+    of one of its agreements, or covered by one of its risk pools."""
+    commitments = (
+        select(AgreementCommitment.id)
+        .join(Agreement, Agreement.id == AgreementCommitment.agreement_id)
+        .where(Agreement.programme_id == programme_id)
+    )
+    pools = select(RiskPool.id).where(RiskPool.programme_id == programme_id)
+    lines = select(CreditLine.id).where(
+        or_(
+            CreditLine.programme_id == programme_id,
+            CreditLine.commitment_id.in_(commitments),
+            CreditLine.risk_pool_id.in_(pools),
+        )
+    )
+    return select(Loan.id).where(Loan.credit_line_id.in_(lines))
+
+
+def _interest_in(
+    session: Session, start: dt.date, end: dt.date, loans: Select[Any] | None = None
+) -> dict[int, Decimal]:
+    """Interest paid per loan between `start` and `end` (repayments less their reversals), for
+    the loans `loans` selects (every loan when None)."""
     e = LedgerEvent
     signed = case((e.kind == "repaid", e.interest), else_=-e.interest)
-    rows = session.execute(
-        select(e.entity_id, func.sum(signed))
-        .where(
-            e.entity == "loan",
-            e.kind.in_(("repaid", "repaid_reversed")),
-            e.effective_on >= start,
-            e.effective_on <= end,
-        )
-        .group_by(e.entity_id)
-    ).all()
+    stmt = select(e.entity_id, func.sum(signed)).where(
+        e.entity == "loan",
+        e.kind.in_(("repaid", "repaid_reversed")),
+        e.effective_on >= start,
+        e.effective_on <= end,
+    )
+    if loans is not None:
+        stmt = stmt.where(e.entity_id.in_(loans))
+    rows = session.execute(stmt.group_by(e.entity_id)).all()
     out: dict[int, Decimal] = {}
     for loan_id, total in rows:
         if isinstance(total, int) and session.get_bind().dialect.name == "sqlite":
@@ -53,8 +83,11 @@ def publish(
     period_end: dt.date,
     published_on: dt.date,
     notice_days: int = 7,
+    among: Select[Any] | None = None,
 ) -> list[InterestSubsidy]:
-    """Compute and publish the subsidies of a period for every loan that paid interest in it."""
+    """Compute and publish the subsidies of a period for every loan that paid interest in it
+    (of the loans whose ids `among` selects, such as `programme_loans`; every loan when
+    None)."""
     if period_end < period_start:
         raise InvalidInput("period_end is before period_start", field="period_end")
     if notice_days < 1:
@@ -66,7 +99,7 @@ def publish(
     )
     if session.scalars(taken).first() is not None:
         raise Conflict(f"subsidies of {programme} for {period_start}–{period_end} exist already")
-    interest = _interest_in(session, period_start, period_end)
+    interest = _interest_in(session, period_start, period_end, among)
     loans = session.scalars(select(Loan).where(Loan.id.in_(list(interest)))).all()
     earlier = session.execute(
         select(

@@ -1,0 +1,171 @@
+"""REST endpoints of risk-compensation pools: balances and positions, contributions, and
+claims (filed by the bank, decided by another user, then paid)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from innofin.access.policy import Principal
+from innofin.api.deps import RowId, WriteHeaders, allow, api_state, ok, reading, write_headers
+from innofin.api.errors import ERROR_RESPONSES
+from innofin.api.pages import Page, PageRequest, list_page, page_request, sort_query
+from innofin.api.writes import run_write
+from innofin.ledger import pool_records as records
+from innofin.ledger.routes import write_actor
+from innofin.ledger.schemas import (
+    ClaimCreate,
+    ClaimOut,
+    ContributionCreate,
+    Decision,
+    Payment,
+    PoolDetail,
+    PoolOut,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["ledger"], responses=ERROR_RESPONSES)
+Write = Depends(write_headers)
+
+
+@router.get("/risk-pools", response_model=Page[PoolOut], summary="List risk pools")
+def list_pools(
+    request: Request,
+    page: PageRequest = Depends(page_request),
+    sort: str | None = sort_query(*records.POOL_SORTS),
+    programme_id: int | None = Query(None, ge=1, le=2_147_483_647),
+    p: Principal = allow("risk_pool:read"),
+) -> Response:
+    stmt = records.pools_query(p, programme_id)
+    return list_page(request, stmt, page, sort, records.POOL_SORTS, PoolOut)
+
+
+@router.get(
+    "/risk-pools/{pool_id}",
+    response_model=PoolDetail,
+    summary="One risk pool: balances, leverage headroom, rules, contributors' positions",
+)
+def get_pool(request: Request, pool_id: RowId, p: Principal = allow("risk_pool:read")) -> Response:
+    with reading(request) as s:
+        return ok(records.pool(s, p, pool_id))
+
+
+@router.post(
+    "/risk-pools/{pool_id}/contributions",
+    response_model=PoolDetail,
+    summary="Record money paid into the pool by one of its contributors",
+)
+def create_contribution(
+    request: Request,
+    pool_id: RowId,
+    body: ContributionCreate,
+    w: WriteHeaders = Write,
+    p: Principal = allow("risk_pool:contribute"),
+) -> Response:
+    actor = write_actor(request, p, w)
+    return run_write(
+        request,
+        p,
+        w,
+        lambda s: records.contribute(s, p, actor, pool_id, body, w.idempotency_key),
+        payload=body.model_dump(mode="json"),
+    )
+
+
+@router.post(
+    "/risk-pools/{pool_id}/claims",
+    status_code=201,
+    response_model=ClaimOut,
+    summary="File a claim on a defaulted loan the pool covers (the maker), dated today",
+)
+def create_claim(
+    request: Request,
+    pool_id: RowId,
+    body: ClaimCreate,
+    w: WriteHeaders = Write,
+    p: Principal = allow("pool_claim:file"),
+) -> Response:
+    actor = write_actor(request, p, w)
+    today = api_state(request).clock().date()
+    return run_write(
+        request,
+        p,
+        w,
+        lambda s: ClaimOut.model_validate(
+            records.file_claim(s, p, actor, pool_id, body, today, w.idempotency_key)
+        ),
+        status_code=201,
+        payload=body.model_dump(mode="json"),
+    )
+
+
+@router.get("/pool-claims", response_model=Page[ClaimOut], summary="List risk-pool claims")
+def list_claims(
+    request: Request,
+    page: PageRequest = Depends(page_request),
+    sort: str | None = sort_query(*records.CLAIM_SORTS),
+    pool_id: int | None = Query(None, ge=1, le=2_147_483_647),
+    status: Literal["pending", "approved", "rejected", "paid"] | None = Query(None),
+    p: Principal = allow("pool_claim:read"),
+) -> Response:
+    stmt = records.claims_query(p, pool_id, status)
+    return list_page(request, stmt, page, sort, records.CLAIM_SORTS, ClaimOut)
+
+
+@router.get("/pool-claims/{claim_id}", response_model=ClaimOut, summary="One risk-pool claim")
+def get_claim(
+    request: Request, claim_id: RowId, p: Principal = allow("pool_claim:read")
+) -> Response:
+    with reading(request) as s:
+        return ok(ClaimOut.model_validate(records.claim(s, p, claim_id)))
+
+
+@router.post(
+    "/pool-claims/{claim_id}/decision",
+    response_model=ClaimOut,
+    summary="Approve or reject a pending claim (the checker: not the user who filed it)",
+)
+def decide_claim(
+    request: Request,
+    claim_id: RowId,
+    body: Decision,
+    w: WriteHeaders = Write,
+    p: Principal = allow("pool_claim:decide"),
+) -> Response:
+    actor = write_actor(request, p, w)
+    today = api_state(request).clock().date()
+    return run_write(
+        request,
+        p,
+        w,
+        lambda s: ClaimOut.model_validate(
+            records.decide_claim(s, p, actor, claim_id, body.approve, today, w.idempotency_key)
+        ),
+        payload=body.model_dump(mode="json"),
+    )
+
+
+@router.post(
+    "/pool-claims/{claim_id}/payment",
+    response_model=ClaimOut,
+    summary="Pay an approved claim from the pool, split among the contributors by their shares",
+)
+def pay_claim(
+    request: Request,
+    claim_id: RowId,
+    body: Payment | None = None,
+    w: WriteHeaders = Write,
+    p: Principal = allow("pool_claim:pay"),
+) -> Response:
+    actor = write_actor(request, p, w)
+    paid = body or Payment()
+    paid_on = paid.paid_on or api_state(request).clock().date()
+    return run_write(
+        request,
+        p,
+        w,
+        lambda s: ClaimOut.model_validate(
+            records.pay_claim(s, p, actor, claim_id, paid_on, w.idempotency_key)
+        ),
+        payload=paid.model_dump(mode="json"),
+    )

@@ -1,0 +1,172 @@
+"""REST endpoints of interest subsidies paid without application (免申即享): publish a
+period's subsidies for public notice, object, resolve, confirm (the enterprise), pay."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from innofin.access.policy import Principal
+from innofin.api.deps import RowId, WriteHeaders, allow, api_state, ok, reading, write_headers
+from innofin.api.errors import ERROR_RESPONSES
+from innofin.api.pages import Page, PageRequest, list_page, page_request, sort_query
+from innofin.api.writes import run_write
+from innofin.ledger import subsidy_records as records
+from innofin.ledger.routes import write_actor
+from innofin.ledger.schemas import (
+    Objection,
+    Payment,
+    Resolution,
+    SubsidyBatch,
+    SubsidyOut,
+    SubsidyPublish,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["ledger"], responses=ERROR_RESPONSES)
+Write = Depends(write_headers)
+Status = Literal["published", "objected", "withdrawn", "confirmed", "paid"]
+
+
+@router.get("/subsidies", response_model=Page[SubsidyOut], summary="List interest subsidies")
+def list_subsidies(
+    request: Request,
+    page: PageRequest = Depends(page_request),
+    sort: str | None = sort_query(*records.SUBSIDY_SORTS),
+    programme_id: int | None = Query(None, ge=1, le=2_147_483_647),
+    status: Status | None = Query(None),
+    enterprise_id: int | None = Query(None, ge=1, le=2_147_483_647),
+    p: Principal = allow("subsidy:read"),
+) -> Response:
+    stmt = records.subsidies_query(p, programme_id, status, enterprise_id)
+    return list_page(request, stmt, page, sort, records.SUBSIDY_SORTS, SubsidyOut)
+
+
+# digits only at the routing level, so that /subsidies/publish is not also this route's path
+@router.get(
+    "/subsidies/{subsidy_id:int}", response_model=SubsidyOut, summary="One interest subsidy"
+)
+def get_subsidy(
+    request: Request, subsidy_id: RowId, p: Principal = allow("subsidy:read")
+) -> Response:
+    with reading(request) as s:
+        return ok(SubsidyOut.model_validate(records.subsidy(s, p, subsidy_id)))
+
+
+@router.post(
+    "/subsidies/publish",
+    status_code=201,
+    response_model=SubsidyBatch,
+    summary="Compute a period's subsidies of a programme's loans and publish them for notice",
+)
+def publish_subsidies(
+    request: Request,
+    body: SubsidyPublish,
+    w: WriteHeaders = Write,
+    p: Principal = allow("subsidy:publish"),
+) -> Response:
+    actor = write_actor(request, p, w)
+    today = api_state(request).clock().date()
+    return run_write(
+        request,
+        p,
+        w,
+        lambda s: records.publish(s, p, actor, body, today),
+        status_code=201,
+        payload=body.model_dump(mode="json"),
+    )
+
+
+@router.post(
+    "/subsidies/{subsidy_id}/objection",
+    response_model=SubsidyOut,
+    summary="Object to a subsidy under public notice (holds it until an officer resolves it)",
+)
+def object_to_subsidy(
+    request: Request,
+    subsidy_id: RowId,
+    body: Objection,
+    w: WriteHeaders = Write,
+    p: Principal = allow("subsidy:object"),
+) -> Response:
+    actor = write_actor(request, p, w)
+    today = api_state(request).clock().date()
+    return run_write(
+        request,
+        p,
+        w,
+        lambda s: SubsidyOut.model_validate(
+            records.object_to(s, p, actor, subsidy_id, body.text, today)
+        ),
+        payload=body.model_dump(mode="json"),
+    )
+
+
+@router.post(
+    "/subsidies/{subsidy_id}/resolution",
+    response_model=SubsidyOut,
+    summary="Resolve an objection: upheld withdraws the subsidy, dismissed lets it go on",
+)
+def resolve_objection(
+    request: Request,
+    subsidy_id: RowId,
+    body: Resolution,
+    w: WriteHeaders = Write,
+    p: Principal = allow("subsidy:resolve"),
+) -> Response:
+    actor = write_actor(request, p, w)
+    today = api_state(request).clock().date()
+    return run_write(
+        request,
+        p,
+        w,
+        lambda s: SubsidyOut.model_validate(
+            records.resolve(s, p, actor, subsidy_id, body.upheld, today)
+        ),
+        payload=body.model_dump(mode="json"),
+    )
+
+
+@router.post(
+    "/subsidies/{subsidy_id}/confirmation",
+    response_model=SubsidyOut,
+    summary="The enterprise confirms its subsidy once the notice period has passed",
+)
+def confirm_subsidy(
+    request: Request,
+    subsidy_id: RowId,
+    w: WriteHeaders = Write,
+    p: Principal = allow("subsidy:confirm"),
+) -> Response:
+    actor = write_actor(request, p, w)
+    today = api_state(request).clock().date()
+    return run_write(
+        request,
+        p,
+        w,
+        lambda s: SubsidyOut.model_validate(records.confirm(s, p, actor, subsidy_id, today)),
+    )
+
+
+@router.post(
+    "/subsidies/{subsidy_id}/payment",
+    response_model=SubsidyOut,
+    summary="Pay a confirmed subsidy",
+)
+def pay_subsidy(
+    request: Request,
+    subsidy_id: RowId,
+    body: Payment | None = None,
+    w: WriteHeaders = Write,
+    p: Principal = allow("subsidy:pay"),
+) -> Response:
+    actor = write_actor(request, p, w)
+    paid = body or Payment()
+    paid_on = paid.paid_on or api_state(request).clock().date()
+    return run_write(
+        request,
+        p,
+        w,
+        lambda s: SubsidyOut.model_validate(records.pay(s, p, actor, subsidy_id, paid_on)),
+        payload=paid.model_dump(mode="json"),
+    )
