@@ -95,8 +95,8 @@ def test_pool_balances_positions_and_contributions(
     assert pool["covered_outstanding"] == "21000000.00"
     assert (pool["leverage"], pool["leverage_headroom"]) == (10, "979000000.00")
     assert [(x["contributor"], x["contributed"]) for x in pool["positions"]] == [
-        ("province", "70000000.00"),
         ("county", "30000000.00"),
+        ("province", "70000000.00"),
     ]
     body = {"contributor": "county", "amount": "1000000.50", "paid_on": "2026-02-28"}
     key = {"Idempotency-Key": "county-2026-02", "X-Audit-Reason": "county budget"}
@@ -104,7 +104,7 @@ def test_pool_balances_positions_and_contributions(
     again = api.call("province", "POST", f"{path}/contributions", json=body, headers=key)
     assert again.headers["idempotent-replayed"] == "true" and again.json() == first
     assert first["contributed"] == "101000000.50" and first["balance"] == "101000000.50"
-    assert first["positions"][1] == {
+    assert first["positions"][0] == {
         "contributor": "county",
         "contributed": "31000000.50",
         "paid_out": "0.00",
@@ -167,8 +167,8 @@ def test_claim_filed_decided_by_another_user_and_paid(
     after = _ok(api.call("admin", "GET", pool))
     assert (after["paid_out"], after["balance"]) == ("500000.00", "99500000.00")
     assert [(x["contributor"], x["paid_out"], x["balance"]) for x in after["positions"]] == [
-        ("province", "350000.00", "69650000.00"),
         ("county", "150000.00", "29850000.00"),
+        ("province", "350000.00", "69650000.00"),
     ]
     pending = _ok(api.call("bank_a", "GET", f"{V1}/pool-claims?status=paid"))
     assert [c["id"] for c in pending["items"]] == [claim["id"]]

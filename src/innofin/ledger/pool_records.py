@@ -56,7 +56,8 @@ def pool(session: Session, p: Principal, pool_id: int) -> PoolDetail:
     return PoolDetail(
         **dict(PoolOut.model_validate(found)),
         rules=found.rules,
-        positions=[PositionOut(contributor=name, **row) for name, row in positions.items()],
+        # by name: the rules' own order does not survive PostgreSQL's JSONB
+        positions=[PositionOut(contributor=name, **positions[name]) for name in sorted(positions)],
     )
 
 

@@ -273,7 +273,7 @@ def show_pool(pool_id: int = typer.Argument(help="The pool's id.", min=1, max=MA
                             for k in ("contributed", "paid_out", "recovered", "balance")
                         ),
                     )
-                    for name, row in positions.items()
+                    for name, row in sorted(positions.items())
                 ],
             )
         )
