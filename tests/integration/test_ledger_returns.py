@@ -143,7 +143,8 @@ def test_chinese_headers_in_wan_yuan_gbk(engine: Engine, tmp_path: Path) -> None
 # --------------------------------------------------------------------------- credit lines
 
 LINE_HEADER = [*HEADER, "enterprise", "limit", "end_date", "rate", "rate_kind", "spread_bp",
-               "revolving", "product", "programme", "agreement", "maker", "checker"]  # fmt: skip
+               "revolving", "product", "programme", "agreement", "pool", "tags", "maker",
+               "checker"]  # fmt: skip
 
 
 def _row(**cells: str) -> list[str]:
@@ -179,7 +180,7 @@ def _lines_and_loans() -> list[list[str]]:
     lpr = {"rate": "3.10", "rate_kind": "lpr_spread", "spread_bp": "-20", "revolving": "是"}
     draw = {"principal": "200000.00", "months": "12"}
     return [
-        _new_line("LINE-1", 0, agreement="AG-1", revolving="no"),
+        _new_line("LINE-1", 0, agreement="AG-1", revolving="no", pool="POOL-1", tags="首贷;纯信用"),
         _new_line("LINE-2", 1, date="2024-01-20", end_date="", months="24", **lpr),
         _loan_row("LN-1", "drawdown", "2024-02-01", line_ref="LINE-1", **draw),
         _loan_row("LN-2", "提款", "2024-02-01", line_ref="LINE-2", **draw),
@@ -203,6 +204,7 @@ def test_a_return_enters_credit_lines_that_its_drawdowns_use_once(
     assert (one.opens_on, one.matures_on) == (lw.D(2024, 1, 15), lw.D(2025, 1, 14))
     assert (one.rate_kind, one.rate, one.revolving) == ("fixed", Decimal("0.0345"), False)
     assert one.commitment_id == w.commitment_id and two.commitment_id is None
+    assert one.risk_pool_id == w.pool_id and one.tags == ["first_loan", "pure_credit"]
     assert (two.rate_kind, two.rate, two.spread_bp) == ("lpr_spread", Decimal("0.0310"), -20)
     assert two.revolving and two.matures_on == lw.D(2026, 1, 20)
     assert loans["LN-1"].outstanding_principal == Decimal("190000.00")
@@ -226,7 +228,8 @@ def test_a_return_enters_credit_lines_that_its_drawdowns_use_once(
         assert replay.check(s) == []
     # re-sent with other terms: refused, naming the columns
     changed = _lines_and_loans()
-    changed[0] = _new_line("LINE-1", 0, agreement="AG-1", limit="600000.00", rate="3.50")
+    changed[0] = _new_line("LINE-1", 0, agreement="AG-1", pool="POOL-1", tags="纯信用;首贷",
+                           limit="600000.00", rate="3.50")  # fmt: skip
     with pytest.raises(RejectedRows, match="1 of 6 rows rejected") as exc:
         returns.import_return(engine, _write(tmp_path / "r2.csv", changed, LINE_HEADER),
                               actor=lw.MAKER)  # fmt: skip

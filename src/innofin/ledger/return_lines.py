@@ -66,12 +66,21 @@ def money(value: Any) -> Decimal | None:
     return None if value is None else Decimal(int(value)).scaleb(-2)
 
 
-def cell(value: Any) -> str:
-    """A parsed value as the rejects report shows it."""
+#: fields read as scaled integers (fen; ten-thousandths of a per cent), by their places
+SCALED = {"principal": 2, "interest": 2, "limit": 2, "rate": 4}
+
+
+def cell(value: Any, field: str | None = None) -> str:
+    """A parsed value of `field` as the rejects report shows it (amounts in yuan)."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if field in SCALED:
+        shown = Decimal(int(value)).scaleb(-SCALED[field])
+        return format(shown if field != "rate" else shown.normalize(), "f")
+    if field == "tags":
+        return ";".join(json.loads(value))
     return str(value)
 
 
@@ -146,7 +155,7 @@ class CreditLines:
         checker = self._officer(inst, row, "checker", problems)
         if maker is not None and checker is not None and maker.user_id == checker.user_id:
             reason = "maker-checker: the checker must be another officer than the maker"
-            problems.append((n, "checker", cell(row.get("checker")), reason))
+            problems.append((n, "checker", cell(row.get("checker"), "checker"), reason))
         if problems or maker is None or checker is None:
             return problems, False
         try:
@@ -166,7 +175,7 @@ class CreditLines:
                 )
         except InnofinError as exc:
             field = _field(exc, spec)
-            return [(n, field, cell(row.get(field)), str(exc))], False
+            return [(n, field, cell(row.get(field), field), str(exc))], False
         return [], False
 
     def _as(self, officer: Officer) -> Actor:
@@ -189,7 +198,7 @@ class CreditLines:
         out: list[Problem] = []
 
         def bad(field: str, reason: str) -> None:
-            out.append((n, field, cell(row.get(field)), reason))
+            out.append((n, field, cell(row.get(field), field), reason))
 
         firm = self._enterprise(row.get("enterprise"), bad)
         limit = money(row.get("limit"))
@@ -293,7 +302,8 @@ class CreditLines:
             return kind, None, spread
         rate = Decimal(int(written)).scaleb(-6)
         if rate * 10_000 + spread < 0:
-            bad("spread_bp", f"the rate {rate * 100} % plus {spread} bp is below zero")
+            shown = format((rate * 100).normalize(), "f")
+            bad("spread_bp", f"the rate {shown} % plus {spread} bp is below zero")
         return kind, rate, spread
 
     def _product(self, inst: int, code: str | None, bad: Callable[[str, str], None]) -> int | None:
@@ -446,7 +456,7 @@ class CreditLines:
                     f"credit line {line.external_ref!r} exists already with a different {field} "
                     f"({self._shown(term, stored)}); a re-sent line must keep its terms"
                 )
-                out.append((n, field, cell(row.get(field)), reason))
+                out.append((n, field, cell(row.get(field), field), reason))
         return out
 
     def _shown(self, term: str, value: Any) -> str:

@@ -267,7 +267,7 @@ class _Applier:
                 "drawn_on": "date",
                 "on": "date",
             }.get(field, field)
-            return [*found, (row["__row"], field, cell(row.get(field)), str(exc))]
+            return [*found, (row["__row"], field, cell(row.get(field), field), str(exc))]
         self.last_date[(inst, ref)] = on
         if before is None:
             self.applied += 1
@@ -294,7 +294,7 @@ class _Applier:
                 "loan_id": "loan_ref",
                 "floor": "category",
             }.get(refused.field, refused.field)
-            out.append((row["__row"], field, cell(row.get(field)), refused.reason))
+            out.append((row["__row"], field, cell(row.get(field), field), refused.reason))
         return out
 
     def _loan(self, inst: int, ref: str) -> int:
