@@ -10,7 +10,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, delete, func, insert, literal, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -380,6 +390,17 @@ class PrincipalCache:
         return principal
 
 
+#: the check of a token's session on every request, built once: building the statement cost
+#: more CPU than running it
+_SESSION_CHECK = (
+    select(ApiSession.id, ApiSession.user_id, ApiSession.revoked_at, ApiSession.expires_at)
+    .join(User, User.id == ApiSession.user_id)
+    .where(ApiSession.jti == bindparam("jti"))
+    .where(ApiSession.user_id == bindparam("user_id"))
+    .where(User.is_active.is_(True))
+)
+
+
 def authenticate(
     engine: Engine,
     secret: str,
@@ -391,13 +412,7 @@ def authenticate(
     user still active."""
     claims = tokens.read(secret, token, now)
     with reader(engine).connect() as conn:
-        found = conn.execute(
-            select(ApiSession.id, ApiSession.user_id, ApiSession.revoked_at, ApiSession.expires_at)
-            .join(User, User.id == ApiSession.user_id)
-            .where(ApiSession.jti == claims.jti)
-            .where(ApiSession.user_id == literal(claims.user_id))
-            .where(User.is_active.is_(True))
-        ).first()
+        found = conn.execute(_SESSION_CHECK, {"jti": claims.jti, "user_id": claims.user_id}).first()
         if found is None or found.revoked_at is not None:
             raise Unauthenticated("the session has ended; sign in again")
         if now >= found.expires_at:

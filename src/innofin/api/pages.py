@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from fastapi import Query, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 from sqlalchemy import Select, func
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from innofin.api.deps import ok, reading
@@ -65,8 +66,7 @@ class _Totals:
 
     def get(self, session: Session, counted: Select[Any]) -> int:
         engine = session.get_bind()
-        compiled = counted.compile(engine)
-        key = (str(compiled), tuple(sorted((k, repr(v)) for k, v in compiled.params.items())))
+        key = _query_key(counted, engine)
         now = time.monotonic()
         with self._lock:
             entries = self._by_engine.setdefault(engine, {})
@@ -81,6 +81,17 @@ class _Totals:
         return total
 
 
+def _query_key(stmt: Select[Any], engine: Any) -> Any:
+    """What identifies `stmt` and its parameter values: SQLAlchemy's cache key (the statement's
+    structure, the one its compiled-SQL cache uses) with the values, or else the compiled SQL
+    (compiling cost more than the rest of the lookup)."""
+    cache_key = stmt._generate_cache_key()
+    if cache_key is not None:
+        return cache_key.key, tuple(repr(b.effective_value) for b in cache_key.bindparams)
+    compiled = stmt.compile(engine)
+    return str(compiled), tuple(sorted((k, repr(v)) for k, v in compiled.params.items()))
+
+
 _TOTALS = _Totals()
 
 
@@ -90,6 +101,7 @@ def fetch_page(
     request: PageRequest,
     sort: str | None,
     columns: dict[str, InstrumentedAttribute[Any]],
+    load: Sequence[InstrumentedAttribute[Any]] | None = None,
 ) -> tuple[Sequence[Any], int]:
     """Run `stmt` (a select of one entity) for one page, ordered by `sort` and then by
     `columns["id"]` in the same direction, and count all the rows it selects.
@@ -111,8 +123,10 @@ def fetch_page(
     order.append(key.desc() if descending else key.asc())
     ids = stmt.with_only_columns(key, maintain_column_froms=True).order_by(*order)
     ids = ids.limit(request.limit).offset(request.offset)
-    rows = session.scalars(stmt.where(key.in_(ids.scalar_subquery())).order_by(*order)).all()
-    return rows, total
+    page = stmt.where(key.in_(ids.scalar_subquery())).order_by(*order)
+    if load is not None:
+        return session.execute(page.with_only_columns(*load)).all(), total
+    return session.scalars(page).all(), total
 
 
 def list_page(
@@ -124,7 +138,53 @@ def list_page(
     out: type[BaseModel],
 ) -> Response:
     """A list endpoint's answer: one page of `stmt`, each row shown as `out`, with the total."""
+    shape = _shape(stmt.column_descriptions[0]["entity"], out)
     with reading(request) as session:
-        rows, total = fetch_page(session, stmt, page, sort, columns)
-        items = [out.model_validate(row) for row in rows]
-    return ok(Page[Any](items=items, total=total, limit=page.limit, offset=page.offset))
+        if shape is None:
+            rows, total = fetch_page(session, stmt, page, sort, columns)
+            items = [out.model_validate(row) for row in rows]
+            return ok(Page[Any](items=items, total=total, limit=page.limit, offset=page.offset))
+        loaded, total = fetch_page(session, stmt, page, sort, columns, shape.columns)
+    names = shape.names
+    items = shape.items.validate_python([dict(zip(names, row, strict=True)) for row in loaded])
+    body = (
+        f'{{"items":{shape.items.dump_json(items).decode()},'
+        f'"total":{total},"limit":{page.limit},"offset":{page.offset}}}'
+    )
+    return Response(body, media_type="application/json")
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """How a page of an entity becomes a list of `out`, when `out` shows columns only."""
+
+    names: tuple[str, ...]
+    columns: tuple[InstrumentedAttribute[Any], ...]
+    items: TypeAdapter[list[Any]]
+
+
+_SHAPES: dict[tuple[Any, type[BaseModel]], _Shape | None] = {}
+
+
+def _shape(entity: Any, out: type[BaseModel]) -> _Shape | None:
+    """The columns of `entity` that `out` shows, when every field of `out` is a column attribute
+    of the same name: then a page loads those columns as plain rows instead of ORM objects, and
+    validates and writes the list in one call each (half the CPU of a list request)."""
+    key = (entity, out)
+    if key not in _SHAPES:
+        attrs = sa_inspect(entity).column_attrs if entity is not None else {}
+        fields = out.model_fields
+        plain = all(
+            name in attrs and f.validation_alias is None and f.alias is None
+            for name, f in fields.items()
+        )
+        _SHAPES[key] = (
+            _Shape(
+                names=tuple(fields),
+                columns=tuple(getattr(entity, name) for name in fields),
+                items=TypeAdapter(list[out]),  # type: ignore[valid-type]
+            )
+            if plain and fields
+            else None
+        )
+    return _SHAPES[key]

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from innofin.access import policy
 from innofin.access.policy import Principal
 from innofin.db.queries import apply, visible, writable
-from innofin.kernel.errors import Conflict, Forbidden
+from innofin.kernel.errors import Conflict, Forbidden, NotFound
 from innofin.kernel.ids import normalise_identifier
 from innofin.registry import checks
 from innofin.registry.models import (
@@ -38,6 +38,7 @@ from innofin.registry.schemas import (
     CertificationCreate,
     EnterpriseCreate,
     EnterpriseFields,
+    EnterpriseOut,
     InstitutionCreate,
     InstitutionFields,
     ProductCreate,
@@ -156,6 +157,25 @@ def enterprises_query(
 
 def enterprise(session: Session, p: Principal, enterprise_id: int) -> Enterprise:
     return visible(session, Enterprise, enterprise_id, policy.enterprise_scope(p), "enterprise")
+
+
+#: the columns of an enterprise's record that the API shows
+_RECORD = tuple(getattr(Enterprise, name) for name in EnterpriseOut.model_fields)
+
+
+def enterprise_detail(session: Session, p: Principal, enterprise_id: int) -> dict[str, Any]:
+    """An enterprise's record as the API shows it, with whether the caller may read its
+    indicator reports — one query of plain columns (no ORM object: this is the API's busiest
+    read)."""
+    shown = policy.indicator_scope(p)
+    found = session.execute(
+        select(*_RECORD, shown.label("indicators_visible")).where(
+            Enterprise.id == enterprise_id, policy.enterprise_scope(p)
+        )
+    ).first()
+    if found is None:
+        raise NotFound(f"no enterprise {enterprise_id}")
+    return {**found._asdict(), "indicators_visible": bool(found.indicators_visible)}
 
 
 def indicators_visible(session: Session, p: Principal, enterprise_id: int) -> bool:

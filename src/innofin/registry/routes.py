@@ -178,10 +178,8 @@ def get_enterprise(
     request: Request, enterprise_id: RowId, p: Principal = allow("enterprise:read")
 ) -> Response:
     with reading(request) as s:
-        row = records.enterprise(s, p, enterprise_id)
-        shown = records.indicators_visible(s, p, enterprise_id)
-        base = EnterpriseOut.model_validate(row).model_dump()
-    return ok(EnterpriseDetail.model_validate({**base, "indicators_visible": shown}))
+        found = records.enterprise_detail(s, p, enterprise_id)
+    return ok(EnterpriseDetail.model_validate(found))
 
 
 @router.patch(
