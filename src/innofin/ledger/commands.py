@@ -183,8 +183,9 @@ def import_return(
     reason: str = REASON,
 ) -> None:
     """Apply a bank return of new credit lines (by their maker and checker), drawdowns,
-    repayments, classifications, defaults, write-offs and recoveries. All or nothing: one bad row rejects the file (exit 2, every bad row named in the
-    rejects report). A re-sent return changes nothing."""
+    repayments, classifications, defaults, write-offs and recoveries. All or nothing: one bad
+    row rejects the file (exit 2, every bad row named in the rejects report). A re-sent return
+    changes nothing."""
     actor = Actor.cli(reason)
     eng = engine()
     try:
