@@ -390,15 +390,31 @@ class PrincipalCache:
         return principal
 
 
-#: the check of a token's session on every request, built once: building the statement cost
-#: more CPU than running it
+#: the check of a token's session on every request: the session is open and its user active (the
+#: expiry is the token's own, checked with its signature: it is the session's, to the second)
 _SESSION_CHECK = (
-    select(ApiSession.id, ApiSession.user_id, ApiSession.revoked_at, ApiSession.expires_at)
+    select(ApiSession.id, ApiSession.user_id)
     .join(User, User.id == ApiSession.user_id)
     .where(ApiSession.jti == bindparam("jti"))
     .where(ApiSession.user_id == bindparam("user_id"))
+    .where(ApiSession.revoked_at.is_(None))
     .where(User.is_active.is_(True))
 )
+
+#: `_SESSION_CHECK` as each database's SQL, with the order of its parameters where they are
+#: positional: compiled once and run on the driver's cursor, a third of the CPU of running the
+#: statement through SQLAlchemy (which costs more than the query itself)
+_SESSION_SQL: dict[tuple[str, str], tuple[str, tuple[str, ...] | None]] = {}
+
+
+def _session_sql(engine: Engine) -> tuple[str, tuple[str, ...] | None]:
+    key = (engine.dialect.name, engine.dialect.driver)
+    found = _SESSION_SQL.get(key)
+    if found is None:
+        compiled = _SESSION_CHECK.compile(dialect=engine.dialect)
+        order = tuple(compiled.positiontup or ()) if compiled.positional else None
+        found = _SESSION_SQL[key] = (str(compiled), order)
+    return found
 
 
 def authenticate(
@@ -411,17 +427,25 @@ def authenticate(
     """The principal behind a bearer token: valid signature, not expired, not revoked, and the
     user still active."""
     claims = tokens.read(secret, token, now)
+    sql, order = _session_sql(engine)
+    values = {"jti": claims.jti, "user_id": claims.user_id}
     with reader(engine).connect() as conn:
-        found = conn.execute(_SESSION_CHECK, {"jti": claims.jti, "user_id": claims.user_id}).first()
-        if found is None or found.revoked_at is not None:
+        driver = conn.connection.dbapi_connection
+        if driver is None:  # pragma: no cover - a checked-out connection has one
+            raise RuntimeError("the pooled connection has no driver connection")
+        cursor = driver.cursor()
+        try:
+            cursor.execute(sql, values if order is None else tuple(values[n] for n in order))
+            found = cursor.fetchone()
+        finally:
+            cursor.close()
+        if found is None:
             raise Unauthenticated("the session has ended; sign in again")
-        if now >= found.expires_at:
-            raise Unauthenticated("the token has expired; sign in again")
-        user_id = int(found.user_id)
+        session_id, user_id = int(found[0]), int(found[1])
         if cache is None:
-            return principal_for(conn, user_id, session_id=found.id)
+            return principal_for(conn, user_id, session_id=session_id)
         principal = cache.get(user_id, lambda: principal_for(conn, user_id))
-    return replace(principal, session_id=found.id)
+    return replace(principal, session_id=session_id)
 
 
 USER_SORTS = {"id": User.id, "username": User.username}
