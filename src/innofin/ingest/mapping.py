@@ -7,7 +7,9 @@ one-line error before any row is read.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -15,6 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from innofin.ingest.dateformats import format_pattern
 from innofin.ingest.errors import MappingError, MissingColumn, UnitMismatch, UnknownColumn
 from innofin.ingest.kinds import KINDS, FieldSpec, FieldType, KindSpec, any_kind
 from innofin.ingest.units import Unit, normalise_header, parse_unit, split_unit, unit_label
@@ -29,6 +32,10 @@ class ColumnMap(BaseModel):
     field: str | None = None
     indicator: str | None = None
     unit: str | None = None
+    #: date columns: the format(s) the file writes its dates in (`ingest.dateformats`)
+    format: str | list[str] | None = None
+    #: amount columns: the currency the file writes them in (CNY when not given)
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
 
     @model_validator(mode="after")
     def _one_target(self) -> ColumnMap:
@@ -36,7 +43,26 @@ class ColumnMap(BaseModel):
             raise ValueError("give exactly one of field or indicator")
         if self.unit is not None:
             parse_unit(self.unit)
+        for fmt in self.formats:
+            format_pattern(fmt)
         return self
+
+    @property
+    def formats(self) -> tuple[str, ...]:
+        if self.format is None:
+            return ()
+        return (self.format,) if isinstance(self.format, str) else tuple(self.format)
+
+
+class Rate(BaseModel):
+    """How a mapping converts amounts in another currency to yuan: the rate (yuan per unit of
+    the currency) and the date it is taken from (e.g. the return's reporting date)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rate: Decimal = Field(gt=0, description="yuan per unit of the currency, e.g. 7.1268")
+    date: dt.date = Field(description="the date of the rate")
+    source: str | None = Field(None, description="where the rate comes from (PBOC central parity)")
 
 
 class Mapping(BaseModel):
@@ -55,6 +81,10 @@ class Mapping(BaseModel):
         "registered extension indicators (refusing any other)",
     )
     constants: dict[str, str] = Field(default_factory=dict, description="field: value for all")
+    rates: dict[str, Rate] = Field(
+        default_factory=dict,
+        description="currency: {rate, date}: how amounts in a currency other than CNY become yuan",
+    )
     columns: dict[str, ColumnMap]
 
     @field_validator("columns", mode="before")
@@ -82,6 +112,18 @@ class Mapping(BaseModel):
                 raise ValueError(f"column {header!r}: {self.kind} has no field {column.field!r}")
             if column.indicator is not None and self.kind != "indicators":
                 raise ValueError(f"column {header!r}: only indicators take extension indicators")
+            field = spec.field(column.field) if column.field is not None else None
+            if column.format is not None and (field is None or field.type is not FieldType.DATE):
+                raise ValueError(f"column {header!r}: only date columns take a format")
+            if column.currency is not None:
+                if field is None or field.type is not FieldType.MONEY:
+                    raise ValueError(f"column {header!r}: only amount columns take a currency")
+                if column.currency != "CNY" and column.currency not in self.rates:
+                    raise ValueError(
+                        f"column {header!r}: amounts in {column.currency} are not read as yuan; "
+                        f"give rates: {{{column.currency}: {{rate: <yuan per "
+                        f"{column.currency}>, date: <YYYY-MM-DD>}}}} to convert them"
+                    )
         for name in self.constants:
             if name not in spec.names:
                 raise ValueError(f"constants: {self.kind} has no field {name!r}")
@@ -132,6 +174,9 @@ class BoundColumn:
     spec: FieldSpec
     unit: Unit | None = None
     constant: str | None = None
+    formats: tuple[str, ...] = ()
+    currency: str = "CNY"
+    rate: Decimal | None = None  # yuan per unit of `currency` (None for CNY)
 
     @property
     def indicator(self) -> str | None:
@@ -235,7 +280,14 @@ def bind(
                 f"{where}: columns {seen[field_name]!r} and {text!r} both hold {field_name}"
             )
         seen[field_name] = text
-        bound.append(BoundColumn(text, index, field_name, field_spec, unit))
+        currency = column.currency or "CNY"
+        rate = mapping.rates[currency].rate if currency != "CNY" else None
+        bound.append(
+            BoundColumn(
+                text, index, field_name, field_spec, unit,
+                formats=column.formats, currency=currency, rate=rate,
+            )
+        )  # fmt: skip
     for name, value in mapping.constants.items():
         if name in seen:
             raise MappingError(f"{where}: {name} is both a constant and column {seen[name]!r}")

@@ -20,6 +20,7 @@ from typing import NamedTuple
 import polars as pl
 from pydantic import ValidationError
 
+from innofin.ingest.dateformats import parse_dates
 from innofin.ingest.kinds import FieldSpec, FieldType
 from innofin.ingest.units import Unit, parse_unit, unit_label
 from innofin.kernel.errors import InvalidAmount
@@ -44,6 +45,8 @@ class Column(NamedTuple):
     spec: FieldSpec
     unit: Unit | None = None
     accepted: dict[str, str] | None = None  # CODE fields: lower-cased spelling -> code
+    formats: tuple[str, ...] = ()  # DATE fields: the formats a mapping declares (`dateformats`)
+    rate: Decimal | None = None  # MONEY fields in another currency: yuan per unit of it
 
 
 def storage_scale(spec: FieldSpec) -> int:
@@ -116,6 +119,14 @@ def _number(c: Column, separators: bool = False) -> list[pl.Expr]:
 
 def _date(c: Column) -> list[pl.Expr]:
     text = pl.col(f"{c.name}|t")
+    if c.formats:
+        value = parse_dates(text, c.formats)
+        hint = " or ".join(c.formats)
+        message = pl.concat_str([pl.lit("not a date: '"), text, pl.lit(f"' (write {hint})")])
+        return [
+            value.alias(f"{c.name}|v"),
+            pl.when(value.is_null() & (text != "")).then(message).alias(f"{c.name}|r"),
+        ]
     parts = text.str.extract_groups(_DATE)
     month = pl.coalesce(parts.struct.field("m"), parts.struct.field("m2")).str.pad_start(2, "0")
     day = pl.coalesce(parts.struct.field("d"), parts.struct.field("d2")).str.pad_start(2, "0")
@@ -239,10 +250,26 @@ def parse_batch(raw: pl.DataFrame, columns: Sequence[Column]) -> tuple[pl.DataFr
             updates.append(pl.Series(f"{c.name}|r", [r[1] for r in results], dtype=pl.Utf8))
     if updates:
         frame = frame.with_columns(updates)
+    converted = [_converted(frame, c) for c in columns if c.rate is not None]
+    if converted:
+        frame = frame.with_columns(converted)
     final = frame.select([e for c in columns for e in _final(c)])
     values = final.select(c.name for c in columns)
     reasons = final.select(pl.col(f"{c.name}|reason").alias(c.name) for c in columns)
     return values, reasons
+
+
+def _converted(frame: pl.DataFrame, c: Column) -> pl.Series:
+    """Amounts of a column in another currency as fen of yuan, at the mapping's rate (half-up
+    at the fen, in `Decimal`)."""
+    assert c.rate is not None
+    rate = c.rate
+    one = Decimal(1)
+    values = [
+        None if v is None else int((v * rate).quantize(one, rounding=ROUND_HALF_UP))
+        for v in frame[f"{c.name}|v"].to_list()
+    ]
+    return pl.Series(f"{c.name}|v", values, dtype=pl.Int64)
 
 
 def _fix_numbers(frame: pl.DataFrame, c: Column) -> list[pl.Series]:

@@ -129,7 +129,8 @@ class BatchValidator:
         columns = self.lookup(
             "columns",
             lambda: [
-                Column(c.field, c.spec, c.unit, self.accepted(c.spec)) for c in self.binding.columns
+                Column(c.field, c.spec, c.unit, self.accepted(c.spec), c.formats, c.rate)
+                for c in self.binding.columns
             ],
         )
         values, reasons = parse_batch(raw, columns)
