@@ -5,8 +5,13 @@ many cells for per-cell `Decimal` arithmetic, and a whole batch is parsed in a f
 one per column. Amounts become integers in the column's storage scale (fen for money,
 ten-thousandths for quantities) by integer arithmetic on the digits, which equals
 `innofin.kernel.money.to_money` (half-up at the last kept digit; a property test checks the two
-agree). The few cells the fast pattern does not cover (exponents, very long numbers) go through
-`to_money`/`Decimal` one by one. No value ever passes through a float.
+agree). The few cells the fast pattern does not cover (exponents, very long numbers, full-width
+digits) go through `to_money`/`Decimal` one by one. No value ever passes through a float.
+
+Numbers and dates are read in ASCII after folding full-width forms (`innofin.kernel.numtext`).
+The patterns say ``[0-9]``, not a digit class: in Polars that also matches other scripts' digits,
+which the cast then turned into nothing. A typed cell that is not empty is either read or given a
+reason (`_final` checks it), so no value is ever dropped without a word.
 """
 
 from __future__ import annotations
@@ -25,11 +30,12 @@ from innofin.ingest.kinds import FieldSpec, FieldType
 from innofin.ingest.units import Unit, parse_unit, unit_label
 from innofin.kernel.errors import InvalidAmount
 from innofin.kernel.money import AmountUnit, to_money
+from innofin.kernel.numtext import WIDTH_FOLDS, fold_width, plain_decimal
 
 _SUFFIX = re.compile(r"^(?P<number>.*?)(?P<unit>元|万元|亿元|%)?$")
 _DATE = (
-    r"^(?P<y>\d{4})(?:[-/.年](?P<m>\d{1,2})[-/.月](?P<d>\d{1,2})日?|(?P<m2>\d{2})(?P<d2>\d{2}))"
-    r"(?:[ T]00:00(?::00(?:\.0+)?)?)?$"
+    r"^(?P<y>[0-9]{4})(?:[-/.年](?P<m>[0-9]{1,2})[-/.月](?P<d>[0-9]{1,2})日?"
+    r"|(?P<m2>[0-9]{2})(?P<d2>[0-9]{2}))(?:[ T]00:00(?::00(?:\.0+)?)?)?$"
 )
 _TRUE = ["1", "t", "true", "y", "yes", "是", "有"]
 _FALSE = ["0", "f", "false", "n", "no", "否", "无"]
@@ -65,16 +71,13 @@ def _unit_words(unit: Unit | None) -> str:
 
 def slow_number(text: str, spec: FieldSpec, unit: Unit | None) -> tuple[int | None, str | None]:
     """One cell the fast pattern did not take: exponents, very long numbers, garbage."""
-    match = _SUFFIX.match(text.replace(",", "").replace("，", "").replace(" ", ""))
+    match = _SUFFIX.match(fold_width(text).replace(",", "").replace("，", "").replace(" ", ""))
     assert match is not None
     number, suffix = match["number"], match["unit"]
     if suffix is not None and parse_unit(suffix) != unit:
         return None, f"unit mismatch: the cell says {suffix} but the column {_unit_words(unit)}"
-    try:
-        value = Decimal(number)
-    except InvalidOperation:
-        return None, f"not a number: {text!r}"
-    if not value.is_finite():
+    value = plain_decimal(number)
+    if value is None:
         return None, f"not a number: {text!r}"
     if spec.type in (FieldType.INT, FieldType.YEAR) and value != value.to_integral_value():
         return None, f"not a whole number: {text!r}"
@@ -104,10 +107,10 @@ def _number(c: Column, separators: bool = False) -> list[pl.Expr]:
             "，", "", literal=True
         )
     if exp == 0:
-        pattern = r"^[+-]?\d{1,18}$"
+        pattern = r"^[+-]?[0-9]{1,18}$"
         value = cleaned.cast(pl.Int64, strict=False)
     else:
-        pattern = rf"^[+-]?(?:\d{{1,{18 - exp}}}(?:\.\d{{0,{exp}}})?|\.\d{{1,{exp}}})$"
+        pattern = rf"^[+-]?(?:[0-9]{{1,{18 - exp}}}(?:\.[0-9]{{0,{exp}}})?|\.[0-9]{{1,{exp}}})$"
         value = (cleaned.cast(pl.Decimal(38, exp), strict=False) * 10**exp).cast(pl.Int64)
     fast = cleaned.str.contains(pattern)
     return [
@@ -119,15 +122,16 @@ def _number(c: Column, separators: bool = False) -> list[pl.Expr]:
 
 def _date(c: Column) -> list[pl.Expr]:
     text = pl.col(f"{c.name}|t")
+    folded = text.str.replace_many(list(WIDTH_FOLDS), list(WIDTH_FOLDS.values()))
     if c.formats:
-        value = parse_dates(text, c.formats)
+        value = parse_dates(folded, c.formats)
         hint = " or ".join(c.formats)
         message = pl.concat_str([pl.lit("not a date: '"), text, pl.lit(f"' (write {hint})")])
         return [
             value.alias(f"{c.name}|v"),
             pl.when(value.is_null() & (text != "")).then(message).alias(f"{c.name}|r"),
         ]
-    parts = text.str.extract_groups(_DATE)
+    parts = folded.str.extract_groups(_DATE)
     month = pl.coalesce(parts.struct.field("m"), parts.struct.field("m2")).str.pad_start(2, "0")
     day = pl.coalesce(parts.struct.field("d"), parts.struct.field("d2")).str.pad_start(2, "0")
     iso = pl.concat_str([parts.struct.field("y"), month, day], separator="-")
@@ -198,6 +202,9 @@ def _final(c: Column) -> list[pl.Expr]:
     spec = c.spec
     text, value = pl.col(f"{c.name}|t"), pl.col(f"{c.name}|v")
     checks: list[pl.Expr] = [pl.col(f"{c.name}|r")]
+    # the last guard against silent loss: a cell with text whose value is missing is refused
+    lost = (text != "") & value.is_null()
+    checks.append(pl.when(lost).then(pl.lit(f"not readable as {_NAMES[spec.type]}")))
     if spec.required:
         checks.append(pl.when(text == "").then(pl.lit("required value is missing")))
     if spec.max_length is not None and spec.type in (FieldType.TEXT, FieldType.CODE):
@@ -214,6 +221,19 @@ def _final(c: Column) -> list[pl.Expr]:
         final = pl.when(text == "").then(pl.lit(spec.empty)).otherwise(final)
     return [final.alias(c.name), reason.alias(f"{c.name}|reason")]
 
+
+_NAMES = {
+    FieldType.INT: "a whole number",
+    FieldType.YEAR: "a year",
+    FieldType.MONEY: "an amount",
+    FieldType.QUANTITY: "a number",
+    FieldType.DATE: "a date",
+    FieldType.CODE: "a code",
+    FieldType.BOOL: "a yes/no value",
+    FieldType.TEXT: "text",
+    FieldType.LIST: "a list",
+    FieldType.JSON: "a JSON document",
+}
 
 _FIRST = {
     FieldType.DATE: _date,

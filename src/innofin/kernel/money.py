@@ -7,11 +7,12 @@ accounting.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal
 from enum import StrEnum
 from typing import Final
 
 from innofin.kernel.errors import InvalidAmount
+from innofin.kernel.numtext import fold_width, plain_decimal
 
 FEN: Final = Decimal("0.01")
 #: The largest amount NUMERIC(20,2) holds.
@@ -72,17 +73,18 @@ _LABELS: Final = {
 def to_money(value: Decimal | int | str, unit: AmountUnit = AmountUnit.YUAN) -> Decimal:
     """Return `value` (written in `unit`) as yuan, quantised to the fen.
 
-    Accepts `Decimal`, `int` and numeric strings (thousands separators allowed); refuses
-    `float`, NaN, infinities and amounts beyond NUMERIC(20,2).
+    Accepts `Decimal`, `int` and numeric strings (thousands separators allowed, full-width
+    forms folded: `innofin.kernel.numtext`); refuses `float`, NaN, infinities, ``1_000`` and
+    amounts beyond NUMERIC(20,2).
     """
     if isinstance(value, (float, bool)):
         raise InvalidAmount(f"amounts must not be {type(value).__name__}: got {value!r}")
     if isinstance(value, str):
-        text = value.strip().replace(",", "").replace("，", "")
-        try:
-            number = Decimal(text)
-        except InvalidOperation:
-            raise InvalidAmount(f"not an amount: {value!r}") from None
+        text = fold_width(value).strip().replace(",", "")
+        parsed = plain_decimal(text)
+        if parsed is None:
+            raise InvalidAmount(f"not an amount: {value!r}")
+        number = parsed
     else:
         number = Decimal(value)
     if not number.is_finite():
