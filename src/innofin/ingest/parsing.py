@@ -26,6 +26,7 @@ import polars as pl
 from pydantic import ValidationError
 
 from innofin.ingest.dateformats import parse_dates
+from innofin.ingest.formulas import restore_expr
 from innofin.ingest.kinds import FieldSpec, FieldType
 from innofin.ingest.units import Unit, parse_unit, unit_label
 from innofin.kernel.errors import InvalidAmount
@@ -53,6 +54,12 @@ class Column(NamedTuple):
     accepted: dict[str, str] | None = None  # CODE fields: lower-cased spelling -> code
     formats: tuple[str, ...] = ()  # DATE fields: the formats a mapping declares (`dateformats`)
     rate: Decimal | None = None  # MONEY fields in another currency: yuan per unit of it
+    #: a CSV export may have put a quote before text starting like a formula (`formulas`)
+    quoted: bool = False
+
+
+#: the fields whose CSV cells may carry that quote (numbers and dates never do)
+QUOTED_TYPES = (FieldType.TEXT, FieldType.CODE, FieldType.LIST, FieldType.JSON)
 
 
 def storage_scale(spec: FieldSpec) -> int:
@@ -245,11 +252,15 @@ _FIRST = {
 }
 
 
+def _cell(c: Column) -> pl.Expr:
+    """The cell as text, trimmed; then without the quote that neutralised a formula."""
+    text = pl.col(c.name).fill_null("").str.strip_chars()
+    return restore_expr(text) if c.quoted else text
+
+
 def parse_batch(raw: pl.DataFrame, columns: Sequence[Column]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Parse the text columns of `raw`: typed values and reasons (both named by column)."""
-    frame = raw.select(
-        pl.col(c.name).fill_null("").str.strip_chars().alias(f"{c.name}|t") for c in columns
-    )
+    frame = raw.select(_cell(c).alias(f"{c.name}|t") for c in columns)
     frame = frame.with_columns(
         [
             e

@@ -1,6 +1,7 @@
 """The rejects report: one CSV line per problem (row, column, value, reason), streamed to disk.
 
-Written in UTF-8 with a BOM so that Excel shows the Chinese headers and reasons correctly. The file
+Written in UTF-8 with a BOM so that Excel shows the Chinese headers and reasons correctly; a cell
+that a spreadsheet would run as a formula gets a quote first (`innofin.ingest.formulas`). The file
 is only created when there is a problem to report, so a clean import leaves nothing behind.
 """
 
@@ -11,6 +12,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import polars as pl
+
+from innofin.ingest.formulas import neutralise, restore
 
 HEADER = ("row", "column", "value", "reason")
 
@@ -37,7 +40,8 @@ class RejectsWriter:
             self._fh = self.path.open("w", encoding="utf-8-sig", newline="")
             self._writer = csv.writer(self._fh)
             self._writer.writerow(HEADER)
-        self._writer.writerows(problems.select(*HEADER).iter_rows())
+        for row in problems.select(*HEADER).iter_rows():  # the file's cells, as written
+            self._writer.writerow([neutralise(v) if isinstance(v, str) else v for v in row])
         self.lines += problems.height
 
     def close(self) -> None:
@@ -53,6 +57,7 @@ class RejectsWriter:
 
 
 def read_rejects(path: Path) -> list[dict[str, str]]:
-    """The lines of a rejects report (for tests and tools)."""
+    """The lines of a rejects report (for tests and tools), with the quotes that neutralise
+    formulas removed."""
     with Path(path).open(encoding="utf-8-sig", newline="") as fh:
-        return list(csv.DictReader(fh))
+        return [{k: restore(v) for k, v in line.items()} for line in csv.DictReader(fh)]

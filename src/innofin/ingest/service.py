@@ -22,6 +22,7 @@ from innofin.db.frames import FrameWriter
 from innofin.ingest import store
 from innofin.ingest.errors import EmptyFile, IngestError, RejectedRows
 from innofin.ingest.exporting import count, export_header, export_rows
+from innofin.ingest.formulas import restore
 from innofin.ingest.kinds import FieldType, KindSpec, kind_spec, table_of
 from innofin.ingest.mapping import Binding, Mapping, bind, load_mapping
 from innofin.ingest.readers import inspect, open_table
@@ -177,10 +178,12 @@ def import_file(
         with engine.connect() as conn, conn.begin():
             with open_table(info, sheet=chosen.sheet, header_row=chosen.header_row) as table:
                 units = store.extension_units(conn) if spec.name == "indicators" else {}
-                binding = bind(chosen, table.header, path.name, units)
+                csv_file = info.format == "csv"
+                header = [restore(h) for h in table.header] if csv_file else table.header
+                binding = bind(chosen, header, path.name, units)
                 source_id = store.create_source(conn, path.name, info.sha256)
                 plan = _Plan(conn, binding, source_id, as_of or dt.date.today())
-                validator = BatchValidator(conn, binding)
+                validator = BatchValidator(conn, binding, quoted_text=csv_file)
                 for batch in table.batches():
                     checked = validator.check(batch)
                     report.add(checked.problems)

@@ -19,7 +19,7 @@ from sqlalchemy import Connection
 from innofin.ingest import store
 from innofin.ingest.kinds import FieldSpec, FieldType
 from innofin.ingest.mapping import Binding, BoundColumn
-from innofin.ingest.parsing import Column, parse_batch, storage_scale
+from innofin.ingest.parsing import QUOTED_TYPES, Column, parse_batch, storage_scale
 from innofin.ingest.rules import RULES
 from innofin.ingest.seen import SeenKeys
 from innofin.ingest.tables import RawBatch
@@ -52,6 +52,8 @@ class BatchValidator:
     binding: Binding
     seen: SeenKeys = field(default_factory=SeenKeys)
     file_codes: set[str] = field(default_factory=set)  # institutions written from this file
+    #: the file is CSV: text cells may carry the quote that neutralises formulas (`formulas`)
+    quoted_text: bool = False
     _cache: dict[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ helpers
@@ -129,7 +131,15 @@ class BatchValidator:
         columns = self.lookup(
             "columns",
             lambda: [
-                Column(c.field, c.spec, c.unit, self.accepted(c.spec), c.formats, c.rate)
+                Column(
+                    c.field,
+                    c.spec,
+                    c.unit,
+                    self.accepted(c.spec),
+                    c.formats,
+                    c.rate,
+                    quoted=self.quoted_text and c.spec.type in QUOTED_TYPES,
+                )
                 for c in self.binding.columns
             ],
         )

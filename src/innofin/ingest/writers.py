@@ -7,26 +7,38 @@ failed export never leaves half a file where a good one is expected.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import os
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from innofin.ingest.errors import IngestError
 from innofin.ingest.exporting import cell_value, text_value
+from innofin.ingest.formulas import neutralise
 from innofin.ingest.readers import XLSX_SUFFIXES
 from innofin.kernel.progress import ProgressCallback
 
 _TICK = 1_000
 
 
+def csv_cell(value: Any) -> str:
+    """A value as a CSV cell: text that a spreadsheet would run as a formula gets a quote
+    (`innofin.ingest.formulas`); numbers and dates are written as they are (``-2500.50``)."""
+    text = text_value(value)
+    if isinstance(value, int | float | Decimal | dt.date) and not isinstance(value, bool):
+        return text
+    return neutralise(text)
+
+
 def _csv(path: Path, header: list[str], rows: Iterable[Sequence[Any]], tick: Any) -> int:
     count = 0
     with path.open("w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(header)
+        writer.writerow([neutralise(h) for h in header])
         for row in rows:
-            writer.writerow([text_value(v) for v in row])
+            writer.writerow([csv_cell(v) for v in row])
             count += 1
             tick(count)
     return count
