@@ -146,6 +146,7 @@ def replay_lines_status(session: Session) -> dict[int, str]:
     kinds = session.execute(select(last.c.entity_id, e.kind).join(e, e.id == last.c.last)).all()
     names = {"line_proposed": "pending", "line_approved": "approved", "line_rejected": "rejected"}
     names["line_closed"] = "closed"
+    names["line_loaded"] = "approved"  # a bank's historical line (`service.load_line`)
     return {rid: names[kind] for rid, kind in kinds}
 
 

@@ -250,14 +250,10 @@ class LineSpec:
     tags: tuple[str, ...] = ()
 
 
-def propose_line(
-    session: Session, actor: Actor, spec: LineSpec, *, key: str | None = None
-) -> LedgerEvent:
-    """A credit line entered by its maker (status pending); a commitment it draws on is reserved
-    at once, so two lines can never promise the same committed yuan."""
-    request = {"action": "propose_line", **spec.__dict__}
-    if (found := replayed(session, key, request)) is not None:
-        return found
+def _checked_line(
+    session: Session, spec: LineSpec
+) -> tuple[Decimal, Enterprise, AgreementCommitment | None]:
+    """The checks every new credit line passes: its limit, the commitment it draws on."""
     limit = money_arg(spec.limit_amount, "limit_amount")
     if spec.matures_on <= spec.opens_on:
         raise InvalidInput("matures_on must be after opens_on", field="matures_on")
@@ -285,7 +281,11 @@ def propose_line(
         commitment = locked(session, AgreementCommitment, spec.commitment_id, "commitment")
         agreement = get_row(session, Agreement, commitment.agreement_id, "agreement")
         _check_commitment(commitment, agreement, enterprise, spec, limit)
-    line = CreditLine(
+    return limit, enterprise, commitment
+
+
+def _new_line(spec: LineSpec, limit: Decimal, status: str, maker: str) -> CreditLine:
+    return CreditLine(
         institution_id=spec.institution_id,
         external_ref=spec.external_ref,
         enterprise_id=spec.enterprise_id,
@@ -303,10 +303,22 @@ def propose_line(
         rate_kind=spec.rate_kind,
         rate=spec.rate,
         spread_bp=spec.spread_bp,
-        status="pending",
-        maker_id=actor.label,
+        status=status,
+        maker_id=maker,
         created_at=now(),
     )
+
+
+def propose_line(
+    session: Session, actor: Actor, spec: LineSpec, *, key: str | None = None
+) -> LedgerEvent:
+    """A credit line entered by its maker (status pending); a commitment it draws on is reserved
+    at once, so two lines can never promise the same committed yuan."""
+    request = {"action": "propose_line", **spec.__dict__}
+    if (found := replayed(session, key, request)) is not None:
+        return found
+    limit, _enterprise, commitment = _checked_line(session, spec)
+    line = _new_line(spec, limit, "pending", actor.label)
     session.add(line)
     session.flush()
     ev = record_event(
@@ -324,6 +336,52 @@ def propose_line(
         commitment.used = commitment.used + limit
         limit_entry(
             session, "commitment", commitment.id, "reserve", limit, "credit_line", line.id, ev
+        )
+    session.flush()
+    return ev
+
+
+#: who a historical credit line names as its maker: the officer who loaded it
+HISTORICAL = "historical:"
+
+
+def load_line(
+    session: Session,
+    actor: Actor,
+    spec: LineSpec,
+    *,
+    approval_ref: str | None = None,
+    key: str | None = None,
+) -> LedgerEvent:
+    """A credit line of a bank's existing book (历史存量), approved in the bank's own system
+    before the programme began: recorded approved at once (event ``line_loaded``) by the officer
+    who loads the return, with the bank's approval reference where the file has one. Maker-checker
+    stays for every line entered in innofin (`propose_line`, `approve_line`); this is for a
+    declared historical load (`ledger.returns`) only."""
+    request = {"action": "load_line", **spec.__dict__, "approval_ref": approval_ref}
+    if (found := replayed(session, key, request)) is not None:
+        return found
+    limit, _enterprise, commitment = _checked_line(session, spec)
+    line = _new_line(spec, limit, "approved", f"{HISTORICAL}{actor.label}"[:120])
+    session.add(line)
+    session.flush()
+    ev = record_event(
+        session,
+        actor,
+        "credit_line",
+        line.id,
+        "line_loaded",
+        spec.opens_on,
+        key=key,
+        request=request,
+        amount=limit,
+        historical=True,
+        approval_ref=approval_ref,
+    )
+    if commitment is not None:
+        commitment.used = commitment.used + limit
+        limit_entry(
+            session, "commitment", commitment.id, "consume", limit, "credit_line", line.id, ev
         )
     session.flush()
     return ev
@@ -414,6 +472,18 @@ def approve_line(
 # --------------------------------------------------------------------------- loans
 
 
+def disbursement_outside(drawn_on: dt.date, opens_on: dt.date, matures_on: dt.date) -> str | None:
+    """Why a drawdown on `drawn_on` falls outside a line's period (None if it does not)."""
+    if drawn_on < opens_on:
+        return (
+            f"disbursement before the line's start (its approval): drawn_on {drawn_on} is "
+            f"before {opens_on}"
+        )
+    if drawn_on > matures_on:
+        return f"disbursement after the line's end: drawn_on {drawn_on} is after {matures_on}"
+    return None
+
+
 def draw(
     session: Session,
     actor: Actor,
@@ -446,7 +516,7 @@ def draw(
     if method not in METHODS:
         raise InvalidInput(f"method must be one of {', '.join(METHODS)}", field="method")
     if not isinstance(months, int) or months < 1:
-        raise InvalidInput("months must be a whole number ≥ 1", field="months")
+        raise InvalidInput(f"a term of {months} months: months must be ≥ 1", field="months")
     line = locked(session, CreditLine, line_id, "credit line")
     if line.status != "approved":
         raise Conflict(f"credit line {line.external_ref} is {line.status}, not approved")
@@ -455,11 +525,8 @@ def draw(
             f"currency {currency} does not match the credit line's {line.currency}",
             field="currency",
         )
-    if not line.opens_on <= drawn_on <= line.matures_on:
-        raise InvalidInput(
-            f"drawn_on {drawn_on} is outside the line's period {line.opens_on}–{line.matures_on}",
-            field="drawn_on",
-        )
+    if (problem := disbursement_outside(drawn_on, line.opens_on, line.matures_on)) is not None:
+        raise InvalidInput(problem, field="drawn_on")
     available = line.limit_amount - line.used
     if principal > available:
         raise InvalidInput(
@@ -730,6 +797,13 @@ def mark_default(
     return ev
 
 
+def write_off_too_large(amount: Decimal, principal: Decimal, outstanding: Decimal) -> str:
+    """Why a write-off of `amount` is refused (it is above what is outstanding)."""
+    if amount > principal:
+        return f"a charge-off above the loan's principal: {amount} > {principal}"
+    return f"the write-off of {amount} exceeds the outstanding principal {outstanding}"
+
+
 def write_off(
     session: Session,
     actor: Actor,
@@ -748,10 +822,8 @@ def write_off(
     if loan.defaulted_on is None:
         raise Conflict(f"loan {loan.external_ref} has not defaulted; it cannot be written off")
     if p > loan.outstanding_principal:
-        raise InvalidInput(
-            f"the write-off of {p} exceeds the outstanding principal {loan.outstanding_principal}",
-            field="amount",
-        )
+        raise InvalidInput(write_off_too_large(p, loan.principal, loan.outstanding_principal),
+                           field="amount")  # fmt: skip
     ev = record_event(
         session, actor, "loan", loan.id, "written_off", on, key=key, request=request, principal=p
     )
