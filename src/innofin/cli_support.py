@@ -1,37 +1,47 @@
-"""What every CLI sub-command shares: the engine, progress bars, amounts, errors → exit codes."""
+"""What every CLI sub-command shares: the engine, progress bars, amounts, errors → exit codes.
+
+Start-up stays fast because this module, `cli.py` and every room's `commands.py` import only
+Typer, Rich and `innofin.kernel` at module level; services, models, SQLAlchemy, Polars, HiGHS
+and FastAPI are imported inside the command that needs them (a test keeps it so).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from sqlalchemy import Engine
 
-from innofin.db import make_engine
 from innofin.kernel.progress import ProgressCallback
-from innofin.kernel.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 console = Console()
 err_console = Console(stderr=True)
 
 
 def engine(url: str | None = None) -> Engine:
+    from innofin.db import make_engine
+    from innofin.kernel.settings import Settings
+
     return make_engine(url or Settings.from_env().database_url)
 
 
 @contextmanager
 def progress_bar(description: str, total: int | None) -> Iterator[ProgressCallback]:
     """A Rich progress bar on stderr; yields the callback to advance it."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     columns = (
         SpinnerColumn(),
         TextColumn("[progress.description]{task.description}"),

@@ -6,14 +6,9 @@ import sys
 
 import typer
 from rich.table import Table
-from sqlalchemy import select
 
-from innofin.access import service
-from innofin.audit.recorder import Actor
 from innofin.cli_support import console, engine
-from innofin.db.engine import unit_of_work
 from innofin.kernel.codes import OrgKind, Role
-from innofin.registry.models import Organisation, User
 
 app = typer.Typer(help="Users and their roles.", no_args_is_help=True)
 
@@ -45,6 +40,10 @@ def create(
     reason: str | None = typer.Option(None, help="Why (kept in the audit trail)."),
 ) -> None:
     """Create a user in an organisation (created too if it has none yet) with roles."""
+    from innofin.access import service
+    from innofin.audit.recorder import Actor
+    from innofin.db.engine import unit_of_work
+
     password = _password(password_stdin)
     eng = engine()
     try:
@@ -71,6 +70,10 @@ def passwd(
     ),
 ) -> None:
     """Set a user's password (exit 3 if there is no such user)."""
+    from innofin.access import service
+    from innofin.audit.recorder import Actor
+    from innofin.db.engine import unit_of_work
+
     password = _password(password_stdin)
     eng = engine()
     try:
@@ -84,6 +87,12 @@ def passwd(
 @app.command("list")
 def list_users() -> None:
     """List users with their organisation and roles."""
+    from sqlalchemy import select
+
+    from innofin.access import service
+    from innofin.db.engine import unit_of_work
+    from innofin.registry.models import Organisation, User
+
     eng = engine()
     try:
         with unit_of_work(eng) as session:

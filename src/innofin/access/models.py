@@ -14,6 +14,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+import innofin.registry.models  # noqa: F401  (defines the tables this module's foreign keys name)
 from innofin.audit.recorder import Audited
 from innofin.db.base import Base, UtcDateTime
 

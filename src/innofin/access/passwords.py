@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -9,8 +11,13 @@ from innofin.kernel.errors import InvalidInput
 
 _HASHER = PasswordHasher()
 MIN_LENGTH = 10
-#: verified against when the user does not exist, so both cases take the same time
-_DUMMY = _HASHER.hash("innofin-timing-equaliser")
+
+
+@cache
+def _dummy() -> str:
+    """Verified against when the user does not exist, so both cases take the same time; made on
+    first use (not at import: every process that imports this module would pay a hash)."""
+    return _HASHER.hash("innofin-timing-equaliser")
 
 
 def hash_password(password: str) -> str:
@@ -22,6 +29,6 @@ def hash_password(password: str) -> str:
 def verify_password(stored: str | None, password: str) -> bool:
     """True when `password` matches `stored`; a missing hash never matches (no sign-in)."""
     try:
-        return _HASHER.verify(stored or _DUMMY, password) and stored is not None
+        return _HASHER.verify(stored or _dummy(), password) and stored is not None
     except (VerificationError, InvalidHashError):
         return False

@@ -5,13 +5,8 @@ from __future__ import annotations
 import os
 
 import typer
-import uvicorn
 
-from innofin.access.service import ensure_first_admin
-from innofin.audit.recorder import Actor
 from innofin.cli_support import console, engine
-from innofin.db import migrate
-from innofin.db.engine import unit_of_work
 
 
 def serve(
@@ -28,6 +23,13 @@ def serve(
 ) -> None:
     """Serve the REST API (INNOFIN_DATABASE_URL). Migrates the database first; on first run
     creates the `admin` user and prints its password once (or takes INNOFIN_ADMIN_PASSWORD)."""
+    import uvicorn
+
+    from innofin.access.service import ensure_first_admin
+    from innofin.audit.recorder import Actor
+    from innofin.db import migrate
+    from innofin.db.engine import unit_of_work
+
     eng = engine()
     try:
         migrate.upgrade(eng)

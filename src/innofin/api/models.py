@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+import innofin.registry.models  # noqa: F401  (defines the tables this module's foreign keys name)
 from innofin.db.base import Base, UtcDateTime
 
 

@@ -7,7 +7,6 @@ import json
 import typer
 from rich.table import Table
 
-from innofin.audit import service
 from innofin.cli_support import console, engine
 from innofin.kernel.errors import NotFound
 
@@ -21,6 +20,8 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print JSON lines instead of a table."),
 ) -> None:
     """Show every change recorded for one record, oldest first (exit 3 when there is none)."""
+    from innofin.audit import service
+
     eng = engine()
     try:
         events = service.history(eng, entity, entity_id)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import typer
 
 from innofin.cli_support import console, engine
-from innofin.db import migrate
 
 app = typer.Typer(help="Database schema: upgrade to the latest migration, show the current one.")
 
@@ -13,6 +12,8 @@ app = typer.Typer(help="Database schema: upgrade to the latest migration, show t
 @app.command()
 def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
     """Apply migrations up to REVISION (default: the latest)."""
+    from innofin.db import migrate
+
     eng = engine()
     migrate.upgrade(eng, revision)
     console.print(
@@ -23,6 +24,8 @@ def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> 
 @app.command()
 def current() -> None:
     """Print the revision the database is at (and whether it is the latest)."""
+    from innofin.db import migrate
+
     eng = engine()
     rev = migrate.current(eng)
     head = migrate.head()

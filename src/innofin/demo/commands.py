@@ -10,27 +10,22 @@ import hashlib
 import itertools
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
-from sqlalchemy import Engine
 
-from innofin.access import service as access
-from innofin.audit.recorder import Actor
 from innofin.cli_support import console, engine, progress_bar
-from innofin.db import migrate
-from innofin.db.engine import unit_of_work
-from innofin.demo import service
-from innofin.demo.engine import SCALES, Scale, ScaleName
-from innofin.ingest import service as ingest
-from innofin.ingest.mapping import load_mapping
-from innofin.ingest.units import parse_unit
+from innofin.demo.scales import SCALES, Scale, ScaleName
 from innofin.kernel.errors import InnofinError
 from innofin.kernel.money import AmountUnit
 from innofin.registry.commands import print_stats
 from innofin.scoring import commands as scoring_cli
-from innofin.scoring import lists, pilot
-from innofin.scoring import service as scoring
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from innofin.demo import service
 
 app = typer.Typer(
     help="Synthetic demo data: deterministic by seed, realistic, every name marked 示例/Demo.",
@@ -62,6 +57,10 @@ def generate(
 
 
 def generate_with_progress(eng: Engine, chosen: Scale, seed: int) -> service.DemoSummary:
+    from innofin.audit.recorder import Actor
+    from innofin.db import migrate
+    from innofin.demo import service
+
     migrate.upgrade(eng)
     steps = service.STEPS
     with progress_bar(f"generating {chosen.name} (seed {seed})", total=len(steps)) as advance:
@@ -135,6 +134,11 @@ def run(
 
 def _points_lists_and_zones(eng: Engine, scale: Scale, out: Path) -> None:
     """Score the last two years, pick the key list, rank the pilot zones, print the tops."""
+    from innofin.audit.recorder import Actor
+    from innofin.db.engine import unit_of_work
+    from innofin.scoring import lists, pilot
+    from innofin.scoring import service as scoring
+
     actor = Actor.cli("demo")
     last = scale.years[-1]
     console.rule(f"[bold]5. Innovation points (default system, {last})")
@@ -168,6 +172,8 @@ def _yi(amount: Decimal) -> str:
 
 def _print_ledger(eng: Engine) -> None:
     """The programme ledger the demo generated: balance, loans, NPL ratio, programmes, pools."""
+    from innofin.demo import service
+
     found = service.ledger_summary(eng)
     console.rule(f"[bold]8. The programme ledger (loans, repayments, defaults to {found.as_of})")
     if not found.loans:
@@ -208,6 +214,8 @@ DEMO_USERS = ("demo.admin", "demo.province1", "demo.zone1", "demo.bank1", "demo.
 
 
 def _print_visibility(eng: Engine) -> None:
+    from innofin.access import service as access
+
     table = Table(title="rows each demo user can reach through the API")
     table.add_column("user")
     table.add_column("roles")
@@ -226,6 +234,8 @@ def _print_visibility(eng: Engine) -> None:
 
 
 def _export_and_reimport(eng: Engine, out: Path) -> None:
+    from innofin.ingest import service as ingest
+
     out.mkdir(parents=True, exist_ok=True)
     for kind, name in EXPORTS:
         total = ingest.export_count(eng, kind)
@@ -261,6 +271,8 @@ def _export_and_reimport(eng: Engine, out: Path) -> None:
 def _bank_style_copy(source: Path, target: Path, rows: int) -> Path:
     """The first `rows` of an own-format indicators file as a government office would send it:
     GBK, Chinese headers from the shipped `indicators-zh` mapping, amounts in 万元."""
+    from innofin.ingest.mapping import load_mapping
+
     mapping = load_mapping(Path("indicators-zh"), "indicators")
     columns = {c.field: (header, c.unit) for header, c in mapping.columns.items() if c.field}
     with source.open(encoding="utf-8-sig", newline="") as src:
@@ -275,6 +287,8 @@ def _bank_style_copy(source: Path, target: Path, rows: int) -> Path:
 
 
 def _in_unit(text: str, unit: str | None) -> str:
+    from innofin.ingest.units import parse_unit
+
     chosen = parse_unit(unit) if unit else None
     if not text or not isinstance(chosen, AmountUnit):
         return text

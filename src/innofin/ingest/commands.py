@@ -13,11 +13,7 @@ from pathlib import Path
 
 import typer
 
-from innofin.audit.recorder import Actor
 from innofin.cli_support import console, engine, err_console, progress_bar
-from innofin.ingest import service
-from innofin.ingest.errors import RejectedRows
-from innofin.ingest.readers import count_rows
 from innofin.kernel.errors import InnofinError
 
 _PREVIEW = 10
@@ -76,6 +72,11 @@ def import_(
     ),
 ) -> None:
     """Import FILE as KIND: all rows or none (unless --skip-invalid); re-importing updates."""
+    from innofin.audit.recorder import Actor
+    from innofin.ingest import service
+    from innofin.ingest.errors import RejectedRows
+    from innofin.ingest.readers import count_rows
+
     try:
         with progress_bar(f"importing {file.name}", count_rows(file)) as advance:
             result = service.import_file(
@@ -113,6 +114,8 @@ def export(
     ),
 ) -> None:
     """Export every KIND record to FILE in innofin's own format (re-importable as is)."""
+    from innofin.ingest import service
+
     try:
         eng = engine()
         with progress_bar(f"exporting {kind.value}", service.export_count(eng, kind.value)) as tick:

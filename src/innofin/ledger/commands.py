@@ -8,22 +8,15 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
-from sqlalchemy import select
 
-from innofin.audit.recorder import Actor, jsonable
 from innofin.cli_support import console, engine, progress_bar
-from innofin.db import migrate
-from innofin.db.engine import unit_of_work
-from innofin.ingest.readers import count_rows
 from innofin.kernel.errors import Conflict, InvalidInput, NotFound
 from innofin.kernel.money import format_amount
-from innofin.ledger import programme_commands, programmes, replay, returns, service
+from innofin.ledger import programme_commands
 from innofin.ledger.cli_options import KEY, REASON
 from innofin.ledger.cli_options import amount_arg as _amount
 from innofin.ledger.cli_options import day_arg as _day
 from innofin.ledger.cli_options import shown as _shown
-from innofin.ledger.models import Loan, LoanInstalment
-from innofin.ledger.store import perform
 
 app = typer.Typer(
     help="The programme ledger: credit lines, loans, risk pools — history, checks, corrections.",
@@ -42,6 +35,10 @@ def history(
     programme: every event in order, with who, when and why (exit 3 when there is none)."""
     if entity not in ENTITIES:
         raise InvalidInput(f"entity must be one of {', '.join(ENTITIES)}", field="entity")
+    from innofin.audit.recorder import jsonable
+    from innofin.db.engine import unit_of_work
+    from innofin.ledger import service
+
     name = {"credit-line": "credit_line", "risk-pool": "risk_pool", "claim": "pool_claim"}
     eng = engine()
     try:
@@ -94,6 +91,12 @@ def show_loan(
     as_of: str = typer.Option(None, "--as-of", help="Days past due on this date (default today)."),
 ) -> None:
     """A loan's balances, class, days past due and its planned schedule."""
+    from sqlalchemy import select
+
+    from innofin.db.engine import unit_of_work
+    from innofin.ledger import service
+    from innofin.ledger.models import Loan, LoanInstalment
+
     day = _day(as_of, "as-of") if as_of else dt.date.today()
     eng = engine()
     try:
@@ -134,6 +137,10 @@ def repay(
     reason: str = REASON,
 ) -> None:
     """Record a repayment (exit 2 if it exceeds the outstanding principal; nothing is written)."""
+    from innofin.audit.recorder import Actor
+    from innofin.ledger import service
+    from innofin.ledger.store import perform
+
     actor = Actor.cli(reason)
     p, i, day = _amount(principal, "principal"), _amount(interest, "interest"), _day(paid_on, "on")
     eng = engine()
@@ -157,6 +164,10 @@ def reverse(
     key: str = KEY,
 ) -> None:
     """Correct an event by a reversing event; history is never rewritten."""
+    from innofin.audit.recorder import Actor
+    from innofin.ledger import service
+    from innofin.ledger.store import perform
+
     actor = Actor.cli(reason)
     eng = engine()
     try:
@@ -186,6 +197,11 @@ def import_return(
     repayments, classifications, defaults, write-offs and recoveries. All or nothing: one bad
     row rejects the file (exit 2, every bad row named in the rejects report). A re-sent return
     changes nothing."""
+    from innofin.audit.recorder import Actor
+    from innofin.db import migrate
+    from innofin.ingest.readers import count_rows
+    from innofin.ledger import returns
+
     actor = Actor.cli(reason)
     eng = engine()
     try:
@@ -230,6 +246,11 @@ def load_programme(
 ) -> None:
     """Create a programme with its targets, agreements, commitments and risk pools, all or
     nothing (exit 2 with the file and line of the first problem)."""
+    from innofin.audit.recorder import Actor
+    from innofin.db import migrate
+    from innofin.db.engine import unit_of_work
+    from innofin.ledger import programmes
+
     actor = Actor.cli(reason)
     eng = engine()
     try:
@@ -245,6 +266,10 @@ def load_programme(
 def check() -> None:
     """Replay every event and limit entry and compare with the cached balances (exit 4 and a
     list of disagreements if any cache differs from its history)."""
+    from innofin.db import migrate
+    from innofin.db.engine import unit_of_work
+    from innofin.ledger import replay
+
     eng = engine()
     try:
         migrate.upgrade(eng)
@@ -263,6 +288,10 @@ def check() -> None:
 def rebuild(reason: str = REASON) -> None:
     """Recompute every cached balance and status from the events (the caches only; history is
     untouched)."""
+    from innofin.audit.recorder import Actor
+    from innofin.db.engine import unit_of_work
+    from innofin.ledger import replay
+
     actor = Actor.cli(reason)
     eng = engine()
     try:

@@ -12,31 +12,23 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from pydantic import ValidationError
 from rich.table import Table
-from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import Session
 
-from innofin.audit.recorder import Actor, jsonable
 from innofin.cli_support import console, engine
-from innofin.db.engine import unit_of_work
 from innofin.kernel.errors import InvalidInput, NotFound
 from innofin.kernel.money import format_amount
-from innofin.ledger import pool_engine, pools, subsidies
 from innofin.ledger.cli_options import KEY, REASON, amount_arg, day_arg, day_or_today, shown
-from innofin.ledger.models import (
-    Agreement,
-    AgreementCommitment,
-    InterestSubsidy,
-    PoolClaim,
-    Programme,
-    ProgrammeTarget,
-    RiskPool,
-)
-from innofin.ledger.store import perform
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session
+
+    from innofin.audit.recorder import Actor
+    from innofin.ledger import pool_engine
+    from innofin.ledger.models import InterestSubsidy, PoolClaim, Programme
 
 ON = typer.Option(None, "--on", help="The date, YYYY-MM-DD (default today).")
 #: row ids are PostgreSQL integers
@@ -59,6 +51,8 @@ subsidy_app = typer.Typer(
 def _run(action: Any, actor: Actor, options: dict[str, str] | None = None) -> Any:
     """Run one write; an invalid-input error about a field the command takes as an option
     (``options``: field → option) names the option."""
+    from innofin.ledger.store import perform
+
     eng = engine()
     try:
         return perform(eng, action, actor)
@@ -72,6 +66,8 @@ def _run(action: Any, actor: Actor, options: dict[str, str] | None = None) -> An
 
 
 def _read(use: Any) -> Any:
+    from innofin.db.engine import unit_of_work
+
     eng: Engine = engine()
     try:
         with unit_of_work(eng) as session:
@@ -82,6 +78,10 @@ def _read(use: Any) -> Any:
 
 def _programme(session: Session, ref: str) -> Programme:
     """A programme by id (digits) or code."""
+    from sqlalchemy import select
+
+    from innofin.ledger.models import Programme
+
     by_id = ref.isdigit() and len(ref) <= 9
     stmt = select(Programme).where(Programme.id == int(ref) if by_id else Programme.code == ref)
     found = session.scalars(stmt).first()
@@ -106,6 +106,10 @@ def list_programmes(
     as_json: bool = typer.Option(False, "--json", help="Print the programmes as JSON lines."),
 ) -> None:
     """Every programme: code, name, sponsor, period, zones, institutions and targets."""
+    from sqlalchemy import func, select
+
+    from innofin.audit.recorder import jsonable
+    from innofin.ledger.models import Programme, ProgrammeTarget
 
     def use(s: Session) -> None:
         targets = dict(
@@ -153,6 +157,9 @@ def show_programme(
 ) -> None:
     """A programme with its targets, its agreements' commitments (amount, used, available)
     and its risk pools."""
+    from sqlalchemy import select
+
+    from innofin.ledger.models import Agreement, AgreementCommitment, ProgrammeTarget, RiskPool
 
     def use(s: Session) -> None:
         p = _programme(s, programme)
@@ -239,6 +246,10 @@ def show_programme(
 @pool_app.command("show")
 def show_pool(pool_id: int = typer.Argument(help="The pool's id.", min=1, max=MAX_ID)) -> None:
     """A pool's balances, leverage headroom, each contributor's position and its claims."""
+    from sqlalchemy import select
+
+    from innofin.ledger import pool_engine, pools
+    from innofin.ledger.models import PoolClaim, RiskPool
 
     def use(s: Session) -> None:
         pool = s.get(RiskPool, pool_id)
@@ -326,6 +337,9 @@ def contribute(
     reason: str = REASON,
 ) -> None:
     """Record money paid into the pool by one of its contributors."""
+    from innofin.audit.recorder import Actor
+    from innofin.ledger import pools
+
     actor = Actor.cli(reason)
     paid, day = amount_arg(amount, "amount"), day_or_today(on, "on")
     ev = _run(
@@ -359,6 +373,10 @@ def file_claim(
     reason: str = REASON,
 ) -> None:
     """File a claim (the maker) on a defaulted loan; the pool's rules assess it."""
+    from innofin.audit.recorder import Actor
+    from innofin.ledger import pools
+    from innofin.ledger.models import PoolClaim
+
     actor = Actor.cli(reason)
     day = day_or_today(on, "on")
 
@@ -381,6 +399,10 @@ def decide_claim(
     reason: str = REASON,
 ) -> None:
     """Approve or reject a pending claim (the checker: not the account that filed it)."""
+    from innofin.audit.recorder import Actor
+    from innofin.ledger import pools
+    from innofin.ledger.models import PoolClaim
+
     actor = Actor.cli(reason)
     day = day_or_today(on, "on")
 
@@ -401,6 +423,10 @@ def pay_claim(
     reason: str = REASON,
 ) -> None:
     """Pay an approved claim from its pool, split among the contributors by their shares."""
+    from innofin.audit.recorder import Actor
+    from innofin.ledger import pools
+    from innofin.ledger.models import PoolClaim, RiskPool
+
     actor = Actor.cli(reason)
     day = day_or_today(on, "on")
 
@@ -426,6 +452,10 @@ _RULE_OPTIONS = {
 
 
 def _subsidy_rules(**given: str | None) -> pool_engine.SubsidyRules:
+    from pydantic import ValidationError
+
+    from innofin.ledger import pool_engine
+
     values: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
     for name in ("cap_per_loan", "cap_per_enterprise_year"):
         if name in values:
@@ -470,6 +500,9 @@ def publish(
     """Compute a period's subsidies for the programme's loans (on lines entered for it,
     drawing on its agreements' commitments or covered by its pools) and publish them for
     public notice (exit 4 when the period is published already)."""
+    from innofin.audit.recorder import Actor
+    from innofin.ledger import subsidies
+
     actor = Actor.cli(reason)
     first, last = day_arg(start, "from"), day_arg(end, "to")
     published_on = day_or_today(on, "on")
@@ -504,6 +537,11 @@ def list_subsidies(
     as_json: bool = typer.Option(False, "--json", help="Print the subsidies as JSON lines."),
 ) -> None:
     """Subsidies, newest period first."""
+    from sqlalchemy import select
+
+    from innofin.audit.recorder import jsonable
+    from innofin.ledger.models import InterestSubsidy
+
     if status is not None and status not in SUBSIDY_STATUSES:
         raise InvalidInput(
             f"--status must be one of {', '.join(SUBSIDY_STATUSES)}, not {status!r}",
@@ -547,6 +585,9 @@ def confirm(
     reason: str = REASON,
 ) -> None:
     """Confirm a subsidy for its enterprise once its notice period has passed."""
+    from innofin.audit.recorder import Actor
+    from innofin.ledger import subsidies
+
     actor = Actor.cli(reason)
     day = day_or_today(on, "on")
     done = _run(
@@ -563,6 +604,9 @@ def pay(
     reason: str = REASON,
 ) -> None:
     """Pay a confirmed subsidy."""
+    from innofin.audit.recorder import Actor
+    from innofin.ledger import subsidies
+
     actor = Actor.cli(reason)
     day = day_or_today(on, "on")
     done = _run(lambda s: subsidies.pay(s, actor, subsidy_id, on=day), actor)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.table import Table
-from sqlalchemy import Engine
 
 from innofin.cli_support import console, engine
 from innofin.kernel.money import AmountUnit, format_amount
-from innofin.registry import service
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 
 def stats(
@@ -24,6 +27,8 @@ def stats(
 
 def print_stats(eng: Engine, top: int) -> None:
     """Print the registry's tables, largest zones and per-field totals."""
+    from innofin.registry import service
+
     result = service.stats(eng, top_zones=top)
     tables = Table(title="Rows per table")
     tables.add_column("table")

@@ -7,18 +7,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
-from sqlalchemy import Engine
 
-from innofin.audit.recorder import Actor
 from innofin.cli_support import console, engine, progress_bar
-from innofin.db import migrate
-from innofin.db.engine import unit_of_work
-from innofin.kernel.yamlfile import load_yaml
-from innofin.scoring import lists, pilot, service
-from innofin.scoring.system import compile_system, load_system, shipped_systems, system_summary
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from innofin.scoring import lists, pilot, service
 
 score_app = typer.Typer(
     help="Innovation points (创新积分): systems, runs, explanations.", no_args_is_help=True
@@ -39,6 +38,8 @@ REASON = typer.Option(None, "--reason", help="Why (kept in the audit trail).")
 
 @contextmanager
 def _migrated() -> Iterator[Engine]:
+    from innofin.db import migrate
+
     eng = engine()
     try:
         migrate.upgrade(eng)
@@ -54,6 +55,8 @@ def _points(x: float | None) -> str:
 @score_app.command("systems")
 def systems() -> None:
     """List the shipped indicator systems with their version, scale and content hash."""
+    from innofin.scoring.system import load_system, shipped_systems, system_summary
+
     table = Table(title="indicator systems")
     for col in ("id", "version", "scale", "indicators per group", "sha256"):
         table.add_column(col)
@@ -67,6 +70,9 @@ def systems() -> None:
 @score_app.command("check")
 def check(path: Path = typer.Argument(help="A system YAML file.")) -> None:
     """Validate a system file (exit 2 with the file and line of the first problem)."""
+    from innofin.kernel.yamlfile import load_yaml
+    from innofin.scoring.system import compile_system, system_summary
+
     system = compile_system(load_yaml(path.read_text(encoding="utf-8"), str(path)))
     s = system_summary(system)
     console.print(
@@ -83,6 +89,9 @@ def reference(
     reason: str | None = REASON,
 ) -> None:
     """Compute and store a year's reference values (参照值) from the national population."""
+    from innofin.audit.recorder import Actor
+    from innofin.scoring import service
+
     with _migrated() as eng:
         r = service.compute_reference(eng, system, year, Actor.cli(reason), replace=replace)
     console.print(
@@ -99,6 +108,9 @@ def run(
     reason: str | None = REASON,
 ) -> None:
     """Score every enterprise reported for the year and store the run (with its fingerprints)."""
+    from innofin.audit.recorder import Actor
+    from innofin.scoring import service
+
     with _migrated() as eng, progress_bar(f"scoring {year} with {system}", 4) as tick:
         r = service.run(eng, system, year, Actor.cli(reason), progress=lambda _s: tick(1), top=top)
     print_run(r)
@@ -138,6 +150,9 @@ def explain(
 ) -> None:
     """Why an enterprise has its points: the breakdown, peer groups, missing data that cost
     points, and the three improvements that would add the most."""
+    from innofin.db.engine import unit_of_work
+    from innofin.scoring import service
+
     eng = engine()
     try:
         with unit_of_work(eng) as session:
@@ -206,6 +221,9 @@ def select_cmd(
 ) -> None:
     """Choose the key enterprises maximising total points under eligibility and quotas (an
     integer program solved exactly with HiGHS); stores a new version of the list."""
+    from innofin.audit.recorder import Actor
+    from innofin.scoring import lists
+
     with _migrated() as eng:
         r = lists.select_list(eng, rules, year, Actor.cli(reason), count=count, name=name)
     print_list(r, show)
@@ -238,6 +256,9 @@ def export_cmd(
     version: int | None = typer.Option(None, "--version", help="Default: the latest."),
 ) -> None:
     """Write a list's members, near misses, exits and the solver's report to XLSX."""
+    from innofin.db.engine import unit_of_work
+    from innofin.scoring import lists
+
     eng = engine()
     try:
         with unit_of_work(eng) as session:
@@ -250,6 +271,9 @@ def export_cmd(
 @lists_app.command("history")
 def history_cmd(name: str = typer.Argument(help="The list's name.")) -> None:
     """Every version of a list: year, size, who entered and who left, the solver's status."""
+    from innofin.db.engine import unit_of_work
+    from innofin.scoring import lists
+
     eng = engine()
     try:
         with unit_of_work(eng) as session:
@@ -298,6 +322,9 @@ def rank_cmd(
 ) -> None:
     """Rank zones for sci-tech financing service centres with TOPSIS, and report how stable the
     top N is when each weight moves ±20%."""
+    from innofin.audit.recorder import Actor
+    from innofin.scoring import pilot
+
     weights = pilot.parse_weights(weight)
     with _migrated() as eng:
         r = pilot.rank_zones(

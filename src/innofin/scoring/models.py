@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+import innofin.registry.models  # noqa: F401  (defines the tables this module's foreign keys name)
 from innofin.db.base import Base, JsonDoc, UtcDateTime
 
 
