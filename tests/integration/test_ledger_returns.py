@@ -5,6 +5,8 @@ lines entered by their maker and checker, drawn on by later rows of the same ret
 from __future__ import annotations
 
 import csv
+import datetime as dt
+import random
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,13 +14,13 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 import ledger_world as lw
-from factories import uscc
+from factories import enterprise, uscc
 from innofin.db.engine import unit_of_work
 from innofin.ingest.errors import RejectedRows
 from innofin.ingest.rejects import read_rejects
-from innofin.ledger import replay, returns
+from innofin.ledger import portfolio, replay, returns
 from innofin.ledger.models import AgreementCommitment, CreditLine, LedgerEvent, Loan
-from innofin.registry.models import Institution
+from innofin.registry.models import Institution, User
 
 HEADER = ["institution", "loan_ref", "event", "date", "line_ref", "principal", "interest", "months"]
 
@@ -312,3 +314,150 @@ def test_chinese_header_credit_line_in_wan_yuan_gbk(engine: Engine, tmp_path: Pa
     assert (line.maker_id, line.checker_id) == ("return:张经办", "return:李复核")
     assert line.commitment_id == w.commitment_id
     assert _loans(engine)["JJ-1"].annual_rate == Decimal("0.0330")
+
+
+# --------------------------------------------------------------------------- a bank's own book
+
+BOOK_HEADER = ["Bank", "LoanNr", "Event", "Date", "LineNr", "IdType", "BorrowerId",
+               "ApprovalNr", "Approved", "EndDate", "Term", "Rate", "Principal", "Interest",
+               "Branch"]  # fmt: skip
+
+
+def _book(n_loans: int, seed: int) -> tuple[list[list[str]], dict[str, Decimal]]:
+    """A historical book as a bank's system exports it: each loan's events together (line,
+    disbursement, payments, perhaps a default and a charge-off), M/D/YYYY and D-Mon-YY dates,
+    borrowers by EIN; and its control totals, computed here row by row."""
+    rng = random.Random(seed)
+    rows: list[list[str]] = []
+    totals = dict.fromkeys(("drawn", "repaid", "written_off", "outstanding"), Decimal(0))
+    totals["loans"] = totals["defaulted"] = Decimal(0)
+    months = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+    def us(day: dt.date) -> str:
+        if rng.random() < 0.3:
+            return f"{day.day}-{months[day.month - 1]}-{day.year % 100:02d}"
+        return f"{day.month}/{day.day}/{day.year}"
+
+    for n in range(n_loans):
+        opens = dt.date(2019, 1, 1) + dt.timedelta(days=rng.randrange(0, 900))
+        limit = Decimal(rng.randrange(50, 500) * 1000)
+        line, loan = f"BL{n:04d}", f"BN{n:04d}"
+        ein = f"{10 + n % 7:02d}-{1000000 + n % 23:07d}"  # borrowers with several loans
+        rows.append(["B001", "", "credit_line", us(opens), line, "ein", ein, f"SBA-{n}",
+                     str(limit), us(opens + dt.timedelta(days=3 * 365)), "", "6.25", "", "",
+                     "Fresno"])  # fmt: skip
+        drawn_on = opens + dt.timedelta(days=rng.randrange(0, 60))
+        amount = limit - Decimal(rng.randrange(0, 40) * 1000)
+        rows.append(["B001", loan, "drawdown", us(drawn_on), line, "", "", "", "", "",
+                     str(rng.choice((24, 36, 60))), "", str(amount), "", ""])  # fmt: skip
+        outstanding, day = amount, drawn_on
+        for _ in range(rng.randrange(1, 5)):
+            if outstanding == 0:
+                break
+            day += dt.timedelta(days=30)
+            paid = min(outstanding, Decimal(rng.randrange(1000, 30000)))
+            rows.append(["B001", loan, "repayment", us(day), "", "", "", "", "", "", "", "",
+                         str(paid), "123.45", ""])  # fmt: skip
+            outstanding -= paid
+            totals["repaid"] += paid
+        if outstanding > 0 and rng.random() < 0.35:
+            day += dt.timedelta(days=120)
+            rows.append(["B001", loan, "default", us(day)] + [""] * 11)
+            charged = outstanding if rng.random() < 0.5 else outstanding // 2
+            rows.append(["B001", loan, "write_off", us(day), "", "", "", "", "", "", "", "",
+                         str(charged), "", ""])  # fmt: skip
+            outstanding -= charged
+            totals["written_off"] += charged
+            totals["defaulted"] += 1
+        totals["drawn"] += amount
+        totals["outstanding"] += outstanding
+        totals["loans"] += 1
+    return rows, totals
+
+
+def test_a_banks_own_book_loads_historically_and_matches_its_control_totals(
+    engine: Engine, tmp_path: Path
+) -> None:
+    w = lw.build(engine, enterprises=1)
+    with unit_of_work(engine, actor=lw.MAKER) as s:
+        for n in range(7 * 23):  # the borrowers, registered by EIN (no invented USCC)
+            ein = f"{10 + n % 7:02d}-{1000000 + n % 23:07d}"
+            s.add(enterprise(n + 100, id_scheme="ein", identifier=ein, zone_id=w.zone_id))
+    rows, totals = _book(60, seed=16)
+    path = _write(tmp_path / "book.csv", rows, BOOK_HEADER)
+    done = returns.import_return(
+        engine, path, mapping="loan-book-example", historical=True, actor=lw.MAKER
+    )
+    assert (done.rows, done.applied, done.rejected) == (len(rows), len(rows), 0)
+    with unit_of_work(engine) as s:
+        assert replay.check(s) == []
+        (whole,) = portfolio.summary(s)
+        by_year = portfolio.summary(s, "year")
+        line = s.scalars(select(CreditLine).where(CreditLine.external_ref == "BL0003")).one()
+        loaded = s.scalars(select(LedgerEvent).where(LedgerEvent.kind == "line_loaded")).all()
+        users = s.scalar(select(func.count()).select_from(User))
+    assert whole.loans == totals["loans"] and whole.defaulted == totals["defaulted"]
+    assert (whole.drawn, whole.repaid, whole.written_off, whole.outstanding) == (
+        totals["drawn"], totals["repaid"], totals["written_off"], totals["outstanding"],
+    )  # fmt: skip
+    assert sum(t.loans for t in by_year) == whole.loans
+    assert sum((t.outstanding for t in by_year), Decimal(0)) == whole.outstanding
+    # recorded as a historical load, by the uploading officer, with the bank's approval number
+    assert (line.status, line.maker_id, line.checker_id) == ("approved", "historical:api:maker",
+                                                            None)  # fmt: skip
+    assert len(loaded) == 60 and all(e.actor == lw.MAKER.label for e in loaded)
+    assert {e.data["approval_ref"] for e in loaded} == {f"SBA-{n}" for n in range(60)}
+    assert users == 0  # no officers were invented
+    # a re-sent book changes nothing
+    before = _events(engine)
+    again = returns.import_return(
+        engine, path, mapping="loan-book-example", historical=True, actor=lw.MAKER
+    )
+    assert (again.applied, again.replayed, again.rejected) == (0, len(rows), 0)
+    assert _events(engine) == before
+    with unit_of_work(engine) as s:
+        assert replay.check(s) == []
+
+
+def test_the_mistakes_of_a_real_file_are_grouped_by_kind_and_skip_invalid_is_safe(
+    engine: Engine, tmp_path: Path
+) -> None:
+    w = lw.build(engine, enterprises=1)
+    with unit_of_work(engine, actor=lw.MAKER) as s:
+        for n in range(7 * 23):
+            ein = f"{10 + n % 7:02d}-{1000000 + n % 23:07d}"
+            s.add(enterprise(n + 100, id_scheme="ein", identifier=ein, zone_id=w.zone_id))
+    rows, _totals = _book(30, seed=3)
+    drawdowns = [i for i, r in enumerate(rows) if r[2] == "drawdown"]
+    rows[drawdowns[0]][10] = "0"  # a term of 0 months
+    rows[drawdowns[1]][3] = ""  # a blank disbursement date
+    for i in drawdowns[2:5]:  # disbursed after the line's end
+        rows[i][3] = "1/1/2030"
+    rows[drawdowns[5]][3] = "1/1/2000"  # before the approval
+    broken = {rows[i][1] for i in drawdowns[:6]}
+    write_offs = [i for i, r in enumerate(rows) if r[2] == "write_off" and r[1] not in broken]
+    rows[write_offs[0]][12] = "99999999"  # a charge-off above the principal
+    rows[write_offs[1]][3] = ""  # a charge-off with no date
+    path = _write(tmp_path / "book.csv", rows, BOOK_HEADER)
+    before = _events(engine)
+    with pytest.raises(RejectedRows) as exc:
+        returns.import_return(engine, path, mapping="loan-book-example", historical=True,
+                              actor=lw.MAKER)  # fmt: skip
+    assert _events(engine) == before
+    message = str(exc.value)
+    assert "3 rows: Date: disbursement after the line's end" in message
+    for kind in ("Term: a term of … months", "disbursement before the line's start",
+                 "Principal: a charge-off above the loan's principal",
+                 "Date: required value is missing", "an earlier row of loan"):  # fmt: skip
+        assert kind in message
+    # skip-invalid applies every other loan whole and no loan in part
+    done = returns.import_return(engine, path, mapping="loan-book-example", historical=True,
+                                 actor=lw.MAKER, skip_invalid=True)  # fmt: skip
+    assert done.rejected > 0 and done.problem_kinds
+    with unit_of_work(engine) as s:
+        assert replay.check(s) == []
+        refs = set(s.scalars(select(Loan.external_ref)))
+        assert not refs & broken
+        for ref in {rows[i][1] for i in write_offs[:2]}:
+            loan = s.scalars(select(Loan).where(Loan.external_ref == ref)).one()
+            assert loan.written_off == 0  # the bad charge-off and nothing after it

@@ -795,8 +795,10 @@ class _Batch:
     def _open(self, loan_id: int | None, ref: LoanId) -> _Loan:
         loan = self.loans.get(loan_id) if loan_id is not None else None
         if loan is None:
-            shown = ref.external_ref if isinstance(ref, LoanRef) else ref
-            raise _Refusal("loan_id", f"loan {shown} does not exist")
+            if isinstance(ref, LoanRef):
+                reason = f"unknown loan {ref.external_ref!r} of this institution"
+                raise _Refusal("loan_id", reason)
+            raise _Refusal("loan_id", f"loan {ref} does not exist")
         return loan
 
     def repay(self, r: Repayment, loan_id: int | None) -> bool:

@@ -191,6 +191,12 @@ def import_return(
         False, "--skip-invalid", help="Apply the good rows and report the others."
     ),
     rejects: Path = typer.Option(None, "--rejects", help="Where to write the rejects report."),
+    historical: bool = typer.Option(
+        False,
+        "--historical",
+        help="A bank's existing book: its credit lines were approved in the bank's own system "
+        "(recorded as such, by you, with the file's approval_ref); no maker and checker.",
+    ),
     reason: str = REASON,
 ) -> None:
     """Apply a bank return of new credit lines (by their maker and checker), drawdowns,
@@ -215,6 +221,7 @@ def import_return(
                 skip_invalid=skip_invalid,
                 rejects=rejects,
                 actor=actor,
+                historical=historical,
                 progress=tick,
             )
     finally:
@@ -282,6 +289,35 @@ def check() -> None:
             console.print(f"[red]mismatch[/] {m}")
         raise Conflict(f"{len(found)} cached values disagree with the ledger's history")
     console.print("every cached balance equals the replay of its events")
+
+
+@app.command("summary")
+def summary(
+    by: str = typer.Option(
+        None, "--by", help="Group by institution, region, industry or year (of drawdown)."
+    ),
+) -> None:
+    """The portfolio's totals — loans, drawn, repaid, written off, outstanding, default rate —
+    to check a load against the bank's own control totals."""
+    from innofin.ledger import portfolio
+
+    eng = engine()
+    try:
+        with unit_of_work(eng) as session:
+            found = portfolio.summary(session, by)
+    finally:
+        eng.dispose()
+    table = Table(title=f"portfolio{' by ' + by if by else ''}")
+    for col in (by or "", "loans", "drawn", "repaid", "written off", "recovered", "outstanding",
+                "defaulted", "default rate"):  # fmt: skip
+        table.add_column(col, justify="left" if col == (by or "") else "right")
+    for t in found:
+        table.add_row(
+            t.group or ("(none)" if by else "all"), f"{t.loans:,}", f"{t.drawn:,}",
+            f"{t.repaid:,}", f"{t.written_off:,}", f"{t.recovered:,}", f"{t.outstanding:,}",
+            f"{t.defaulted:,}", f"{t.default_rate:.2%}",
+        )  # fmt: skip
+    console.print(table)
 
 
 @app.command("rebuild")

@@ -125,6 +125,10 @@ def _fen_sql(session: Session, total: Any) -> Decimal:
     return Decimal(total).quantize(ZERO)
 
 
+#: the same, for other read-only queries of the ledger (`ledger.portfolio`)
+fen_sum = _fen_sql
+
+
 def replay_limits(session: Session, account: str) -> dict[int, Decimal]:
     """`used` of every commitment or credit line: reserved + consumed − released."""
     le = LimitEntry

@@ -8,6 +8,7 @@ in `ledger.returns`; this module holds the credit-line rows' part of them.
 from __future__ import annotations
 
 import calendar
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -21,9 +22,9 @@ from sqlalchemy.orm import Session
 
 from innofin.audit.recorder import Actor
 from innofin.kernel.codes import Role
-from innofin.kernel.errors import InnofinError, InvalidIdentifier
+from innofin.kernel.errors import InvalidIdentifier
 from innofin.kernel.ids import normalise_identifier
-from innofin.ledger import service
+from innofin.ledger import bulk, service
 from innofin.ledger.models import Agreement, AgreementCommitment, CreditLine, Programme, RiskPool
 from innofin.registry.models import Enterprise, Organisation, Product, User, UserRole
 
@@ -107,9 +108,13 @@ class Officer:
 class CreditLines:
     """The credit-line rows of one return, applied in the return's session."""
 
-    def __init__(self, session: Session, uploader: Actor, source: str) -> None:
+    def __init__(
+        self, session: Session, uploader: Actor, source: str, *, historical: bool = False
+    ) -> None:
         self.session = session
         self.uploader = uploader
+        self.historical = historical
+        self.lines: dict[tuple[int, str], CreditLine | None] = {}
         reason = f"{source}, sent by {uploader.label}"
         self.reason = (f"{reason}: {uploader.reason}" if uploader.reason else reason)[:500]
         self.seen: dict[tuple[int, str], int] = {}
@@ -129,54 +134,100 @@ class CreditLines:
 
     # ------------------------------------------------------------------ one row
 
-    def apply(self, inst: int, code: str, row: dict[str, Any]) -> tuple[list[Problem], bool]:
-        """Enter (or find again) the credit line of one row: (its problems, whether it was
-        recorded already)."""
+    def prefetch(
+        self, rows: list[dict[str, Any]], institution: Callable[[str], int | None]
+    ) -> None:
+        """Load the enterprises and existing lines that the credit-line rows of a batch name, in
+        a few queries (instead of one or two per row)."""
+        wanted: dict[str, set[str]] = {}
+        refs: dict[int, set[str]] = {}
+        for row in rows:
+            if row["event"] != "credit_line":
+                continue
+            scheme, text = row.get("id_scheme") or "uscc", row.get("enterprise")
+            if text:
+                with contextlib.suppress(InvalidIdentifier):
+                    wanted.setdefault(scheme, set()).add(normalise_identifier(text, scheme))
+            inst = institution(row["institution"])
+            if inst is not None and row.get("line_ref"):
+                refs.setdefault(inst, set()).add(row["line_ref"])
+        for scheme, identifiers in wanted.items():
+            todo = sorted(
+                i for i in identifiers if ("enterprise", f"{scheme}:{i}") not in self._cache
+            )
+            for i in range(0, len(todo), 900):
+                chunk = todo[i : i + 900]
+                found = {
+                    e.identifier: e
+                    for e in self.session.scalars(
+                        select(Enterprise).where(
+                            Enterprise.id_scheme == scheme, Enterprise.identifier.in_(chunk)
+                        )
+                    )
+                }
+                for ident in chunk:
+                    self._cache[("enterprise", f"{scheme}:{ident}")] = found.get(ident)
+        for inst, names in refs.items():
+            todo = sorted(n for n in names if (inst, n) not in self.lines)
+            for i in range(0, len(todo), 900):
+                chunk = todo[i : i + 900]
+                found_lines = {
+                    line.external_ref: line
+                    for line in self.session.scalars(
+                        select(CreditLine).where(
+                            CreditLine.institution_id == inst, CreditLine.external_ref.in_(chunk)
+                        )
+                    )
+                }
+                for name in chunk:
+                    self.lines[(inst, name)] = found_lines.get(name)
+
+    def apply(
+        self, inst: int, code: str, row: dict[str, Any]
+    ) -> tuple[list[Problem], bool, bulk.NewLine | None]:
+        """The credit line of one row: (its problems, whether it was recorded already, the
+        bulk row that enters it)."""
         n: int = row["__row"]
         ref = row.get("line_ref")
         if not ref:
             reason = "a credit_line needs line_ref, the bank's own credit-line number"
-            return [(n, "line_ref", "", reason)], False
+            return [(n, "line_ref", "", reason)], False, None
         if (inst, ref) in self.seen:
             reason = f"duplicate: the same institution + line_ref as row {self.seen[(inst, ref)]}"
-            return [(n, "line_ref", ref, reason)], False
+            return [(n, "line_ref", ref, reason)], False, None
         self.seen[(inst, ref)] = n
         spec, problems = self._spec(inst, ref, row)
         if spec is None:
-            return problems, False
-        existing = self.session.scalars(
-            select(CreditLine).where(
-                CreditLine.institution_id == inst, CreditLine.external_ref == ref
-            )
-        ).first()
+            return problems, False, None
+        if (inst, ref) not in self.lines:
+            self.lines[(inst, ref)] = self.session.scalars(
+                select(CreditLine).where(
+                    CreditLine.institution_id == inst, CreditLine.external_ref == ref
+                )
+            ).first()
+        existing = self.lines[(inst, ref)]
         if existing is not None:
-            return self._same(existing, spec, row), True
+            return self._same(existing, spec, row), True, None
+        key = return_key(code, ref, "credit_line", spec.opens_on)
+        if self.historical:
+            approval = row.get("approval_ref")
+            return [], False, bulk.NewLine(spec, key, approval_ref=approval)
         maker = self._officer(inst, row, "maker", problems)
         checker = self._officer(inst, row, "checker", problems)
         if maker is not None and checker is not None and maker.user_id == checker.user_id:
             reason = "maker-checker: the checker must be another officer than the maker"
             problems.append((n, "checker", cell(row.get("checker"), "checker"), reason))
         if problems or maker is None or checker is None:
-            return problems, False
-        try:
-            with self.session.begin_nested():
-                ev = service.propose_line(
-                    self.session,
-                    self._as(maker),
-                    spec,
-                    key=return_key(code, ref, "credit_line", spec.opens_on),
-                )
-                service.approve_line(
-                    self.session,
-                    self._as(checker),
-                    ev.entity_id,
-                    checker_institution_id=checker.institution_id,
-                    key=return_key(code, ref, "credit_line_approved", spec.opens_on),
-                )
-        except InnofinError as exc:
-            field = _field(exc, spec)
-            return [(n, field, cell(row.get(field), field), str(exc))], False
-        return [], False
+            return problems, False, None
+        new = bulk.NewLine(
+            spec,
+            key,
+            maker=self._as(maker),
+            checker=self._as(checker),
+            approve_key=return_key(code, ref, "credit_line_approved", spec.opens_on),
+            checker_institution_id=checker.institution_id,
+        )
+        return [], False, new
 
     def _as(self, officer: Officer) -> Actor:
         """The officer as the ledger's events name them; the uploader is in the reason (and,
@@ -200,7 +251,7 @@ class CreditLines:
         def bad(field: str, reason: str) -> None:
             out.append((n, field, cell(row.get(field), field), reason))
 
-        firm = self._enterprise(row.get("enterprise"), bad)
+        firm = self._enterprise(row.get("id_scheme") or "uscc", row.get("enterprise"), bad)
         limit = money(row.get("limit"))
         if limit is None:
             hint = "; principal is for drawdowns and repayments" if row.get("principal") else ""
@@ -236,29 +287,35 @@ class CreditLines:
         )
         return spec, []
 
-    def _enterprise(self, text: str | None, bad: Callable[[str, str], None]) -> Enterprise | None:
+    def _enterprise(
+        self, scheme: str, text: str | None, bad: Callable[[str, str], None]
+    ) -> Enterprise | None:
+        """The borrower by the registry's identifier schemes: ``id_scheme`` (uscc by default;
+        lei, ein, duns, other) and ``enterprise``, the identifier."""
         if not text:
             bad(
                 "enterprise",
-                "a credit line needs enterprise, the borrower's USCC (统一社会信用代码)",
+                "a credit line needs enterprise, the borrower's identifier (USCC, "
+                "统一社会信用代码, unless id_scheme names another scheme)",
             )
             return None
         try:
-            uscc = normalise_identifier(text)
+            ident = normalise_identifier(text, scheme)
         except InvalidIdentifier as exc:
-            bad("enterprise", str(exc))
+            bad("id_scheme" if exc.field == "id_scheme" else "enterprise", str(exc))
             return None
         found: Enterprise | None = self._lookup(
             "enterprise",
-            uscc,
+            f"{scheme}:{ident}",
             lambda: self.session.scalars(
                 select(Enterprise).where(
-                    Enterprise.id_scheme == "uscc", Enterprise.identifier == uscc
+                    Enterprise.id_scheme == scheme, Enterprise.identifier == ident
                 )
             ).first(),
         )
         if found is None:
-            bad("enterprise", f"no enterprise with USCC {uscc} is registered")
+            what = "USCC" if scheme == "uscc" else f"{scheme}"
+            bad("enterprise", f"no enterprise with {what} {ident} is registered")
         return found
 
     def _end(
@@ -484,20 +541,19 @@ class CreditLines:
         return cell(value)
 
 
-def _field(exc: InnofinError, spec: service.LineSpec) -> str:
-    """The return's column that a service error of a credit line names."""
-    field = getattr(exc, "field", None)
-    if field is None:
-        if "commitment" in str(exc) and spec.commitment_id is not None:
-            return "agreement"
-        if "maker-checker" in str(exc) or "checker" in str(exc):
-            return "checker"
-        return "line_ref"
-    return {
-        "limit_amount": "limit",
-        "matures_on": "end_date",
-        "opens_on": "date",
-        "commitment_id": "agreement",
-        "currency": "line_ref",
-        "enterprise": "enterprise",
-    }.get(field, field if field in TERMS.values() else "line_ref")
+#: the return's column that a refusal of a new credit line names (`bulk.Refused.field`)
+LINE_FIELDS = {
+    "limit_amount": "limit",
+    "matures_on": "end_date",
+    "opens_on": "date",
+    "commitment_id": "agreement",
+    "risk_pool_id": "pool",
+    "currency": "line_ref",
+    "enterprise": "enterprise",
+    "institution": "institution",
+    "external_ref": "line_ref",
+    "idempotency_key": "line_ref",
+    "checker": "checker",
+    "rate": "rate",
+    "rate_kind": "rate_kind",
+}

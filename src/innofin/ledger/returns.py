@@ -47,7 +47,8 @@ start), so two concurrent uploads of the same return meet at the keys' unique in
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -65,11 +66,11 @@ from innofin.ingest.mapping import Binding, Mapping, bind, load_mapping
 from innofin.ingest.readers import inspect, open_table
 from innofin.ingest.rejects import RejectsWriter, default_rejects_path
 from innofin.ingest.validate import PROBLEM_SCHEMA, BatchValidator
-from innofin.kernel.errors import InnofinError
+from innofin.kernel.ids import IdScheme
 from innofin.kernel.progress import ProgressCallback
-from innofin.ledger import bulk, service
-from innofin.ledger.models import CATEGORIES, METHODS, CreditLine, LedgerEvent, Loan
-from innofin.ledger.return_lines import CreditLines, Problem, cell, money, return_key
+from innofin.ledger import bulk
+from innofin.ledger.models import CATEGORIES, METHODS, LedgerEvent
+from innofin.ledger.return_lines import LINE_FIELDS, CreditLines, Problem, cell, money, return_key
 from innofin.registry.models import Institution
 
 EVENTS = (
@@ -165,6 +166,15 @@ LOAN_EVENTS = KindSpec(
         FieldSpec("tags", FieldType.LIST),
         FieldSpec("maker", FieldType.TEXT, max_length=80),
         FieldSpec("checker", FieldType.TEXT, max_length=80),
+        # the borrower's identifier scheme (the registry's: uscc, lei, ein, duns, other)
+        FieldSpec(
+            "id_scheme",
+            FieldType.CODE,
+            choices=tuple(s.value for s in IdScheme),
+            aliases={"统一社会信用代码": "uscc", "信用代码": "uscc"},
+        ),
+        # historical loads: the bank's own approval reference of the line
+        FieldSpec("approval_ref", FieldType.TEXT, max_length=80),
     ),
     key=("institution", "loan_ref", "event", "date"),
     db_key=("institution", "loan_ref", "event", "date"),
@@ -197,20 +207,27 @@ class ReturnResult:
     replayed: int
     rejected: int
     rejects_path: Path | None
+    #: the problems grouped by kind, with counts (`problem_kinds`)
+    problem_kinds: list[str] = field(default_factory=list)
 
 
 class _Applier:
-    """Applies the rows of one return in one session; remembers lookups and per-loan dates."""
+    """Turns the rows of one return into `ledger.bulk` rows, in file order, and applies them in
+    batches; remembers lookups, per-loan dates and the loans with a rejected row."""
 
-    def __init__(self, session: Session, actor: Actor, binding: Binding, source: str) -> None:
+    def __init__(
+        self, session: Session, actor: Actor, binding: Binding, source: str, historical: bool
+    ) -> None:
         self.session = session
         self.actor = actor
-        self.lines = CreditLines(session, actor, source)
+        self.lines = CreditLines(session, actor, source, historical=historical)
         self.headers = {c.field: c.header for c in binding.columns}
         self.institutions: dict[str, int | None] = {}
         self.last_date: dict[tuple[int, str], dt.date] = {}
         self.applied = self.replayed = 0
-        self.pending: list[tuple[dict[str, Any], bulk.LoanEvent]] = []
+        self.pending: list[tuple[dict[str, Any], bulk.Row]] = []
+        #: loans (institution, loan_ref) with a rejected row: their later rows are rejected too
+        self.rejected_loans: dict[tuple[int, str], int] = {}
 
     def institution(self, code: str) -> int | None:
         if code not in self.institutions:
@@ -219,133 +236,121 @@ class _Applier:
             ).first()
         return self.institutions[code]
 
+    def prefetch(self, rows: list[dict[str, Any]]) -> None:
+        self.lines.prefetch(rows, self.institution)
+
     def apply(self, row: dict[str, Any]) -> list[Problem]:
-        """Apply one row (repayments are gathered and applied in bulk); the problems found, of
-        this row or of gathered repayments applied now, as (row, field, value, reason)."""
+        """Gather one row (applied in bulk by `flush`); the problems found now."""
+        n: int = row["__row"]
         inst = self.institution(row["institution"])
         if inst is None:
-            return [(row["__row"], "institution", row["institution"], "unknown institution code")]
-        if row["event"] == "credit_line":
-            found = self.flush()
-            problems, replayed = self.lines.apply(inst, row["institution"], row)
-            if not problems:
-                self.replayed += replayed
-                self.applied += not replayed
-            return [*found, *problems]
+            return [(n, "institution", row["institution"], "unknown institution code")]
+        event, on = row["event"], row["date"]
+        if event == "credit_line":
+            problems, replayed, new = self.lines.apply(inst, row["institution"], row)
+            self.replayed += replayed and not problems
+            if new is not None:
+                self.pending.append((row, new))
+            return problems
         ref: str | None = row["loan_ref"]
         if not ref:
-            reason = f"a {row['event']} needs loan_ref, the bank's own loan number"
-            return [(row["__row"], "loan_ref", "", reason)]
-        on: dt.date = row["date"]
+            reason = f"a {event} needs loan_ref, the bank's own loan number"
+            return [(n, "loan_ref", "", reason)]
+        if (inst, ref) in self.rejected_loans:
+            first = self.rejected_loans[(inst, ref)]
+            reason = f"an earlier row of loan {ref} was rejected (row {first})"
+            return [(n, "loan_ref", ref, reason)]
         last = self.last_date.get((inst, ref))
         if last is not None and on < last:
             reason = f"dates out of order: {on} comes after {last} for loan {ref}"
-            return [(row["__row"], "date", str(on), reason)]
-        key = return_key(row["institution"], ref, row["event"], on)
-        if row["event"] in BULK_EVENTS:
-            loan = self.session.scalars(
-                select(Loan.id).where(Loan.institution_id == inst, Loan.external_ref == ref)
-            ).first()
-            if loan is None:
-                reason = f"unknown loan {ref!r} of this institution"
-                return [(row["__row"], "loan_ref", ref, reason)]
-            self.pending.append((row, _bulk_row(row, loan, on, key)))
-            self.last_date[(inst, ref)] = on
-            return self.flush() if len(self.pending) >= 5000 else []
-        found = self.flush()
-        before = self.session.scalars(
-            select(LedgerEvent.id).where(LedgerEvent.idempotency_key == key)
-        ).first()
+            self.rejected_loans[(inst, ref)] = n
+            return [(n, "date", str(on), reason)]
         try:
-            with self.session.begin_nested():
-                self._act(inst, row, key)
-        except InnofinError as exc:
-            field = getattr(exc, "field", None) or "event"
-            field = {
-                "amount": "principal",
-                "paid_on": "date",
-                "drawn_on": "date",
-                "on": "date",
-            }.get(field, field)
-            return [*found, (row["__row"], field, cell(row.get(field), field), str(exc))]
+            bulk_row = self._row(inst, row, return_key(row["institution"], ref, event, on))
+        except IngestError as exc:
+            field = exc.field or "event"
+            self.rejected_loans[(inst, ref)] = n
+            return [(n, field, cell(row.get(field), field), str(exc))]
         self.last_date[(inst, ref)] = on
-        if before is None:
-            self.applied += 1
-        else:
-            self.replayed += 1
-        return found
+        self.pending.append((row, bulk_row))
+        return self.flush() if len(self.pending) >= 20_000 else []
 
-    def flush(self) -> list[Problem]:
-        """Apply the gathered repayments, classifications and defaults in one go
-        (`ledger.bulk`)."""
-        if not self.pending:
-            return []
-        rows, self.pending = self.pending, []
-        with self.session.begin_nested():
-            result = bulk.record_many(self.session, self.actor, [r for _, r in rows])
-        self.applied += result.recorded
-        self.replayed += result.replayed
-        out: list[Problem] = []
-        for refused in result.refused:
-            row = rows[refused.index][0]
-            field = {
-                "paid_on": "date",
-                "on": "date",
-                "loan_id": "loan_ref",
-                "floor": "category",
-            }.get(refused.field, refused.field)
-            out.append((row["__row"], field, cell(row.get(field), field), refused.reason))
-        return out
-
-    def _loan(self, inst: int, ref: str) -> int:
-        found = self.session.scalars(
-            select(Loan.id).where(Loan.institution_id == inst, Loan.external_ref == ref)
-        ).first()
-        if found is None:
-            raise IngestError(f"unknown loan {ref!r} of this institution", field="loan_ref")
-        return found
-
-    def _act(self, inst: int, row: dict[str, Any], key: str) -> None:
-        s, a, on, event = self.session, self.actor, row["date"], row["event"]
+    def _row(self, inst: int, row: dict[str, Any], key: str) -> bulk.Row:
+        event, on, ref = row["event"], row["date"], row["loan_ref"]
+        loan = bulk.LoanRef(inst, ref)
         principal = money(row.get("principal"))
+        if event == "classification":
+            return bulk.Classification(loan, on, row.get("category") or None)
+        if event == "default":
+            return bulk.Default(loan, on, key)
+        if event == "repayment":
+            zero = Decimal("0.00")
+            return bulk.Repayment(
+                loan, principal or zero, money(row.get("interest")) or zero, on, key
+            )
         if event == "drawdown":
             line_ref = row.get("line_ref")
             if not line_ref:
                 raise IngestError("a drawdown needs line_ref", field="line_ref")
-            line = s.scalars(
-                select(CreditLine.id).where(
-                    CreditLine.institution_id == inst, CreditLine.external_ref == line_ref
-                )
-            ).first()
-            if line is None:
-                raise IngestError(f"unknown credit line {line_ref!r}", field="line_ref")
-            if principal is None or row.get("months") is None:
-                raise IngestError("a drawdown needs principal and months", field="principal")
-            service.draw(
-                s, a, line, amount=principal, drawn_on=on, external_ref=row["loan_ref"],
-                months=int(row["months"]), method=row.get("method") or "equal_principal",
-                day_count=row.get("day_count") or "ACT/360", key=key,
+            if principal is None:
+                raise IngestError("a drawdown needs principal", field="principal")
+            if row.get("months") is None:
+                raise IngestError("a drawdown needs months, its term", field="months")
+            return bulk.Drawdown(
+                bulk.LineRef(inst, line_ref), principal, on, ref, int(row["months"]),
+                row.get("method") or "equal_principal", row.get("day_count") or "ACT/360",
+                key=key,
             )  # fmt: skip
-            return
-        loan = self._loan(inst, row["loan_ref"])
         if principal is None:
-            raise IngestError(f"a {event} needs principal", field="principal")
-        act = service.write_off if event == "write_off" else service.recover
-        act(s, a, loan, amount=principal, on=on, key=key)
+            what = "the amount written off" if event == "write_off" else "the amount recovered"
+            raise IngestError(f"a {event} needs principal, {what}", field="principal")
+        if event == "write_off":
+            return bulk.WriteOff(loan, principal, on, key)
+        return bulk.Recovery(loan, principal, on, key)
+
+    def flush(self) -> list[Problem]:
+        """Apply the gathered rows in one go (`ledger.bulk`)."""
+        if not self.pending:
+            return []
+        rows, self.pending = self.pending, []
+        with self.session.begin_nested():
+            result = bulk.record_many(self.session, self.actor, [r for _, r in rows], cascade=True)
+        self.applied += result.recorded
+        self.replayed += result.replayed
+        out: list[Problem] = []
+        for refused in result.refused:
+            row, kind = rows[refused.index]
+            if isinstance(kind, bulk.NewLine):
+                field = LINE_FIELDS.get(refused.field, "line_ref")
+            else:
+                field = _FIELDS.get(refused.field, refused.field)
+            reason = refused.reason
+            if refused.follows is not None:
+                first = rows[refused.follows][0]["__row"]
+                reason = f"an earlier row of loan {row['loan_ref']} was rejected (row {first})"
+            if not isinstance(kind, bulk.NewLine) and row.get("loan_ref"):
+                inst = self.institution(row["institution"])
+                assert inst is not None
+                first = self.rejected_loans.get((inst, row["loan_ref"]), row["__row"])
+                self.rejected_loans[(inst, row["loan_ref"])] = min(first, row["__row"])
+                if first < row["__row"]:
+                    reason = f"an earlier row of loan {row['loan_ref']} was rejected (row {first})"
+            out.append((row["__row"], field, cell(row.get(field), field), reason))
+        return out
 
 
-#: events applied through `ledger.bulk` (gathered, then a few statements per thousand rows)
-BULK_EVENTS = ("repayment", "classification", "default")
-
-
-def _bulk_row(row: dict[str, Any], loan: int, on: dt.date, key: str) -> bulk.LoanEvent:
-    if row["event"] == "classification":
-        return bulk.Classification(loan, on, row.get("category") or None)
-    if row["event"] == "default":
-        return bulk.Default(loan, on, key)
-    zero = Decimal("0.00")
-    principal, interest = money(row.get("principal")), money(row.get("interest"))
-    return bulk.Repayment(loan, principal or zero, interest or zero, on, key)
+#: the return's column that a refusal of `ledger.bulk` names
+_FIELDS = {
+    "paid_on": "date",
+    "on": "date",
+    "drawn_on": "date",
+    "loan_id": "loan_ref",
+    "floor": "category",
+    "line": "line_ref",
+    "amount": "principal",
+    "external_ref": "loan_ref",
+    "idempotency_key": "event",
+}
 
 
 def import_return(
@@ -357,6 +362,7 @@ def import_return(
     skip_invalid: bool = False,
     rejects: Path | None = None,
     actor: Actor,
+    historical: bool = False,
     progress: ProgressCallback | None = None,
 ) -> ReturnResult:
     """Apply a bank return; all or nothing unless `skip_invalid` (see the module docstring)."""
@@ -365,34 +371,39 @@ def import_return(
     info = inspect(path, encoding or chosen.encoding)
     report = RejectsWriter(Path(rejects) if rejects else default_rejects_path(path))
     rows = rejected = 0
+    kinds: list[tuple[int, str, str]] = []
     try:
         with unit_of_work(engine, immediate=True, actor=actor) as session:
             with open_table(info, sheet=chosen.sheet, header_row=chosen.header_row) as table:
                 binding = bind(chosen, table.header, path.name, {})
                 validator = BatchValidator(session.connection(), binding)
                 source = f"bank return {path.name} (sha256 {info.sha256[:12]})"
-                applier = _Applier(session, actor, binding, source)
+                applier = _Applier(session, actor, binding, source, historical)
                 for batch in table.batches():
                     checked = validator.check(batch)
                     problems = [checked.problems]
                     rows += checked.rows
                     found = []
-                    for row in checked.good.iter_rows(named=True):
+                    good = list(checked.good.iter_rows(named=True))
+                    applier.prefetch(good)
+                    for row in good:
                         found += applier.apply(row)
                     found += applier.flush()
                     problems += [_problem(applier, *p) for p in found]
                     merged = pl.concat(problems).sort("row", "order")
                     report.add(merged)
+                    kinds.extend(merged.select("row", "column", "reason").iter_rows())
                     rejected += merged["row"].n_unique()
                     if progress is not None:
                         progress(checked.rows)
             if rows == 0:
                 raise EmptyFile(f"{path.name} has a header but no data rows")
+            summary = problem_kinds(kinds)
             if rejected and not skip_invalid:
                 report.close()
                 raise RejectedRows(
                     f"{path.name}: {rejected:,} of {rows:,} rows rejected, nothing applied; "
-                    f"see {report.path}",
+                    f"see {report.path}\n" + "\n".join(f"  {line}" for line in summary),
                     rejected=rejected,
                     rejects_path=report.path,
                 )
@@ -409,6 +420,12 @@ def import_return(
                     "applied": applier.applied,
                     "replayed": applier.replayed,
                     "rejected": rejected,
+                    "mode": "historical" if historical else "maker-checker",
+                    "uploaded_by": actor.label,
+                    "rates": {
+                        code: {"rate": str(r.rate), "date": r.date.isoformat()}
+                        for code, r in chosen.rates.items()
+                    },
                 },
             )
     except RejectedRows:
@@ -425,7 +442,26 @@ def import_return(
         applier.replayed,
         rejected,
         report.path if report.lines else None,
+        problem_kinds(kinds),
     )
+
+
+_VALUES = re.compile(r"'[^']*'|\d{4}-\d{2}-\d{2}|-?\d[\d,]*(?:\.\d+)?")
+
+
+def problem_kinds(problems: list[tuple[int, str, str]]) -> list[str]:
+    """The problems of a return grouped by kind, most frequent first: "412 rows: date:
+    disbursement after the line's end: drawn_on … is after …". A kind is the column and the
+    reason with its values (numbers, dates, quoted cells) left out."""
+    rows: dict[str, set[int]] = {}
+    for row, column, reason in problems:
+        kind = f"{column}: {_VALUES.sub('…', reason)}" if column else _VALUES.sub("…", reason)
+        rows.setdefault(kind, set()).add(row)
+    ordered = sorted(rows.items(), key=lambda item: (-len(item[1]), item[0]))
+    return [
+        f"{len(found):,} row{'s' if len(found) != 1 else ''}: {kind} (first: row {min(found)})"
+        for kind, found in ordered
+    ]
 
 
 def _problem(applier: _Applier, row: int, field: str, value: str, reason: str) -> pl.DataFrame:
