@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import select, text
 
+import factories
 import ledger_world as lw
 from innofin.audit.models import AuditEvent
 from innofin.db import make_engine
@@ -244,3 +245,36 @@ def test_programme_pool_claim_and_subsidy_commands(tmp_path: Path) -> None:
     assert {("interest_subsidy", "cli"), ("pool_claim", "cli"), ("risk_pool", "cli")} <= audited
     helped = _innofin(["ledger", "subsidy", "--help"], db)
     assert all(word in helped.stdout for word in ("publish", "confirm", "pay", "list"))
+
+
+def test_import_a_historical_book_then_summary_by_year(tmp_path: Path) -> None:
+    db = tmp_path / "ledger.db"
+    eng = make_engine(f"sqlite:///{db}")
+    upgrade(eng)
+    lw.build(eng, enterprises=1)
+    with unit_of_work(eng, actor=lw.MAKER) as s:
+        s.add(factories.enterprise(50, id_scheme="ein", identifier="12-3456789"))
+    eng.dispose()
+    book = tmp_path / "book.csv"
+    book.write_text(
+        "Bank,LoanNr,Event,Date,LineNr,IdType,BorrowerId,ApprovalNr,Approved,EndDate,Term,"
+        "Principal,Rate\n"
+        "B001,,credit_line,3/7/2021,BL1,ein,12-3456789,SBA-9,300000,3/6/2024,,,6.5\n"
+        "B001,BN1,drawdown,15-Mar-21,BL1,,,,,,36,250000,\n"
+        "B001,BN1,repayment,4/15/2021,,,,,,,,10000.50,\n"
+        "B001,BN1,default,1/2/2022,,,,,,,,,\n"
+        "B001,BN1,write_off,2/1/2022,,,,,,,,100000,\n",
+        encoding="utf-8",
+    )
+    loaded = _innofin(
+        ["ledger", "import", str(book), "--mapping", "loan-book-example", "--historical"], db
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    assert "5 rows, 5 applied" in loaded.stdout
+    shown = _innofin(["ledger", "summary", "--by", "year"], db)
+    assert shown.returncode == 0, shown.stderr
+    line = next(x for x in shown.stdout.splitlines() if "2021" in x)
+    cells = [c.strip() for c in line.split("│") if c.strip()]
+    assert cells == ["2021", "1", "250,000.00", "10,000.50", "100,000.00", "0.00",
+                     "139,999.50", "1", "100.00%"]  # fmt: skip
+    assert _innofin(["ledger", "check"], db).returncode == 0

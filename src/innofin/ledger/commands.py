@@ -299,10 +299,13 @@ def summary(
 ) -> None:
     """The portfolio's totals — loans, drawn, repaid, written off, outstanding, default rate —
     to check a load against the bank's own control totals."""
+    from innofin.db import migrate
+    from innofin.db.engine import unit_of_work
     from innofin.ledger import portfolio
 
     eng = engine()
     try:
+        migrate.upgrade(eng)
         with unit_of_work(eng) as session:
             found = portfolio.summary(session, by)
     finally:
