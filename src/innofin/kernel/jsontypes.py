@@ -4,35 +4,59 @@
 so no amount ever passes through binary floating point; it writes the amount back as a string. The
 OpenAPI schema says so with a pattern. Up to 16 integer digits (below 10^16 yuan) — what every
 supported database stores exactly.
+
+API input takes the stricter `MoneyIn`, `AmountIn` and `QuantityIn`: a string matching the
+pattern and nothing else — no JSON numbers, padding, exponents (``"1e3"``), underscores
+(``"1_000"``) or thousands separators — except that full-width digits, minus sign and point are
+read as their ASCII forms, as in imported files (`innofin.kernel.numtext`). The `*Json` types,
+for output and for YAML files, also take integers.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, StringConstraints, WithJsonSchema
 
 from innofin.kernel.money import to_money
+from innofin.kernel.numtext import fold_width
 
 MONEY_PATTERN = r"^-?[0-9]{1,16}(\.[0-9]{1,2})?$"
 AMOUNT_PATTERN = r"^[0-9]{1,16}(\.[0-9]{1,2})?$"
 QUANTITY_PATTERN = r"^-?[0-9]{1,12}(\.[0-9]{1,4})?$"
 
 
-def _exact(value: Any, pattern_name: str, places: int, digits: int, signed: bool) -> Decimal:
-    if isinstance(value, (bool, float)):
-        raise ValueError(f'{pattern_name} must be a string such as "1250000.00", not a number')
+def _exact(
+    value: Any, what: str, places: int, digits: int, *, signed: bool, numbers: bool = True
+) -> Decimal:
+    """`value` as an exact Decimal. A string must be a plain decimal — an optional ``-`` (when
+    `signed`), digits, and at most `places` decimal places — once full-width forms are folded
+    (``１２５００００`` reads as 1250000); no padding, exponents (``1e3``), underscores
+    (``1_000``), signs of other kinds or thousands separators. JSON numbers are refused; Python
+    ints (YAML files, code) are taken only when `numbers`."""
+    if isinstance(value, (bool, float)) or (isinstance(value, int) and not numbers):
+        raise ValueError(f'{what} must be a string such as "1250000.00", not a number')
     if isinstance(value, int):
         number = Decimal(value)
-    elif isinstance(value, str | Decimal):
-        try:
-            number = Decimal(value.strip() if isinstance(value, str) else value)
-        except InvalidOperation:
-            raise ValueError(f"not a decimal number: {value!r}") from None
+    elif isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, str):
+        folded = fold_width(value)
+        sign = "-?" if signed else ""
+        pattern = rf"{sign}[0-9]{{1,{digits}}}(?:\.[0-9]{{1,{places}}})?"
+        if re.fullmatch(pattern, folded) is None:
+            example = "-1250000.00" if signed else "1250000.00"
+            raise ValueError(
+                f"{what} is written as a plain decimal such as {example!r} (at most {digits} "
+                f"digits before the point and {places} after, no spaces, exponent or "
+                f"separators): got {value!r}"
+            )
+        number = Decimal(folded)
     else:
-        raise ValueError(f"{pattern_name} must be a string")
+        raise ValueError(f"{what} must be a string")
     if not number.is_finite():
         raise ValueError(f"not a finite number: {value!r}")
     exponent = number.as_tuple().exponent
@@ -55,6 +79,19 @@ def _amount(value: Any) -> Decimal:
 
 def _quantity(value: Any) -> Decimal:
     return _exact(value, "a quantity", 4, 12, signed=True).quantize(Decimal("0.0001"))
+
+
+def _money_in(value: Any) -> Decimal:
+    return to_money(_exact(value, "an amount", 2, 16, signed=True, numbers=False))
+
+
+def _amount_in(value: Any) -> Decimal:
+    return to_money(_exact(value, "an amount", 2, 16, signed=False, numbers=False))
+
+
+def _quantity_in(value: Any) -> Decimal:
+    number = _exact(value, "a quantity", 4, 12, signed=True, numbers=False)
+    return number.quantize(Decimal("0.0001"))
 
 
 def _as_text(value: Decimal) -> str:
@@ -85,6 +122,51 @@ QuantityJson = Annotated[
     WithJsonSchema({"type": "string", "pattern": QUANTITY_PATTERN, "examples": ["3.4500"]}),
 ]
 
+_FULL_WIDTH = "full-width digits, minus sign and point are read as ASCII"
+
+#: a signed amount of yuan with fen precision, as API input: a string only
+MoneyIn = Annotated[
+    Decimal,
+    BeforeValidator(_money_in),
+    _OUT,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": MONEY_PATTERN,
+            "examples": ["-2500.50"],
+            "description": f"yuan, at most 2 decimal places; {_FULL_WIDTH}",
+        }
+    ),
+]
+#: a non-negative amount of yuan, as API input: a string only
+AmountIn = Annotated[
+    Decimal,
+    BeforeValidator(_amount_in),
+    _OUT,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": AMOUNT_PATTERN,
+            "examples": ["1250000.00"],
+            "description": f"yuan, at most 2 decimal places; {_FULL_WIDTH}",
+        }
+    ),
+]
+#: a decimal quantity with up to four places, as API input: a string only
+QuantityIn = Annotated[
+    Decimal,
+    BeforeValidator(_quantity_in),
+    _OUT,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": QUANTITY_PATTERN,
+            "examples": ["0.0345"],
+            "description": f"at most 4 decimal places; {_FULL_WIDTH}",
+        }
+    ),
+]
+
 
 #: printable text: no NUL or other control characters (PostgreSQL refuses NUL in text)
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
@@ -108,13 +190,15 @@ Text500 = Annotated[str, _text(500)]
 
 
 def _iso_date(value: Any) -> Any:
-    """Only ISO dates (YYYY-MM-DD): pydantic would also read "0" or 0 as a Unix timestamp."""
+    """Only ISO dates (YYYY-MM-DD): pydantic would also read "0" or 0 as a Unix timestamp, and
+    `date.fromisoformat` "20240101" or "2024-W01-1". Full-width digits and hyphens fold."""
     if isinstance(value, dt.date):
         return value
-    if not isinstance(value, str) or len(value) != 10:
+    folded = fold_width(value) if isinstance(value, str) else None
+    if folded is None or re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", folded) is None:
         raise ValueError("a date is written YYYY-MM-DD")
     try:
-        return dt.date.fromisoformat(value)
+        return dt.date.fromisoformat(folded)
     except ValueError:
         raise ValueError(f"not a date: {value!r} (YYYY-MM-DD)") from None
 

@@ -16,9 +16,11 @@ from pydantic import (
 )
 
 from innofin.kernel.jsontypes import (
+    AmountIn,
     AmountJson,
     IsoDate,
     MoneyJson,
+    QuantityIn,
     QuantityJson,
     Text20,
     Text40,
@@ -42,11 +44,11 @@ class CreditLineCreate(_In):
     institution_id: int = Field(ge=1, le=2_147_483_647)
     external_ref: Text60
     enterprise_id: int = Field(ge=1, le=2_147_483_647)
-    limit_amount: AmountJson
+    limit_amount: AmountIn
     opens_on: IsoDate
     matures_on: IsoDate
     #: annual rate as a fraction, e.g. "0.0345"
-    rate: QuantityJson
+    rate: QuantityIn
     rate_kind: Literal["fixed", "lpr_spread"] = "fixed"
     spread_bp: int = Field(default=0, ge=-1000, le=5000)
     revolving: bool = False
@@ -84,7 +86,7 @@ class Decision(_In):
 
 
 class DrawdownCreate(_In):
-    amount: AmountJson
+    amount: AmountIn
     drawn_on: IsoDate
     external_ref: Text60
     months: int = Field(ge=1, le=600)
@@ -118,8 +120,8 @@ class LoanOut(_Out):
 
 
 class RepaymentCreate(_In):
-    principal: AmountJson
-    interest: AmountJson = Decimal("0.00")
+    principal: AmountIn
+    interest: AmountIn = Decimal("0.00")
     paid_on: IsoDate
 
 
@@ -265,7 +267,7 @@ class PoolDetail(PoolOut):
 class ContributionCreate(_In):
     #: one of the pool's contributors (its rules name them: province, county, zone …)
     contributor: Text40
-    amount: AmountJson
+    amount: AmountIn
     paid_on: IsoDate
 
 
@@ -305,11 +307,11 @@ class SubsidyRulesIn(_In):
     """How a period's subsidies are computed (see `pool_engine.SubsidyRules`)."""
 
     #: the share of the subsidisable interest paid back, in (0, 1]
-    share: QuantityJson
+    share: QuantityIn
     #: interest is subsidised only up to this annual rate (such as the LPR)
-    rate_cap: QuantityJson | None = None
-    cap_per_loan: AmountJson | None = None
-    cap_per_enterprise_year: AmountJson | None = None
+    rate_cap: QuantityIn | None = None
+    cap_per_loan: AmountIn | None = None
+    cap_per_enterprise_year: AmountIn | None = None
 
 
 class SubsidyPublish(_In):

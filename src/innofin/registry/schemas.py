@@ -19,9 +19,12 @@ from innofin.kernel.codes import (
 )
 from innofin.kernel.ids import IdScheme
 from innofin.kernel.jsontypes import (
+    AmountIn,
     AmountJson,
     IsoDate,
+    MoneyIn,
     MoneyJson,
+    QuantityIn,
     QuantityJson,
     Text16,
     Text20,
@@ -118,10 +121,10 @@ class ZoneOut(_Out):
 
 
 class ZoneStatFields(_In):
-    gdp: AmountJson | None = None
-    tax: AmountJson | None = None
-    revenue: AmountJson | None = None
-    rd_expense: AmountJson | None = None
+    gdp: AmountIn | None = None
+    tax: AmountIn | None = None
+    revenue: AmountIn | None = None
+    rd_expense: AmountIn | None = None
     enterprises: Count | None = None
     hte_enterprises: Count | None = None
     employees: Count | None = None
@@ -188,21 +191,21 @@ class EnterpriseDetail(EnterpriseOut):
 class ReportFields(_In):
     """An annual report's values; a PUT writes the fields it names and leaves the others."""
 
-    revenue: AmountJson | None = None
-    main_revenue: AmountJson | None = None
-    rd_expense: AmountJson | None = None
+    revenue: AmountIn | None = None
+    main_revenue: AmountIn | None = None
+    rd_expense: AmountIn | None = None
     rd_staff: Count | None = None
     employees: Count | None = None
     invention_patents: Count | None = None
     ip_class1: Count | None = None
     ip_class2: Count | None = None
-    tech_contract_turnover: AmountJson | None = None
-    hightech_revenue: AmountJson | None = None
-    net_profit: MoneyJson | None = None
-    tax_paid: AmountJson | None = None
-    total_assets: AmountJson | None = None
-    total_liabilities: AmountJson | None = None
-    equity_financing: AmountJson | None = None
+    tech_contract_turnover: AmountIn | None = None
+    hightech_revenue: AmountIn | None = None
+    net_profit: MoneyIn | None = None
+    tax_paid: AmountIn | None = None
+    total_assets: AmountIn | None = None
+    total_liabilities: AmountIn | None = None
+    equity_financing: AmountIn | None = None
     rd_platforms: Count | None = None
     standards_drafted: Count | None = None
 
@@ -288,16 +291,16 @@ class InstitutionOut(_Out):
 
 class ProductFields(_In):
     name: Text200 | None = None
-    amount_min: AmountJson | None = None
-    amount_max: AmountJson | None = None
+    amount_min: AmountIn | None = None
+    amount_max: AmountIn | None = None
     term_min_months: Months | None = None
     term_max_months: Months | None = None
     rate_type: RateType | None = None
-    rate_min: QuantityJson | None = None
-    rate_max: QuantityJson | None = None
+    rate_min: QuantityIn | None = None
+    rate_max: QuantityIn | None = None
     collateral: Collateral | None = None
     eligibility: Eligibility | None = None
-    annual_capacity: AmountJson | None = None
+    annual_capacity: AmountIn | None = None
     active_from: Day | None = None
     active_until: Day | None = None
     risk_sharing_tag: Text40 | None = None
