@@ -81,6 +81,8 @@ from innofin.registry.models import Enterprise, Institution, Zone
 from machine import database, database_backends, machine_ticks, plain, proc_ticks, src_state
 
 GOAL_EVENTS_PER_SECOND = 2_000.0
+#: a bank return of a real book's shape (rows/s), through `innofin ledger import`'s path
+RETURN_GOAL = {"sqlite": 2_000.0, "postgresql": 1_000.0}
 OUT = Path(__file__).resolve().parent / "out" / "bench_ledger.json"
 TICKS = os.sysconf("SC_CLK_TCK")
 D = dt.date
@@ -736,6 +738,195 @@ def _bench(
     }
 
 
+# --------------------------------------------------------------------------- a bank return
+
+RETURN_HEADER = ["institution", "loan_ref", "event", "date", "line_ref", "enterprise", "limit",
+                 "end_date", "rate", "months", "principal", "interest", "approval_ref"]  # fmt: skip
+
+
+def return_rows(tag: str, loans: int, usccs: list[str], seed: int) -> list[list[str]]:
+    """A bank return of the shape of a real book: per loan a new credit line and its drawdown,
+    then a payoff or a partial repayment (80 %) or a default and a write-off (20 %) — about a
+    third of the rows new lines — each loan's rows together, as a bank's system exports them."""
+    rng = random.Random(seed)
+    rows = []
+    for n in range(loans):
+        opens = D(2024, 1, 1) + dt.timedelta(days=rng.randrange(0, 300))
+        amount = Decimal(rng.randrange(50, 500) * 1000)
+        line, loan = f"{tag}-L{n}", f"{tag}-N{n}"
+        end = opens + dt.timedelta(days=3 * 365)
+        rows.append(["B001", "", "credit_line", str(opens), line, rng.choice(usccs),
+                     str(amount + 10_000), str(end), "4.35", "", "", "",
+                     f"APR-{tag}-{n}"])  # fmt: skip
+        drawn = opens + dt.timedelta(days=rng.randrange(0, 30))
+        rows.append(["B001", loan, "drawdown", str(drawn), line, "", "", "", "",
+                     str(rng.choice((12, 24, 36))), str(amount), "", ""])  # fmt: skip
+        day = drawn + dt.timedelta(days=rng.randrange(30, 700))
+        if rng.random() < 0.8:
+            paid = amount if rng.random() < 0.6 else amount // 2
+            rows.append(["B001", loan, "repayment", str(day), "", "", "", "", "", "",
+                         str(paid), "1234.56", ""])  # fmt: skip
+        else:
+            rows.append(["B001", loan, "default", str(day), *[""] * 9])
+            rows.append(["B001", loan, "write_off", str(day + dt.timedelta(days=90)), "", "",
+                         "", "", "", "", str(amount // 2), "", ""])  # fmt: skip
+    return rows
+
+
+def write_return(path: Path, rows: list[list[str]]) -> Path:
+    import csv
+
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh)
+        out.writerow(RETURN_HEADER)
+        out.writerows(rows)
+    return path
+
+
+def one_by_one(engine: Engine, rows: list[list[str]], firms: dict[str, int], bank: int) -> None:
+    """The same rows through the services, one row at a time in one transaction (a savepoint
+    each), as `innofin ledger import` applied new lines and drawdowns before they went bulk."""
+    lines: dict[str, int] = {}
+    loans: dict[str, int] = {}
+    with unit_of_work(engine, immediate=True, actor=BANK_RETURN) as s:
+        for r in rows:
+            row = dict(zip(RETURN_HEADER, r, strict=True))
+            on = dt.date.fromisoformat(row["date"])
+            key = f"one:{row['loan_ref'] or row['line_ref']}:{row['event']}:{on}"
+            with s.begin_nested():
+                if row["event"] == "credit_line":
+                    spec = service.LineSpec(
+                        institution_id=bank, external_ref=row["line_ref"],
+                        enterprise_id=firms[row["enterprise"]], limit_amount=Decimal(row["limit"]),
+                        opens_on=on, matures_on=dt.date.fromisoformat(row["end_date"]),
+                        rate=Decimal("0.0435"),
+                    )  # fmt: skip
+                    ev = service.load_line(
+                        s, BANK_RETURN, spec, approval_ref=row["approval_ref"], key=key
+                    )
+                    lines[row["line_ref"]] = ev.entity_id
+                elif row["event"] == "drawdown":
+                    ev = service.draw(
+                        s, BANK_RETURN, lines[row["line_ref"]], amount=Decimal(row["principal"]),
+                        drawn_on=on, external_ref=row["loan_ref"], months=int(row["months"]),
+                        key=key,
+                    )  # fmt: skip
+                    loans[row["loan_ref"]] = ev.entity_id
+                elif row["event"] == "repayment":
+                    service.repay(s, BANK_RETURN, loans[row["loan_ref"]],
+                                  principal=Decimal(row["principal"]),
+                                  interest=Decimal(row["interest"]), paid_on=on,
+                                  key=key)  # fmt: skip
+                elif row["event"] == "default":
+                    service.mark_default(s, BANK_RETURN, loans[row["loan_ref"]], on=on, key=key)
+                else:
+                    service.write_off(s, BANK_RETURN, loans[row["loan_ref"]],
+                                      amount=Decimal(row["principal"]), on=on, key=key)  # fmt: skip
+
+
+def bench_return(backend: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    """A bank return of `--return-rows` rows (historical mode) through `innofin ledger import`'s
+    path, interleaved per loan and grouped by kind, against the one-by-one path in the same run
+    (`--return-rows` ÷ `--one-by-one-share` rows), on a database of its own."""
+    from innofin.ledger import returns
+
+    name = f"{args.pg_database}_return"
+    with database(backend, tmp, pg_url_of(args.pg_url), name, "bench-return.db") as url:
+        engine = make_engine(url)
+        try:
+            upgrade(engine)
+            world = build_world(engine, args.enterprises, 1, args.seed)
+            with engine.connect() as conn:
+                firms = {
+                    i: n for i, n in conn.execute(select(Enterprise.identifier, Enterprise.id))
+                }
+                bank = conn.scalar(select(Institution.id).where(Institution.code == "B001"))
+            del world
+            usccs = sorted(firms)
+            loans = max(1, round(args.return_rows / 3.2))
+            pg = name if backend == "postgresql" else None
+            runs: dict[str, list[dict[str, float]]] = {"interleaved": [], "grouped": []}
+            order = ("credit_line", "drawdown", "repayment", "default", "write_off")
+            for round_ in range(args.repeat):
+                for mode in (
+                    ("interleaved", "grouped") if round_ % 2 == 0 else ("grouped", "interleaved")
+                ):
+                    rows = return_rows(f"{mode[0]}{round_}", loans, usccs, args.seed + round_)
+                    if mode == "grouped":
+                        rows.sort(key=lambda r: order.index(r[2]))
+                    path = write_return(tmp / f"return-{backend}-{mode}-{round_}.csv", rows)
+                    meter = Meter(pg)
+                    meter.start()
+                    done = returns.import_return(engine, path, actor=BANK_RETURN, historical=True)
+                    measured = meter.stop()
+                    assert done.rejected == 0 and done.applied == len(rows), done
+                    rate = len(rows) / measured["seconds"]
+                    runs[mode].append({**measured, "rows": len(rows), "rows_per_second": rate})
+                    cpu = measured["client_cpu_seconds"]
+                    cpu += measured["db_cpu_seconds"] if pg else 0
+                    print(f"  return round {round_ + 1} {mode:<11} {len(rows):,} rows in "
+                          f"{measured['seconds']:.2f} s = {rate:,.0f} rows/s "
+                          f"({len(rows) / cpu:,.0f} rows per CPU second; machine {measured['machine_busy_pct']:.0f}% busy)",
+                          flush=True)  # fmt: skip
+            again_started = time.perf_counter()
+            again = returns.import_return(engine, path, actor=BANK_RETURN, historical=True)
+            resend = time.perf_counter() - again_started
+            assert again.applied == 0 and again.replayed == len(rows), again
+            small = return_rows("one", max(1, loans // args.one_by_one_share), usccs, args.seed)
+            meter = Meter(pg)
+            meter.start()
+            one_by_one(engine, small, firms, bank)
+            measured = meter.stop()
+            one_rate = len(small) / measured["seconds"]
+            print(f"  return one-by-one (services, a savepoint a row): {len(small):,} rows in "
+                  f"{measured['seconds']:.2f} s = {one_rate:,.0f} rows/s", flush=True)  # fmt: skip
+            with session_factory(engine)() as session:
+                mismatches = replay.check(session)
+                session.rollback()
+        finally:
+            engine.dispose()
+    goal = RETURN_GOAL[backend]
+    out: dict[str, Any] = {
+        "backend": backend,
+        "goal_rows_per_second": goal,
+        "one_by_one": {**measured, "rows": len(small), "rows_per_second": one_rate},
+        "resend_seconds": resend,
+        "mismatches": len(mismatches),
+    }
+    for mode, samples in runs.items():
+        rate = statistics.median(s["rows_per_second"] for s in samples)
+        cpu = statistics.median(
+            s["rows"] / (s["client_cpu_seconds"] + (s["db_cpu_seconds"] if pg else 0))
+            for s in samples
+        )
+        out[mode] = {"rows_per_second": rate, "runs": samples, "goal_met": rate >= goal,
+                     "over_one_by_one": rate / one_rate, "rows_per_cpu_second": cpu}  # fmt: skip
+    return out
+
+
+def print_returns(found: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    print()
+    print(
+        f"bank return, {args.return_rows:,} rows (a third new credit lines, historical mode; "
+        f"median of {args.repeat}); one-by-one on {100 // args.one_by_one_share} % of the rows"
+    )
+    for r in found:
+        for mode in ("interleaved", "grouped"):
+            m = r[mode]
+            rates = " ".join(f"{s['rows_per_second']:,.0f}" for s in m["runs"])
+            print(
+                f"{r['backend']:<11} {mode:<12} {m['rows_per_second']:>9,.0f} rows/s ({rates}); "
+                f"goal {r['goal_rows_per_second']:,.0f}: {'met' if m['goal_met'] else 'MISSED'}; "
+                f"{m['over_one_by_one']:.1f}× the one-by-one path; "
+                f"{m['rows_per_cpu_second']:,.0f} rows per CPU second"
+            )
+        print(
+            f"{r['backend']:<11} one-by-one   {r['one_by_one']['rows_per_second']:>9,.0f} rows/s; "
+            f"re-sent return {r['resend_seconds']:.2f} s (nothing changed); ledger check: "
+            f"{r['mismatches']} mismatch(es)"
+        )
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -877,6 +1068,18 @@ def main(argv: list[str] | None = None) -> int:
         help="also replay the whole ledger of this national demo (SQLite file made by "
         "`innofin demo generate --scale national`) against its cached balances",
     )
+    parser.add_argument(
+        "--return-rows", type=int, default=30_000, help="rows of the bank-return run (0: none)"
+    )
+    parser.add_argument(
+        "--one-by-one-share",
+        type=int,
+        default=10,
+        help="the one-by-one path of the return runs on 1/N of its rows",
+    )
+    parser.add_argument(
+        "--only-return", action="store_true", help="only the bank-return runs (no event modes)"
+    )
     parser.add_argument("--out", type=Path, default=OUT, help="JSON results")
     args = parser.parse_args(argv)
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
@@ -887,6 +1090,7 @@ def main(argv: list[str] | None = None) -> int:
         args.events, args.warmup = min(args.events, 500), min(args.warmup, 50)
         args.enterprises, args.loans = min(args.enterprises, 30), min(args.loans, 200)
         args.seconds, args.profile_events = min(args.seconds, 15.0), min(args.profile_events, 200)
+        args.return_rows = min(args.return_rows, 1_000)
     if min(args.events, args.batch, args.repeat, args.enterprises, args.loans) < 1:
         parser.error("counts must be positive")
 
@@ -914,11 +1118,19 @@ def main(argv: list[str] | None = None) -> int:
         print("warning: other programs are busy: they compete with the benchmark (medians help)")
     code = src_state()
     runs = []
+    return_runs = []
     with tempfile.TemporaryDirectory(prefix="innofin-bench-ledger-") as tmp:
         for backend in args.backends:
-            runs.append(bench_backend(backend, args, Path(tmp)))
+            if not args.only_return:
+                runs.append(bench_backend(backend, args, Path(tmp)))
+            if args.return_rows > 0:
+                print(f"{backend}: bank return …", flush=True)
+                return_runs.append(bench_return(backend, args, Path(tmp)))
     code_after = src_state()
-    print_table(runs, args)
+    if runs:
+        print_table(runs, args)
+    if return_runs:
+        print_returns(return_runs, args)
     for run in runs:
         for mode, p in run["profiles"].items():
             print(f"\n{run['backend']} {mode}: profile, by own time")
@@ -931,23 +1143,25 @@ def main(argv: list[str] | None = None) -> int:
         print("  warning: src/ changed during the run: the runs may not measure the same code")
     national = replay_national(args.national_db) if args.national_db else None
     failed = [r["backend"] for r in runs if r["replay"]["mismatches"]]
+    failed += [f"{r['backend']} (return)" for r in return_runs if r["mismatches"]]
     if national is not None and national["mismatches"]:
         failed.append("the national demo")
     # the goal is for sustained recording: the bulk path; the others are shown beside it
-    misses = [r["backend"] for r in runs if not r["modes"]["bulk"]["goal_met"]]
-    print(
-        f"goal ≥ {GOAL_EVENTS_PER_SECOND:,.0f} events/s sustained (bulk): "
-        + ("met on " + ", ".join(r["backend"] for r in runs) if not misses else "MISSED on "
-           + ", ".join(misses))
-    )  # fmt: skip
-    slower = [
-        f"{r['backend']} {mode} {m['events_per_second']:,.0f}/s"
-        for r in runs
-        for mode, m in r["modes"].items()
-        if mode != "bulk" and not m["goal_met"]
-    ]
-    if slower:
-        print("  below it, one ORM call per event: " + ", ".join(slower))
+    if runs:
+        misses = [r["backend"] for r in runs if not r["modes"]["bulk"]["goal_met"]]
+        print(
+            f"goal ≥ {GOAL_EVENTS_PER_SECOND:,.0f} events/s sustained (bulk): "
+            + ("met on " + ", ".join(r["backend"] for r in runs) if not misses else "MISSED on "
+               + ", ".join(misses))
+        )  # fmt: skip
+        slower = [
+            f"{r['backend']} {mode} {m['events_per_second']:,.0f}/s"
+            for r in runs
+            for mode, m in r["modes"].items()
+            if mode != "bulk" and not m["goal_met"]
+        ]
+        if slower:
+            print("  below it, one ORM call per event: " + ", ".join(slower))
     print("replay: " + ("no mismatch" if not failed else "MISMATCH on " + ", ".join(failed)))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     result = {
@@ -958,6 +1172,7 @@ def main(argv: list[str] | None = None) -> int:
         "code": {"at_start": code, "at_end": code_after},
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "runs": runs,
+        "bank_returns": return_runs,
         "national_replay": national,
     }
     args.out.write_text(json.dumps(plain(result), indent=2, ensure_ascii=False, default=str) + "\n")

@@ -283,12 +283,14 @@ class _Batch:
         self.tech_fields: dict[int, str | None] = {}  # enterprises of new lines
         self.institutions: set[int] = set()
         self.loan_refs: dict[tuple[int, str], int] = {}
+        self.asked: set[tuple[int, str]] = set()
         self.line_refs: dict[tuple[int, str], int] = {}
         self.new_lines: list[tuple[int, dict[str, Any]]] = []
         self.new_loans: list[tuple[int, dict[str, Any], tuple[sched.Instalment, ...]]] = []
         #: limit entries; account and source ids may be temporary, event_id is an events index
         self.entries: list[dict[str, Any]] = []
-        self.seen: dict[str, str] = {}
+        self.seen: dict[str, str] = {}  # keys recorded before the batch: their requests' digests
+        self.batch_keys: dict[str, dict[str, Any]] = {}  # keys recorded by it: their requests
         self.temp = 0
         #: cascade: loans and lines with a refused row, by the row's index
         self.tainted_loans: dict[int, int] = {}
@@ -309,9 +311,13 @@ class _Batch:
             elif isinstance(r, Drawdown):
                 if isinstance(r.line, LineRef):
                     line_refs.add((r.line.institution_id, r.line.external_ref))
+                    # is the new loan's number taken? (a drawdown on a line given by id asks
+                    # when it comes)
+                    loan_refs.add((r.line.institution_id, r.external_ref))
             elif isinstance(r.loan_id, LoanRef):
                 loan_refs.add((r.loan_id.institution_id, r.loan_id.external_ref))
         self.loan_refs = _by_ref(s, Loan, loan_refs)
+        self.asked = loan_refs  # loan numbers whose existence was asked
         self.line_refs = _by_ref(s, CreditLine, line_refs)
         loan_ids = [
             self.loan_refs.get((r.loan_id.institution_id, r.loan_id.external_ref), 0)
@@ -482,7 +488,13 @@ class _Batch:
     def keyed(self, key: str | None, request: dict[str, Any]) -> bool:
         """Whether a row with this key was recorded already (replayed); a key recorded for
         another request is refused."""
-        if key is None or key not in self.seen:
+        if key is None:
+            return False
+        if key in self.batch_keys:  # recorded earlier in this batch
+            if self.batch_keys[key] != request:
+                raise _Refusal("idempotency_key", "key used for another request")
+            return True
+        if key not in self.seen:
             return False
         if self.seen[key] != fingerprint(request):
             raise _Refusal("idempotency_key", "key used for another request")
@@ -490,7 +502,7 @@ class _Batch:
 
     def remember(self, key: str | None, request: dict[str, Any]) -> None:
         if key is not None:
-            self.seen[key] = fingerprint(request)
+            self.batch_keys[key] = request
 
     def loan_of(self, ref: LoanId) -> int | None:
         if isinstance(ref, LoanRef):
@@ -721,8 +733,9 @@ class _Batch:
                 "amount", f"the drawdown of {principal} exceeds the line's available {available}"
             )
         ref = (line.institution_id, r.external_ref)
-        if ref not in self.loan_refs:
+        if ref not in self.loan_refs and ref not in self.asked:
             self.loan_refs.update(_by_ref(self.session, Loan, {ref}))
+            self.asked.add(ref)
         if ref in self.loan_refs:
             raise _Refusal(
                 "external_ref", f"loan {r.external_ref!r} exists already for this institution"
@@ -1141,7 +1154,18 @@ def _insert_schedules(
     """loan_instalment rows: COPY on PostgreSQL, one executemany elsewhere."""
     if not rows:
         return
-    if session.get_bind().dialect.name != "postgresql":
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        # straight to the driver: amounts as the integer fen and dates as the ISO text that the
+        # column types bind (hundreds of thousands of rows for a large return)
+        session.connection().exec_driver_sql(
+            "INSERT INTO loan_instalment (loan_id, seq, due_on, principal, interest) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(loan, seq, due.isoformat(), int(p.scaleb(2)), int(i.scaleb(2)))
+             for loan, seq, due, p, i in rows],
+        )  # fmt: skip
+        return
+    if dialect != "postgresql":
         keys = ("loan_id", "seq", "due_on", "principal", "interest")
         session.execute(
             insert(_table(LoanInstalment)), [dict(zip(keys, r, strict=True)) for r in rows]

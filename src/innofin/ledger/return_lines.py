@@ -8,7 +8,6 @@ in `ledger.returns`; this module holds the credit-line rows' part of them.
 from __future__ import annotations
 
 import calendar
-import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -115,6 +114,7 @@ class CreditLines:
         self.uploader = uploader
         self.historical = historical
         self.lines: dict[tuple[int, str], CreditLine | None] = {}
+        self._identifiers: dict[tuple[str, str], str | InvalidIdentifier] = {}
         reason = f"{source}, sent by {uploader.label}"
         self.reason = (f"{reason}: {uploader.reason}" if uploader.reason else reason)[:500]
         self.seen: dict[tuple[int, str], int] = {}
@@ -134,6 +134,15 @@ class CreditLines:
 
     # ------------------------------------------------------------------ one row
 
+    def _identifier(self, scheme: str, text: str) -> str | InvalidIdentifier:
+        """The canonical identifier (or why it is not one), checked once per file."""
+        if (scheme, text) not in self._identifiers:
+            try:
+                self._identifiers[(scheme, text)] = normalise_identifier(text, scheme)
+            except InvalidIdentifier as exc:
+                self._identifiers[(scheme, text)] = exc
+        return self._identifiers[(scheme, text)]
+
     def prefetch(
         self, rows: list[dict[str, Any]], institution: Callable[[str], int | None]
     ) -> None:
@@ -146,8 +155,9 @@ class CreditLines:
                 continue
             scheme, text = row.get("id_scheme") or "uscc", row.get("enterprise")
             if text:
-                with contextlib.suppress(InvalidIdentifier):
-                    wanted.setdefault(scheme, set()).add(normalise_identifier(text, scheme))
+                ident = self._identifier(scheme, text)
+                if isinstance(ident, str):
+                    wanted.setdefault(scheme, set()).add(ident)
             inst = institution(row["institution"])
             if inst is not None and row.get("line_ref"):
                 refs.setdefault(inst, set()).add(row["line_ref"])
@@ -299,10 +309,9 @@ class CreditLines:
                 "统一社会信用代码, unless id_scheme names another scheme)",
             )
             return None
-        try:
-            ident = normalise_identifier(text, scheme)
-        except InvalidIdentifier as exc:
-            bad("id_scheme" if exc.field == "id_scheme" else "enterprise", str(exc))
+        ident = self._identifier(scheme, text)
+        if isinstance(ident, InvalidIdentifier):
+            bad("id_scheme" if ident.field == "id_scheme" else "enterprise", str(ident))
             return None
         found: Enterprise | None = self._lookup(
             "enterprise",

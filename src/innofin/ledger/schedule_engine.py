@@ -137,9 +137,10 @@ def _day_count(start: date, end: date, basis: DayCount) -> tuple[int, int]:
 
 def _interest(balance: Decimal, rate: Decimal, start: date, end: date, basis: DayCount) -> Decimal:
     days, year = _day_count(start, end, basis)
-    with localcontext(_CTX):
-        exact = balance * rate * days / year
-        return exact.quantize(FEN)
+    # the context's own operations: the same arithmetic as inside localcontext(_CTX), without
+    # entering and leaving a context for each of a schedule's instalments
+    exact = _CTX.divide(_CTX.multiply(_CTX.multiply(balance, rate), days), year)
+    return exact.quantize(FEN, context=_CTX)
 
 
 def year_fraction(start: date, end: date, basis: DayCount) -> Decimal:
