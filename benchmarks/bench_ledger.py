@@ -866,7 +866,8 @@ def bench_return(backend: str, args: argparse.Namespace, tmp: Path) -> dict[str,
                     cpu += measured["db_cpu_seconds"] if pg else 0
                     print(f"  return round {round_ + 1} {mode:<11} {len(rows):,} rows in "
                           f"{measured['seconds']:.2f} s = {rate:,.0f} rows/s "
-                          f"({len(rows) / cpu:,.0f} rows per CPU second; machine {measured['machine_busy_pct']:.0f}% busy)",
+                          f"({len(rows) / cpu:,.0f} rows per CPU second; machine "
+                          f"{measured['machine_busy_pct']:.0f}% busy)",
                           flush=True)  # fmt: skip
             again_started = time.perf_counter()
             again = returns.import_return(engine, path, actor=BANK_RETURN, historical=True)
