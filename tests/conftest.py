@@ -12,8 +12,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
+from innofin.access import passwords
 from innofin.db import make_engine
 from innofin.db.migrate import upgrade
+
+# Argon2 at production cost takes ~0.5 s a hash or a sign-in on this machine; tests hash cheaply
+# (tests/unit/test_passwords.py checks that production still hashes at full cost)
+passwords.use_test_parameters()
 
 PG_URL = os.environ.get("INNOFIN_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
