@@ -12,6 +12,7 @@ each with an agreement, a risk pool, covered loans, claims and interest subsidie
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -72,6 +73,23 @@ class World:
 
 
 def build_world(engine: Engine) -> World:
+    """Fill `engine`'s database, freshly migrated and empty, with the world.
+
+    Building it takes seconds (a scoring run, dozens of ledger operations), so the first call on
+    each database server builds it and keeps its rows; later calls copy them into their own
+    database (each test still gets a database of its own to write to) and get the same ids."""
+    key = _server(engine)
+    snapshot = _SNAPSHOTS.get(key)
+    if snapshot is None:
+        before = _take(engine)
+        world = _build(engine)
+        _SNAPSHOTS[key] = _Snapshot(_take(engine, unlike=before), world.ids, world.codes)
+        return world
+    _restore(engine, snapshot.data)
+    return World(engine, dict(snapshot.ids), dict(snapshot.codes))
+
+
+def _build(engine: Engine) -> World:
     world = World(engine)
     ids = world.ids
     with unit_of_work(engine) as s:
@@ -159,6 +177,104 @@ def build_world(engine: Engine) -> World:
     ledger_world(world)
     programme_world(world)
     return world
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    #: SQLite: an in-memory copy of the whole database; PostgreSQL: each table the world wrote
+    #: to, with its rows in COPY's text format, and each sequence's state
+    data: Any
+    ids: dict[str, int]
+    codes: dict[str, str]
+
+
+_SNAPSHOTS: dict[tuple[str, ...], _Snapshot] = {}
+
+
+def _server(engine: Engine) -> tuple[str, ...]:
+    url = engine.url
+    return (url.get_backend_name(), str(url.host), str(url.port), str(url.database))
+
+
+@dataclass(frozen=True)
+class _PgData:
+    tables: dict[str, bytes]  # table → its rows, in the order the foreign keys need
+    sequences: dict[str, tuple[int, bool]]  # sequence → (last_value, is_called)
+
+
+def _take(engine: Engine, unlike: Any = None) -> Any:
+    with engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        if engine.dialect.name == "sqlite":
+            if unlike is None:
+                return None
+            copy = sqlite3.connect(":memory:", check_same_thread=False)
+            raw.backup(copy)
+            return copy
+        tables: dict[str, bytes] = {}
+        with raw.cursor() as cur:
+            for table in _pg_tables_in_order(cur):
+                with cur.copy(f'COPY "{table}" TO STDOUT') as out:
+                    rows = b"".join(bytes(chunk) for chunk in out)
+                if unlike is None or unlike.tables.get(table) != rows:
+                    tables[table] = rows
+            cur.execute(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE c.relkind = 'S' AND n.nspname = current_schema()"
+            )
+            sequences = {}
+            for (name,) in cur.fetchall():
+                cur.execute(f'SELECT last_value, is_called FROM "{name}"')
+                last_value, is_called = cur.fetchone() or (1, False)
+                sequences[name] = (last_value, is_called)
+        raw.rollback()
+        return _PgData(tables, sequences)
+
+
+def _pg_tables_in_order(cur: Any) -> list[str]:
+    """The current schema's tables, each after the tables its foreign keys refer to."""
+    cur.execute(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE c.relkind IN ('r', 'p') AND n.nspname = current_schema() ORDER BY c.relname"
+    )
+    tables = [name for (name,) in cur.fetchall()]
+    cur.execute(
+        "SELECT c.relname, p.relname FROM pg_constraint k"
+        " JOIN pg_class c ON c.oid = k.conrelid JOIN pg_class p ON p.oid = k.confrelid"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE k.contype = 'f' AND n.nspname = current_schema()"
+    )
+    needs: dict[str, set[str]] = {t: set() for t in tables}
+    for child, parent in cur.fetchall():
+        if child != parent:
+            needs[child].add(parent)
+    ordered: list[str] = []
+    while needs:
+        ready = [t for t, parents in needs.items() if not parents - set(ordered)]
+        assert ready, f"foreign keys in a cycle: {sorted(needs)}"
+        ordered += ready
+        for t in ready:
+            del needs[t]
+    return ordered
+
+
+def _restore(engine: Engine, data: Any) -> None:
+    with engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        if engine.dialect.name == "sqlite":
+            data.backup(raw)
+            return
+        with raw.cursor() as cur:
+            for table in reversed(data.tables):  # tables the migrations filled
+                cur.execute(f'DELETE FROM "{table}"')
+            for table, rows in data.tables.items():
+                with cur.copy(f'COPY "{table}" FROM STDIN') as into:
+                    into.write(rows)
+            for name, (last_value, is_called) in data.sequences.items():
+                cur.execute("SELECT setval(%s, %s, %s)", (f'"{name}"', last_value, is_called))
+        raw.commit()  # the driver's own transaction: SQLAlchemy began none
 
 
 def ledger_world(world: World) -> None:
