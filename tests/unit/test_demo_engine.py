@@ -350,3 +350,12 @@ def test_organisations_and_users(data: DemoData) -> None:
         "institution_officer",
         "enterprise_user",
     }
+    # each demo bank has a maker and a checker (a bank return names both for a new credit line)
+    officers = users.join(roles, left_on="id", right_on="user_id").filter(
+        pl.col("role") == "institution_officer"
+    )
+    per_bank = dict(officers.group_by("organisation_id").len().iter_rows())
+    assert per_bank and set(per_bank.values()) == {2}
+    assert users.filter(pl.col("username") == "demo.checker1")["organisation_id"].item() == (
+        users.filter(pl.col("username") == "demo.bank1")["organisation_id"].item()
+    )

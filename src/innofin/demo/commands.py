@@ -5,9 +5,11 @@ nothing."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import itertools
+import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -111,29 +113,46 @@ def run(
         _export_and_reimport(eng, out)
         console.rule("[bold]4. Who sees what (the API's access policy)")
         _print_visibility(eng)
-        _points_lists_and_zones(eng, SCALES[scale], out)
+        top = _points_lists_and_zones(eng, SCALES[scale], out)
         _print_ledger(eng)
     finally:
         eng.dispose()
     url = eng.url.render_as_string(hide_password=True)
+    last = SCALES[scale].years[-1]
     console.rule("[bold]What to look at next")
-    console.print(
-        f"  export INNOFIN_DATABASE_URL={url}\n"
-        "  innofin stats                        what the registry holds\n"
-        f"  open {out}/enterprises.xlsx          the files people circulate\n"
-        "  innofin import indicators FILE --mapping indicators-zh\n"
-        "                                       a file with Chinese headers, amounts in 万元\n"
-        "  innofin user passwd demo.admin       give a demo user a password, then\n"
-        "  innofin serve                        the REST API; docs at http://127.0.0.1:8000/docs\n"
-        "  innofin audit show enterprise 1      the audit trail of a record\n"
-        f"  innofin score explain ID --year {SCALES[scale].years[-1]}  why a firm has its points\n"
-        "  innofin lists history key-enterprises the versions of the key list\n"
-        "  innofin --help                       every command"
-    )
+    hints = [
+        *_activate_hint(),
+        (f"export INNOFIN_DATABASE_URL={url}", "this database"),
+        ("innofin stats", "what the registry holds"),
+        (f"{out}/enterprises.xlsx", "the files people circulate (open them in a spreadsheet)"),
+        (
+            "innofin import indicators examples/年度指标.xlsx --mapping indicators-zh",
+            "a zone's file: Chinese headers, amounts in 万元",
+        ),
+        ("innofin user passwd demo.admin", "give a demo user a password, then"),
+        ("innofin serve", "the REST API; docs at http://127.0.0.1:8000/docs"),
+        ("innofin audit show key_list 1", "the audit trail of a record: who chose the list"),
+        (f"innofin score explain {top} --year {last}", "why a firm has its points"),
+        ("innofin lists history key-enterprises", "the versions of the key list"),
+        ("innofin ledger history loan 1", "the story of a loan"),
+        ("innofin --help", "every command"),
+    ]
+    console.print("\n".join(f"  {command}    {what}" for command, what in hints), soft_wrap=True)
 
 
-def _points_lists_and_zones(eng: Engine, scale: Scale, out: Path) -> None:
-    """Score the last two years, pick the key list, rank the pilot zones, print the tops."""
+def _activate_hint() -> list[tuple[str, str]]:
+    """How to put `innofin` on the PATH, when it runs from a virtual environment."""
+    if sys.prefix == sys.base_prefix:
+        return []
+    venv = Path(sys.prefix)
+    with contextlib.suppress(ValueError):
+        venv = venv.relative_to(Path.cwd())
+    return [(f". {venv / 'bin' / 'activate'}", "innofin on the PATH of this shell")]
+
+
+def _points_lists_and_zones(eng: Engine, scale: Scale, out: Path) -> int:
+    """Score the last two years, pick the key list, rank the pilot zones, print the tops;
+    returns the id of the enterprise with the most points."""
     from innofin.audit.recorder import Actor
     from innofin.db.engine import unit_of_work
     from innofin.scoring import lists, pilot
@@ -163,6 +182,7 @@ def _points_lists_and_zones(eng: Engine, scale: Scale, out: Path) -> None:
     console.print(f"  written to {out / 'key-enterprises.xlsx'}")
     console.rule("[bold]7. Pilot zones for sci-tech financing service centres (TOPSIS)")
     scoring_cli.print_pilot(pilot.rank_zones(eng, last, actor, top_n=10))
+    return run.top[0].enterprise_id
 
 
 def _yi(amount: Decimal) -> str:
@@ -204,10 +224,7 @@ def _print_ledger(eng: Engine) -> None:
             _yi(pool.covered_outstanding), f"{pool.claims_paid:,}",
         )  # fmt: skip
     console.print(table)
-    console.print(
-        "  innofin ledger check                 every cached balance against its events\n"
-        "  innofin ledger history loan 1        the story of a loan"
-    )
+    console.print("  innofin ledger check    every cached balance against its events")
 
 
 DEMO_USERS = ("demo.admin", "demo.province1", "demo.zone1", "demo.bank1", "demo.firm1")

@@ -79,6 +79,12 @@ def make_users(inp: StepInput) -> Mapping[str, Any]:
         (f"demo.firm{k}", f"示例企业用户{k}", o, ("enterprise_user",))
         for k, o in enumerate(firms, 1)
     ]
+    # a second officer at each demo bank, last so the ids above stay as they were: the checker
+    # of the credit lines a bank return enters (maker demo.bankK, checker demo.checkerK)
+    people += [
+        (f"demo.checker{k}", f"示例复核员{k}", o, ("institution_officer",))
+        for k, o in enumerate(banks[:USERS_PER_KIND], start=1)
+    ]
     users = pl.DataFrame(
         {
             "id": np.arange(1, len(people) + 1, dtype=np.int64),
