@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from innofin import __version__
 from innofin.access import routes as access_routes
 from innofin.access.service import signing_key
-from innofin.api import errors
+from innofin.api import docs, errors
 from innofin.api.deps import ApiState, policy_action, public, utcnow
 from innofin.audit import routes as audit_routes
 from innofin.db import make_engine
@@ -114,7 +114,10 @@ def create_app(
             "decimal strings in yuan. Sign in at /api/v1/auth/login and send the token as "
             "`Authorization: Bearer …`. Rows you may not see answer 404."
         ),
+        docs_url=None,  # served by `docs.install`, from installed files rather than a CDN
+        redoc_url=None,
     )
+    docs.install(app)
     app.state.innofin = ApiState(engine, settings, signing_key(engine, settings), clock)
     errors.install(app)
     app.state.actions = route_actions([health, *ROUTERS])
