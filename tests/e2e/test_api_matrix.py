@@ -295,6 +295,7 @@ READS: list[Case] = [
         allow(*OFFICERS),
     ),
     Case("GET", "/api/v1/credit-lines", lambda w: "/api/v1/credit-lines", allow(*ALL)),
+    Case("GET", "/api/v1/loans", lambda w: "/api/v1/loans", allow(*ALL)),
     Case(
         "GET",
         "/api/v1/credit-lines/{line_id}",
@@ -721,7 +722,7 @@ def test_lists_hold_only_the_callers_rows(world: tuple[World, Api]) -> None:
     w, api = world
 
     def listed(who: str, path: str) -> set[int]:
-        response = api.call(who, "GET", path + "?limit=500")
+        response = api.call(who, "GET", path + ("&" if "?" in path else "?") + "limit=500")
         assert response.status_code == 200, response.text
         body = response.json()
         assert body["total"] == len(body["items"])
@@ -770,6 +771,22 @@ def test_lists_hold_only_the_callers_rows(world: tuple[World, Api]) -> None:
             assert listed(who, path) == jia, (who, path)
         assert listed("bank_b", path) == yi, path
     assert listed("firm", "/api/v1/subsidies") == sides["/api/v1/subsidies"][0]  # all e1's
+    # loans and credit lines: the same row scopes as one loan or line, filters on top
+    loans = {w.ids["loan_a"], w.ids["loan_b"]}
+    for who in ("admin", "national"):
+        assert listed(who, "/api/v1/loans") >= loans, who
+    for who in ("province", "zone", "bank_a", "firm"):
+        assert w.ids["loan_a"] in listed(who, "/api/v1/loans"), who
+        assert w.ids["loan_b"] not in listed(who, "/api/v1/loans"), who
+    assert w.ids["loan_b"] in listed("bank_b", "/api/v1/loans")
+    assert w.ids["loan_a"] not in listed("bank_b", "/api/v1/loans")
+    of_b = listed("admin", f"/api/v1/loans?institution_id={w.ids['b']}")
+    assert w.ids["loan_b"] in of_b and w.ids["loan_a"] not in of_b
+    assert listed("admin", "/api/v1/loans?drawn_from=2100-01-01") == set()
+    assert w.ids["line_b"] in listed("bank_b", "/api/v1/credit-lines")
+    assert w.ids["line_b"] not in listed("bank_a", "/api/v1/credit-lines")
+    by_bank = listed("admin", f"/api/v1/credit-lines?institution_id={w.ids['b']}")
+    assert w.ids["line_b"] in by_bank and w.ids["line_a"] not in by_bank
 
 
 def test_institution_cannot_publish_for_another(world: tuple[World, Api]) -> None:

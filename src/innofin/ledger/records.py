@@ -7,6 +7,8 @@ line must be another officer of the same institution than its maker.
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -33,12 +35,70 @@ LINE_SORTS = {
 }
 
 
-def lines_query(p: Principal, status: str | None, enterprise_id: int | None) -> Select[Any]:
+def lines_query(
+    p: Principal,
+    status: str | None,
+    enterprise_id: int | None,
+    institution_id: int | None = None,
+    opens_from: dt.date | None = None,
+    opens_to: dt.date | None = None,
+) -> Select[Any]:
     stmt = select(CreditLine).where(credit_line_scope(p))
     if status is not None:
         stmt = stmt.where(CreditLine.status == status)
     if enterprise_id is not None:
         stmt = stmt.where(CreditLine.enterprise_id == enterprise_id)
+    if institution_id is not None:
+        stmt = stmt.where(CreditLine.institution_id == institution_id)
+    if opens_from is not None:
+        stmt = stmt.where(CreditLine.opens_on >= opens_from)
+    if opens_to is not None:
+        stmt = stmt.where(CreditLine.opens_on <= opens_to)
+    return stmt
+
+
+LOAN_SORTS = {
+    "id": Loan.id,
+    "drawn_on": Loan.drawn_on,
+    "principal": Loan.principal,
+    "outstanding": Loan.outstanding_principal,
+}
+
+
+@dataclass(frozen=True)
+class LoanFilter:
+    """The filters of the loan list (each optional)."""
+
+    status: str | None = None
+    category: str | None = None
+    institution_id: int | None = None
+    enterprise_id: int | None = None
+    credit_line_id: int | None = None
+    drawn_from: dt.date | None = None
+    drawn_to: dt.date | None = None
+    defaulted: bool | None = None
+
+
+def loans_query(p: Principal, f: LoanFilter) -> Select[Any]:
+    """The loans the caller may see (`loan_scope`), filtered."""
+    stmt = select(Loan).where(loan_scope(p))
+    for column, value in (
+        (Loan.status, f.status),
+        (Loan.category, f.category),
+        (Loan.institution_id, f.institution_id),
+        (Loan.enterprise_id, f.enterprise_id),
+        (Loan.credit_line_id, f.credit_line_id),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if f.drawn_from is not None:
+        stmt = stmt.where(Loan.drawn_on >= f.drawn_from)
+    if f.drawn_to is not None:
+        stmt = stmt.where(Loan.drawn_on <= f.drawn_to)
+    if f.defaulted is not None:
+        stmt = stmt.where(
+            Loan.defaulted_on.is_not(None) if f.defaulted else Loan.defaulted_on.is_(None)
+        )
     return stmt
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -39,9 +40,12 @@ def list_lines(
     sort: str | None = sort_query(*records.LINE_SORTS),
     status: Literal["pending", "approved", "rejected", "closed"] | None = Query(None),
     enterprise_id: int | None = Query(None, ge=1, le=2_147_483_647),
+    institution_id: int | None = Query(None, ge=1, le=2_147_483_647),
+    opens_from: dt.date | None = Query(None, description="lines opened on or after"),
+    opens_to: dt.date | None = Query(None, description="lines opened on or before"),
     p: Principal = allow("ledger:read"),
 ) -> Response:
-    stmt = records.lines_query(p, status, enterprise_id)
+    stmt = records.lines_query(p, status, enterprise_id, institution_id, opens_from, opens_to)
     return list_page(request, stmt, page, sort, records.LINE_SORTS, CreditLineOut)
 
 
@@ -124,6 +128,32 @@ def create_drawdown(
         status_code=201,
         payload=body.model_dump(mode="json"),
     )
+
+
+@router.get("/loans", response_model=Page[LoanOut], summary="List loans (filtered, paged)")
+def list_loans(
+    request: Request,
+    page: PageRequest = Depends(page_request),
+    sort: str | None = sort_query(*records.LOAN_SORTS),
+    status: Literal["active", "closed", "written_off"] | None = Query(None),
+    category: Literal["pass", "special_mention", "substandard", "doubtful", "loss"] | None = Query(
+        None
+    ),
+    institution_id: int | None = Query(None, ge=1, le=2_147_483_647),
+    enterprise_id: int | None = Query(None, ge=1, le=2_147_483_647),
+    credit_line_id: int | None = Query(None, ge=1, le=2_147_483_647),
+    drawn_from: dt.date | None = Query(None, description="loans drawn on or after"),
+    drawn_to: dt.date | None = Query(None, description="loans drawn on or before"),
+    defaulted: bool | None = Query(None, description="only loans that defaulted (or did not)"),
+    p: Principal = allow("ledger:read"),
+) -> Response:
+    """The loans the caller may see (the same row scopes as one loan), with their balances."""
+    found = records.LoanFilter(
+        status, category, institution_id, enterprise_id, credit_line_id, drawn_from, drawn_to,
+        defaulted,
+    )  # fmt: skip
+    stmt = records.loans_query(p, found)
+    return list_page(request, stmt, page, sort, records.LOAN_SORTS, LoanOut)
 
 
 @router.get("/loans/{loan_id}", response_model=LoanOut, summary="One loan with its balances")
