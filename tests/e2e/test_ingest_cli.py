@@ -121,3 +121,48 @@ def test_help_describes_every_argument(cli: typer.Typer, command: str) -> None:
     if command == "import":
         for option in ("--mapping", "--encoding", "--skip-invalid", "--rejects"):
             assert option in result.output
+
+
+@pytest.mark.parametrize("encoding", ["rot13", "base64", "zlib", "hex", "uu", "punycode"])
+def test_an_encoding_that_is_not_a_character_set_exits_2_naming_it(
+    cli: typer.Typer, tmp_path: Path, encoding: str
+) -> None:
+    path = write_csv(tmp_path / "d.csv", [["identifier", "year"], [USCC[0], 2023]])
+    result = runner.invoke(cli, ["import", "indicators", str(path), "--encoding", encoding])
+    assert result.exit_code == 2, result.output
+    assert f"encoding '{encoding}' is not a character set of text files" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_an_extra_column_names_the_option_that_ignores_it(
+    cli: typer.Typer, sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    path = write_csv(
+        tmp_path / "z.csv",
+        [
+            ["code", "name_zh", "province", "city", "level", "备注"],
+            ["Z9", "园区", "江苏", "苏州", "national", "x"],
+        ],
+    )
+    refused = runner.invoke(cli, ["import", "zones", str(path)])
+    assert refused.exit_code == 2
+    assert "column '备注' is not in the mapping" in refused.output
+    assert "--ignore-extra" in refused.output
+    assert counts(sqlite_engine)["zone"] == 0
+    taken = runner.invoke(cli, ["import", "zones", str(path), "--ignore-extra"])
+    assert taken.exit_code == 0, taken.output
+    assert counts(sqlite_engine)["zone"] == 1
+
+
+def test_excel_unicode_text_imports(
+    cli: typer.Typer, sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    """Excel's "Save as Unicode text": UTF-16LE with a BOM, TAB separators, CRLF."""
+    seed_enterprises(sqlite_engine, 1)
+    path = tmp_path / "d.txt.csv"
+    path.write_bytes(
+        f"identifier\tyear\trevenue\r\n{USCC[0]}\t2023\t１２５００００\r\n".encode("utf-16")
+    )
+    result = runner.invoke(cli, ["import", "indicators", str(path)])
+    assert result.exit_code == 0, result.output
+    assert counts(sqlite_engine)["indicator_report"] == 1

@@ -67,6 +67,9 @@ def import_(
     skip_invalid: bool = typer.Option(
         False, "--skip-invalid", help="Import the valid rows and report the others."
     ),
+    ignore_extra: bool = typer.Option(
+        False, "--ignore-extra", help="Leave out columns the mapping does not know."
+    ),
     rejects: Path | None = typer.Option(
         None, "--rejects", help="Where to write the rejects report (default: FILE.rejects.csv)."
     ),
@@ -86,6 +89,7 @@ def import_(
                 mapping=mapping,
                 encoding=encoding,
                 skip_invalid=skip_invalid,
+                ignore_extra=ignore_extra,
                 rejects=rejects,
                 progress=advance,
                 actor=Actor.cli(),

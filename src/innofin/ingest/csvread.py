@@ -7,7 +7,12 @@ from the file's encoding and parsed with a fixed schema, so a row's position in 
 number in the file (Polars keeps blank lines as empty rows). In UTF-8, GBK and GB18030 the bytes
 of ``\\n`` and ``"`` never occur inside a multi-byte character, so cutting bytes is safe there;
 other encodings, chunks Polars refuses (rows with too many cells) and files whose quotes do not
-balance are read by the csv module instead, with the same result, only slower.
+balance are read by the csv module instead, with the same result, only slower. Encodings in which
+ASCII is not one byte a character (UTF-16, UTF-32) are read as text by the csv module throughout.
+
+The separator is sniffed from the header row: whichever of ``,`` ``;`` TAB ``|`` it holds most
+often outside quotes (a comma when it holds none), so files saved with a European locale or as
+Excel's "Unicode text" read as they are.
 """
 
 from __future__ import annotations
@@ -15,9 +20,10 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import polars as pl
 
@@ -40,6 +46,22 @@ def record_end(buf: bytes, start: int = 0) -> int:
         if (quotes - buf.count(b'"', pos)) % 2 == 0:
             return pos + 1
     return 0
+
+
+SEPARATORS = (",", ";", "\t", "|")
+
+
+def sniff_separator(line: str) -> str:
+    """The separator a header line uses: the candidate it holds most often outside quotes."""
+    counts = dict.fromkeys(SEPARATORS, 0)
+    quoted = False
+    for char in line:
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char in counts:
+            counts[char] += 1
+    best = max(SEPARATORS, key=lambda c: counts[c])  # the first (a comma) on ties
+    return best if counts[best] else ","
 
 
 def _first_records(buf: bytes, count: int) -> int:
@@ -70,15 +92,30 @@ class CsvTable:
             self._bytewise = codec.name in ("gbk", "gb18030", "gb2312", "big5", "latin-1") or (
                 codec.name.startswith(("cp", "iso8859", "euc", "shift_jis"))
             )
-        with path.open("rb") as fh:
-            head = fh.read(CHUNK)
-            while (end := _first_records(head, header_row)) == 0:
-                more = fh.read(CHUNK)
-                if not more:
-                    end = len(head)
-                    break
-                head += more
-        records = self._python_rows(head[:end])
+        # ASCII one byte a character: rows can be cut as bytes (not so in UTF-16 or UTF-32)
+        self._ascii = ',;\t|\n"'.encode(plain) == b',;\t|\n"'
+        self._bytewise = self._bytewise and self._ascii
+        if self._ascii:
+            with path.open("rb") as fh:
+                head = fh.read(CHUNK)
+                while (end := _first_records(head, header_row)) == 0:
+                    more = fh.read(CHUNK)
+                    if not more:
+                        end = len(head)
+                        break
+                    head += more
+            lines = self._decode(head[:end], 1).splitlines() if end else []
+            self.separator = sniff_separator(
+                lines[header_row - 1] if len(lines) >= header_row else ""
+            )
+            records = self._python_rows(head[:end])
+        else:
+            end = 0
+            with path.open(encoding=encoding, newline="") as text:
+                lines = list(itertools.islice(text, header_row))
+                self.separator = sniff_separator(lines[-1] if len(lines) == header_row else "")
+                text.seek(0)
+                records = list(itertools.islice(self._reader(text), header_row))
         if len(records) < header_row:
             where = f"on row {header_row}" if records else "(the file has no rows)"
             raise EmptyFile(f"{self.name} is empty: there is no header row {where}")
@@ -86,7 +123,11 @@ class CsvTable:
         if not any(self.header):
             raise EmptyFile(f"{self.name}: the header row {header_row} is blank")
         self._offset, self._next = end, header_row + 1
+        self._header_row = header_row
         self._schema = {f"c{i}": pl.Utf8 for i in range(len(self.header))}
+
+    def _reader(self, text: Any) -> Any:
+        return csv.reader(text, delimiter=self.separator)
 
     def _decode(self, data: bytes, first: int) -> str:
         try:
@@ -99,7 +140,7 @@ class CsvTable:
 
     def _python_rows(self, data: bytes, first: int = 1) -> list[list[str]]:
         try:
-            return list(csv.reader(io.StringIO(self._decode(data, first), newline="")))
+            return list(self._reader(io.StringIO(self._decode(data, first), newline="")))
         except csv.Error as exc:
             raise CorruptFile(f"{self.name} near row {first}: not readable as CSV: {exc}") from None
 
@@ -122,6 +163,7 @@ class CsvTable:
                 text,
                 has_header=False,
                 schema=self._schema,
+                separator=self.separator,
                 missing_columns="insert",
                 raise_if_empty=False,
             )
@@ -130,6 +172,13 @@ class CsvTable:
         return self._batch(frame)
 
     def batches(self) -> Iterator[RawBatch]:
+        if not self._ascii:
+            with self.path.open(encoding=self.encoding, newline="") as text:
+                reader = self._reader(text)
+                for _ in itertools.islice(reader, self._header_row):
+                    pass
+                yield from self._reader_batches(reader)
+            return
         with self.path.open("rb") as fh:
             fh.seek(self._offset)
             if not self._bytewise:
@@ -154,9 +203,14 @@ class CsvTable:
                 pending = buf[end:]
                 yield self._parse(buf[:end])
 
-    def _python_batches(self, fh: BinaryIO, size: int = 20_000) -> Iterator[RawBatch]:
+    def _python_batches(self, fh: BinaryIO) -> Iterator[RawBatch]:
         text = io.TextIOWrapper(fh, encoding=self.encoding, newline="")
-        reader = csv.reader(text)
+        try:
+            yield from self._reader_batches(self._reader(text))
+        finally:
+            text.detach()
+
+    def _reader_batches(self, reader: Any, size: int = 20_000) -> Iterator[RawBatch]:
         rows: list[list[str]] = []
         try:
             for row in reader:
@@ -173,7 +227,5 @@ class CsvTable:
                 f"{self.name} is not valid {self.encoding} text near row "
                 f"{self._next + len(rows)}: {exc.reason}"
             ) from None
-        finally:
-            text.detach()
         if rows:
             yield self._batch(rows)

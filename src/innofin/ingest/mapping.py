@@ -219,10 +219,24 @@ def _field_unit(spec: FieldSpec, declared: Unit | None, indicator_unit: str | No
     raise ValueError(f"{unit_label(declared)} does not suit field {spec.name}")
 
 
+#: what to do about a column the mapping does not know (the message of `UnknownColumn`)
+IGNORE_EXTRA_HINT = (
+    "remove it, or import with --ignore-extra (ignore_extra=true in the API) to leave it out"
+)
+
+
 def bind(
-    mapping: Mapping, header: list[str], file_name: str, extensions: dict[str, str]
+    mapping: Mapping,
+    header: list[str],
+    file_name: str,
+    extensions: dict[str, str],
+    *,
+    ignore_extra: bool = False,
 ) -> Binding:
-    """Match `header` against `mapping`; `extensions` maps registered extension codes to units."""
+    """Match `header` against `mapping`; `extensions` maps registered extension codes to units.
+
+    A header the mapping does not know is refused when the mapping says ``unmapped: error`` (or
+    ``indicators`` and it is no registered extension indicator), unless `ignore_extra`."""
     spec = any_kind(mapping.kind)
     assert spec is not None  # the mapping was validated against the kinds
     exact = {normalise_header(h): (h, c) for h, c in mapping.columns.items()}
@@ -242,10 +256,12 @@ def bind(
             code = text if mapping.unmapped == "indicators" else None
             if code is not None and code in extensions:
                 hit = (text, ColumnMap(indicator=code))
-            elif mapping.unmapped == "ignore":
+            elif mapping.unmapped == "ignore" or ignore_extra:
                 continue
             else:
-                raise UnknownColumn(f"{where}: column {text!r} is not in the mapping")
+                raise UnknownColumn(
+                    f"{where}: column {text!r} is not in the mapping; {IGNORE_EXTRA_HINT}"
+                )
         key, column = hit
         if column.indicator is not None:
             if column.indicator not in extensions:

@@ -38,6 +38,8 @@ _DATE = (
     r"^(?P<y>[0-9]{4})(?:[-/.年](?P<m>[0-9]{1,2})[-/.月](?P<d>[0-9]{1,2})日?"
     r"|(?P<m2>[0-9]{2})(?P<d2>[0-9]{2}))(?:[ T]00:00(?::00(?:\.0+)?)?)?$"
 )
+#: thousands grouped by one kind of separator, as in 1,250,000.50 or 1 250 000
+_GROUPED = re.compile(r"[+-]?[0-9]{1,3}([, ])[0-9]{3}(?:\1[0-9]{3})*(?:\.[0-9]*)?")
 _TRUE = ["1", "t", "true", "y", "yes", "是", "有"]
 _FALSE = ["0", "f", "false", "n", "no", "否", "无"]
 _INT64 = 1 << 63
@@ -77,12 +79,18 @@ def _unit_words(unit: Unit | None) -> str:
 
 
 def slow_number(text: str, spec: FieldSpec, unit: Unit | None) -> tuple[int | None, str | None]:
-    """One cell the fast pattern did not take: exponents, very long numbers, garbage."""
-    match = _SUFFIX.match(fold_width(text).replace(",", "").replace("，", "").replace(" ", ""))
+    """One cell the fast pattern did not take: exponents, very long numbers, full-width forms,
+    thousands separators, garbage. A comma or space must group thousands (``1,250,000.5``,
+    ``1 250 000``): ``1,5`` — a decimal comma in some locales — is refused, not read as 15."""
+    match = _SUFFIX.match(fold_width(text).strip())
     assert match is not None
-    number, suffix = match["number"], match["unit"]
+    number, suffix = match["number"].strip(), match["unit"]
     if suffix is not None and parse_unit(suffix) != unit:
         return None, f"unit mismatch: the cell says {suffix} but the column {_unit_words(unit)}"
+    if "," in number or " " in number:
+        if _GROUPED.fullmatch(number) is None:
+            return None, f"not a number: {text!r} (commas and spaces only group thousands)"
+        number = number.replace(",", "").replace(" ", "")
     value = plain_decimal(number)
     if value is None:
         return None, f"not a number: {text!r}"
@@ -109,17 +117,17 @@ def _number(c: Column, separators: bool = False) -> list[pl.Expr]:
     exp = _exponent(c.spec, c.unit)
     text = pl.col(f"{c.name}|t")
     cleaned = text
+    grouped = pl.lit(True)
     if separators:
-        cleaned = text.str.replace_all(",", "", literal=True).str.replace_all(
-            "，", "", literal=True
-        )
+        cleaned = text.str.replace_all(",", "", literal=True)
+        grouped = text.str.contains(r"^[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?$")
     if exp == 0:
         pattern = r"^[+-]?[0-9]{1,18}$"
         value = cleaned.cast(pl.Int64, strict=False)
     else:
         pattern = rf"^[+-]?(?:[0-9]{{1,{18 - exp}}}(?:\.[0-9]{{0,{exp}}})?|\.[0-9]{{1,{exp}}})$"
         value = (cleaned.cast(pl.Decimal(38, exp), strict=False) * 10**exp).cast(pl.Int64)
-    fast = cleaned.str.contains(pattern)
+    fast = cleaned.str.contains(pattern) & grouped
     return [
         pl.when(fast).then(value).alias(f"{c.name}|v"),
         pl.lit(None, pl.Utf8).alias(f"{c.name}|r"),

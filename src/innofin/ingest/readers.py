@@ -1,8 +1,19 @@
-"""Streaming readers for CSV (UTF-8, UTF-8 with BOM, GBK/GB18030) and XLSX.
+"""Streaming readers for CSV (UTF-8, UTF-8 with BOM, GBK/GB18030, UTF-16) and XLSX.
 
 A table gives the header row and then batches of data rows as text cells with the number a person
 sees in the file (the first row is 1, as in Excel), so problems can be reported where the user
 will look. Memory is one batch, whatever the size of the file.
+
+CSV encodings are detected: a byte-order mark (UTF-8, UTF-16, UTF-32), else UTF-16 without one
+by its NUL bytes (Excel's "Unicode text" is UTF-16LE with TAB separators), else UTF-8 if the
+whole file decodes, else GB18030. An encoding given by the user must be a character set:
+Python's bytes-to-bytes and text-to-text codecs (``rot13``, ``base64``, ``zlib``, ``hex``,
+``uu``) and transfer codecs (``punycode``, ``idna``, ``unicode_escape``) are refused by name.
+
+An XLSX is a zip of XML files, so a small upload can unpack to gigabytes: before openpyxl reads
+it, the members' declared sizes are added up (`MAX_XLSX_MB`) and every XML member is streamed
+once to check that no text — a cell — runs longer than `MAX_CELL_CHARS` (Excel's own limit is
+32,767 characters), so a 300 MB cell is refused in the first megabytes it unpacks.
 """
 
 from __future__ import annotations
@@ -22,15 +33,23 @@ from pathlib import Path
 from typing import Any
 from xml.etree.ElementTree import ParseError
 
+import numpy as np
 import polars as pl
 
 from innofin.ingest.csvread import CsvTable
 from innofin.ingest.errors import CorruptFile, EmptyFile, IngestError, WrongEncoding
 from innofin.ingest.tables import RawBatch, frame_from_rows
+from innofin.kernel.settings import _int
 
 CHUNK = 1 << 20
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
 _BROKEN_XLSX = (zipfile.BadZipFile, zlib.error, EOFError, KeyError, ParseError, OSError, ValueError)
+#: settings: the most an XLSX may unpack to (MB), and the longest cell (characters)
+MAX_XLSX_MB = "INNOFIN_IMPORT_MAX_XLSX_MB"
+MAX_CELL_CHARS = "INNOFIN_IMPORT_MAX_CELL_CHARS"
+_ENCODINGS_HINT = "use e.g. utf-8, gbk, gb18030 or utf-16"
+#: text codecs of Python that are not the character set of a file
+_NOT_CHARSETS = {"punycode", "idna", "unicode-escape", "raw-unicode-escape", "undefined"}
 
 
 @dataclass(frozen=True)
@@ -44,12 +63,92 @@ class FileInfo:
 
 
 def canonical_encoding(name: str) -> str:
-    """A Python codec name for `name`; UTF-8 always tolerates a BOM (Excel writes one)."""
+    """A Python codec name for `name`; UTF-8 always tolerates a BOM (Excel writes one).
+
+    Refuses (naming the parameter) what is not a character set of text files."""
     try:
-        codec = codecs.lookup(name).name
-    except LookupError:
-        raise IngestError(f"unknown encoding {name!r}: use e.g. utf-8, gbk or gb18030") from None
+        info = codecs.lookup(name)
+    except (LookupError, ValueError, TypeError):
+        raise IngestError(
+            f"unknown encoding {name!r}: {_ENCODINGS_HINT}", field="encoding"
+        ) from None
+    codec = info.name
+    if not getattr(info, "_is_text_encoding", True) or codec in _NOT_CHARSETS:
+        raise IngestError(
+            f"encoding {name!r} is not a character set of text files: {_ENCODINGS_HINT}",
+            field="encoding",
+        )
     return "utf-8-sig" if codec in ("utf-8", "utf-8-sig") else codec
+
+
+def detect_bom_or_nuls(head: bytes) -> str | None:
+    """The encoding the first bytes of a file show: a BOM, or UTF-16 by its NUL pattern (ASCII
+    text in UTF-16 has a NUL in every other byte); None when they show nothing."""
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "utf-32"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    sample = head[: len(head[:4096]) // 2 * 2]
+    if len(sample) >= 4:
+        even, odd = sample[0::2], sample[1::2]
+        nul_even, nul_odd = even.count(0) / len(even), odd.count(0) / len(odd)
+        if nul_odd >= 0.3 and nul_even <= 0.05:
+            return "utf-16-le"
+        if nul_even >= 0.3 and nul_odd <= 0.05:
+            return "utf-16-be"
+    return None
+
+
+def _runs_longer_than(stream: Any, limit: int) -> bool:
+    """Whether the XML `stream` has a run of more than `limit` bytes without a ``<`` (a text
+    node or attribute value), read in chunks without keeping more than one."""
+    carry = 0  # bytes since the last "<", across chunks
+    while chunk := stream.read(CHUNK):
+        marks = np.flatnonzero(np.frombuffer(chunk, np.uint8) == 0x3C)
+        if marks.size == 0:
+            carry += len(chunk)
+        else:
+            if carry + int(marks[0]) > limit:
+                return True
+            if marks.size > 1 and int(np.diff(marks).max()) - 1 > limit:
+                return True
+            carry = len(chunk) - int(marks[-1]) - 1
+        if carry > limit:
+            return True
+    return False
+
+
+def check_xlsx(path: Path) -> None:
+    """Refuse an XLSX that unpacks to more than the setting allows, or holds a longer cell."""
+    max_mb = _int(MAX_XLSX_MB, 2048)
+    max_chars = _int(MAX_CELL_CHARS, 32_767)
+    try:
+        with zipfile.ZipFile(path) as book:
+            members = book.infolist()
+            total = sum(m.file_size for m in members)
+            if total > max_mb << 20:
+                raise IngestError(
+                    f"{path.name} unpacks to {total / (1 << 20):,.0f} MB, more than the "
+                    f"{max_mb:,} MB allowed ({MAX_XLSX_MB}); split it or save it as CSV",
+                    field="file",
+                )
+            for member in members:
+                if not member.filename.endswith((".xml", ".rels")):
+                    continue
+                with book.open(member) as stream:
+                    if _runs_longer_than(stream, 4 * max_chars):  # UTF-8: up to 4 bytes a char
+                        raise IngestError(
+                            f"{path.name} holds a cell longer than {max_chars:,} characters "
+                            f"(in {member.filename}; {MAX_CELL_CHARS}); nothing was read",
+                            field="file",
+                        )
+    except _BROKEN_XLSX as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise CorruptFile(
+            f"{path.name} is not a readable XLSX workbook (damaged or truncated): {reason}"
+        ) from None
 
 
 def _decodes(path: Path, encoding: str, digest: Any | None) -> tuple[int, int] | None:
@@ -77,9 +176,9 @@ def _decodes(path: Path, encoding: str, digest: Any | None) -> tuple[int, int] |
 def inspect(path: Path, encoding: str | None = None) -> FileInfo:
     """Check the file is there and not empty, hash it, and settle the CSV encoding.
 
-    Without `encoding`, a CSV that decodes as UTF-8 is read as UTF-8 (BOM or not), otherwise as
-    GB18030 (a superset of GBK and GB2312). Either way the whole file is decoded once here, so a
-    wrong encoding is refused before anything is written.
+    Without `encoding`, the encoding is detected (see the module docstring). Either way the
+    whole file is decoded once here, so a wrong encoding is refused before anything is written;
+    an XLSX is checked for its unpacked size and the length of its cells (`check_xlsx`).
     """
     path = Path(path)
     if not path.is_file():
@@ -90,13 +189,16 @@ def inspect(path: Path, encoding: str | None = None) -> FileInfo:
         raise IngestError(f"{path.name}: XLS (Excel 97-2003) is not supported; save as XLSX or CSV")
     digest = hashlib.sha256()
     if path.suffix.lower() in XLSX_SUFFIXES:
+        check_xlsx(path)
         with path.open("rb") as fh:
             while chunk := fh.read(CHUNK):
                 digest.update(chunk)
         return FileInfo(path, "xlsx", None, digest.hexdigest())
-    chosen = canonical_encoding(encoding) if encoding else "utf-8-sig"
+    with path.open("rb") as fh:
+        detected = detect_bom_or_nuls(fh.read(4096))
+    chosen = canonical_encoding(encoding) if encoding else (detected or "utf-8-sig")
     failure = _decodes(path, chosen, digest)
-    if failure is not None and encoding is None:
+    if failure is not None and encoding is None and detected is None:
         chosen = "gb18030"
         failure = _decodes(path, chosen, None)
     if failure is not None:

@@ -17,9 +17,10 @@ from innofin.api.errors import ERROR_RESPONSES, ApiError, ErrorBody, RowProblem
 from innofin.api.writes import remember, replay
 from innofin.audit.recorder import Actor
 from innofin.ingest import service
-from innofin.ingest.errors import RejectedRows
+from innofin.ingest.errors import IngestError, RejectedRows
 from innofin.ingest.kinds import KINDS
 from innofin.ingest.mapping import shipped_mappings
+from innofin.ingest.readers import canonical_encoding
 from innofin.ingest.rejects import read_rejects
 from innofin.kernel.errors import Forbidden
 
@@ -73,6 +74,7 @@ def import_upload(
     mapping_file: UploadFile | None = File(None, description="A YAML mapping of your own."),
     encoding: str | None = Form(None, pattern="^[A-Za-z0-9_-]{1,20}$"),
     skip_invalid: bool = Form(False),
+    ignore_extra: bool = Form(False, description="Leave out columns the mapping does not know."),
     w: WriteHeaders = Depends(write_headers),
     p: Principal = allow("import:run"),
 ) -> Response:
@@ -81,10 +83,16 @@ def import_upload(
     name = Path(file.filename or "upload.csv").name
     if Path(name).suffix.lower() not in (".csv", ".xlsx"):
         raise ApiError(415, "unsupported_media_type", "upload a .csv or .xlsx file", "file")
+    if encoding is not None:
+        try:
+            canonical_encoding(encoding)  # a character set, not rot13 or base64
+        except IngestError as exc:
+            raise ApiError(422, "invalid_request", str(exc), "encoding") from None
     state = api_state(request)
     actor = Actor.api(p.user_id, p.username, reason=w.reason)
     content = file.file.read()
-    payload = [kind, name, hashlib.sha256(content).hexdigest(), mapping, encoding, skip_invalid]
+    digest = hashlib.sha256(content).hexdigest()
+    payload = [kind, name, digest, mapping, encoding, skip_invalid, ignore_extra]
     earlier = replay(request, p, w.idempotency_key, payload)
     if earlier is not None:
         return earlier
@@ -104,6 +112,7 @@ def import_upload(
                 mapping=chosen,
                 encoding=encoding,
                 skip_invalid=skip_invalid,
+                ignore_extra=ignore_extra,
                 rejects=rejects,
                 actor=actor,
             )

@@ -154,6 +154,7 @@ def import_file(
     mapping: Path | Mapping | None = None,
     encoding: str | None = None,
     skip_invalid: bool = False,
+    ignore_extra: bool = False,
     rejects: Path | None = None,
     as_of: dt.date | None = None,
     progress: ProgressCallback | None = None,
@@ -163,6 +164,7 @@ def import_file(
 
     Raises `RejectedRows` (after writing the rejects report) when rows fail validation and
     `skip_invalid` is off, and other `IngestError`s for files that cannot be read at all.
+    `ignore_extra` leaves out columns the mapping does not know instead of refusing the file.
     """
     started = time.perf_counter()
     path = Path(path)
@@ -180,7 +182,7 @@ def import_file(
                 units = store.extension_units(conn) if spec.name == "indicators" else {}
                 csv_file = info.format == "csv"
                 header = [restore(h) for h in table.header] if csv_file else table.header
-                binding = bind(chosen, header, path.name, units)
+                binding = bind(chosen, header, path.name, units, ignore_extra=ignore_extra)
                 source_id = store.create_source(conn, path.name, info.sha256)
                 plan = _Plan(conn, binding, source_id, as_of or dt.date.today())
                 validator = BatchValidator(conn, binding, quoted_text=csv_file)

@@ -190,6 +190,9 @@ def import_return(
     skip_invalid: bool = typer.Option(
         False, "--skip-invalid", help="Apply the good rows and report the others."
     ),
+    ignore_extra: bool = typer.Option(
+        False, "--ignore-extra", help="Leave out columns the mapping does not know."
+    ),
     rejects: Path = typer.Option(None, "--rejects", help="Where to write the rejects report."),
     historical: bool = typer.Option(
         False,
@@ -219,6 +222,7 @@ def import_return(
                 mapping=mapping,
                 encoding=encoding,
                 skip_invalid=skip_invalid,
+                ignore_extra=ignore_extra,
                 rejects=rejects,
                 actor=actor,
                 historical=historical,

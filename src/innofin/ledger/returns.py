@@ -360,6 +360,7 @@ def import_return(
     mapping: Path | str | None = None,
     encoding: str | None = None,
     skip_invalid: bool = False,
+    ignore_extra: bool = False,
     rejects: Path | None = None,
     actor: Actor,
     historical: bool = False,
@@ -375,7 +376,7 @@ def import_return(
     try:
         with unit_of_work(engine, immediate=True, actor=actor) as session:
             with open_table(info, sheet=chosen.sheet, header_row=chosen.header_row) as table:
-                binding = bind(chosen, table.header, path.name, {})
+                binding = bind(chosen, table.header, path.name, {}, ignore_extra=ignore_extra)
                 validator = BatchValidator(session.connection(), binding)
                 source = f"bank return {path.name} (sha256 {info.sha256[:12]})"
                 applier = _Applier(session, actor, binding, source, historical)
