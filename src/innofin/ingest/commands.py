@@ -31,6 +31,20 @@ class Kind(StrEnum):
     PRODUCTS = "products"
 
 
+class ExportKind(StrEnum):
+    """What `innofin export` writes: the registry's kinds, and the ledger's loans and lines."""
+
+    ZONES = "zones"
+    ZONE_STATS = "zone-stats"
+    ENTERPRISES = "enterprises"
+    CERTIFICATIONS = "certifications"
+    INDICATORS = "indicators"
+    INSTITUTIONS = "institutions"
+    PRODUCTS = "products"
+    LOANS = "loans"
+    CREDIT_LINES = "credit-lines"
+
+
 def _fail(exc: InnofinError) -> typer.Exit:
     # soft_wrap: the message stays on one line however narrow the terminal (or a pipe) is
     err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
@@ -112,21 +126,33 @@ def import_(
 
 
 def export(
-    kind: Kind = typer.Argument(..., metavar="KIND", help="What to export."),
+    kind: ExportKind = typer.Argument(..., metavar="KIND", help="What to export."),
     file: Path = typer.Argument(
         ..., metavar="FILE", help="The file to write: .csv (UTF-8 with BOM) or .xlsx."
     ),
 ) -> None:
-    """Export every KIND record to FILE in innofin's own format (re-importable as is)."""
-    from innofin.ingest import service
-
+    """Export every KIND record to FILE: the registry's kinds in innofin's own format
+    (re-importable as is); loans and credit-lines with their balances, the bank's numbers and
+    the borrower's identifier."""
     try:
         eng = engine()
-        with progress_bar(f"exporting {kind.value}", service.export_count(eng, kind.value)) as tick:
-            result = service.export_file(eng, kind.value, file, progress=tick)
+        if kind in (ExportKind.LOANS, ExportKind.CREDIT_LINES):
+            from innofin.ledger import portfolio
+
+            with progress_bar(
+                f"exporting {kind.value}", portfolio.export_count(eng, kind.value)
+            ) as tick:
+                rows = portfolio.export_file(eng, kind.value, file, progress=tick)
+        else:
+            from innofin.ingest import service
+
+            with progress_bar(
+                f"exporting {kind.value}", service.export_count(eng, kind.value)
+            ) as tick:
+                rows = service.export_file(eng, kind.value, file, progress=tick).rows
     except InnofinError as exc:
         raise _fail(exc) from None
-    console.print(f"exported {result.rows:,} {kind.value} rows to {file}")
+    console.print(f"exported {rows:,} {kind.value} rows to {file}")
 
 
 def register(root: typer.Typer) -> None:
