@@ -23,6 +23,7 @@ from innofin.ingest.parsing import QUOTED_TYPES, Column, parse_batch, storage_sc
 from innofin.ingest.rules import RULES
 from innofin.ingest.seen import SeenKeys
 from innofin.ingest.tables import RawBatch
+from innofin.kernel.money import AmountUnit
 
 PROBLEM_SCHEMA = {
     "row": pl.Int64,
@@ -182,12 +183,15 @@ class BatchValidator:
             shown = low if low in frame.columns else high
             wrong = (values[low] > values[high]).fill_null(False)
             scale = storage_scale(kind.field(low))
+            column = self._column(shown)  # values are echoed in the unit of its header
+            unit = column.unit if column is not None else None
+            places = scale + (_WAN_YI.get(unit, 0) if isinstance(unit, AmountUnit) else 0)
             reasons = pl.select(
                 pl.when(wrong).then(
                     pl.format(
                         f"{low} ({{}}) must not exceed {high} ({{}})",
-                        _shown(values[low], scale),
-                        _shown(values[high], scale),
+                        _shown(values[low], places, trim=places != scale),
+                        _shown(values[high], places, trim=places != scale),
                     )
                 )
             ).to_series()
@@ -223,11 +227,16 @@ class BatchValidator:
         return self.report(raw, next(k for k in kind.key if k != "id_scheme"), text)
 
 
-def _shown(values: pl.Series, scale: int) -> pl.Expr:
-    """Stored integers as the decimals a person wrote (fen as yuan), without floats."""
+_WAN_YI = {AmountUnit.WAN: 4, AmountUnit.YI: 8}
+
+
+def _shown(values: pl.Series, scale: int, trim: bool = False) -> pl.Expr:
+    """Stored integers as the decimals a person wrote (fen as yuan, or as 万元 with `scale` 6
+    and `trim` of the zeros after the last digit), without floats."""
     if scale == 0 or values.dtype != pl.Int64:
         return pl.lit(values.cast(pl.Utf8))
     whole = pl.lit(values).abs() // 10**scale
     part = (pl.lit(values).abs() % 10**scale).cast(pl.Utf8).str.pad_start(scale, "0")
     sign = pl.when(pl.lit(values) < 0).then(pl.lit("-")).otherwise(pl.lit(""))
-    return pl.concat_str([sign, whole.cast(pl.Utf8), pl.lit("."), part])
+    text = pl.concat_str([sign, whole.cast(pl.Utf8), pl.lit("."), part])
+    return text.str.strip_chars_end("0").str.strip_chars_end(".") if trim else text

@@ -49,7 +49,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -67,10 +67,19 @@ from innofin.ingest.readers import inspect, open_table
 from innofin.ingest.rejects import RejectsWriter, default_rejects_path
 from innofin.ingest.validate import PROBLEM_SCHEMA, BatchValidator
 from innofin.kernel.ids import IdScheme
+from innofin.kernel.money import AmountUnit
 from innofin.kernel.progress import ProgressCallback
 from innofin.ledger import bulk
 from innofin.ledger.models import CATEGORIES, METHODS, LedgerEvent
-from innofin.ledger.return_lines import LINE_FIELDS, CreditLines, Problem, cell, money, return_key
+from innofin.ledger.return_lines import (
+    LINE_FIELDS,
+    SCALED,
+    CreditLines,
+    Problem,
+    cell,
+    money,
+    return_key,
+)
 from innofin.registry.models import Institution
 
 EVENTS = (
@@ -222,6 +231,7 @@ class _Applier:
         self.actor = actor
         self.lines = CreditLines(session, actor, source, historical=historical)
         self.headers = {c.field: c.header for c in binding.columns}
+        self.units = {c.field: c.unit for c in binding.columns}
         self.institutions: dict[str, int | None] = {}
         self.last_date: dict[tuple[int, str], dt.date] = {}
         self.applied = self.replayed = 0
@@ -465,13 +475,26 @@ def problem_kinds(problems: list[tuple[int, str, str]]) -> list[str]:
     ]
 
 
+def _in_header_unit(applier: _Applier, field: str, value: str) -> str:
+    """An amount the rejects report echoes (yuan) in the unit of its column's header: a
+    ``本金（万元）`` column shows 万元, as the bank wrote it."""
+    unit = applier.units.get(field)
+    if not isinstance(unit, AmountUnit) or unit is AmountUnit.YUAN or SCALED.get(field) != 2:
+        return value
+    try:
+        yuan = Decimal(value)
+    except InvalidOperation:
+        return value
+    return format((yuan / unit.factor).normalize(), "f")
+
+
 def _problem(applier: _Applier, row: int, field: str, value: str, reason: str) -> pl.DataFrame:
     return pl.DataFrame(
         {
             "row": [row],
             "order": [0],
             "column": [applier.headers.get(field, field)],
-            "value": [value],
+            "value": [_in_header_unit(applier, field, value)],
             "reason": [reason],
         },
         schema=PROBLEM_SCHEMA,
