@@ -18,9 +18,9 @@ from factories import enterprise, uscc
 from innofin.db.engine import unit_of_work
 from innofin.ingest.errors import RejectedRows
 from innofin.ingest.rejects import read_rejects
-from innofin.ledger import portfolio, replay, returns
+from innofin.ledger import portfolio, replay, returns, service
 from innofin.ledger.models import AgreementCommitment, CreditLine, LedgerEvent, Loan
-from innofin.registry.models import Institution, User
+from innofin.registry.models import Enterprise, IndicatorReport, Institution, User
 
 HEADER = ["institution", "loan_ref", "event", "date", "line_ref", "principal", "interest", "months"]
 
@@ -461,3 +461,54 @@ def test_the_mistakes_of_a_real_file_are_grouped_by_kind_and_skip_invalid_is_saf
         for ref in {rows[i][1] for i in write_offs[:2]}:
             loan = s.scalars(select(Loan).where(Loan.external_ref == ref)).one()
             assert loan.written_off == 0  # the bad charge-off and nothing after it
+
+
+def test_a_return_registers_borrowers_only_for_a_programme_that_allows_it(
+    engine: Engine, tmp_path: Path
+) -> None:
+    lw.build(engine, enterprises=1)
+    with unit_of_work(engine, actor=lw.MAKER) as s:
+        for code, allowed in (("OPEN", True), ("SHUT", False)):
+            service.create_programme(
+                s, lw.MAKER, code=code, name=code, sponsor="示例省科技厅",
+                starts_on=dt.date(2019, 1, 1), ends_on=dt.date(2030, 12, 31),
+                register_borrowers=allowed,
+            )  # fmt: skip
+    header = [*BOOK_HEADER, "Programme", "BorrowerName", "State", "NAICS", "NoEmp"]
+    line = ["B001", "", "credit_line", "3/7/2021", "BL1", "lei", "529900T8BM49AURSDO55",
+            "A-1", "300000", "3/6/2024", "", "5", "", "", "", "OPEN", "Acme Robotics LLC", "CA",
+            "333249", "42"]  # fmt: skip
+    draw = ["B001", "BN1", "drawdown", "3/9/2021", "BL1", "", "", "", "", "", "24", "",
+            "100000", "", "", "", "", "", "", ""]  # fmt: skip
+    shut = [*line[:4], "BL2", "lei", "5493001KJTIIGC8Y1R12", *line[7:15], "SHUT",
+            *line[16:]]  # fmt: skip
+    nameless = [*line[:4], "BL3", "lei", "5493001KJTIIGC8Y1R13", *line[7:16], "", *line[17:]]
+    path = _write(tmp_path / "book.csv", [line, draw, shut, nameless], header)
+    with pytest.raises(RejectedRows) as exc:
+        returns.import_return(engine, path, mapping="loan-book-example", historical=True,
+                              actor=lw.MAKER)  # fmt: skip
+    found = {r["row"]: (r["column"], r["reason"]) for r in read_rejects(exc.value.rejects_path)}
+    assert (
+        found["4"][0] == "BorrowerId"
+        and "programme SHUT does not let returns register" in (found["4"][1])
+    )
+    assert found["5"][0] == "BorrowerName" and "give enterprise_name" in found["5"][1]
+    with unit_of_work(engine) as s:  # nothing half-written: not even the borrower
+        assert s.scalars(select(Enterprise).where(Enterprise.id_scheme == "lei")).all() == []
+    path = _write(tmp_path / "book2.csv", [line, draw], header)
+    done = returns.import_return(engine, path, mapping="loan-book-example", historical=True,
+                                 actor=lw.MAKER)  # fmt: skip
+    assert (done.applied, done.rejected) == (2, 0)
+    with unit_of_work(engine) as s:
+        firm = s.scalars(select(Enterprise).where(Enterprise.id_scheme == "lei")).one()
+        assert (firm.identifier, firm.name, firm.region_code, firm.industry_code) == (
+            "529900T8BM49AURSDO55", "Acme Robotics LLC", "CA", "333249",
+        )  # fmt: skip
+        report = s.scalars(select(IndicatorReport)).one()
+        assert (report.enterprise_id, report.year, report.employees) == (firm.id, 2021, 42)
+        loan = s.scalars(select(Loan)).one()
+        assert loan.enterprise_id == firm.id
+        assert replay.check(s) == []
+    again = returns.import_return(engine, path, mapping="loan-book-example", historical=True,
+                                  actor=lw.MAKER)  # fmt: skip
+    assert (again.applied, again.replayed) == (0, 2)

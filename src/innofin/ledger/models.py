@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Date,
     ForeignKey,
@@ -29,6 +30,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -61,6 +63,9 @@ class Programme(Audited, Base):
     ends_on: Mapped[dt.date] = mapped_column(Date)
     #: the key list (from scoring) that serves as the candidate-enterprise pool (备选企业库)
     candidate_list: Mapped[str | None] = mapped_column(String(60))
+    #: a bank return naming this programme may register a borrower the registry does not have
+    #: (with the fields a return carries: name, region, industry code, employees)
+    register_borrowers: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     zone_ids: Mapped[list[int]] = mapped_column(JsonDoc, default=list)
     institution_ids: Mapped[list[int]] = mapped_column(JsonDoc, default=list)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

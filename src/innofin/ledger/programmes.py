@@ -99,6 +99,8 @@ class ProgrammeFile(_Strict):
     starts_on: dt.date
     ends_on: dt.date
     candidate_list: str | None = None
+    #: bank returns naming the programme may register the borrowers they name
+    register_borrowers: bool = False
     zones: list[str] = Field(default_factory=list)  # zone codes
     institutions: list[str] = Field(default_factory=list)  # institution codes
     targets: list[TargetFile] = Field(default_factory=list)
@@ -138,6 +140,7 @@ def load_programme(session: Session, actor: Actor, path: Path) -> Programme:
         zone_ids=zone_ids,
         institution_ids=inst_ids,
         candidate_list=spec.candidate_list,
+        register_borrowers=spec.register_borrowers,
     )
     for i, a in enumerate(spec.agreements):
         inst = _id(session, doc, Institution, a.institution, ["agreements", i, "institution"])

@@ -25,7 +25,14 @@ from innofin.kernel.errors import InvalidIdentifier
 from innofin.kernel.ids import normalise_identifier
 from innofin.ledger import bulk, service
 from innofin.ledger.models import Agreement, AgreementCommitment, CreditLine, Programme, RiskPool
-from innofin.registry.models import Enterprise, Organisation, Product, User, UserRole
+from innofin.registry.models import (
+    Enterprise,
+    IndicatorReport,
+    Organisation,
+    Product,
+    User,
+    UserRole,
+)
 
 #: a rejected row: its number in the file, the field, the cell as written, the reason
 Problem = tuple[int, str, str, str]
@@ -115,6 +122,7 @@ class CreditLines:
         self.historical = historical
         self.lines: dict[tuple[int, str], CreditLine | None] = {}
         self._identifiers: dict[tuple[str, str], str | InvalidIdentifier] = {}
+        self.registered = 0  # borrowers registered by this return
         reason = f"{source}, sent by {uploader.label}"
         self.reason = (f"{reason}: {uploader.reason}" if uploader.reason else reason)[:500]
         self.seen: dict[tuple[int, str], int] = {}
@@ -261,18 +269,25 @@ class CreditLines:
         def bad(field: str, reason: str) -> None:
             out.append((n, field, cell(row.get(field), field), reason))
 
-        firm = self._enterprise(row.get("id_scheme") or "uscc", row.get("enterprise"), bad)
+        start: dt.date = row["date"]
+        later: list[Problem] = []  # the programme's problems, reported in column order
+
+        def bad_programme(field: str, reason: str) -> None:
+            later.append((n, field, cell(row.get(field), field), reason))
+
+        programme = self._programme(inst, row.get("programme"), bad_programme)
+        scheme = row.get("id_scheme") or "uscc"
+        firm = self._enterprise(scheme, row.get("enterprise"), bad, row, programme)
         limit = money(row.get("limit"))
         if limit is None:
             hint = "; principal is for drawdowns and repayments" if row.get("principal") else ""
             bad("limit", f"a credit line needs limit (授信额度){hint}")
         elif limit <= 0:
             bad("limit", "limit must be positive")
-        start: dt.date = row["date"]
         end = self._end(start, row, bad)
         rate_kind, rate, spread = self._pricing(row, bad)
         product = self._product(inst, row.get("product"), bad)
-        programme = self._programme(inst, row.get("programme"), bad)
+        out.extend(later)
         commitment = self._commitment(inst, firm, start, row.get("agreement"), bad)
         pool = self._pool(row.get("pool"), bad)
         tags = self._tags(row.get("tags"), bad)
@@ -298,7 +313,12 @@ class CreditLines:
         return spec, []
 
     def _enterprise(
-        self, scheme: str, text: str | None, bad: Callable[[str, str], None]
+        self,
+        scheme: str,
+        text: str | None,
+        bad: Callable[[str, str], None],
+        row: dict[str, Any],
+        programme: int | None,
     ) -> Enterprise | None:
         """The borrower by the registry's identifier schemes: ``id_scheme`` (uscc by default;
         lei, ein, duns, other) and ``enterprise``, the identifier."""
@@ -323,9 +343,60 @@ class CreditLines:
             ).first(),
         )
         if found is None:
-            what = "USCC" if scheme == "uscc" else f"{scheme}"
-            bad("enterprise", f"no enterprise with {what} {ident} is registered")
+            found = self._register(scheme, ident, row, programme, bad)
         return found
+
+    def _register(
+        self,
+        scheme: str,
+        ident: str,
+        row: dict[str, Any],
+        programme: int | None,
+        bad: Callable[[str, str], None],
+    ) -> Enterprise | None:
+        """A borrower the registry does not have, registered from the row (name, region,
+        industry code, employees) when the row's programme allows it (`register_borrowers`)."""
+        what = "USCC" if scheme == "uscc" else scheme
+        prog: Programme | None = (
+            None if programme is None else self.session.get(Programme, programme)
+        )
+        if prog is None or not prog.register_borrowers:
+            hint = (
+                f"; programme {prog.code} does not let returns register borrowers"
+                if prog is not None
+                else ""
+            )
+            bad("enterprise", f"no enterprise with {what} {ident} is registered{hint}")
+            return None
+        name = row.get("enterprise_name")
+        if not name:
+            bad(
+                "enterprise_name",
+                f"no enterprise with {what} {ident} is registered: give enterprise_name to "
+                "register it",
+            )
+            return None
+        firm = Enterprise(
+            id_scheme=scheme,
+            identifier=ident,
+            name=name,
+            region_code=row.get("region"),
+            industry_code=row.get("industry_code"),
+        )
+        self.session.add(firm)
+        self.session.flush()
+        employees = row.get("employees")
+        if employees is not None:
+            start: dt.date = row["date"]
+            self.session.add(
+                IndicatorReport(
+                    enterprise_id=firm.id, year=start.year, employees=int(employees), as_of=start
+                )
+            )
+            self.session.flush()
+        self._cache[("enterprise", f"{scheme}:{ident}")] = firm
+        self.registered += 1
+        return firm
 
     def _end(
         self, start: dt.date, row: dict[str, Any], bad: Callable[[str, str], None]

@@ -184,6 +184,11 @@ LOAN_EVENTS = KindSpec(
         ),
         # historical loads: the bank's own approval reference of the line
         FieldSpec("approval_ref", FieldType.TEXT, max_length=80),
+        # a borrower the registry does not have, registered when the row's programme allows it
+        FieldSpec("enterprise_name", FieldType.TEXT, max_length=200),
+        FieldSpec("region", FieldType.TEXT, max_length=6),
+        FieldSpec("industry_code", FieldType.TEXT, max_length=16),
+        FieldSpec("employees", FieldType.INT),
     ),
     key=("institution", "loan_ref", "event", "date"),
     db_key=("institution", "loan_ref", "event", "date"),
@@ -432,6 +437,7 @@ def import_return(
                     "replayed": applier.replayed,
                     "rejected": rejected,
                     "mode": "historical" if historical else "maker-checker",
+                    "registered_borrowers": applier.lines.registered,
                     "uploaded_by": actor.label,
                     "rates": {
                         code: {"rate": str(r.rate), "date": r.date.isoformat()}

@@ -90,6 +90,7 @@ def create_programme(
     zone_ids: Sequence[int] = (),
     institution_ids: Sequence[int] = (),
     candidate_list: str | None = None,
+    register_borrowers: bool = False,
 ) -> Programme:
     if ends_on < starts_on:
         raise InvalidInput("ends_on is before starts_on", field="ends_on")
@@ -104,6 +105,7 @@ def create_programme(
         zone_ids=list(zone_ids),
         institution_ids=list(institution_ids),
         candidate_list=candidate_list,
+        register_borrowers=register_borrowers,
         created_at=now(),
     )
     session.add(prog)
