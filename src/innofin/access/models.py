@@ -1,4 +1,4 @@
-"""Sign-in sessions, failed logins, consents and referrals, and platform settings."""
+"""Sign-in sessions, sign-in throttles, consents and referrals, and platform settings."""
 
 from __future__ import annotations
 
@@ -31,18 +31,19 @@ class ApiSession(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
 
-class LoginFailure(Base):
-    """A failed sign-in, kept for the rate limit (per user name and per client address)."""
+class LoginThrottle(Base):
+    """Failed sign-ins counted for slowing guessers down (`innofin.access.throttle`): per user name
+    and client address, per address over all names (``username = ''``) and per name over all
+    addresses (``client = ''``). A row is one counter, changed under a lock, so concurrent tries
+    cannot pass it unseen."""
 
-    __tablename__ = "login_failure"
-    __table_args__ = (
-        Index("ix_login_failure_username_at", "username", "at"),
-        Index("ix_login_failure_client_at", "client", "at"),
-    )
-    id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(80))
-    client: Mapped[str] = mapped_column(String(64))
-    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    __tablename__ = "login_throttle"
+    username: Mapped[str] = mapped_column(String(80), primary_key=True)
+    client: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failure_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    #: no try is checked before this moment
+    blocked_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
 
 class Consent(Audited, Base):

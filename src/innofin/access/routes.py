@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -9,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from innofin.access import grants
 from innofin.access import service as access
+from innofin.access.passwords import hash_password
 from innofin.access.policy import Principal
 from innofin.access.schemas import (
     ConsentIn,
@@ -35,6 +37,7 @@ from innofin.api.deps import (
 from innofin.api.errors import ERROR_RESPONSES, ErrorBody
 from innofin.api.pages import Page, PageRequest, fetch_page, list_page, page_request, sort_query
 from innofin.api.writes import run_write
+from innofin.kernel.settings import Settings
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 Write = Depends(write_headers)
@@ -61,9 +64,25 @@ def login(
         max_age=state.settings.token_ttl_minutes * 60,
         httponly=True,
         samesite="lax",
-        secure=state.settings.cookie_secure,
+        secure=secure_cookie(request, state.settings),
     )
     return TokenOut(access_token=result.token, expires_at=result.expires_at)
+
+
+def secure_cookie(request: Request, settings: Settings) -> bool:
+    """The session cookie is Secure (sent over HTTPS only) unless the server answers on a
+    loopback address, where a developer's http://127.0.0.1 must keep working;
+    INNOFIN_COOKIE_SECURE decides instead when set."""
+    if settings.cookie_secure is not None:
+        return settings.cookie_secure
+    server = request.scope.get("server")
+    host = str(server[0]) if server else ""
+    if host == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True
 
 
 @router.post(
@@ -127,11 +146,15 @@ def _user(u: Any) -> dict[str, object]:
 def create_user(
     request: Request, body: UserCreate, w: WriteHeaders = Write, p: Principal = allow("user:create")
 ) -> Response:
+    # hashed before the write transaction: Argon2 must not hold the database's write lock
+    hashed = hash_password(body.password, body.username.strip())
+
     def create(s: Session) -> UserOut:
         user = access.create_user(
             s,
             username=body.username,
-            password=body.password,
+            password=None,
+            password_hash=hashed,
             roles=body.roles,
             org=access.OrgRef(body.org_kind, body.org_key),
             display_name=body.display_name,

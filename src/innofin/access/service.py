@@ -15,7 +15,6 @@ from sqlalchemy import (
     Engine,
     Select,
     bindparam,
-    delete,
     func,
     insert,
     select,
@@ -24,14 +23,14 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from innofin.access import tokens
-from innofin.access.models import ApiSession, LoginFailure, PlatformSetting
+from innofin.access import throttle, tokens
+from innofin.access.models import ApiSession, PlatformSetting
 from innofin.access.passwords import hash_password, verify_password
 from innofin.access.policy import Principal
 from innofin.audit.recorder import Actor, record
 from innofin.db.engine import reader, unit_of_work
 from innofin.kernel.codes import OrgKind, Role
-from innofin.kernel.errors import Conflict, InvalidInput, NotFound, RateLimited, Unauthenticated
+from innofin.kernel.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from innofin.kernel.ids import IdScheme, normalise_identifier
 from innofin.kernel.settings import Settings
 from innofin.registry.models import Enterprise, Institution, Organisation, User, UserRole, Zone
@@ -39,8 +38,6 @@ from innofin.registry.models import Enterprise, Institution, Organisation, User,
 SIGNING_KEY = "token_signing_key"
 PLATFORM_ORG_NAME = "平台运营方 / Platform operator"
 FIRST_ADMIN = "admin"
-#: one client address may fail this many times the per-user limit (it may serve many users)
-CLIENT_FACTOR = 4
 
 #: the organisation kind each role belongs to
 ROLE_ORG_KIND: dict[Role, OrgKind] = {
@@ -158,8 +155,12 @@ def create_user(
     roles: Iterable[Role],
     org: OrgRef,
     display_name: str | None = None,
+    password_hash: str | None = None,
 ) -> User:
-    """Create a user in `org` with `roles`; every role must fit the organisation's kind."""
+    """Create a user in `org` with `roles`; every role must fit the organisation's kind.
+
+    `password_hash` (from `hash_password`) may be given instead of the password, so that the
+    slow hashing happens before the caller's write transaction, not while it holds the lock."""
     username = username.strip()
     if not username or len(username) > 80:
         raise InvalidInput("a user name has 1 to 80 characters", field="username")
@@ -180,7 +181,9 @@ def create_user(
         username=username,
         display_name=display_name or username,
         organisation_id=organisation.id,
-        password_hash=hash_password(password) if password is not None else None,
+        password_hash=(
+            hash_password(password, username) if password is not None else password_hash
+        ),
         is_active=True,
     )
     session.add(user)
@@ -194,7 +197,7 @@ def set_password(session: Session, username: str, password: str) -> User:
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
         raise NotFound(f"no user {username!r}")
-    user.password_hash = hash_password(password)
+    user.password_hash = hash_password(password, username)
     session.flush()
     return user
 
@@ -235,41 +238,6 @@ def ensure_first_admin(session: Session, password: str | None = None) -> str | N
 # --------------------------------------------------------------------------- sign-in
 
 
-def _failures(conn: Connection, column: object, value: str, since: dt.datetime) -> int:
-    return int(
-        conn.scalar(
-            select(func.count())
-            .select_from(LoginFailure)
-            .where(column == value, LoginFailure.at >= since)  # type: ignore[arg-type]
-        )
-        or 0
-    )
-
-
-def _check_rate(
-    conn: Connection, settings: Settings, username: str, client: str, now: dt.datetime
-) -> None:
-    window = dt.timedelta(minutes=settings.login_window_minutes)
-    since = now - window
-    by_user = _failures(conn, LoginFailure.username, username, since)
-    by_client = _failures(conn, LoginFailure.client, client, since)
-    if by_user >= settings.login_max_failures or (
-        by_client >= settings.login_max_failures * CLIENT_FACTOR
-    ):
-        column = LoginFailure.username if by_user >= settings.login_max_failures else None
-        oldest = conn.scalar(
-            select(func.min(LoginFailure.at)).where(
-                (column == username) if column is not None else (LoginFailure.client == client),
-                LoginFailure.at >= since,
-            )
-        )
-        retry = window - (now - oldest) if oldest is not None else window
-        raise RateLimited(
-            "too many failed sign-ins; try again later",
-            retry_after=max(1, int(retry.total_seconds()) + 1),
-        )
-
-
 def login(
     engine: Engine,
     settings: Settings,
@@ -278,43 +246,40 @@ def login(
     client: str,
     now: dt.datetime,
 ) -> LoginResult:
-    """Check the password and open a session; a failure is recorded for the rate limit.
+    """Check the password and open a session, the try counted by `throttle` first.
 
-    The password is checked (about 50 ms of Argon2) outside any write transaction; the result is
-    then written in one short transaction that takes SQLite's write lock up front, so concurrent
-    sign-ins queue instead of failing.
+    The try is claimed in one short transaction (a failure until shown otherwise), the password
+    is checked (about 50 ms of Argon2) outside any transaction, and a success is written in
+    another short one; both take SQLite's write lock up front, so concurrent sign-ins queue
+    instead of failing.
     """
     secret = signing_key(engine, settings)
+    with unit_of_work(engine, immediate=True) as session:
+        throttle.claim(session, settings, username, client, now)
     with engine.connect() as conn:
-        _check_rate(conn, settings, username, client, now)
         row = conn.execute(
             select(User.id, User.password_hash, User.is_active).where(User.username == username)
         ).first()
     ok = verify_password(row.password_hash if row else None, password)
-    with unit_of_work(engine, immediate=True) as session:
-        if not (ok and row is not None and row.is_active):
-            session.execute(insert(LoginFailure).values(username=username, client=client, at=now))
-            failed = True
-        else:
-            failed = False
-            session.execute(delete(LoginFailure).where(LoginFailure.username == username))
-            jti = secrets.token_urlsafe(24)
-            expires = now + dt.timedelta(minutes=settings.token_ttl_minutes)
-            session_id = session.execute(
-                insert(ApiSession)
-                .values(jti=jti, user_id=row.id, created_at=now, expires_at=expires)
-                .returning(ApiSession.id)
-            ).scalar_one()
-            record(
-                session,
-                Actor.api(row.id, username),
-                action="login",
-                entity="api_session",
-                entity_id=session_id,
-                after={"client": client, "expires_at": expires.isoformat()},
-            )
-    if failed or row is None:
+    if not (ok and row is not None and row.is_active):
         raise Unauthenticated("wrong user name or password")
+    with unit_of_work(engine, immediate=True) as session:
+        throttle.give_back(session, settings, username, client)
+        jti = secrets.token_urlsafe(24)
+        expires = now + dt.timedelta(minutes=settings.token_ttl_minutes)
+        session_id = session.execute(
+            insert(ApiSession)
+            .values(jti=jti, user_id=row.id, created_at=now, expires_at=expires)
+            .returning(ApiSession.id)
+        ).scalar_one()
+        record(
+            session,
+            Actor.api(row.id, username),
+            action="login",
+            entity="api_session",
+            entity_id=session_id,
+            after={"client": client, "expires_at": expires.isoformat()},
+        )
     return LoginResult(tokens.issue(secret, row.id, jti, now, expires), expires, row.id)
 
 

@@ -21,8 +21,10 @@ from sqlalchemy import Engine
 from innofin import __version__
 from innofin.access import routes as access_routes
 from innofin.access.service import signing_key
-from innofin.api import docs, errors
+from innofin.api import docs, errors, uploads
 from innofin.api.deps import ApiState, policy_action, public, utcnow
+from innofin.api.guards import RequestGuards
+from innofin.api.proxies import TrustedProxies
 from innofin.audit import routes as audit_routes
 from innofin.db import make_engine
 from innofin.ingest import routes as ingest_routes
@@ -118,8 +120,13 @@ def create_app(
         redoc_url=None,
     )
     docs.install(app)
-    app.state.innofin = ApiState(engine, settings, signing_key(engine, settings), clock)
+    uploads.remove_leftovers(settings)  # of a server killed mid-import
+    state = ApiState(engine, settings, signing_key(engine, settings), clock)
+    app.state.innofin = state
     errors.install(app)
+    app.add_middleware(RequestGuards, state=state)
+    if settings.trusted_proxies:  # outermost: the guards see the client as the proxy saw it
+        app.add_middleware(TrustedProxies, trusted=settings.trusted_proxies)
     app.state.actions = route_actions([health, *ROUTERS])
     app.state.api_routes = [
         r for x in (health, *ROUTERS) for r in x.routes if isinstance(r, APIRoute)

@@ -52,6 +52,10 @@ def serve(
         port=port,
         workers=workers,
         log_level=log_level,
+        # the client's address is decided by INNOFIN_TRUSTED_PROXIES (`innofin.api.proxies`);
+        # uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1
+        proxy_headers=False,
+        server_header=False,
     )
 
 

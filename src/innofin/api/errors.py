@@ -3,7 +3,8 @@
 Status codes: 400 bad input the schema cannot express (a USCC check character, an unknown zone
 code, an unreadable file), 401 not signed in, 403 signed in but not allowed, 404 not found *or not
 visible to the caller*, 409 conflicts with existing data, 422 a request that does not fit the
-schema, 429 too many attempts, 500 a bug (logged server-side).
+schema, 429 too many attempts, 503 the database is busy (with Retry-After; SQLite's write lock was
+not free within its busy timeout), 500 a bug (logged server-side).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
@@ -60,7 +62,12 @@ _STATUS_CODES = {
     415: "unsupported_media_type",
     422: "invalid_request",
     429: "rate_limited",
+    503: "busy",
 }
+#: seconds a client is asked to wait when the database is busy
+BUSY_RETRY_AFTER = 2
+#: PostgreSQL's lock_not_available, serialization_failure, deadlock_detected, query_canceled
+_PG_BUSY = {"55P03", "40001", "40P01", "57014"}
 
 #: declared on every router so the OpenAPI schema describes the error bodies
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -151,6 +158,29 @@ def _integrity(_request: Request, exc: Exception) -> JSONResponse:
     return error(409, "conflict", f"the change conflicts with existing data ({reason})")
 
 
+def busy(exc: BaseException) -> bool:
+    """Whether a database error means "busy, try again": SQLite's write lock not free within
+    its busy timeout, a PostgreSQL lock or serialisation conflict, no pooled connection free."""
+    if isinstance(exc, PoolTimeout):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    orig = exc.orig
+    if getattr(orig, "sqlite_errorname", "").startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return True
+    text = str(orig).lower()
+    return "database is locked" in text or getattr(orig, "sqlstate", None) in _PG_BUSY
+
+
+def _database(request: Request, exc: Exception) -> JSONResponse:
+    if not busy(exc):
+        return _unexpected(request, exc)
+    log.warning("database busy on %s %s: %s", request.method, request.url.path, exc)
+    response = error(503, "busy", "the database is busy; try again in a moment")
+    response.headers["Retry-After"] = str(BUSY_RETRY_AFTER)
+    return response
+
+
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error(500, "internal_error", "an internal error occurred; it has been logged")
@@ -161,4 +191,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(HTTPException, _http)
     app.add_exception_handler(IntegrityError, _integrity)
+    app.add_exception_handler(OperationalError, _database)
+    app.add_exception_handler(PoolTimeout, _database)
     app.add_exception_handler(Exception, _unexpected)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,16 +13,29 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from innofin.kernel.settings import Settings
 
+#: how long a SQLite writer waits for the write lock before "database is locked" (the API answers
+#: 503 with Retry-After then)
+SQLITE_BUSY_MS = 30_000
 
-def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
+
+def make_engine(
+    url: str | None = None, *, sqlite_busy_ms: int = SQLITE_BUSY_MS, **kwargs: Any
+) -> Engine:
     """Create an engine for `url` (default: `INNOFIN_DATABASE_URL`, else ./innofin.db)."""
     url = url or Settings.from_env().database_url
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", functools.partial(_busy_timeout, sqlite_busy_ms))
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _busy_timeout(milliseconds: int, dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout={int(milliseconds)}")
+    cursor.close()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -31,7 +45,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA recursive_triggers=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 

@@ -4,7 +4,6 @@ the same all-or-nothing rule and the same per-row errors as `innofin import`."""
 from __future__ import annotations
 
 import hashlib
-import tempfile
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
@@ -14,6 +13,7 @@ from pydantic import BaseModel
 from innofin.access.policy import Principal
 from innofin.api.deps import WriteHeaders, allow, api_state, write_headers
 from innofin.api.errors import ERROR_RESPONSES, ApiError, ErrorBody, RowProblem
+from innofin.api.uploads import upload_folder
 from innofin.api.writes import remember, replay
 from innofin.audit.recorder import Actor
 from innofin.ingest import service
@@ -90,15 +90,17 @@ def import_upload(
             raise ApiError(422, "invalid_request", str(exc), "encoding") from None
     state = api_state(request)
     actor = Actor.api(p.user_id, p.username, reason=w.reason)
-    content = file.file.read()
-    digest = hashlib.sha256(content).hexdigest()
-    payload = [kind, name, digest, mapping, encoding, skip_invalid, ignore_extra]
-    earlier = replay(request, p, w.idempotency_key, payload)
-    if earlier is not None:
-        return earlier
-    with tempfile.TemporaryDirectory(prefix="innofin-upload-") as folder:
-        target = Path(folder) / name
-        target.write_bytes(content)
+    with upload_folder(state.settings) as folder:
+        target = folder / name
+        digest = hashlib.sha256()
+        with target.open("wb") as saved:
+            while chunk := file.file.read(1 << 20):
+                digest.update(chunk)
+                saved.write(chunk)
+        payload = [kind, name, digest.hexdigest(), mapping, encoding, skip_invalid, ignore_extra]
+        earlier = replay(request, p, w.idempotency_key, payload)
+        if earlier is not None:
+            return earlier
         chosen: Path | None = Path(mapping) if mapping else None
         if mapping_file is not None:
             chosen = Path(folder) / "mapping.yaml"

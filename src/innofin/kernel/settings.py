@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
 
@@ -24,17 +25,68 @@ def _int(name: str, default: int, minimum: int = 1) -> int:
     return value
 
 
+def _flag(name: str) -> bool | None:
+    """A yes/no setting; None when unset (the platform decides)."""
+    raw = os.environ.get(name, "").strip().lower()
+    if raw == "":
+        return None
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise InvalidInput(f"{name} must be 1 or 0 (true or false), not {raw!r}", field=name)
+
+
+def _networks(name: str) -> tuple[str, ...]:
+    """A comma-separated list of addresses or networks (``10.0.0.5, 10.1.0.0/16, ::1``)."""
+    found = []
+    for part in os.environ.get(name, "").split(","):
+        if part.strip():
+            try:
+                found.append(str(ipaddress.ip_network(part.strip(), strict=False)))
+            except ValueError:
+                raise InvalidInput(
+                    f"{name}: {part.strip()!r} is not an IP address or network", field=name
+                ) from None
+    return tuple(found)
+
+
+def _origins(name: str) -> tuple[str, ...]:
+    found = []
+    for part in os.environ.get(name, "").split(","):
+        origin = part.strip().rstrip("/").lower()
+        if origin:
+            if not origin.startswith(("http://", "https://")) or origin.count("/") != 2:
+                raise InvalidInput(
+                    f"{name}: {part.strip()!r} is not an origin like https://innofin.example.cn",
+                    field=name,
+                )
+            found.append(origin)
+    return tuple(found)
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     #: key that signs API tokens; when unset, one is generated and kept in the database
     secret_key: str | None = None
     token_ttl_minutes: int = 120
-    #: failed sign-ins allowed per user name (and per client address) within the window
+    #: failed sign-ins of one user name from one address before each further try waits (a delay
+    #: that doubles up to the window); an address may fail 4 times as often over all user names
     login_max_failures: int = 5
+    #: the longest delay, and how long a quiet spell forgives the failures
     login_window_minutes: int = 15
-    #: mark the session cookie Secure (serve behind HTTPS in production)
-    cookie_secure: bool = False
+    #: the session cookie's Secure flag: None = Secure unless the server listens on loopback
+    cookie_secure: bool | None = None
+    #: proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or networks)
+    trusted_proxies: tuple[str, ...] = ()
+    #: origins besides the platform's own (its Host) from which cookie-signed writes are accepted
+    allowed_origins: tuple[str, ...] = ()
+    #: the largest request body, and the largest file upload (imports), in bytes
+    max_body_bytes: int = 1 << 20
+    max_upload_bytes: int = 64 << 20
+    #: where uploads wait while they are imported (leftovers of a killed server go at start)
+    upload_dir: str | None = None
     #: request threads per API worker, and database connections each worker keeps open
     api_threads: int = 16
 
@@ -52,6 +104,11 @@ class Settings:
             token_ttl_minutes=_int("INNOFIN_TOKEN_TTL_MINUTES", 120),
             login_max_failures=_int("INNOFIN_LOGIN_MAX_FAILURES", 5),
             login_window_minutes=_int("INNOFIN_LOGIN_WINDOW_MINUTES", 15),
-            cookie_secure=os.environ.get("INNOFIN_COOKIE_SECURE", "").lower() in {"1", "true"},
+            cookie_secure=_flag("INNOFIN_COOKIE_SECURE"),
+            trusted_proxies=_networks("INNOFIN_TRUSTED_PROXIES"),
+            allowed_origins=_origins("INNOFIN_ALLOWED_ORIGINS"),
+            max_body_bytes=_int("INNOFIN_MAX_BODY_KB", 1024) << 10,
+            max_upload_bytes=_int("INNOFIN_MAX_UPLOAD_MB", 64) << 20,
+            upload_dir=os.environ.get("INNOFIN_UPLOAD_DIR") or None,
             api_threads=_int("INNOFIN_API_THREADS", 16),
         )
