@@ -24,8 +24,9 @@ from ingest_helpers import USCC, seed_enterprises, write_csv, write_xlsx
 from innofin.db.engine import unit_of_work
 from innofin.ingest import RejectedRows, import_file
 from innofin.ingest.rejects import read_rejects
+from innofin.kernel.codes import ProductKind
 from innofin.kernel.numtext import fold_width
-from innofin.registry.models import Enterprise, IndicatorReport
+from innofin.registry.models import Enterprise, IndicatorReport, Institution, Product
 
 ZH = ["统一社会信用代码", "年度", "营业收入（万元）", "净利润（万元）", "有效发明专利数"]
 ZH.append("数据截止日期")
@@ -248,3 +249,104 @@ def test_every_cell_is_stored_as_shown_or_rejected_with_a_reason(
             )
             assert expected is not None, f"row {number} {head}: {cell!r} stored as {value}"
             assert value == expected, (cell, value, expected)
+
+
+# ------------------------------------------------------------------ the other column types
+
+KINDS = [k.value for k in ProductKind]
+
+
+@st.composite
+def code_cells(draw: Any) -> tuple[str, str | None]:
+    """A product kind as written (any case, padded), or junk."""
+    if draw(st.integers(0, 3)) == 0:
+        return draw(st.text(DIGITS + JUNK + "_ ＡＢＣ", min_size=1, max_size=10)), None
+    code = draw(st.sampled_from(KINDS))
+    text = draw(st.sampled_from([code, code.upper(), code.title(), f" {code} "]))
+    return text, code
+
+
+@st.composite
+def text_cells(draw: Any) -> tuple[str, str]:
+    alphabet = st.characters(
+        codec="utf-8", exclude_categories=["Cc", "Cs", "Zl", "Zp"], exclude_characters="'\ufeff"
+    )
+    text = draw(st.text(alphabet, min_size=1, max_size=30))
+    return text, text.strip()
+
+
+@st.composite
+def json_cells(draw: Any) -> tuple[str, bool]:
+    if draw(st.booleans()):
+        return '{"min_points": "60", "fields": ["bio_medicine"]}', True
+    return draw(st.text('{}[]":,0123456789 abc', min_size=1, max_size=12)), False
+
+
+PRODUCT_ROWS = st.lists(
+    st.tuples(
+        text_cells(),
+        code_cells(),
+        amount_cells(signed=False, places=2),
+        amount_cells(signed=False, places=0),
+        amount_cells(signed=True, places=4),
+        json_cells(),
+        date_cells(),
+    ),
+    min_size=1,
+    max_size=5,
+)
+PRODUCT_HEADER = ["code", "institution", "financing_mode", "name", "kind", "amount_min"]
+PRODUCT_HEADER += ["term_min_months", "rate_min", "eligibility", "active_from"]
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(rows=PRODUCT_ROWS, xlsx=st.booleans())
+def test_text_code_quantity_and_json_cells_are_stored_as_shown_or_rejected(
+    engine: Engine, tmp_path: Path, rows: list[Any], xlsx: bool
+) -> None:
+    with unit_of_work(engine) as s:
+        s.execute(delete(Product))
+        seeded = s.scalar(select(Institution.id).where(Institution.code == "B1")) is not None
+    if not seeded:
+        with unit_of_work(engine) as s:
+            s.add(Institution(code="B1", name="某银行", kind="bank"))
+    table = [PRODUCT_HEADER] + [
+        [f"P{i}", "B1", "indirect", *(cell for cell, _ in row)] for i, row in enumerate(rows)
+    ]
+    path = tmp_path / ("p.xlsx" if xlsx else "p.csv")
+    (write_xlsx if xlsx else write_csv)(path, table)
+    rejects = tmp_path / "p.rejects.csv"
+    rejects.unlink(missing_ok=True)
+    import_file(engine, "products", path, skip_invalid=True, rejects=rejects)
+    refused = set()
+    if rejects.exists():
+        for line in read_rejects(rejects):
+            assert line["reason"], line
+            refused.add((int(line["row"]), line["column"]))
+    with unit_of_work(engine) as s:
+        got = {p.code: p for p in s.scalars(select(Product))}
+        s.expunge_all()
+    names = PRODUCT_HEADER[3:]
+    for i, row in enumerate(rows):
+        number, product = i + 2, got.get(f"P{i}")
+        assert (product is None) == any(r == number for r, _ in refused), (row, refused)
+        for (cell, shown), name in zip(row, names, strict=True):
+            valid = shown is not None and shown is not False
+            if (number, name) in refused:
+                # only junk is refused (and a text whose stripped form is empty or too long)
+                assert not valid or name == "name", (name, cell)
+                continue
+            if product is None:
+                continue
+            value = getattr(product, name)
+            if not cell.strip():
+                assert value in (None, "{}"), (name, cell, value)
+                continue
+            assert value is not None, f"row {number} {name}: {cell!r} stored as empty"
+            exact = name in ("name", "kind") or (name != "eligibility" and shown is not None)
+            if exact:  # a valid cell: the value it shows
+                assert value == shown, (name, cell, value)
