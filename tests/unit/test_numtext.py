@@ -13,6 +13,7 @@ from pydantic import TypeAdapter, ValidationError
 from innofin.kernel.jsontypes import AmountIn, AmountJson, IsoDate, MoneyIn, QuantityIn
 from innofin.kernel.money import to_money
 from innofin.kernel.numtext import fold_width, plain_decimal
+from innofin.ledger.pool_engine import SubsidyRules
 
 FULL = str.maketrans({chr(c): chr(c + 0xFEE0) for c in range(0x21, 0x7F)})
 
@@ -53,3 +54,10 @@ def test_dates_fold_full_width_and_are_iso_only() -> None:
     for bad in ("20250115", "2025-W03-3", "2025-1-15", "2025-02-30"):
         with pytest.raises(ValidationError):
             adapter.validate_python(bad)
+
+
+def test_shares_and_rates_fold_full_width_and_refuse_loose_forms() -> None:
+    assert SubsidyRules(share="０．５").share == Decimal("0.5")
+    for bad in ("1_0", "٠.٥", "NaN", "0.5e0x"):
+        with pytest.raises(ValidationError):
+            SubsidyRules(share=bad)

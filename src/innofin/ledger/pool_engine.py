@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 from typing import Annotated, Final
@@ -58,6 +58,7 @@ from pydantic import (
 
 from innofin.kernel.errors import InvalidInput
 from innofin.kernel.jsontypes import AmountJson
+from innofin.kernel.numtext import fold_width, plain_decimal
 
 __all__ = [
     "FIRST_LOAN",
@@ -146,10 +147,10 @@ def _rate(value: object) -> Decimal:
     elif isinstance(value, int):
         number = Decimal(value)
     elif isinstance(value, str):
-        try:
-            number = Decimal(value.strip())
-        except InvalidOperation:
-            raise ValueError(f"not a decimal number: {value!r}") from None
+        parsed = plain_decimal(fold_width(value).strip())  # full-width digits read as ASCII
+        if parsed is None:
+            raise ValueError(f"not a decimal number: {value!r}")
+        number = parsed
     else:
         raise ValueError(f'a share or rate is a string such as "0.30", not {type(value).__name__}')
     if not number.is_finite():
