@@ -4,9 +4,13 @@ an owner locked out by someone else's guesses, weak passwords (SQLite and Postgr
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
+import urllib.error
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +25,7 @@ from innofin.api.app import create_app
 from innofin.api.proxies import forwarded_client, networks
 from innofin.kernel.errors import InvalidInput, RateLimited, Unauthenticated
 from innofin.kernel.settings import Settings
+from live_server import serve
 
 LOGIN = "/api/v1/auth/login"
 SETTINGS = Settings(database_url="unused", secret_key="k" * 40)
@@ -115,6 +120,36 @@ def test_rotating_forwarded_for_from_an_untrusted_peer_changes_nothing(
             _login(client, name, "guess-guess", **{"X-Forwarded-For": spoofed}).status_code
         )
     assert answers[:20] == [401] * 20  # 4 x the per-user limit from one address
+    assert set(answers[20:]) == {429}
+
+
+def _post(url: str, body: dict[str, str], **headers: str) -> int:
+    data = json.dumps(body).encode()
+    request = urllib.request.Request(
+        url, data=data, headers={"Content-Type": "application/json", **headers}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as refused:
+        return int(refused.code)
+
+
+def test_rotating_forwarded_for_through_the_real_server(engine: Engine, tmp_path: Path) -> None:
+    """The attack as it was made: `innofin serve` on loopback, each guess claiming another
+    address in X-Forwarded-For (uvicorn believed it from 127.0.0.1 unasked)."""
+    build_world(engine)
+    names = ["admin", "national", "province", "zone", "bank_b", "firm"]
+    with serve(engine, tmp_path / "server.log") as (base, _):
+        answers = [
+            _post(
+                base + LOGIN,
+                {"username": names[i % 6], "password": "guess-guess"},
+                **{"X-Forwarded-For": f"198.18.0.{i + 1}"},
+            )
+            for i in range(22)
+        ]
+    assert answers[:20] == [401] * 20  # 4 x the per-user limit from one address, then no more
     assert set(answers[20:]) == {429}
 
 
