@@ -184,6 +184,8 @@ def _add_months(start: date, months: int) -> date:
     """`start` moved on by whole months, the day clamped to the month's last day."""
     index = start.month - 1 + months
     year, month = start.year + index // 12, index % 12 + 1
+    if start.day <= 28:  # every month has the day: no calendar needed (the usual case)
+        return date(year, month, start.day)
     return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
 
 
