@@ -14,7 +14,7 @@ from sqlalchemy import Engine, select
 
 from ingest_helpers import USCC, seed_enterprises, write_xlsx
 from innofin.db.engine import unit_of_work
-from innofin.ingest import IngestError, UnknownColumn, import_file
+from innofin.ingest import IngestError, RejectedRows, UnknownColumn, import_file
 from innofin.ingest.readers import inspect
 from innofin.ingest.rejects import read_rejects
 from innofin.registry.models import Enterprise, IndicatorReport
@@ -159,3 +159,16 @@ def test_the_unpacked_size_is_bounded_by_a_setting(
     monkeypatch.setenv("INNOFIN_IMPORT_MAX_XLSX_MB", "1000")
     monkeypatch.setenv("INNOFIN_IMPORT_MAX_CELL_CHARS", "100000000")
     inspect(huge_cell_xlsx)  # within both limits: read as usual
+
+
+def test_a_row_longer_than_the_header_says_what_to_do(engine: Engine, tmp_path: Path) -> None:
+    seed_enterprises(engine, 1)
+    path = tmp_path / "d.csv"
+    path.write_text(f"identifier;year;revenue\n{USCC[0]};2023;1;5\n", encoding="utf-8")
+    with pytest.raises(RejectedRows) as exc:
+        import_file(engine, "indicators", path)
+    (line,) = read_rejects(exc.value.rejects_path)
+    assert line["row"] == "2"
+    assert line["reason"].endswith(
+        "put a value that holds the separator in quotes, or remove the cells past the last column"
+    )

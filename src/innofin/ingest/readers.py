@@ -203,7 +203,11 @@ def inspect(path: Path, encoding: str | None = None) -> FileInfo:
         failure = _decodes(path, chosen, None)
     if failure is not None:
         row, byte = failure
-        hint = "give the right --encoding (e.g. gb18030)" if encoding else "give --encoding"
+        hint = (
+            "give the right --encoding (e.g. gb18030 or utf-16)"
+            if encoding
+            else "give its --encoding (e.g. big5, shift_jis or latin-1)"
+        )
         raise WrongEncoding(
             f"{path.name} is not valid {chosen} text (byte 0x{byte:02x} near row {row}); {hint}"
         )

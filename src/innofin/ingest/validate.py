@@ -33,6 +33,10 @@ PROBLEM_SCHEMA = {
     "reason": pl.Utf8,
 }
 _SEP = "\x1f"  # joins the parts of a composite key
+_RAGGED = (
+    "the row has more cells than the header has columns: put a value that holds the "
+    "separator in quotes, or remove the cells past the last column"
+)
 
 
 @dataclass
@@ -119,7 +123,7 @@ class BatchValidator:
                 "order": [-1] * len(rows),
                 "column": [""] * len(rows),
                 "value": [""] * len(rows),
-                "reason": ["the row has more cells than the header has columns"] * len(rows),
+                "reason": [_RAGGED] * len(rows),
             },
             schema=PROBLEM_SCHEMA,
         )
