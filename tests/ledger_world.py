@@ -1,5 +1,6 @@
 """A small ledger world for tests: a zone, enterprises, a bank with two officers, an agreement
-with a commitment, a risk pool and an approved credit line; plus shortcuts for the actions
+with a commitment, a programme the bank takes part in with its risk pool, and an approved credit
+line; plus shortcuts for the actions
 (and `officers`: the bank's officers as users, for returns that name them)."""
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ class World:
     bank_id: int
     commitment_id: int
     pool_id: int
+    #: the programme of the pool, in which the bank takes part
+    programme_id: int
 
 
 def build(
@@ -53,6 +56,12 @@ def build(
         bank = Institution(code="B001", name="示例银行", kind="bank")
         s.add(bank)
         s.flush()
+        # the bank takes part in the pool's programme, so its lines may name the pool
+        prog = service.create_programme(
+            s, MAKER, code="PRG-1", name="示例科技信贷计划", sponsor="示例省科技厅",
+            starts_on=D(2024, 1, 1), ends_on=D(2026, 12, 31), zone_ids=[z.id],
+            institution_ids=[bank.id],
+        )  # fmt: skip
         ag = service.sign_agreement(
             s,
             MAKER,
@@ -75,8 +84,9 @@ def build(
             leverage=None if leverage is None else Decimal(leverage)
         )
         pool = pools.create_pool(
-            s, MAKER, code="POOL-1", name="示例风险补偿资金池", rules=rules, opened_on=D(2024, 1, 1)
-        )
+            s, MAKER, code="POOL-1", name="示例风险补偿资金池", rules=rules,
+            programme_id=prog.id, opened_on=D(2024, 1, 1),
+        )  # fmt: skip
         if Decimal(pool_funds) > 0:
             pools.contribute(
                 s,
@@ -86,7 +96,8 @@ def build(
                 amount=Decimal(pool_funds),
                 on=D(2024, 1, 1),
             )
-        return World(engine, z.id, tuple(f.id for f in firms), bank.id, commitment_id, pool.id)
+        firm_ids = tuple(f.id for f in firms)
+        return World(engine, z.id, firm_ids, bank.id, commitment_id, pool.id, prog.id)
 
 
 def line(

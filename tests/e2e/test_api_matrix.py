@@ -146,6 +146,19 @@ def _upload(_w: World, _who: str) -> dict[str, Any]:
     return {"file": ("zones.csv", csv.encode("utf-8"), "text/csv")}
 
 
+def _moved(
+    field: str, values: dict[str, str], other: str, ids: bool = False
+) -> Callable[[World, str], dict[str, Any]]:
+    """A body that sets a field deciding who sees the row: callers in `values` move it (and the
+    last moves it back, so the world is unchanged), every other caller sends `other`."""
+
+    def body(w: World, who: str) -> dict[str, Any]:
+        value = values.get(who, other)
+        return {field: w.ids[value] if ids else value}
+
+    return body
+
+
 def ids(key: str) -> Callable[[World], str]:
     return lambda w: str(w.ids[key])
 
@@ -358,6 +371,16 @@ def _line_body(w: World, who: str) -> dict[str, Any]:
     }
 
 
+def _line_naming(pool: str | None, product: str | None) -> Callable[[World, str], dict[str, Any]]:
+    """Bank A's line to e1 naming a risk pool and a product (world keys)."""
+
+    def body(w: World, who: str) -> dict[str, Any]:
+        named = {"risk_pool_id": pool, "product_id": product}
+        return _line_body(w, who) | {k: w.ids[v] for k, v in named.items() if v is not None}
+
+    return body
+
+
 def _drawdown_body(w: World, who: str) -> dict[str, Any]:
     return {
         "amount": "1000.00",
@@ -495,6 +518,27 @@ WRITES: list[Case] = [
         allow("bank_a"),
         body=_line_body,
     ),
+    Case(  # its own programme's pool (甲) and its own product
+        "POST",
+        "/api/v1/credit-lines",
+        lambda w: "/api/v1/credit-lines",
+        allow("bank_a"),
+        body=_line_naming("pool_jia", "pa"),
+    ),
+    Case(  # a pool of a programme bank A is not in (乙's) does not exist for its lines
+        "POST",
+        "/api/v1/credit-lines",
+        lambda w: "/api/v1/credit-lines",
+        allow(hidden=("bank_a",)),
+        body=_line_naming("pool_yi", None),
+    ),
+    Case(  # nor does another bank's product
+        "POST",
+        "/api/v1/credit-lines",
+        lambda w: "/api/v1/credit-lines",
+        allow(hidden=("bank_a",)),
+        body=_line_naming(None, "pb"),
+    ),
     Case(  # the pending line was entered by another officer, so bank A's user may check it
         "POST",
         "/api/v1/credit-lines/{line_id}/decision",
@@ -538,6 +582,13 @@ WRITES: list[Case] = [
         allow("admin", "national"),
         body=lambda w, who: {"city": f"市{who}"},
     ),
+    Case(  # a zone's province decides which provincial office reaches it: above the province
+        "PATCH",
+        "/api/v1/zones/{zone_id}",
+        lambda w: f"/api/v1/zones/{w.ids['z1']}",
+        allow("admin", "national"),
+        body=_moved("province", {"admin": "丙省", "national": "甲省"}, "丙省"),
+    ),
     Case(
         "PUT",
         "/api/v1/zones/{zone_id}/stats/{year}",
@@ -558,6 +609,13 @@ WRITES: list[Case] = [
         lambda w: f"/api/v1/enterprises/{w.ids['e1']}",
         allow(*OFFICERS, "firm"),
         body=lambda w, who: {"name": f"甲一科技({who})"},
+    ),
+    Case(  # an enterprise's zone: the offices above the zone (the zone officer may not)
+        "PATCH",
+        "/api/v1/enterprises/{enterprise_id}",
+        lambda w: f"/api/v1/enterprises/{w.ids['e1']}",
+        allow("admin", "national", "province"),
+        body=_moved("zone_id", {"admin": "z2", "national": "z1", "province": "z1"}, "z1", ids=True),
     ),
     Case(
         "PATCH",

@@ -193,8 +193,11 @@ def test_programme_pool_claim_and_subsidy_commands(tmp_path: Path) -> None:
     db, ids = _programme_world(tmp_path)
     listed = _innofin(["ledger", "programme", "list", "--json"], db)
     assert listed.returncode == 0, listed.stderr
-    (prog,) = [json.loads(line) for line in listed.stdout.splitlines()]
-    assert (prog["code"], prog["targets"]) == ("PRG-CLI", 2)
+    listed_codes = {
+        json.loads(line)["code"]: json.loads(line) for line in listed.stdout.splitlines()
+    }
+    assert set(listed_codes) == {"PRG-1", "PRG-CLI"}  # PRG-1 is `ledger_world`'s
+    assert listed_codes["PRG-CLI"]["targets"] == 2
     shown = _innofin(["ledger", "programme", "show", "PRG-CLI"], db)
     assert shown.returncode == 0, shown.stderr
     # the covered line of 5,000,000.00 consumes that much of the 10,000,000.00 commitment

@@ -177,9 +177,15 @@ def build_world(engine: Engine) -> dict[str, list[int]]:
         rules = pool_engine.early_province_county_rules(
             Decimal("0.5"), leverage=None, cap_per_institution_year=POOL2_CAP
         )
+        # bank 2 takes part in pool 2's programme: its lines may name pool 2, bank 1's may not
+        prog2 = service.create_programme(
+            s, M, code="PRG-2", name="省市共建计划", sponsor="示例高新区管委会",
+            starts_on=START, ends_on=D(2026, 12, 31), institution_ids=[bank2.id],
+        )  # fmt: skip
         pool2 = pools.create_pool(
-            s, M, code="POOL-2", name="省市共建资金池", rules=rules, opened_on=START
-        )
+            s, M, code="POOL-2", name="省市共建资金池", rules=rules, programme_id=prog2.id,
+            opened_on=START,
+        )  # fmt: skip
         for who, amount in (("province", "60000.00"), ("county", "40000.00")):
             pools.contribute(s, M, pool2.id, contributor=who, amount=Decimal(amount), on=START)
         ids: dict[str, list[int]] = {
@@ -875,7 +881,9 @@ def test_partial_recoveries_return_to_each_contributor_what_it_paid(sqlite_engin
     w = lw.build(sqlite_engine, pool_funds="0")
     rules = pool_engine.early_province_county_rules(Decimal("0.5"), leverage=None)
     with unit_of_work(sqlite_engine, actor=M) as s:
-        pool_id = pools.create_pool(s, M, code="P2", name="省市", rules=rules, opened_on=START).id
+        pool_id = pools.create_pool(
+            s, M, code="P2", name="省市", rules=rules, programme_id=w.programme_id, opened_on=START
+        ).id
         for who, amount in (("province", "70.00"), ("county", "30.00")):
             pools.contribute(s, M, pool_id, contributor=who, amount=Decimal(amount), on=START)
     spec = _spec("L", w.bank_id, w.enterprise_ids[0], "100.00", risk_pool_id=pool_id)

@@ -309,7 +309,7 @@ def test_pool_claims_read_the_programmes_candidate_list(world: Engine, tmp_path:
         assert bank is not None
         prog = ledger.create_programme(
             s, maker, code="PRG", name="示例计划", sponsor="示例省科技厅", starts_on=day,
-            ends_on=dt.date(2026, 12, 31), candidate_list="cands",
+            ends_on=dt.date(2026, 12, 31), candidate_list="cands", institution_ids=[bank],
         )  # fmt: skip
         pool = pools.create_pool(
             s, maker, code="POOL", name="示例资金池", programme_id=prog.id, opened_on=day,

@@ -32,14 +32,16 @@ Programmes, their agreements, risk pools, claims and interest subsidies (see
   agreements, pools, claims and subsidies; it runs those (contributions, claim decisions and
   payments, publishing, resolving and paying subsidies);
 * zone officer — reads the programmes that list its zone, and theirs;
-* institution officer — reads the programmes it takes part in and their pools (and pools that
-  cover its lines), its own agreements, claims and the subsidies on its loans; files claims on
-  its own defaulted loans (maker-checker: another user decides);
+* institution officer — reads the programmes it takes part in and their pools, its own
+  agreements, claims and the subsidies on its loans; files claims on its own defaulted loans
+  (maker-checker: another user decides). Its credit lines may name only those pools and its own
+  products (`line_pool_scope`, `line_product_scope`); naming a pool never opens it;
 * enterprise user — its own subsidies: it may object to one under notice and confirm it after.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +51,7 @@ from sqlalchemy.sql.elements import False_, True_
 from innofin.access.models import Consent, Referral
 from innofin.db.queries import json_ids_overlap
 from innofin.kernel.codes import Role
+from innofin.kernel.errors import Forbidden
 from innofin.ledger.models import (
     Agreement,
     CreditLine,
@@ -168,6 +171,84 @@ def may(principal: Principal, action: str) -> bool:
     if allowed is None:
         raise KeyError(f"no policy for action {action!r}")
     return bool(principal.roles & allowed)
+
+
+# --------------------------------------------------------------------------- reach fields
+
+
+@dataclass(frozen=True)
+class ReachField:
+    """A field whose value decides who can see its row, and who may change it: only a role
+    whose own reach is wider than what the field decides. (Row scopes still apply: a
+    provincial office that may move an enterprise between zones keeps it in its province, as
+    every write is checked again after the change.)"""
+
+    who: str
+    may: Callable[[Principal], bool]
+
+
+def _admin_or_national(p: Principal) -> bool:
+    return p.is_admin or p.is_national
+
+
+def _government_office(p: Principal) -> bool:
+    return p.is_admin or (p.has(PROGRAMME) and p.org_kind == "government")
+
+
+_ADMIN_OR_NATIONAL = ReachField(
+    "the platform admin or the national programme office", _admin_or_national
+)
+_ABOVE_ZONE = ReachField(
+    "the platform admin or a programme office (within its province)", _government_office
+)
+_ADMIN = ReachField("the platform admin", lambda p: p.is_admin)
+_FIXED = ReachField("no one (it is set when the record is entered)", lambda p: False)
+
+#: table → field → who may change it. Every write path (PATCH/PUT routes, services that take a
+#: caller) refuses (403, naming the field) a caller that sends a field it may not change.
+#: Imports, which may rewrite any of these, are for the admin and the national office only.
+REACH_FIELDS: dict[str, dict[str, ReachField]] = {
+    # a zone's province decides which provincial office reaches the zone and its enterprises
+    "zone": {"province": _ADMIN_OR_NATIONAL},
+    # an enterprise's zone decides which zone officer (and, through it, which province) sees it
+    "enterprise": {"zone_id": _ABOVE_ZONE},
+    # the institution tree decides whose officers see an institution, its products, lines, loans
+    "institution": {"parent_id": _ADMIN},
+    "product": {"institution_id": _ADMIN},
+    "credit_line": {"institution_id": _FIXED, "enterprise_id": _FIXED},
+    "loan": {"institution_id": _FIXED, "enterprise_id": _FIXED},
+    # a zone's own indicators belong to the zone that defined them
+    "indicator_definition": {"owner_zone_id": _ADMIN_OR_NATIONAL},
+    # the zones and institutions a programme lists decide who runs and reads it and its pools
+    "programme": {"zone_ids": _ADMIN_OR_NATIONAL, "institution_ids": _ADMIN_OR_NATIONAL},
+    "agreement": {
+        "institution_id": _FIXED,
+        "programme_id": _ADMIN_OR_NATIONAL,
+        "zone_id": _ADMIN_OR_NATIONAL,
+        "enterprise_id": _ADMIN_OR_NATIONAL,
+    },
+    "risk_pool": {"programme_id": _ADMIN_OR_NATIONAL},
+}
+
+
+def may_change(p: Principal, table: str, field_name: str) -> bool:
+    """Whether the caller may change `field_name` of a `table` row it may otherwise change
+    (fields that decide no one's reach: always)."""
+    rule = REACH_FIELDS.get(table, {}).get(field_name)
+    return rule is None or rule.may(p)
+
+
+def check_reach_fields(p: Principal, table: str, fields: Iterable[str], what: str) -> None:
+    """Refuse (403, naming the field) a write that sends a field deciding who sees the row,
+    unless the caller's role is above the reach that field decides."""
+    for name in fields:
+        if not may_change(p, table, name):
+            who = REACH_FIELDS[table][name].who
+            raise Forbidden(
+                f"{name} decides who can see the {what}; only {who} may change it",
+                code="reach_field",
+                field=name,
+            )
 
 
 def _in_ids(column: Any, ids: frozenset[int]) -> ColumnElement[bool]:
@@ -415,15 +496,22 @@ def programme_run_scope(p: Principal) -> ColumnElement[bool]:
     return false()
 
 
-def _participant_programmes(p: Principal) -> list[ColumnElement[bool]]:
-    """Programmes an institution takes part in: listed in it, or it signed one of their
-    agreements."""
-    if not (p.has(INSTITUTION) and p.institution_ids):
+def _participation(institution_ids: frozenset[int]) -> list[ColumnElement[bool]]:
+    """Programmes one of `institution_ids` takes part in: listed in the programme, or it signed
+    one of the programme's agreements."""
+    if not institution_ids:
         return []
     signed = exists().where(
-        Agreement.programme_id == Programme.id, _in_ids(Agreement.institution_id, p.institution_ids)
+        Agreement.programme_id == Programme.id, _in_ids(Agreement.institution_id, institution_ids)
     )
-    return [json_ids_overlap(Programme.institution_ids, p.institution_ids), signed]
+    return [json_ids_overlap(Programme.institution_ids, institution_ids), signed]
+
+
+def _participant_programmes(p: Principal) -> list[ColumnElement[bool]]:
+    """Programmes the caller's institution (or one of its branches) takes part in."""
+    if not p.has(INSTITUTION):
+        return []
+    return _participation(p.institution_ids)
 
 
 def _officer_programmes(p: Principal) -> list[ColumnElement[bool]]:
@@ -464,27 +552,37 @@ def agreement_scope(p: Principal) -> ColumnElement[bool]:
     return or_(false(), *clauses)
 
 
-def _pool_clauses(p: Principal) -> list[ColumnElement[bool]]:
-    clauses: list[ColumnElement[bool]] = []
-    seen = _officer_programmes(p) + _participant_programmes(p)
-    if seen:
-        clauses.append(RiskPool.programme_id.in_(_programme_ids(seen)))
-    if p.has(INSTITUTION) and p.institution_ids:
-        clauses.append(
-            exists().where(
-                CreditLine.risk_pool_id == RiskPool.id,
-                _in_ids(CreditLine.institution_id, p.institution_ids),
-            )
-        )
-    return clauses
-
-
 def risk_pool_scope(p: Principal) -> ColumnElement[bool]:
-    """Risk pools (balances, positions): those of the programmes the caller sees, and for an
-    institution also the pools that cover one of its credit lines."""
+    """Risk pools (balances, rules, positions): those of the programmes the caller sees.
+
+    Nothing else opens a pool: a credit line that names a pool does not make it readable to the
+    line's bank (a line may name only a pool it could read anyway, see `line_pool_scope`)."""
     if _sees_all_programmes(p):
         return true()
-    return or_(false(), *_pool_clauses(p))
+    seen = _officer_programmes(p) + _participant_programmes(p)
+    if not seen:
+        return false()
+    clause: ColumnElement[bool] = RiskPool.programme_id.in_(_programme_ids(seen))
+    return clause
+
+
+def line_pool_scope(lender_ids: frozenset[int]) -> ColumnElement[bool]:
+    """Risk pools a credit line may name: those of a programme in which the line's institution
+    takes part (listed in the programme, or it signed one of the programme's agreements).
+    `lender_ids` are the line's institution and its head offices (a head office's
+    participation covers its branches). A pool of no programme is named by no line. Any other
+    pool answers as if it did not exist, whoever enters the line (API, CLI, bank return)."""
+    clauses = _participation(lender_ids)
+    if not clauses:
+        return false()
+    clause: ColumnElement[bool] = RiskPool.programme_id.in_(_programme_ids(clauses))
+    return clause
+
+
+def line_product_scope(lender_ids: frozenset[int]) -> ColumnElement[bool]:
+    """Products a credit line may name: its own institution's (or a head office's, which its
+    branches sell). Another institution's product answers as if it did not exist."""
+    return _in_ids(Product.institution_id, lender_ids)
 
 
 def risk_pool_run_scope(p: Principal) -> ColumnElement[bool]:

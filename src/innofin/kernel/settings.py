@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 
+from innofin.kernel.disclosure import MIN_CONTRIBUTORS, TOP1_SHARE, TOP2_SHARE, DisclosureRule
 from innofin.kernel.errors import InvalidInput
 
 DEFAULT_DATABASE_URL = "sqlite:///innofin.db"
@@ -65,6 +67,38 @@ def _origins(name: str) -> tuple[str, ...]:
     return tuple(found)
 
 
+def _share(name: str, default: Decimal) -> Decimal:
+    """A share between 0 and 1 written as a decimal fraction ("0.6")."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = Decimal(raw.strip())
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not value.is_finite() or not 0 < value <= 1:
+        raise InvalidInput(
+            f"{name} must be a fraction above 0 and at most 1 (such as 0.6), not {raw!r}",
+            field=name,
+        )
+    return value
+
+
+def _disclosure() -> DisclosureRule:
+    rule = (
+        _int("INNOFIN_DISCLOSURE_MIN_CONTRIBUTORS", MIN_CONTRIBUTORS),
+        _share("INNOFIN_DISCLOSURE_TOP1_SHARE", TOP1_SHARE),
+        _share("INNOFIN_DISCLOSURE_TOP2_SHARE", TOP2_SHARE),
+    )
+    try:
+        return DisclosureRule(*rule)
+    except ValueError as exc:
+        raise InvalidInput(
+            f"INNOFIN_DISCLOSURE_TOP1_SHARE and INNOFIN_DISCLOSURE_TOP2_SHARE: {exc}",
+            field="INNOFIN_DISCLOSURE_TOP2_SHARE",
+        ) from None
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
@@ -89,6 +123,8 @@ class Settings:
     upload_dir: str | None = None
     #: request threads per API worker, and database connections each worker keeps open
     api_threads: int = 16
+    #: which sums of anonymous aggregates may be shown (`innofin.kernel.disclosure`)
+    disclosure: DisclosureRule = field(default_factory=DisclosureRule)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -111,4 +147,5 @@ class Settings:
             max_upload_bytes=_int("INNOFIN_MAX_UPLOAD_MB", 64) << 20,
             upload_dir=os.environ.get("INNOFIN_UPLOAD_DIR") or None,
             api_threads=_int("INNOFIN_API_THREADS", 16),
+            disclosure=_disclosure(),
         )

@@ -33,6 +33,7 @@ from typing import Any
 from sqlalchemy import Table, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from innofin.access.policy import line_pool_scope, line_product_scope
 from innofin.audit.recorder import Actor, jsonable, now, record
 from innofin.kernel.errors import InnofinError
 from innofin.ledger import pool_engine as pools
@@ -51,7 +52,7 @@ from innofin.ledger.models import (
     RiskPool,
 )
 from innofin.ledger.store import ZERO, fingerprint, money_arg
-from innofin.registry.models import Enterprise, Institution
+from innofin.registry.models import Enterprise, Institution, Product
 
 CHUNK = 900  # ids per IN (…): under SQLite's default limit of bound parameters
 
@@ -282,6 +283,8 @@ class _Batch:
         self.commitments: dict[int, _Commitment] = {}
         self.tech_fields: dict[int, str | None] = {}  # enterprises of new lines
         self.institutions: set[int] = set()
+        #: per institution of a new line, the pools and products its lines may name
+        self.nameable: dict[int, tuple[set[int], set[int]]] = {}
         self.loan_refs: dict[tuple[int, str], int] = {}
         self.asked: set[tuple[int, str]] = set()
         self.line_refs: dict[tuple[int, str], int] = {}
@@ -362,6 +365,7 @@ class _Batch:
             self.institutions.update(
                 s.scalars(select(Institution.id).where(Institution.id.in_(ids)))
             )
+        self._load_nameable(new)
         keys = [k for r in rows for k in _keys(r)]
         for i in range(0, len(keys), CHUNK):
             for key, data in s.execute(
@@ -396,6 +400,30 @@ class _Batch:
             ):
                 values: tuple[Any, ...] = tuple(row)
                 self.lines[row[0]] = _Line(*values[1:])
+
+    def _load_nameable(self, new: list[service.LineSpec]) -> None:
+        """The pools and products each institution's new lines name that the access policy
+        lets them name (`policy.line_pool_scope`, `policy.line_product_scope`)."""
+        for inst in sorted({spec.institution_id for spec in new}):
+            mine = [spec for spec in new if spec.institution_id == inst]
+            lenders = service.lender_ids(self.session, inst)
+            pools_named = sorted({x.risk_pool_id for x in mine if x.risk_pool_id is not None})
+            products_named = sorted({x.product_id for x in mine if x.product_id is not None})
+            pools_ok: set[int] = set()
+            products_ok: set[int] = set()
+            for chunk in _chunks(pools_named):
+                pools_ok.update(
+                    self.session.scalars(
+                        select(RiskPool.id).where(RiskPool.id.in_(chunk), line_pool_scope(lenders))
+                    )
+                )
+            for chunk in _chunks(products_named):
+                products_ok.update(
+                    self.session.scalars(
+                        select(Product.id).where(Product.id.in_(chunk), line_product_scope(lenders))
+                    )
+                )
+            self.nameable[inst] = (pools_ok, products_ok)
 
     def _load_pools(self, ids: list[int]) -> None:
         p = RiskPool
@@ -568,9 +596,14 @@ class _Batch:
                 "external_ref",
                 f"credit line {spec.external_ref!r} exists already for this institution",
             )
+        pools_ok, products_ok = self.nameable.get(spec.institution_id, (set(), set()))
+        if spec.product_id is not None and spec.product_id not in products_ok:
+            # another institution's product reads as one that does not exist
+            raise _Refusal("product_id", f"product {spec.product_id} does not exist")
         if spec.risk_pool_id is not None:
             pool = self.pools.get(spec.risk_pool_id)
-            if pool is None:
+            if pool is None or spec.risk_pool_id not in pools_ok:
+                # so does a pool of a programme the institution is not in
                 raise _Refusal("risk_pool_id", f"risk pool {spec.risk_pool_id} does not exist")
             if pool.currency != spec.currency:
                 raise _Refusal(
@@ -664,10 +697,10 @@ class _Batch:
         return False
 
     def _check_commitment(self, c: _Commitment, spec: service.LineSpec, limit: Decimal) -> None:
+        if c.institution_id != spec.institution_id:  # another bank's: as if none
+            raise _Refusal("commitment_id", f"commitment {spec.commitment_id} does not exist")
         if c.agreement_status != "signed":
             raise _Refusal("commitment_id", f"agreement {c.agreement} is {c.agreement_status}")
-        if c.institution_id != spec.institution_id:
-            raise _Refusal("commitment_id", "the commitment belongs to another institution")
         if c.currency != spec.currency:
             raise _Refusal(
                 "currency", f"currency {spec.currency} does not match the agreement's {c.currency}"

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from innofin.access.policy import line_pool_scope, line_product_scope
 from innofin.audit.recorder import Actor
 from innofin.kernel.codes import Role
 from innofin.kernel.errors import InvalidIdentifier
@@ -138,6 +139,20 @@ class CreditLines:
             model.__name__,
             code,
             lambda: self.session.scalars(select(model).where(model.code == code)).first(),
+        )
+
+    def _nameable(
+        self, model: Any, code: str, scope: Callable[[frozenset[int]], Any], inst: int
+    ) -> Any:
+        """The row of `model` with `code` if a line of institution `inst` may name it (the
+        access policy's rule, as for lines entered through the API)."""
+        lenders = self._lookup("lenders", str(inst), lambda: service.lender_ids(self.session, inst))
+        return self._lookup(
+            f"{model.__name__}@{inst}",
+            code,
+            lambda: self.session.scalars(
+                select(model).where(model.code == code, scope(lenders))
+            ).first(),
         )
 
     # ------------------------------------------------------------------ one row
@@ -289,7 +304,7 @@ class CreditLines:
         product = self._product(inst, row.get("product"), bad)
         out.extend(later)
         commitment = self._commitment(inst, firm, start, row.get("agreement"), bad)
-        pool = self._pool(row.get("pool"), bad)
+        pool = self._pool(inst, row.get("pool"), bad)
         tags = self._tags(row.get("tags"), bad)
         if out or firm is None or limit is None or end is None or rate is None:
             return None, out
@@ -446,12 +461,10 @@ class CreditLines:
     def _product(self, inst: int, code: str | None, bad: Callable[[str, str], None]) -> int | None:
         if not code:
             return None
-        found: Product | None = self._by_code(Product, code)
-        if found is None:
+        found: Product | None = self._nameable(Product, code, line_product_scope, inst)
+        if found is None:  # another institution's product reads as an unknown one
             bad("product", f"unknown product code {code!r}")
             return None
-        if found.institution_id != inst:
-            bad("product", f"product {code} belongs to another institution")
         return found.id
 
     def _programme(
@@ -515,11 +528,11 @@ class CreditLines:
             return None
         return int(exact[0].id)
 
-    def _pool(self, code: str | None, bad: Callable[[str, str], None]) -> int | None:
+    def _pool(self, inst: int, code: str | None, bad: Callable[[str, str], None]) -> int | None:
         if not code:
             return None
-        found: RiskPool | None = self._by_code(RiskPool, code)
-        if found is None:
+        found: RiskPool | None = self._nameable(RiskPool, code, line_pool_scope, inst)
+        if found is None:  # a pool of a programme the bank is not in reads as an unknown one
             bad("pool", f"unknown risk pool code {code!r}")
             return None
         return found.id

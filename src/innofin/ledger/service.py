@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from innofin.access.policy import line_pool_scope, line_product_scope
 from innofin.audit.recorder import Actor, now
 from innofin.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
 from innofin.ledger import pool_engine as pools
@@ -48,6 +49,7 @@ from innofin.ledger.models import (
 )
 from innofin.ledger.store import (
     ZERO,
+    T,
     get_row,
     limit_entry,
     locked,
@@ -55,7 +57,7 @@ from innofin.ledger.store import (
     record_event,
     replayed,
 )
-from innofin.registry.models import Enterprise, Institution
+from innofin.registry.models import Enterprise, Institution, Product
 
 CURRENCY = "CNY"
 #: events that can be reversed, and the kind of their reversal
@@ -271,8 +273,11 @@ def _checked_line(
     )
     if session.scalars(exists).first() is not None:
         raise Conflict(f"credit line {spec.external_ref!r} exists already for this institution")
+    lenders = lender_ids(session, spec.institution_id)
+    if spec.product_id is not None:
+        nameable(session, Product, spec.product_id, line_product_scope(lenders), "product")
     if spec.risk_pool_id is not None:
-        pool = get_row(session, RiskPool, spec.risk_pool_id, "risk pool")
+        pool = nameable(session, RiskPool, spec.risk_pool_id, line_pool_scope(lenders), "risk pool")
         if pool.currency != spec.currency:
             raise InvalidInput(
                 f"currency {spec.currency} does not match the pool's {pool.currency}",
@@ -389,13 +394,34 @@ def load_line(
     return ev
 
 
+def lender_ids(session: Session, institution_id: int) -> frozenset[int]:
+    """An institution and its head offices (parent, grandparent …): whose programmes and
+    products its credit lines may name."""
+    found: set[int] = set()
+    current: int | None = institution_id
+    while current is not None and current not in found:
+        found.add(current)
+        current = session.scalar(select(Institution.parent_id).where(Institution.id == current))
+    return frozenset(found)
+
+
+def nameable(session: Session, model: type[T], ident: int, scope: Any, what: str) -> T:
+    """The row a credit line names, if the line's institution may name it; otherwise NotFound,
+    worded as for a row that does not exist (the caller learns nothing of others' rows)."""
+    table: Any = model
+    found: T | None = session.scalars(select(table).where(table.id == ident, scope)).first()
+    if found is None:
+        raise NotFound(f"{what} {ident} does not exist")
+    return found
+
+
 def _check_commitment(
     c: AgreementCommitment, a: Agreement, e: Enterprise, spec: LineSpec, limit: Decimal
 ) -> None:
+    if a.institution_id != spec.institution_id:  # another bank's commitment: as if none
+        raise NotFound(f"commitment {c.id} does not exist")
     if a.status != "signed":
         raise Conflict(f"agreement {a.code} is {a.status}")
-    if a.institution_id != spec.institution_id:
-        raise InvalidInput("the commitment belongs to another institution", field="commitment_id")
     if a.currency != spec.currency:
         raise InvalidInput(
             f"currency {spec.currency} does not match the agreement's {a.currency}",

@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from innofin.access import policy
 from innofin.access.policy import Principal
 from innofin.db.queries import apply, visible, writable
+from innofin.kernel.disclosure import CellStats, DisclosureRule, protect
 from innofin.kernel.errors import Conflict, Forbidden, NotFound
 from innofin.kernel.ids import normalise_identifier
 from innofin.registry import checks
@@ -59,9 +60,6 @@ ENTERPRISE_SORTS = {
 INSTITUTION_SORTS = {"id": Institution.id, "code": Institution.code, "name": Institution.name}
 PRODUCT_SORTS = {"id": Product.id, "code": Product.code, "name": Product.name}
 
-#: an aggregate over fewer enterprises than this shows the count only (no single firm's figures)
-MIN_CELL = 5
-
 
 def _set(fields: Any) -> dict[str, Any]:
     """The fields the client actually sent (a PATCH changes only those)."""
@@ -99,7 +97,9 @@ def create_zone(session: Session, p: Principal, body: ZoneCreate) -> Zone:
 def update_zone(session: Session, p: Principal, zone_id: int, body: ZoneFields) -> Zone:
     row = zone(session, p, zone_id)
     writable(session, Zone, zone_id, policy.zone_write_scope(p), "zone")
-    apply(row, {k: v for k, v in _set(body).items() if v is not None})
+    changes = {k: v for k, v in _set(body).items() if v is not None}
+    policy.check_reach_fields(p, "zone", changes, "zone")
+    apply(row, changes)
     session.flush()
     writable(session, Zone, zone_id, policy.zone_write_scope(p), "zone")  # not moved away
     return row
@@ -210,6 +210,7 @@ def update_enterprise(
     row = enterprise(session, p, enterprise_id)
     writable(session, Enterprise, enterprise_id, policy.enterprise_write_scope(p), "enterprise")
     changes = _set(body)
+    policy.check_reach_fields(p, "enterprise", changes, "enterprise")
     allowed = policy.self_only_fields(p)
     if allowed is not None:
         for name in changes:
@@ -331,8 +332,11 @@ def update_institution(
     row = institution(session, p, institution_id)
     scope = policy.institution_write_scope(p)
     writable(session, Institution, institution_id, scope, "institution")
-    apply(row, {k: v for k, v in _set(body).items() if v is not None})
+    changes = {k: v for k, v in _set(body).items() if v is not None}
+    policy.check_reach_fields(p, "institution", changes, "institution")
+    apply(row, changes)
     session.flush()
+    writable(session, Institution, institution_id, scope, "institution")  # not moved away
     return row
 
 
@@ -374,11 +378,13 @@ def update_product(session: Session, p: Principal, product_id: int, body: Produc
     row = product(session, p, product_id)
     writable(session, Product, product_id, policy.product_write_scope(p), "product")
     changes = _set(body)
+    policy.check_reach_fields(p, "product", changes, "product")
     for required in ("name", "collateral", "eligibility"):
         if required in changes and changes[required] is None:
             del changes[required]
     apply(row, changes)
     session.flush()
+    writable(session, Product, product_id, policy.product_write_scope(p), "product")
     return row
 
 
@@ -399,38 +405,77 @@ _GROUPS: dict[str, Any] = {
     "growth_stage": Enterprise.growth_stage,
     "province": Zone.province,
 }
+#: the summed values of an enterprise aggregate
+_VALUES = ("revenue", "rd_expense")
 
 
-def enterprise_aggregates(session: Session, group_by: str, year: int) -> list[Cell]:
-    """Counts and sums over *all* enterprises (anonymous): cells smaller than `MIN_CELL` show
-    the count only."""
-    key = _GROUPS[group_by]
-    report = and_(IndicatorReport.enterprise_id == Enterprise.id, IndicatorReport.year == year)
-    rows = session.execute(
+def _value_stats(session: Session, key: Any, column: Any, year: int) -> dict[Any, CellStats]:
+    """Per cell, the disclosure statistics of one value: the enterprises that reported it for
+    `year`, its sum, the sum of magnitudes and the two largest magnitudes (one report per
+    enterprise and year, so an enterprise is one contributor)."""
+    size = func.abs(column, type_=column.type)
+    ranked = (
         select(
-            key,
-            func.count(Enterprise.id),
-            func.sum(IndicatorReport.revenue),
-            func.sum(IndicatorReport.rd_expense),
+            key.label("key"),
+            column.label("value"),
+            size.label("size"),
+            func.row_number().over(partition_by=key, order_by=size.desc()).label("rank"),
         )
         .select_from(Enterprise)
+        .join(IndicatorReport, IndicatorReport.enterprise_id == Enterprise.id)
         .outerjoin(Zone, Zone.id == Enterprise.zone_id)
-        .outerjoin(IndicatorReport, report)
-        .group_by(key)
-        .order_by(key)
+        .where(IndicatorReport.year == year, column.is_not(None))
+        .subquery()
+    )
+    c = ranked.c
+    rows = session.execute(
+        select(
+            c.key,
+            func.count(),
+            func.sum(c.value),
+            func.sum(c.size),
+            func.max(case((c.rank == 1, c.size))),
+            func.max(case((c.rank == 2, c.size))),
+        ).group_by(c.key)
     ).all()
-    cells = []
-    for k, n, revenue, rd in rows:
-        small = n < MIN_CELL
-        cells.append(
-            Cell(
-                k,
-                int(n),
-                None if small or revenue is None else revenue,
-                None if small or rd is None else rd,
-            )
-        )
-    return cells
+    zero = Decimal(0)
+    return {
+        k: CellStats(int(n), total, magnitude, top1 or zero, top2 or zero)
+        for k, n, total, magnitude, top1, top2 in rows
+    }
+
+
+def enterprise_aggregates(
+    session: Session, group_by: str, year: int, rule: DisclosureRule = DisclosureRule()
+) -> list[Cell]:
+    """Counts and sums over *all* enterprises (anonymous). Each sum passes disclosure control
+    (`innofin.kernel.disclosure`): shown only with enough enterprises that reported the value
+    for the year and none dominating it, and hidden with another where subtraction would reveal
+    it (by zone, also within each province, whose total the province grouping shows)."""
+    key = _GROUPS[group_by]
+    counts: dict[Any, int] = dict(
+        session.execute(
+            select(key, func.count(Enterprise.id))
+            .select_from(Enterprise)
+            .outerjoin(Zone, Zone.id == Enterprise.zone_id)
+            .group_by(key)
+        ).all()
+    )
+    groups: list[list[Any]] = []
+    if group_by == "zone":
+        by_province: dict[Any, list[Any]] = {}
+        for code, province in session.execute(select(Zone.code, Zone.province)):
+            by_province.setdefault(province, []).append(code)
+        groups = list(by_province.values())
+    shown: dict[str, dict[Any, Decimal | None]] = {}
+    for name in _VALUES:
+        stats = _value_stats(session, key, getattr(IndicatorReport, name), year)
+        present = [[k for k in g if k in stats] for g in groups]
+        shown[name] = protect(stats, rule, present)
+    return [
+        Cell(k, int(n), shown["revenue"].get(k), shown["rd_expense"].get(k))
+        for k, n in sorted(counts.items(), key=lambda kv: (kv[0] is not None, kv[0] or ""))
+    ]
 
 
 @dataclass(frozen=True)
@@ -441,28 +486,37 @@ class InstitutionCell:
     annual_capacity: Decimal | None
 
 
-def institution_aggregates(session: Session) -> list[InstitutionCell]:
-    """Institutions by kind, anonymously: how many, their products and capacity."""
+def institution_aggregates(
+    session: Session, rule: DisclosureRule = DisclosureRule()
+) -> list[InstitutionCell]:
+    """Institutions by kind, anonymously: how many, their products and capacity. The capacity
+    passes disclosure control with each institution as one contributor (the capacity of its
+    products summed)."""
     counts: dict[str, int] = {
         kind: int(n)
         for kind, n in session.execute(
             select(Institution.kind, func.count(Institution.id)).group_by(Institution.kind)
         )
     }
-    products = {
-        kind: (n, capacity)
-        for kind, n, capacity in session.execute(
-            select(Institution.kind, func.count(Product.id), func.sum(Product.annual_capacity))
+    products: dict[str, int] = {
+        kind: int(n)
+        for kind, n in session.execute(
+            select(Institution.kind, func.count(Product.id))
             .join(Product, Product.institution_id == Institution.id)
             .group_by(Institution.kind)
         )
     }
+    capacity: dict[str, list[Decimal]] = {}
+    for kind, total in session.execute(
+        select(Institution.kind, func.sum(Product.annual_capacity))
+        .join(Product, Product.institution_id == Institution.id)
+        .where(Product.annual_capacity.is_not(None))
+        .group_by(Institution.id, Institution.kind)
+    ):
+        if total is not None:
+            capacity.setdefault(kind, []).append(total)
+    shown = protect({k: CellStats.of(v) for k, v in capacity.items()}, rule)
     return [
-        InstitutionCell(
-            kind,
-            int(n),
-            int(products.get(kind, (0, None))[0]),
-            products.get(kind, (0, None))[1] if n >= MIN_CELL else None,
-        )
+        InstitutionCell(kind, n, products.get(kind, 0), shown.get(kind))
         for kind, n in sorted(counts.items())
     ]

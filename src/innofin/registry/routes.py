@@ -408,7 +408,7 @@ def update_product(
 @router.get(
     "/aggregates/enterprises",
     response_model=list[AggregateCell],
-    summary="Enterprises counted and summed by group (anonymous; small cells show counts only)",
+    summary="Enterprises counted and summed by group (anonymous; sums under disclosure control)",
 )
 def enterprise_aggregates(
     request: Request,
@@ -416,8 +416,9 @@ def enterprise_aggregates(
     group_by: Literal["zone", "tech_field", "growth_stage", "province"] = Query("tech_field"),
     p: Principal = allow("aggregate:read"),
 ) -> Response:
+    rule = api_state(request).settings.disclosure
     with reading(request) as s:
-        cells = records.enterprise_aggregates(s, group_by, year)
+        cells = records.enterprise_aggregates(s, group_by, year, rule)
     return ok([AggregateCell.model_validate(c, from_attributes=True) for c in cells])
 
 
@@ -427,6 +428,7 @@ def enterprise_aggregates(
     summary="Institutions by kind (anonymous)",
 )
 def institution_aggregates(request: Request, p: Principal = allow("aggregate:read")) -> Response:
+    rule = api_state(request).settings.disclosure
     with reading(request) as s:
-        cells = records.institution_aggregates(s)
+        cells = records.institution_aggregates(s, rule)
     return ok([InstitutionAggregate.model_validate(c, from_attributes=True) for c in cells])

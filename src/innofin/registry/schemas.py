@@ -352,7 +352,9 @@ class ProductOut(_Out):
 class AggregateCell(BaseModel):
     key: str | None
     enterprises: int
-    #: sums in yuan over the year's reports; null for cells under 5 enterprises
+    #: sums in yuan over the year's reports; null where disclosure control hides them (fewer
+    #: than 5 enterprises reported the value, one or two of them dominate it, or subtraction
+    #: would reveal a hidden cell — see `innofin.kernel.disclosure`)
     revenue: AmountJson | None
     rd_expense: AmountJson | None
 
@@ -361,4 +363,5 @@ class InstitutionAggregate(BaseModel):
     kind: str
     institutions: int
     products: int
+    #: null where disclosure control hides it (each institution one contributor)
     annual_capacity: AmountJson | None

@@ -49,11 +49,13 @@ def score(
         change=None if x.previous_points is None else x.points - x.previous_points,
         ranks=x.ranks,
         percentile=x.percentile,
-        verdict=x.verdict,
-        groups=x.groups,
         details_visible=details,
     )
     if details:
+        # without consent: points (and their change), ranks and percentile only — group points
+        # and the rule set's verdict are read from the indicator data the consent protects
+        out.verdict = x.verdict
+        out.groups = dict(x.groups)
         out.items = [
             ScoreItemOut(
                 indicator=i.indicator,

@@ -47,9 +47,12 @@ class ScoreOut(BaseModel):
     change: float | None
     ranks: dict[str, int]
     percentile: float
-    verdict: str | None
-    groups: dict[str, float]
-    #: false for an institution without the enterprise's consent: points and ranks only
+    #: the rule set's verdict; None without the details (as for a system that has none)
+    verdict: str | None = None
+    #: points per group; empty without the details
+    groups: dict[str, float] = Field(default_factory=dict)
+    #: false for an institution without the enterprise's consent: points (and their change on
+    #: last year), ranks and percentile only — no group points, verdict or breakdown
     details_visible: bool
     items: list[ScoreItemOut] = Field(default_factory=list)
     missing_cost: dict[str, float] = Field(default_factory=dict)
