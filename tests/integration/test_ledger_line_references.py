@@ -25,7 +25,7 @@ from innofin.db.engine import unit_of_work
 from innofin.ingest.errors import RejectedRows
 from innofin.ingest.rejects import read_rejects
 from innofin.kernel.errors import NotFound
-from innofin.ledger import pool_engine, pools, returns, service
+from innofin.ledger import bulk, pool_engine, pools, returns, service
 from innofin.ledger.models import AgreementCommitment, CreditLine
 from innofin.ledger.store import perform
 from innofin.registry.models import Institution, Product
@@ -250,3 +250,29 @@ def test_a_bank_return_names_no_pool_or_product_outside_its_programmes(
     with unit_of_work(engine) as s:
         entered = s.scalars(select(CreditLine).where(CreditLine.external_ref == "R-5")).one()
         assert entered.risk_pool_id == w.pool_id and entered.status == "approved"
+
+
+def test_the_bulk_path_names_no_pool_product_or_commitment_outside_its_programmes(
+    engine: Engine,
+) -> None:
+    w = lw.build(engine)
+    o = _others(w)
+    rows = [
+        bulk.NewLine(_spec(w, "B-POOL", risk_pool_id=o.pool)),
+        bulk.NewLine(_spec(w, "B-LOOSE", risk_pool_id=o.loose_pool)),
+        bulk.NewLine(_spec(w, "B-PRODUCT", product_id=o.product)),
+        bulk.NewLine(_spec(w, "B-COMMITMENT", commitment_id=o.commitment)),
+        bulk.NewLine(_spec(w, "B-OWN", risk_pool_id=w.pool_id, product_id=o.own_product)),
+    ]
+    with unit_of_work(engine, actor=lw.MAKER) as s:
+        result = bulk.record_many(s, lw.MAKER, rows)
+    assert [(r.index, r.field, r.reason) for r in result.refused] == [
+        (0, "risk_pool_id", f"risk pool {o.pool} does not exist"),
+        (1, "risk_pool_id", f"risk pool {o.loose_pool} does not exist"),
+        (2, "product_id", f"product {o.product} does not exist"),
+        (3, "commitment_id", f"commitment {o.commitment} does not exist"),
+    ]
+    assert result.recorded == 1
+    with unit_of_work(engine) as s:
+        own = s.scalars(select(CreditLine).where(CreditLine.external_ref == "B-OWN")).one()
+        assert (own.risk_pool_id, own.product_id) == (w.pool_id, o.own_product)
