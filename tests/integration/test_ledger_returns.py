@@ -15,6 +15,7 @@ from sqlalchemy import Engine, func, select
 
 import ledger_world as lw
 from factories import enterprise, uscc
+from innofin.audit.models import AuditEvent
 from innofin.db.engine import unit_of_work
 from innofin.ingest.errors import RejectedRows
 from innofin.ingest.rejects import read_rejects
@@ -512,3 +513,38 @@ def test_a_return_registers_borrowers_only_for_a_programme_that_allows_it(
     again = returns.import_return(engine, path, mapping="loan-book-example", historical=True,
                                   actor=lw.MAKER)  # fmt: skip
     assert (again.applied, again.replayed) == (0, 2)
+
+
+def test_amounts_in_another_currency_need_the_mappings_rate(engine: Engine, tmp_path: Path) -> None:
+    w = lw.build(engine, enterprises=1)
+    with unit_of_work(engine, actor=lw.MAKER) as s:
+        s.add(enterprise(50, id_scheme="ein", identifier="12-3456789", zone_id=w.zone_id))
+    header = [*BOOK_HEADER, "Currency"]
+    rows = [
+        ["B001", "", "credit_line", "3/7/2021", "BL1", "ein", "12-3456789", "A-1", "100000",
+         "3/6/2024", "", "5", "", "", "", "USD"],
+        ["B001", "BN1", "drawdown", "3/9/2021", "BL1", "", "", "", "", "", "24", "", "50000.50",
+         "", "", "USD"],
+    ]  # fmt: skip
+    path = _write(tmp_path / "usd.csv", rows, header)
+    with pytest.raises(RejectedRows) as exc:
+        returns.import_return(engine, path, mapping="loan-book-example", historical=True,
+                              actor=lw.MAKER)  # fmt: skip
+    found = read_rejects(exc.value.rejects_path)
+    assert [(r["row"], r["column"]) for r in found] == [("2", "Currency"), ("3", "Currency")]
+    assert "amounts in USD, but the mapping reads this file's amounts as CNY" in found[0]["reason"]
+    assert _lines(engine) == {}
+    # a mapping that says how to convert: the rate and its date
+    text = (returns.shipped_mapping_path("loan-book-example")).read_text(encoding="utf-8")
+    text = text.replace("  Approved: limit ", "  Approved: {field: limit, currency: USD}")
+    text = text.replace("  Principal: principal", "  Principal: {field: principal, currency: USD}")
+    text += "rates:\n  USD: {rate: '7.1268', date: 2021-03-01, source: PBOC central parity}\n"
+    mapping = tmp_path / "usd.yaml"
+    mapping.write_text(text, encoding="utf-8")
+    done = returns.import_return(engine, path, mapping=mapping, historical=True, actor=lw.MAKER)
+    assert (done.applied, done.rejected) == (2, 0)
+    assert _lines(engine)["BL1"].limit_amount == Decimal("712680.00")
+    assert _loans(engine)["BN1"].principal == Decimal("356343.56")  # 50,000.50 × 7.1268
+    with unit_of_work(engine) as s:
+        audit = s.scalars(select(AuditEvent).where(AuditEvent.entity == "bank_return")).one()
+        assert audit.after["rates"] == {"USD": {"rate": "7.1268", "date": "2021-03-01"}}

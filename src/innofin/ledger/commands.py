@@ -235,6 +235,8 @@ def import_return(
         f"{result.replayed:,} already recorded, {result.rejected:,} rejected"
         + (f" (see {result.rejects_path})" if result.rejects_path else "")
     )
+    for line in result.problem_kinds:  # the rejects by kind, with counts
+        console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
 
 
 programme_app = typer.Typer(

@@ -189,6 +189,8 @@ LOAN_EVENTS = KindSpec(
         FieldSpec("region", FieldType.TEXT, max_length=6),
         FieldSpec("industry_code", FieldType.TEXT, max_length=16),
         FieldSpec("employees", FieldType.INT),
+        # the currency the row's amounts are in, where the file says so (ISO 4217)
+        FieldSpec("currency", FieldType.TEXT, max_length=3),
     ),
     key=("institution", "loan_ref", "event", "date"),
     db_key=("institution", "loan_ref", "event", "date"),
@@ -201,6 +203,14 @@ def shipped_returns() -> list[str]:
     return sorted(
         p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml")
     )
+
+
+def shipped_mapping_path(name: str) -> Path:
+    """The file of a shipped return mapping (to copy and adapt)."""
+    path = Path(str(resources.files("innofin.ledger") / "mappings" / f"{name}.yaml"))
+    if not path.is_file():
+        raise IngestError(f"no shipped mapping {name!r}: use one of {', '.join(shipped_returns())}")
+    return path
 
 
 def _mapping(mapping: Path | str | None) -> Mapping:
@@ -236,6 +246,10 @@ class _Applier:
         self.actor = actor
         self.lines = CreditLines(session, actor, source, historical=historical)
         self.headers = {c.field: c.header for c in binding.columns}
+        #: the currency the amount columns are read in (converted to yuan at the mapping's rate)
+        self.currency = next(
+            (c.currency for c in binding.columns if c.field in ("principal", "limit")), "CNY"
+        )
         self.units = {c.field: c.unit for c in binding.columns}
         self.institutions: dict[str, int | None] = {}
         self.last_date: dict[tuple[int, str], dt.date] = {}
@@ -261,6 +275,16 @@ class _Applier:
         if inst is None:
             return [(n, "institution", row["institution"], "unknown institution code")]
         event, on = row["event"], row["date"]
+        currency = (row.get("currency") or "").upper()
+        if currency and currency != self.currency:
+            reason = (
+                f"amounts in {currency}, but the mapping reads this file's amounts as "
+                f"{self.currency}: declare the amount columns' currency and its rate (rates:) "
+                "in the mapping; amounts are never read as yuan by default"
+            )
+            if row.get("loan_ref"):
+                self.rejected_loans.setdefault((inst, row["loan_ref"]), n)
+            return [(n, "currency", currency, reason)]
         if event == "credit_line":
             problems, replayed, new = self.lines.apply(inst, row["institution"], row)
             self.replayed += replayed and not problems
