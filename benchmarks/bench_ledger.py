@@ -218,6 +218,12 @@ def build_world(engine: Engine, enterprises: int, loans: int, seed: int) -> Worl
         bank = Institution(code="B001", name="示例银行", kind="bank")
         s.add(bank)
         s.flush()
+        # the bank takes part in the pool's programme, so its lines may name the pool
+        programme = service.create_programme(
+            s, MAKER, code="PRG-1", name="示例科技信贷计划", sponsor="示例省科技厅",
+            starts_on=D(2024, 1, 1), ends_on=D(2027, 12, 31), zone_ids=[zone.id],
+            institution_ids=[bank.id],
+        )  # fmt: skip
         agreement = service.sign_agreement(
             s,
             MAKER,
@@ -238,8 +244,9 @@ def build_world(engine: Engine, enterprises: int, loans: int, seed: int) -> Worl
         ).one()
         rules = pool_engine.province_direct_guaranteed_bonus_rules(leverage=Decimal(10))
         pool = pools.create_pool(
-            s, MAKER, code="POOL-1", name="示例风险补偿资金池", rules=rules, opened_on=D(2024, 1, 1)
-        )
+            s, MAKER, code="POOL-1", name="示例风险补偿资金池", rules=rules,
+            programme_id=programme.id, opened_on=D(2024, 1, 1),
+        )  # fmt: skip
         funds = Decimal(loans * MAX_PRINCIPAL // 10 + 1)
         pools.contribute(s, MAKER, pool.id, contributor="province", amount=funds, on=D(2024, 1, 1))
         firm_ids, bank_id, pool_id = [f.id for f in firms], bank.id, pool.id
