@@ -439,6 +439,11 @@ def test_the_mistakes_of_a_real_file_are_grouped_by_kind_and_skip_invalid_is_saf
     write_offs = [i for i, r in enumerate(rows) if r[2] == "write_off" and r[1] not in broken]
     rows[write_offs[0]][12] = "99999999"  # a charge-off above the principal
     rows[write_offs[1]][3] = ""  # a charge-off with no date
+    repaid = [i for i, r in enumerate(rows) if r[2] == "repayment" and r[1] not in broken]
+    twice = next(
+        i for i in repaid if rows[i + 1][2] == "repayment" and rows[i + 1][1] == rows[i][1]
+    )
+    rows[twice][3] = ""  # a blank payment date, with a later payment of the same loan
     path = _write(tmp_path / "book.csv", rows, BOOK_HEADER)
     before = _events(engine)
     with pytest.raises(RejectedRows) as exc:
@@ -446,6 +451,8 @@ def test_the_mistakes_of_a_real_file_are_grouped_by_kind_and_skip_invalid_is_saf
                               actor=lw.MAKER)  # fmt: skip
     assert _events(engine) == before
     message = str(exc.value)
+    later = f"an earlier row of loan {rows[twice][1]} was rejected (row {twice + 2})"
+    assert later in {r["reason"] for r in read_rejects(exc.value.rejects_path)}
     assert "3 rows: Date: disbursement after the line's end" in message
     for kind in ("Term: a term of … months", "disbursement before the line's start",
                  "Principal: a charge-off above the loan's principal",
@@ -459,6 +466,8 @@ def test_the_mistakes_of_a_real_file_are_grouped_by_kind_and_skip_invalid_is_saf
         assert replay.check(s) == []
         refs = set(s.scalars(select(Loan.external_ref)))
         assert not refs & broken
+        paid_twice = s.scalars(select(Loan).where(Loan.external_ref == rows[twice][1])).one()
+        assert paid_twice.principal_repaid == 0  # neither the bad payment nor the one after it
         for ref in {rows[i][1] for i in write_offs[:2]}:
             loan = s.scalars(select(Loan).where(Loan.external_ref == ref)).one()
             assert loan.written_off == 0  # the bad charge-off and nothing after it

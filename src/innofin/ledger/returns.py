@@ -65,6 +65,7 @@ from innofin.ingest.kinds import FieldSpec, FieldType, KindSpec, register_foreig
 from innofin.ingest.mapping import Binding, Mapping, bind, load_mapping
 from innofin.ingest.readers import inspect, open_table
 from innofin.ingest.rejects import RejectsWriter, default_rejects_path
+from innofin.ingest.tables import RawBatch
 from innofin.ingest.validate import PROBLEM_SCHEMA, BatchValidator
 from innofin.kernel.ids import IdScheme
 from innofin.kernel.money import AmountUnit
@@ -265,6 +266,27 @@ class _Applier:
             ).first()
         return self.institutions[code]
 
+    def unreadable(self, batch: RawBatch, problems: pl.DataFrame, binding: Binding) -> None:
+        """Rows the validator rejected (a blank date, an amount that is not one) reject the
+        later rows of their loan too: a loan's history is applied up to its first problem."""
+        bad = set(problems["row"].to_list())
+        where = {c.field: c.index for c in binding.columns}
+        inst_at, ref_at = where.get("institution"), where.get("loan_ref")
+        if not bad or inst_at is None or ref_at is None:
+            return
+        cells = zip(
+            batch.rows.to_list(),
+            batch.frame[f"c{inst_at}"].to_list(),
+            batch.frame[f"c{ref_at}"].to_list(),
+            strict=True,
+        )
+        for n, code, ref in cells:
+            if n in bad and code and ref and code.strip() and ref.strip():
+                inst = self.institution(code.strip())
+                if inst is not None:
+                    key = (inst, ref.strip())
+                    self.rejected_loans[key] = min(self.rejected_loans.get(key, n), n)
+
     def prefetch(self, rows: list[dict[str, Any]]) -> None:
         self.lines.prefetch(rows, self.institution)
 
@@ -295,8 +317,8 @@ class _Applier:
         if not ref:
             reason = f"a {event} needs loan_ref, the bank's own loan number"
             return [(n, "loan_ref", "", reason)]
-        if (inst, ref) in self.rejected_loans:
-            first = self.rejected_loans[(inst, ref)]
+        first = self.rejected_loans.get((inst, ref))
+        if first is not None and first < n:
             reason = f"an earlier row of loan {ref} was rejected (row {first})"
             return [(n, "loan_ref", ref, reason)]
         last = self.last_date.get((inst, ref))
@@ -421,6 +443,7 @@ def import_return(
                 applier = _Applier(session, actor, binding, source, historical)
                 for batch in table.batches():
                     checked = validator.check(batch)
+                    applier.unreadable(batch, checked.problems, binding)
                     problems = [checked.problems]
                     rows += checked.rows
                     found = []
