@@ -239,11 +239,11 @@ def test_every_readme_example_runs_as_printed_on_the_demo(tmp_path: Path, demo: 
 
 
 def demo_hints(output: str) -> list[str]:
-    """The commands `innofin demo run` suggests at its end (command, 2+ spaces, what it does)."""
+    """The commands `innofin demo run` suggests at its end (shell lines: command  # what)."""
     tail = output.split("What to look at next", 1)[1]
     commands = []
     for raw in tail.splitlines():
-        command = re.split(r"\s{2,}", raw.strip(), maxsplit=1)[0]
+        command = _code(raw.strip())
         if command.startswith(("innofin ", "export ", ". ")):
             commands.append(command)
     return commands

@@ -124,7 +124,7 @@ def run(
         *_activate_hint(),
         (f"export INNOFIN_DATABASE_URL={url}", "this database"),
         ("innofin stats", "what the registry holds"),
-        (f"{out}/enterprises.xlsx", "the files people circulate (open them in a spreadsheet)"),
+        ("", f"{out}/enterprises.xlsx and the other files people circulate"),
         (
             "innofin import indicators examples/年度指标.xlsx --mapping indicators-zh",
             "a zone's file: Chinese headers, amounts in 万元",
@@ -137,7 +137,9 @@ def run(
         ("innofin ledger history loan 1", "the story of a loan"),
         ("innofin --help", "every command"),
     ]
-    console.print("\n".join(f"  {command}    {what}" for command, what in hints), soft_wrap=True)
+    width = min(44, max(len(command) for command, _ in hints))  # as shell lines with a comment
+    lines = (f"  {c:<{width}}  # {what}" if c else f"  # {what}" for c, what in hints)
+    console.print("\n".join(lines), soft_wrap=True, highlight=False, markup=False)
 
 
 def _activate_hint() -> list[tuple[str, str]]:
@@ -224,7 +226,9 @@ def _print_ledger(eng: Engine) -> None:
             _yi(pool.covered_outstanding), f"{pool.claims_paid:,}",
         )  # fmt: skip
     console.print(table)
-    console.print("  innofin ledger check    every cached balance against its events")
+    console.print(
+        "  innofin ledger check  # every cached balance against its events", highlight=False
+    )
 
 
 DEMO_USERS = ("demo.admin", "demo.province1", "demo.zone1", "demo.bank1", "demo.firm1")
