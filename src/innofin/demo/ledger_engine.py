@@ -1537,6 +1537,7 @@ def _programme_tables(
                 f"{zone}管委会",
             ],
             "candidate_list": ["key-enterprises", None, None],
+            "register_borrowers": [False, False, False],  # the demo's returns name known firms
             "zone_ids": [
                 (plan.national_zones + 1).tolist(),
                 (plan.province_zones + 1).tolist(),
