@@ -1,19 +1,25 @@
 """Fixtures: a migrated database per test, on SQLite always and on PostgreSQL when
-`INNOFIN_TEST_DATABASE_URL` is set (each PostgreSQL test gets a schema of its own)."""
+`INNOFIN_TEST_DATABASE_URL` is set (each PostgreSQL test gets a schema of its own).
+
+With `INNOFIN_TEST_APP_ROLE` set too (CI sets it), a PostgreSQL test's schema is migrated by the
+URL's user (the owner) and the test connects as that application role: not a superuser, no
+UPDATE, DELETE or TRUNCATE on the append-only tables (`innofin.db.roles`). A test that must act
+as the owner (tampering with history below the application) asks for `owner_engine`."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import uuid
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, make_url, text
 
 from innofin.access import passwords
-from innofin.db import make_engine
+from innofin.db import make_engine, roles
 from innofin.db.migrate import upgrade
 
 # Argon2 at production cost takes ~0.5 s a hash or a sign-in on this machine; tests hash cheaply
@@ -22,6 +28,22 @@ passwords.use_test_parameters()
 
 PG_URL = os.environ.get("INNOFIN_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+APP_ROLE = os.environ.get("INNOFIN_TEST_APP_ROLE") if PG_URL else None
+#: the application role's engine → the owner's engine on the same schema
+_OWNERS: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+
+
+@pytest.fixture(scope="session")
+def _app_role() -> str | None:
+    """The application role, created once per cluster (other runs may be creating it too)."""
+    if APP_ROLE is None:
+        return None
+    assert PG_URL
+    admin = make_engine(PG_URL)
+    with admin.begin() as conn:
+        roles.apply(conn.connection.driver_connection, [roles.create_role(APP_ROLE, app=True)])
+    admin.dispose()
+    return APP_ROLE
 
 
 @pytest.fixture(scope="session")
@@ -44,9 +66,9 @@ def _sqlite_engine(template: Path, tmp_path: Path) -> Engine:
 
 @pytest.fixture(params=BACKENDS)
 def engine(
-    request: pytest.FixtureRequest, tmp_path: Path, _sqlite_template: Path
+    request: pytest.FixtureRequest, tmp_path: Path, _sqlite_template: Path, _app_role: str | None
 ) -> Iterator[Engine]:
-    """A freshly migrated, empty database."""
+    """A freshly migrated, empty database (as the application role, when there is one)."""
     if request.param == "sqlite":
         eng = _sqlite_engine(_sqlite_template, tmp_path)
         yield eng
@@ -57,11 +79,21 @@ def engine(
     admin = make_engine(PG_URL)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    eng = make_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
+    options = {"options": f"-csearch_path={schema}"}
+    eng = make_engine(PG_URL, connect_args=options)
+    app = None
     try:
         upgrade(eng)
-        yield eng
+        if _app_role is not None:
+            with eng.begin() as conn:
+                roles.apply(conn.connection.driver_connection, roles.grants(_app_role, schema))
+            url = make_url(PG_URL).set(username=_app_role, password=None)
+            app = make_engine(url.render_as_string(hide_password=False), connect_args=options)
+            _OWNERS[app] = eng
+        yield app or eng
     finally:
+        if app is not None:
+            app.dispose()
         eng.dispose()
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
@@ -74,3 +106,10 @@ def sqlite_engine(tmp_path: Path, _sqlite_template: Path) -> Iterator[Engine]:
     eng = _sqlite_engine(_sqlite_template, tmp_path)
     yield eng
     eng.dispose()
+
+
+@pytest.fixture
+def owner_engine(engine: Engine) -> Engine:
+    """The owner's engine on `engine`'s database (the same engine unless tests run as the
+    application role): for tests that tamper with the history below the application."""
+    return _OWNERS.get(engine, engine)

@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 
 import ledger_world as lw
 from innofin.audit.models import AuditEvent
+from innofin.db import make_engine, roles
 from innofin.db.engine import unit_of_work
 from innofin.ledger import service
 from innofin.ledger.models import LedgerEvent, LimitEntry
@@ -128,12 +129,14 @@ def test_sqlite_ordinary_duplicate_key_still_fails_naming_the_key(sqlite_engine:
 
 
 @pytest.mark.parametrize("table", TABLES)
-def test_truncate_and_upsert_are_refused(engine: Engine, table: str) -> None:
-    """PostgreSQL: TRUNCATE (which fires no row trigger) and INSERT … ON CONFLICT DO UPDATE;
-    SQLite has no TRUNCATE, and its `DELETE FROM t` (the truncate optimisation) is refused."""
+def test_truncate_and_upsert_are_refused(engine: Engine, owner_engine: Engine, table: str) -> None:
+    """PostgreSQL: TRUNCATE (which fires no row trigger) and INSERT … ON CONFLICT DO UPDATE,
+    refused by triggers even to the tables' owner; SQLite has no TRUNCATE, and its
+    `DELETE FROM t` (the truncate optimisation) is refused."""
     event_id = _repaid(engine)
     before = _counts(engine)
     if engine.dialect.name == "postgresql":
+        engine = owner_engine
         # (a plain TRUNCATE of ledger_event stops at limit_entry's foreign key already)
         for sql in (f"TRUNCATE {table}", f"TRUNCATE {table} CASCADE"):
             with (
@@ -158,3 +161,48 @@ def test_truncate_and_upsert_are_refused(engine: Engine, table: str) -> None:
             s.execute(text(f"DELETE FROM {table}"))
     assert _counts(engine) == before
     assert _principal(engine, event_id) == Decimal("90000.00")
+
+
+def test_the_application_role_may_not_rewrite_history(engine: Engine, owner_engine: Engine) -> None:
+    """The production application role (`innofin db roles`): not a superuser, and no UPDATE,
+    DELETE or TRUNCATE on the append-only tables — refused by privilege before any trigger, so
+    it could not switch the triggers off either. Ordinary writes still work."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("database roles are PostgreSQL's")
+    app_role = "innofin_test_app"
+    with owner_engine.begin() as conn:
+        schema = conn.exec_driver_sql("SELECT current_schema()").scalar()
+        assert schema
+        driver = conn.connection.driver_connection
+        roles.apply(
+            driver, [roles.create_role(app_role, app=True), *roles.grants(app_role, schema)]
+        )
+    url = owner_engine.url.set(username=app_role, password=None)
+    app = make_engine(
+        url.render_as_string(hide_password=False),
+        connect_args={"options": f"-csearch_path={schema}"},
+    )
+    try:
+        event_id = _repaid(app)
+        with app.connect() as conn:
+            assert (
+                conn.exec_driver_sql(
+                    "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
+                ).scalar()
+                is False
+            )
+        for table in TABLES:
+            for sql in (
+                f"UPDATE {table} SET id = id",
+                f"DELETE FROM {table}",
+                f"TRUNCATE {table} CASCADE",
+                f"ALTER TABLE {table} DISABLE TRIGGER ALL",
+            ):
+                with (
+                    pytest.raises(DBAPIError, match=r"permission denied|must be owner"),
+                    app.begin() as conn,
+                ):
+                    conn.exec_driver_sql(sql)
+        assert _principal(app, event_id) == Decimal("90000.00")
+    finally:
+        app.dispose()

@@ -230,11 +230,12 @@ def test_leverage_limit_blocks_new_covered_credit(engine: Engine) -> None:
     _check_clean(engine)
 
 
-def test_events_are_append_only(engine: Engine) -> None:
+def test_events_are_append_only(engine: Engine, owner_engine: Engine) -> None:
     w = lw.build(engine)
     lw.line(w)  # a reservation and a consumption on the commitment
     for sql in ("UPDATE ledger_event SET reason = 'x'", "DELETE FROM limit_entry"):
-        with pytest.raises(DBAPIError, match="append-only"), unit_of_work(engine) as s:
+        # the trigger refuses even the owner (the application role has no such privilege)
+        with pytest.raises(DBAPIError, match="append-only"), unit_of_work(owner_engine) as s:
             s.execute(text(sql))
 
 
