@@ -1,4 +1,4 @@
-"""`innofin audit show ENTITY ID`: the recorded history of one record."""
+"""`innofin audit show ENTITY ID`: the recorded history of one record; `audit verify`: its chain."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from innofin.cli_support import console, engine
-from innofin.kernel.errors import NotFound
+from innofin.kernel.errors import Conflict, NotFound
 
 app = typer.Typer(help="The audit trail: who changed what, when and why.", no_args_is_help=True)
 
@@ -55,6 +55,31 @@ def show(
             e.reason or "",
         )
     console.print(table)
+
+
+@app.command()
+def verify() -> None:
+    """Recompute the audit trail's tamper-evident chain (exit 4 naming the first event whose
+    hash differs, or the head's disagreement when events were removed from the end). Prints the
+    chain's head: keep it to recognise a trail rewritten later with its hashes."""
+    from innofin.audit.models import AuditEvent
+    from innofin.db import chain
+    from innofin.db.base import Base
+    from innofin.db.engine import unit_of_work
+
+    eng = engine()
+    try:
+        with unit_of_work(eng) as session:
+            broken = chain.verify(session, Base.metadata.tables[AuditEvent.__tablename__])
+            head = chain.heads(session).get("audit_event")
+    finally:
+        eng.dispose()
+    if broken is not None:
+        console.print(f"[red]chain broken[/] {broken}")
+        raise Conflict(f"the audit trail was changed below the application: {broken}")
+    assert head is not None
+    console.print(f"chain audit_event: {head.length} events, head {head.last_hash}")
+    console.print("every audit event matches its chain")
 
 
 def _changes(before: dict[str, object] | None, after: dict[str, object] | None) -> str:

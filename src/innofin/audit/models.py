@@ -10,9 +10,10 @@ from sqlalchemy import Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from innofin.db.base import Base, JsonDoc, UtcDateTime
+from innofin.db.chain import Chained
 
 
-class AuditEvent(Base):
+class AuditEvent(Chained, Base):
     """One write: who (user or CLI account), when, what (entity, id, before → after) and why."""
 
     __tablename__ = "audit_event"
@@ -29,3 +30,5 @@ class AuditEvent(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
     reason: Mapped[str | None] = mapped_column(String(500))
     request_id: Mapped[str | None] = mapped_column(String(64))
+    #: the tamper-evident chain (`db.chain`): hash of the previous row's hash and this content
+    chain_hash: Mapped[str | None] = mapped_column(String(64))

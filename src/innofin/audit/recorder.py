@@ -18,6 +18,7 @@ from sqlalchemy import Connection, event, insert, inspect
 from sqlalchemy.orm import Session
 
 from innofin.audit.models import AuditEvent
+from innofin.db import chain
 
 REDACTED = "***"
 
@@ -86,7 +87,9 @@ def record(
     after: dict[str, Any] | None = None,
 ) -> None:
     """Write one audit row (for writes that do not go through the ORM)."""
-    conn.execute(insert(AuditEvent), [_row(actor, action, entity, entity_id, before, after)])
+    rows = [_row(actor, action, entity, entity_id, before, after)]
+    chain.seal_rows(conn, "audit_event", rows)
+    conn.execute(insert(AuditEvent), rows)
 
 
 def _row(
@@ -164,7 +167,19 @@ def _after_flush(session: Session, _context: Any) -> None:
         if isinstance(obj, Audited):
             rows.append(_row(actor, "delete", _table(obj), _identity(obj), _snapshot(obj), None))
     if rows:
+        chain.seal_rows(session, "audit_event", rows)
         session.connection().execute(insert(AuditEvent), rows)
+
+
+@event.listens_for(Session, "before_flush")
+def _lock_chain(session: Session, _context: Any, _instances: Any) -> None:
+    """A flush that changes an audited row will append to the audit chain: take the chain lock
+    before the flush locks the rows it changes, as every chain writer does, so that no two
+    transactions each hold one lock and wait for the other's."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    if any(isinstance(o, Audited) for o in (*session.new, *session.dirty, *session.deleted)):
+        chain.lock(session)
 
 
 def _table(obj: Any) -> str:

@@ -36,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy import table as table_clause
 from sqlalchemy.types import TypeEngine
 
+from innofin.db import chain
 from innofin.db.base import Money, Quantity
 from innofin.db.bulk import upsert_statement
 
@@ -75,6 +76,10 @@ class FrameWriter:
     ) -> None:
         self.conn, self.table = conn, table
         self.columns = list(columns)
+        #: an append-only table's rows join its tamper-evident chain as they are written
+        self.chained = table.name in chain.COLUMNS and key is None
+        if self.chained and chain.HASH not in self.columns:
+            self.columns.append(chain.HASH)
         stmt: Any
         if key is None:
             stmt = insert(table)
@@ -109,6 +114,8 @@ class FrameWriter:
         """Write the rows of `frame` (which holds at least the writer's columns)."""
         if frame.height == 0:
             return 0
+        if self.chained:
+            frame = chain.seal_frame(self.conn, self.table, frame)
         if self.conn.dialect.name == "sqlite":
             exprs = [
                 pl.lit(self.literals[n]).alias(n) if n not in self.columns else self._sqlite(n)

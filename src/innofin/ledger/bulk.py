@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from innofin.access.policy import line_pool_scope, line_product_scope
 from innofin.audit.recorder import Actor, jsonable, now, record
+from innofin.db import chain
 from innofin.kernel.errors import InnofinError
 from innofin.ledger import pool_engine as pools
 from innofin.ledger import schedule_engine as sched
@@ -1083,6 +1084,7 @@ def record_many(
     """Record `rows` in order; refused rows are returned, the others written (the caller's
     transaction decides whether a refusal rolls everything back)."""
     session.flush()
+    chain.lock(session)  # before any row lock, as every ledger writer (see `db.chain`)
     batch = _Batch(session, actor, rules or sched.ClassificationRules(), cascade)
     batch.load(rows)
     refused: list[Refused] = []
@@ -1125,7 +1127,7 @@ def repay_many(session: Session, actor: Actor, rows: Sequence[Repayment]) -> Bul
 #: the columns of ledger_event that bulk rows fill, in COPY order (after the id)
 _EVENT_COLUMNS = (
     "entity", "entity_id", "kind", "effective_on", "amount", "principal", "interest", "data",
-    "reverses_id", "idempotency_key", "actor", "user_id", "reason", "recorded_at",
+    "reverses_id", "idempotency_key", "actor", "user_id", "reason", "recorded_at", "chain_hash",
 )  # fmt: skip
 _DATA = 1 + _EVENT_COLUMNS.index("data")
 
@@ -1139,6 +1141,8 @@ def insert_events(session: Session, events: list[dict[str, Any]]) -> list[int]:
     """
     if not events:
         return []
+    # under the chain lock, so the ids taken below follow every chain append before them
+    chain.seal_rows(session, "ledger_event", events)
     if session.get_bind().dialect.name != "postgresql":
         table = _table(LedgerEvent)
         rows = session.execute(
@@ -1168,6 +1172,7 @@ def insert_events(session: Session, events: list[dict[str, Any]]) -> list[int]:
 def insert_limit_entries(session: Session, entries: list[dict[str, Any]]) -> None:
     """Insert limit_entry rows (their ids are not needed)."""
     if entries:
+        chain.seal_rows(session, "limit_entry", entries)
         session.execute(insert(_table(LimitEntry)), entries)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -277,9 +278,11 @@ def load_programme(
 
 @app.command("check")
 def check() -> None:
-    """Replay every event and limit entry and compare with the cached balances (exit 4 and a
-    list of disagreements if any cache differs from its history)."""
-    from innofin.db import migrate
+    """Replay every event and limit entry and compare with the cached balances, and recompute
+    the tamper-evident chains of ledger_event and limit_entry (exit 4, naming the first event
+    whose hash differs or listing the caches that disagree). Prints each chain's head: keep it
+    (at each close of books) to recognise a history rewritten later with its hashes."""
+    from innofin.db import chain, migrate
     from innofin.db.engine import unit_of_work
     from innofin.ledger import replay
 
@@ -287,14 +290,35 @@ def check() -> None:
     try:
         migrate.upgrade(eng)
         with unit_of_work(eng) as session:
+            breaks = [chain.verify(session, chain_table(name)) for name in LEDGER_CHAINS]
+            heads = chain.heads(session)
             found = replay.check(session)
     finally:
         eng.dispose()
+    broken = [b for b in breaks if b is not None]
+    for b in broken:
+        console.print(f"[red]chain broken[/] {b}")
     if found:
         for m in found[:50]:
             console.print(f"[red]mismatch[/] {m}")
+    if broken:
+        raise Conflict(f"the history was changed below the application: {broken[0]}")
+    if found:
         raise Conflict(f"{len(found)} cached values disagree with the ledger's history")
-    console.print("every cached balance equals the replay of its events")
+    for name in LEDGER_CHAINS:
+        head = heads[name]
+        console.print(f"chain {name}: {head.length} events, head {head.last_hash}")
+    console.print("every event matches its chain; every cached balance equals their replay")
+
+
+#: the chains `ledger check` verifies (the audit trail's: `innofin audit verify`)
+LEDGER_CHAINS = ("ledger_event", "limit_entry")
+
+
+def chain_table(name: str) -> Any:
+    from innofin.db.base import Base
+
+    return Base.metadata.tables[name]
 
 
 @app.command("summary")

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 import innofin.registry.models  # noqa: F401  (defines the tables this module's foreign keys name)
 from innofin.audit.recorder import Audited
 from innofin.db.base import Base, JsonDoc, Money, Quantity, UtcDateTime
+from innofin.db.chain import Chained
 
 TARGET_KINDS = ("financing_balance", "new_credit", "key_enterprises", "balance_growth")
 AGREEMENT_KINDS = ("government_bank", "zone_bank", "bank_enterprise")
@@ -246,7 +247,7 @@ class LoanInstalment(Base):
     interest: Mapped[Decimal] = mapped_column(Money)
 
 
-class LedgerEvent(Base):
+class LedgerEvent(Chained, Base):
     """One change of the ledger, never updated or deleted (the database refuses both).
 
     ``entity``/``entity_id`` name the record it changes; ``kind`` what happened (past tense:
@@ -276,9 +277,11 @@ class LedgerEvent(Base):
     user_id: Mapped[int | None] = mapped_column(Integer)
     reason: Mapped[str | None] = mapped_column(String(500))
     recorded_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    #: the tamper-evident chain (`db.chain`): hash of the previous event's hash and this content
+    chain_hash: Mapped[str | None] = mapped_column(String(64))
 
 
-class LimitEntry(Base):
+class LimitEntry(Chained, Base):
     """A reservation, consumption or release of a limit (a commitment's or a credit line's).
 
     The unique key (account, account id, kind, source, source id) is what makes "one credit
@@ -300,6 +303,7 @@ class LimitEntry(Base):
     source: Mapped[str] = mapped_column(String(20))
     source_id: Mapped[int] = mapped_column(Integer)
     event_id: Mapped[int] = mapped_column(ForeignKey("ledger_event.id"))
+    chain_hash: Mapped[str | None] = mapped_column(String(64))  # see `db.chain`
 
 
 class RiskPool(Audited, Base):

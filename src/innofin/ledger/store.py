@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from innofin.audit.recorder import Actor, jsonable, now
+from innofin.db import chain
 from innofin.db.engine import unit_of_work
 from innofin.kernel.errors import Conflict, InvalidInput, NotFound
 from innofin.kernel.money import to_money
@@ -48,7 +49,9 @@ def get_row(session: Session, model: type[T], ident: int, what: str) -> T:
 
 def locked(session: Session, model: type[T], ident: int, what: str) -> T:
     """The row, locked for the rest of the transaction (PostgreSQL; SQLite holds the write lock
-    of the whole database already)."""
+    of the whole database already). The chain lock comes first: every writer takes it before
+    any row lock, so two writers never each hold one and wait for the other (see `db.chain`)."""
+    chain.lock(session)
     stmt = select(model).where(model.id == ident).with_for_update()  # type: ignore[attr-defined]
     found = session.scalars(stmt.execution_options(populate_existing=True)).first()
     if found is None:
