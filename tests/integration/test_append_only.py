@@ -17,6 +17,7 @@ import ledger_world as lw
 from innofin.audit.models import AuditEvent
 from innofin.db import make_engine, roles
 from innofin.db.engine import unit_of_work
+from innofin.kernel.errors import InvalidInput
 from innofin.ledger import service
 from innofin.ledger.models import LedgerEvent, LimitEntry
 from innofin.ledger.store import perform
@@ -206,3 +207,50 @@ def test_the_application_role_may_not_rewrite_history(engine: Engine, owner_engi
         assert _principal(app, event_id) == Decimal("90000.00")
     finally:
         app.dispose()
+
+
+def test_db_roles_prints_and_applies_the_production_roles(
+    engine: Engine, owner_engine: Engine
+) -> None:
+    from typer.testing import CliRunner
+
+    from innofin.cli import app as cli
+
+    runner = CliRunner()
+    printed = runner.invoke(cli, ["db", "roles", "--app", "innofin_test_app"])
+    assert printed.exit_code == 0, printed.output
+    assert "NOSUPERUSER" in printed.output
+    assert "REVOKE UPDATE, DELETE, TRUNCATE ON %I.%I FROM PUBLIC, %I" in printed.output
+    bad = runner.invoke(cli, ["db", "roles", "--app", "Robert'); DROP"])
+    assert isinstance(bad.exception, InvalidInput) and bad.exception.exit_code == 2
+    if engine.dialect.name != "postgresql":
+        sqlite_url = engine.url.render_as_string(hide_password=False)
+        refused = runner.invoke(cli, ["db", "roles", "--apply", "--owner-url", sqlite_url])
+        assert isinstance(refused.exception, InvalidInput), refused.output
+        assert "PostgreSQL" in str(refused.exception)
+        return
+    with owner_engine.connect() as conn:
+        schema = conn.exec_driver_sql("SELECT current_schema()").scalar()
+    url = owner_engine.url.render_as_string(hide_password=False)
+    args = ["db", "roles", "--apply", "--owner-url", url, "--schema", str(schema),
+            "--owner", "innofin_test_owner", "--app", "innofin_test_app"]  # fmt: skip
+    for _ in range(2):  # idempotent
+        applied = runner.invoke(cli, args)
+        assert applied.exit_code == 0, applied.output
+    with owner_engine.connect() as conn:
+
+        def may(table: str, privilege: str) -> bool:
+            return bool(conn.exec_driver_sql(
+                f"SELECT has_table_privilege('innofin_test_app', '{schema}.{table}', '{privilege}')"
+            ).scalar())  # fmt: skip
+
+        for table in TABLES:
+            assert may(table, "SELECT") and may(table, "INSERT"), table
+            for privilege in ("UPDATE", "DELETE", "TRUNCATE"):
+                assert not may(table, privilege), (table, privilege)
+        assert may("loan", "UPDATE") and may("chain_head", "UPDATE")
+        assert not may("chain_head", "DELETE")
+        flags = conn.exec_driver_sql(
+            "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = 'innofin_test_app'"
+        ).one()
+        assert tuple(flags) == (False, False)
