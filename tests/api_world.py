@@ -260,7 +260,11 @@ def _pg_tables_in_order(cur: Any) -> list[str]:
 
 
 def _restore(engine: Engine, data: Any) -> None:
-    with engine.connect() as conn:
+    from conftest import owner_of
+
+    # as the owner: emptying the tables the migrations filled is no business of the application
+    # role, which may not DELETE from the append-only tables or chain_head
+    with owner_of(engine).connect() as conn:
         raw = conn.connection.driver_connection
         assert raw is not None
         if engine.dialect.name == "sqlite":

@@ -108,8 +108,13 @@ def sqlite_engine(tmp_path: Path, _sqlite_template: Path) -> Iterator[Engine]:
     eng.dispose()
 
 
+def owner_of(engine: Engine) -> Engine:
+    """The owner's engine on `engine`'s database (the same engine unless tests run as the
+    application role)."""
+    return _OWNERS.get(engine, engine)
+
+
 @pytest.fixture
 def owner_engine(engine: Engine) -> Engine:
-    """The owner's engine on `engine`'s database (the same engine unless tests run as the
-    application role): for tests that tamper with the history below the application."""
-    return _OWNERS.get(engine, engine)
+    """`owner_of(engine)`: for tests that tamper with the history below the application."""
+    return owner_of(engine)
