@@ -104,3 +104,15 @@ def test_ledger_amounts_and_dates_refuse_the_same_forms(setup: tuple[World, Api]
         response = api.call("admin", "POST", path, json=body)
         assert response.status_code == 422, (day, response.text)
         assert response.json()["field"] == "paid_on"
+
+
+def test_date_query_parameters_are_yyyy_mm_dd_only(setup: tuple[World, Api]) -> None:
+    """pydantic alone read ?opens_from=0 as 1970-01-01 (a Unix timestamp)."""
+    _, api = setup
+    for name, path in (("opens_from", "credit-lines"), ("drawn_to", "loans")):
+        for day in ("0", "1700000000", "20240101"):
+            response = api.call("admin", "GET", f"/api/v1/{path}?{name}={day}")
+            assert response.status_code == 422, (name, day, response.text)
+            assert response.json()["field"] == name
+        good = api.call("admin", "GET", f"/api/v1/{path}?{name}=２０２４－０１－０１")
+        assert good.status_code == 200, good.text

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -13,6 +12,7 @@ from innofin.api.errors import ERROR_RESPONSES
 from innofin.api.pages import Page, PageRequest, list_page, page_request, sort_query
 from innofin.api.writes import run_write
 from innofin.audit.recorder import Actor
+from innofin.kernel.jsontypes import IsoDate
 from innofin.ledger import records
 from innofin.ledger.schemas import (
     CreditLineCreate,
@@ -41,8 +41,8 @@ def list_lines(
     status: Literal["pending", "approved", "rejected", "closed"] | None = Query(None),
     enterprise_id: int | None = Query(None, ge=1, le=2_147_483_647),
     institution_id: int | None = Query(None, ge=1, le=2_147_483_647),
-    opens_from: dt.date | None = Query(None, description="lines opened on or after"),
-    opens_to: dt.date | None = Query(None, description="lines opened on or before"),
+    opens_from: IsoDate | None = Query(None, description="lines opened on or after"),
+    opens_to: IsoDate | None = Query(None, description="lines opened on or before"),
     p: Principal = allow("ledger:read"),
 ) -> Response:
     stmt = records.lines_query(p, status, enterprise_id, institution_id, opens_from, opens_to)
@@ -142,8 +142,8 @@ def list_loans(
     institution_id: int | None = Query(None, ge=1, le=2_147_483_647),
     enterprise_id: int | None = Query(None, ge=1, le=2_147_483_647),
     credit_line_id: int | None = Query(None, ge=1, le=2_147_483_647),
-    drawn_from: dt.date | None = Query(None, description="loans drawn on or after"),
-    drawn_to: dt.date | None = Query(None, description="loans drawn on or before"),
+    drawn_from: IsoDate | None = Query(None, description="loans drawn on or after"),
+    drawn_to: IsoDate | None = Query(None, description="loans drawn on or before"),
     defaulted: bool | None = Query(None, description="only loans that defaulted (or did not)"),
     p: Principal = allow("ledger:read"),
 ) -> Response:
