@@ -1,5 +1,6 @@
 """A rejects report echoes values in the unit of their column's header: under 本金（万元） a
-refused repayment shows 万元, as the bank wrote it, not yuan (SQLite and PostgreSQL)."""
+refused repayment shows 万元, as the bank wrote it, not yuan (SQLite and PostgreSQL). Bank
+returns also read full-width amounts and name --ignore-extra for a column they do not know."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy import Engine
 
 import ledger_world as lw
 from ingest_helpers import seed_registry
-from innofin.ingest import Mapping, RejectedRows, import_file
+from innofin.ingest import Mapping, RejectedRows, UnknownColumn, import_file
 from innofin.ingest.rejects import read_rejects
 from innofin.ledger import returns
 
@@ -71,3 +72,18 @@ def test_an_import_echoes_compared_amounts_in_the_unit_of_the_header(
     (line,) = read_rejects(exc.value.rejects_path)
     assert (line["column"], line["value"]) == ("最低金额（万元）", "500.5")
     assert line["reason"] == "amount_min (500.5) must not exceed amount_max (300)"
+
+
+def test_a_bank_return_with_an_extra_column_names_ignore_extra(
+    engine: Engine, tmp_path: Path
+) -> None:
+    w = lw.build(engine)
+    lw.line(w, limit="5000000.00", commitment=False)
+    header = ["institution", "loan_ref", "event", "date", "line_ref", "principal", "months"]
+    row = ["B001", "JJ-1", "drawdown", "2024-02-01", "L-1", "１５００", "24"]
+    path = _write(tmp_path / "r.csv", [*header, "note"], [[*row, "第一笔"]])
+    hint = r"column 'note' is not in the mapping; .*--ignore-extra"
+    with pytest.raises(UnknownColumn, match=hint):
+        returns.import_return(engine, path, actor=lw.MAKER)
+    done = returns.import_return(engine, path, actor=lw.MAKER, ignore_extra=True)
+    assert (done.applied, done.rejected) == (1, 0)
