@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections import Counter
 from pathlib import Path
@@ -334,3 +335,58 @@ def test_uploads_still_import(engine: Engine, tmp_path: Path) -> None:
     )
     assert answer.status_code == 200 and answer.json()["written"] == 1
     assert list(folder.iterdir()) == []  # the upload's folder is gone
+
+
+def _call(url: str, body: dict[str, Any], **headers: str) -> tuple[int, str | None]:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json", **headers}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=120) as answer:
+            return int(answer.status), answer.headers.get("Retry-After")
+    except urllib.error.HTTPError as refused:
+        return int(refused.code), refused.headers.get("Retry-After")
+
+
+def test_parallel_writers_on_the_real_server(engine: Engine, tmp_path: Path) -> None:
+    """The attack as made: `innofin serve` with two worker processes, real Argon2, users
+    created and signed in at once — each answer is a success, or 503 with Retry-After."""
+    build_world(engine)
+    with serve(engine, tmp_path / "server.log", workers=2) as (base, _):
+        login = {"username": "admin", "password": "correct-horse-battery"}
+        status, _ = _call(f"{base}/api/v1/auth/login", login)
+        assert status == 200
+        request = urllib.request.Request(
+            f"{base}/api/v1/auth/login",
+            data=json.dumps(login).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=120) as answer:
+            token = json.loads(answer.read())["access_token"]
+        answers: list[tuple[int, str | None]] = []
+        barrier = threading.Barrier(16)
+
+        def create(i: int) -> None:
+            barrier.wait()
+            answers.append(
+                _call(f"{base}/api/v1/users", _new_user(i), Authorization=f"Bearer {token}")
+            )
+
+        def sign_in(name: str) -> None:
+            barrier.wait()
+            body = {"username": name, "password": "correct-horse-battery"}
+            answers.append(_call(f"{base}/api/v1/auth/login", body))
+
+        threads = [threading.Thread(target=create, args=(i,)) for i in range(12)]
+        threads += [
+            threading.Thread(target=sign_in, args=(n,))
+            for n in ("zone", "firm", "bank_a", "national")
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert len(answers) == 16
+    assert all(s in (200, 201) or (s == 503 and retry) for s, retry in answers), answers
+    log = (tmp_path / "server.log").read_text()
+    assert "database is locked" not in log or "database busy" in log

@@ -15,14 +15,17 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
 from api_world import PASSWORD, T0, Api, Clock, World, build_world, make_api
 from innofin.access import service as access
+from innofin.access import throttle
+from innofin.access.models import LoginThrottle
 from innofin.access.passwords import check_password
 from innofin.access.throttle import client_key, delay
 from innofin.api.app import create_app
 from innofin.api.proxies import forwarded_client, networks
+from innofin.db import unit_of_work
 from innofin.kernel.errors import InvalidInput, RateLimited, Unauthenticated
 from innofin.kernel.settings import Settings
 from live_server import serve
@@ -228,3 +231,60 @@ def test_the_password_rule_holds_for_the_cli_and_the_service_too() -> None:
     with pytest.raises(InvalidInput, match="user name"):
         check_password("my-alice-password", "Alice")
     check_password(PASSWORD, "zone")  # the tests' own password passes
+    check_password("granite lantern okapi " * 9)  # a long passphrase (198 characters)
+    with pytest.raises(InvalidInput, match="easy to guess"):
+        check_password("a" * 200)  # longer than zxcvbn reads, still judged
+
+
+def test_one_account_guessed_from_many_addresses_is_slowed_at_100(
+    setup: tuple[World, Api, Clock], engine: Engine
+) -> None:
+    """NIST SP 800-63B's ceiling: 100 failures of one account, from any addresses."""
+    for i in range(100):  # 4 tries from each of 25 addresses: none of them is delayed
+        with pytest.raises(Unauthenticated):
+            access.login(engine, SETTINGS, "national", "guess-guess", f"192.0.2.{i // 4}", T0)
+    with pytest.raises(RateLimited) as refused:
+        access.login(engine, SETTINGS, "national", PASSWORD, "198.51.100.1", T0)
+    assert refused.value.retry_after == 15
+    later = T0 + dt.timedelta(seconds=15)
+    assert access.login(engine, SETTINGS, "national", PASSWORD, "198.51.100.1", later).user_id
+
+
+def test_forgiven_counters_are_removed(setup: tuple[World, Api, Clock], engine: Engine) -> None:
+    with pytest.raises(Unauthenticated):
+        access.login(engine, SETTINGS, "zone", "guess-guess", "192.0.2.1", T0)
+    with unit_of_work(engine) as s:
+        assert s.scalar(select(func.count()).select_from(LoginThrottle)) == 3
+        throttle.forget_stale(s, SETTINGS, T0 + dt.timedelta(minutes=29))
+        assert s.scalar(select(func.count()).select_from(LoginThrottle)) == 3
+        throttle.forget_stale(s, SETTINGS, T0 + dt.timedelta(minutes=31))
+        assert s.scalar(select(func.count()).select_from(LoginThrottle)) == 0
+
+
+@pytest.mark.parametrize(
+    "name,value,message",
+    [
+        ("INNOFIN_TRUSTED_PROXIES", "10.0.0.1, proxy.local", "not an IP address or network"),
+        ("INNOFIN_ALLOWED_ORIGINS", "portal.example.cn", "not an origin"),
+        ("INNOFIN_COOKIE_SECURE", "maybe", "must be 1 or 0"),
+        ("INNOFIN_MAX_BODY_KB", "0", "at least 1"),
+    ],
+)
+def test_security_settings_are_checked(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(InvalidInput, match=message) as refused:
+        Settings.from_env()
+    assert refused.value.field == name
+
+
+def test_security_settings_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INNOFIN_TRUSTED_PROXIES", "10.0.0.1, 10.1.0.0/16,::1")
+    monkeypatch.setenv("INNOFIN_ALLOWED_ORIGINS", "https://Portal.example.cn/")
+    monkeypatch.setenv("INNOFIN_COOKIE_SECURE", "0")
+    monkeypatch.setenv("INNOFIN_MAX_UPLOAD_MB", "8")
+    settings = Settings.from_env()
+    assert settings.trusted_proxies == ("10.0.0.1/32", "10.1.0.0/16", "::1/128")
+    assert settings.allowed_origins == ("https://portal.example.cn",)
+    assert settings.cookie_secure is False and settings.max_upload_bytes == 8 << 20

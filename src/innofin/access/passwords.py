@@ -39,8 +39,9 @@ MIN_LENGTH = 10
 MAX_LENGTH = 200
 #: a password zxcvbn expects to find within 10^6 guesses is refused
 MIN_GUESSES_LOG10 = 6.0
-#: zxcvbn's run time grows with the length; what follows is not easier to guess
-_ESTIMATED = 100
+#: zxcvbn refuses longer input (its run time grows with the length); the rest of a longer
+#: password does not make it easier to guess
+_ESTIMATED = 72
 #: words tied to the platform itself
 _CONTEXT = ("innofin", "科技金融")
 

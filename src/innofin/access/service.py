@@ -265,6 +265,8 @@ def login(
         raise Unauthenticated("wrong user name or password")
     with unit_of_work(engine, immediate=True) as session:
         throttle.give_back(session, settings, username, client)
+        if secrets.randbelow(64) == 0:  # now and then, not on every sign-in
+            throttle.forget_stale(session, settings, now)
         jti = secrets.token_urlsafe(24)
         expires = now + dt.timedelta(minutes=settings.token_ttl_minutes)
         session_id = session.execute(

@@ -136,6 +136,14 @@ def claim(
         )
 
 
+def forget_stale(session: Session, settings: Settings, now: dt.datetime) -> None:
+    """Remove counters a quiet window has forgiven (`claim` treats them as zero anyway), so
+    that guesses sprayed over many names and addresses do not pile up rows."""
+    window = dt.timedelta(minutes=settings.login_window_minutes)
+    cutoff = now - 2 * window  # the longest delay is one window, then a quiet one
+    session.execute(delete(LoginThrottle).where(LoginThrottle.last_failure_at < cutoff))
+
+
 def give_back(session: Session, settings: Settings, username: str, client: str) -> None:
     """A claimed try succeeded: its user name starts afresh from this address, and the
     counters it shares with other tries lose the failure it was counted as."""
