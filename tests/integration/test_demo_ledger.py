@@ -12,6 +12,7 @@ from sqlalchemy import Engine, case, func, select
 from sqlalchemy.orm import Session
 
 import ledger_world
+from innofin.access import policy
 from innofin.audit.recorder import Actor
 from innofin.db import chain
 from innofin.db.base import Base
@@ -21,8 +22,8 @@ from innofin.demo.engine import Scale
 from innofin.ledger import pools, replay
 from innofin.ledger import schedule_engine as sched
 from innofin.ledger import service as ledger
-from innofin.ledger.models import CreditLine, LedgerEvent, Loan, PoolClaim
-from innofin.registry.models import Enterprise
+from innofin.ledger.models import CreditLine, LedgerEvent, Loan, PoolClaim, RiskPool
+from innofin.registry.models import Enterprise, Product
 
 TINY = Scale("tiny", zones=8, enterprises=500, institutions=10, products=25)
 SEED = 6  # a seed whose tiny ledger has an approved claim and a recovery shared by a pool
@@ -51,6 +52,29 @@ def test_ledger_is_written_and_replays_clean(engine: Engine) -> None:
     with Session(engine) as session:  # the demo's bulk writes joined the tamper-evident chains
         for table in chain.TABLES:
             assert chain.verify(session, Base.metadata.tables[table]) is None, table
+    _lines_name_what_their_banks_may_name(engine)
+
+
+def _lines_name_what_their_banks_may_name(engine: Engine) -> None:
+    """The demo's lines name only pools of programmes their bank takes part in and their bank's
+    own products, as the access policy requires of every line entered."""
+    with Session(engine) as s:
+        named: dict[int, tuple[set[int], set[int]]] = {}
+        for inst, pool, product in s.execute(
+            select(CreditLine.institution_id, CreditLine.risk_pool_id, CreditLine.product_id)
+        ):
+            pools_named, products_named = named.setdefault(inst, (set(), set()))
+            if pool is not None:
+                pools_named.add(pool)
+            if product is not None:
+                products_named.add(product)
+        assert any(p for p, _ in named.values()) and any(q for _, q in named.values())
+        for inst, (pools_named, products_named) in named.items():
+            lenders = ledger.lender_ids(s, inst)
+            ok = set(s.scalars(select(RiskPool.id).where(policy.line_pool_scope(lenders))))
+            assert pools_named <= ok, (inst, pools_named - ok)
+            mine = set(s.scalars(select(Product.id).where(policy.line_product_scope(lenders))))
+            assert products_named <= mine, (inst, products_named - mine)
 
 
 def test_balances_grow_and_start_ups_default_more(engine: Engine) -> None:
