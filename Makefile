@@ -6,7 +6,7 @@ SCALE  ?= small
 SEED   ?= 42
 DEMO_DB ?= innofin-demo.db
 
-.PHONY: demo test lint typecheck pytest test-schemathesis bench-generate bench-import bench-api bench-score bench-select bench-ledger clean
+.PHONY: demo test test-fast lint typecheck pytest test-schemathesis bench-generate bench-import bench-api bench-score bench-select bench-ledger clean
 
 $(BIN)/innofin: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,17 +26,24 @@ lint: $(BIN)/innofin
 typecheck: $(BIN)/innofin
 	$(BIN)/mypy
 
-# the schema-driven API run (schemathesis, 30 derandomised examples an operation) is a job of
-# its own: `pytest` leaves it out, `test-schemathesis` runs it, `make test` runs both
+# pytest runs on JOBS processes (pytest-xdist; each PostgreSQL test has a schema of its own and
+# each SQLite test a file of its own). The schema-driven API run (schemathesis, 30 derandomised
+# examples an operation) is a job of its own: `pytest` leaves it out, `test-schemathesis` runs it.
+JOBS ?= 2
 SCHEMATHESIS := tests/e2e/test_api_schemathesis.py
 
 pytest: $(BIN)/innofin
-	$(BIN)/pytest -q --ignore=$(SCHEMATHESIS)
+	$(BIN)/pytest -q -n $(JOBS) --ignore=$(SCHEMATHESIS)
 
 test-schemathesis: $(BIN)/innofin
 	$(BIN)/pytest -q $(SCHEMATHESIS)
 
+# everything, on SQLite and (with INNOFIN_TEST_DATABASE_URL) PostgreSQL
 test: lint typecheck pytest test-schemathesis
+
+# the fast lane while working: every test not marked slow, on SQLite only, no lint or types
+test-fast: $(BIN)/innofin
+	INNOFIN_TEST_DATABASE_URL= $(BIN)/pytest -q -n $(JOBS) -m "not slow" --ignore=$(SCHEMATHESIS)
 
 bench-generate: $(BIN)/innofin
 	$(BIN)/python benchmarks/bench_generate.py

@@ -21,6 +21,7 @@ from sqlalchemy import Engine, make_url, text
 from innofin.access import passwords
 from innofin.db import make_engine, roles
 from innofin.db.migrate import upgrade
+from pg_migrations import MigrationReplay
 
 # Argon2 at production cost takes ~0.5 s a hash or a sign-in on this machine; tests hash cheaply
 # (tests/unit/test_passwords.py checks that production still hashes at full cost)
@@ -31,6 +32,8 @@ BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 APP_ROLE = os.environ.get("INNOFIN_TEST_APP_ROLE") if PG_URL else None
 #: the application role's engine → the owner's engine on the same schema
 _OWNERS: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+#: migrates each PostgreSQL test's schema (replaying the first schema's migration)
+_PG_MIGRATIONS = MigrationReplay()
 
 
 @pytest.fixture(scope="session")
@@ -83,7 +86,7 @@ def engine(
     eng = make_engine(PG_URL, connect_args=options)
     app = None
     try:
-        upgrade(eng)
+        _PG_MIGRATIONS.migrate(eng)
         if _app_role is not None:
             with eng.begin() as conn:
                 roles.apply(conn.connection.driver_connection, roles.grants(_app_role, schema))
