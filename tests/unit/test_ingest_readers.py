@@ -166,3 +166,25 @@ def test_frame_cells_stay_text() -> None:
     frame, overflow = frame_from_rows([["1"], ["1", "2", "3"]], 2, 10)
     assert frame.schema == pl.Schema({"c0": pl.Utf8, "c1": pl.Utf8})
     assert overflow == [11]
+
+
+NAME = "北京甲科技有限公司苏州高新技术产业开发区研发中心第一分公司" * 2
+
+
+@pytest.mark.parametrize("codec, name", [("utf-16-le", "utf-16-le"), ("utf-16-be", "utf-16-be")])
+def test_utf16_without_a_bom_is_found_by_its_nuls_even_in_chinese_text(
+    tmp_path: Path, codec: str, name: str
+) -> None:
+    """Mostly CJK text: only the separators and digits put NULs on one side of each pair."""
+    path = tmp_path / "f.csv"
+    text = "统一社会信用代码\t企业名称\t年度\n" + "".join(
+        f"9111\t{NAME}{i}\t2023\n" for i in range(20)
+    )
+    path.write_bytes(text.encode(codec))
+    info = inspect(path)
+    assert info.encoding == name
+    with open_table(info) as table:
+        assert table.header == ["统一社会信用代码", "企业名称", "年度"]
+        rows = [r for b in table.batches() for r in b.frame.rows()]
+    assert rows[0] == ("9111", f"{NAME}0", "2023")
+    assert len(rows) == 20

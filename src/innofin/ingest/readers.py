@@ -94,9 +94,11 @@ def detect_bom_or_nuls(head: bytes) -> str | None:
     if len(sample) >= 4:
         even, odd = sample[0::2], sample[1::2]
         nul_even, nul_odd = even.count(0) / len(even), odd.count(0) / len(odd)
-        if nul_odd >= 0.3 and nul_even <= 0.05:
+        # text files in other encodings hold no NULs; UTF-16 of CJK text holds fewer (only its
+        # ASCII digits and separators), mostly on one side (some CJK code units end in 00: 开)
+        if nul_odd >= 0.1 and nul_even <= nul_odd / 2:
             return "utf-16-le"
-        if nul_even >= 0.3 and nul_odd <= 0.05:
+        if nul_even >= 0.1 and nul_odd <= nul_even / 2:
             return "utf-16-be"
     return None
 
