@@ -79,6 +79,13 @@ def to_money(value: Decimal | int | str, unit: AmountUnit = AmountUnit.YUAN) -> 
     """
     if isinstance(value, (float, bool)):
         raise InvalidAmount(f"amounts must not be {type(value).__name__}: got {value!r}")
+    if (
+        type(value) is Decimal
+        and unit is AmountUnit.YUAN
+        and value.as_tuple().exponent == -2
+        and abs(value) <= MAX_AMOUNT
+    ):
+        return value  # yuan to the fen already (the usual case of a stored or bound amount)
     if isinstance(value, str):
         text = fold_width(value).strip().replace(",", "")
         parsed = plain_decimal(text)
