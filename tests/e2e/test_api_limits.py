@@ -255,13 +255,13 @@ def test_sign_ins_and_writes_during_a_long_import_never_fail(
 
 
 def test_an_upload_left_by_a_killed_server_is_removed_at_the_next_start(
-    sqlite_engine: Engine, tmp_path: Path
+    engine: Engine, tmp_path: Path
 ) -> None:
-    _admin(sqlite_engine)
+    _admin(engine)
     folder = tmp_path / "uploads"
     source = _big_enterprises(tmp_path / "enterprises.csv", 60_000)
     env = {"INNOFIN_UPLOAD_DIR": str(folder), "INNOFIN_MAX_UPLOAD_MB": "64"}
-    with serve(sqlite_engine, tmp_path / "first.log", **env) as (base, proc):
+    with serve(engine, tmp_path / "first.log", **env) as (base, proc):
         login = json.dumps({"username": "admin", "password": ADMIN_PASSWORD}).encode()
         request = urllib.request.Request(
             f"{base}/api/v1/auth/login", data=login, headers={"Content-Type": "application/json"}
@@ -301,7 +301,7 @@ def test_an_upload_left_by_a_killed_server_is_removed_at_the_next_start(
         sender.join()
     left = list(folder.iterdir())
     assert len(left) == 1 and (left[0] / "enterprises.csv").exists()
-    with serve(sqlite_engine, tmp_path / "second.log", **env):
+    with serve(engine, tmp_path / "second.log", **env):
         assert list(folder.iterdir()) == []
 
 
