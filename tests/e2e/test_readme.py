@@ -20,6 +20,7 @@ How the README is read:
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import os
 import re
@@ -196,8 +197,22 @@ class Demo:
 
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
-    """A fresh small demo database, built once a session as `make demo` builds it."""
-    folder = tmp_path_factory.mktemp("readme-demo")
+    """A fresh small demo database, built once a test run as `make demo` builds it (with
+    pytest-xdist, once for all workers: the first builds it, the others wait and copy)."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder, output = shared / "readme-demo", shared / "readme-demo" / "demo-run.out"
+    with (shared / "readme-demo.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not output.exists():
+            folder.mkdir(exist_ok=True)
+            output.with_suffix(".tmp").write_text(_build_demo(folder), encoding="utf-8")
+            output.with_suffix(".tmp").rename(output)
+    return Demo(folder / "innofin-demo.db", output.read_text(encoding="utf-8"))
+
+
+def _build_demo(folder: Path) -> str:
+    (folder / "innofin-demo.db").unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("INNOFIN_")}
     env.update(INNOFIN_DATABASE_URL="sqlite:///innofin-demo.db", COLUMNS="200")
     done = subprocess.run(
@@ -210,7 +225,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
         check=False,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return Demo(folder / "innofin-demo.db", done.stdout)
+    return done.stdout
 
 
 def _innofin() -> str:
