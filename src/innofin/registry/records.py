@@ -409,40 +409,53 @@ _GROUPS: dict[str, Any] = {
 _VALUES = ("revenue", "rd_expense")
 
 
-def _value_stats(session: Session, key: Any, column: Any, year: int) -> dict[Any, CellStats]:
-    """Per cell, the disclosure statistics of one value: the enterprises that reported it for
-    `year`, its sum, the sum of magnitudes and the two largest magnitudes (one report per
-    enterprise and year, so an enterprise is one contributor)."""
-    size = func.abs(column, type_=column.type)
+def _cell_stats(
+    session: Session, key: Any, year: int
+) -> tuple[dict[Any, int], dict[str, dict[Any, CellStats]]]:
+    """Per cell, in one query: the enterprises, and for each summed value the disclosure
+    statistics — the enterprises that reported it for `year`, its sum, the sum of magnitudes and
+    the two largest magnitudes (one report per enterprise and year, so an enterprise is one
+    contributor)."""
+    report = (IndicatorReport.enterprise_id == Enterprise.id) & (IndicatorReport.year == year)
+    columns: list[Any] = [key.label("key"), Enterprise.id.label("enterprise")]
+    for name in _VALUES:
+        value = getattr(IndicatorReport, name)
+        size = func.abs(value, type_=value.type)
+        order = size.desc().nulls_last()
+        columns += [
+            value.label(name),
+            size.label(f"{name}_size"),
+            func.row_number().over(partition_by=key, order_by=order).label(f"{name}_rank"),
+        ]
     ranked = (
-        select(
-            key.label("key"),
-            column.label("value"),
-            size.label("size"),
-            func.row_number().over(partition_by=key, order_by=size.desc()).label("rank"),
-        )
+        select(*columns)
         .select_from(Enterprise)
-        .join(IndicatorReport, IndicatorReport.enterprise_id == Enterprise.id)
         .outerjoin(Zone, Zone.id == Enterprise.zone_id)
-        .where(IndicatorReport.year == year, column.is_not(None))
+        .outerjoin(IndicatorReport, report)
         .subquery()
     )
     c = ranked.c
-    rows = session.execute(
-        select(
-            c.key,
-            func.count(),
-            func.sum(c.value),
-            func.sum(c.size),
-            func.max(case((c.rank == 1, c.size))),
-            func.max(case((c.rank == 2, c.size))),
-        ).group_by(c.key)
-    ).all()
+    aggregates: list[Any] = [c.key, func.count(c.enterprise)]
+    for name in _VALUES:
+        magnitude, rank = c[f"{name}_size"], c[f"{name}_rank"]
+        aggregates += [
+            func.count(c[name]),
+            func.sum(c[name]),
+            func.sum(magnitude),
+            func.max(case((rank == 1, magnitude))),
+            func.max(case((rank == 2, magnitude))),
+        ]
+    counts: dict[Any, int] = {}
+    stats: dict[str, dict[Any, CellStats]] = {name: {} for name in _VALUES}
     zero = Decimal(0)
-    return {
-        k: CellStats(int(n), total, magnitude, top1 or zero, top2 or zero)
-        for k, n, total, magnitude, top1, top2 in rows
-    }
+    for row in session.execute(select(*aggregates).group_by(c.key)):
+        counts[row[0]] = int(row[1])
+        for i, name in enumerate(_VALUES):
+            n, total, magnitude, top1, top2 = row[2 + 5 * i : 7 + 5 * i]
+            if n:
+                cell = CellStats(int(n), total, magnitude, top1 or zero, top2 or zero)
+                stats[name][row[0]] = cell
+    return counts, stats
 
 
 def enterprise_aggregates(
@@ -453,14 +466,7 @@ def enterprise_aggregates(
     for the year and none dominating it, and hidden with another where subtraction would reveal
     it (by zone, also within each province, whose total the province grouping shows)."""
     key = _GROUPS[group_by]
-    counts: dict[Any, int] = dict(
-        session.execute(
-            select(key, func.count(Enterprise.id))
-            .select_from(Enterprise)
-            .outerjoin(Zone, Zone.id == Enterprise.zone_id)
-            .group_by(key)
-        ).all()
-    )
+    counts, stats = _cell_stats(session, key, year)
     groups: list[list[Any]] = []
     if group_by == "zone":
         by_province: dict[Any, list[Any]] = {}
@@ -469,11 +475,10 @@ def enterprise_aggregates(
         groups = list(by_province.values())
     shown: dict[str, dict[Any, Decimal | None]] = {}
     for name in _VALUES:
-        stats = _value_stats(session, key, getattr(IndicatorReport, name), year)
-        present = [[k for k in g if k in stats] for g in groups]
-        shown[name] = protect(stats, rule, present)
+        present = [[k for k in g if k in stats[name]] for g in groups]
+        shown[name] = protect(stats[name], rule, present)
     return [
-        Cell(k, int(n), shown["revenue"].get(k), shown["rd_expense"].get(k))
+        Cell(k, n, shown["revenue"].get(k), shown["rd_expense"].get(k))
         for k, n in sorted(counts.items(), key=lambda kv: (kv[0] is not None, kv[0] or ""))
     ]
 
