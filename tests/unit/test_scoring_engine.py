@@ -83,8 +83,62 @@ def test_ratio_with_a_per_row_table_reference() -> None:
     ref = arr(0.1, 0.2, 0.0, 0.0, 0.0)
     out = normalise(spec, v, higher=True, reference=ref, **one_group(5))
     # 0.1/0.1 = 1, 0.1/0.2 = 0.5; a reference of 0 (nobody in the reference group had any):
-    # full marks for a value at or above it, 0 below
-    close(out, [1.0, 0.5, 1.0, 1.0, 0.0])
+    # full marks for a positive value, 0 for none (nothing done earns nothing) or less
+    close(out, [1.0, 0.5, 1.0, 0.0, 0.0])
+
+
+# --- a reference of 0: a ratio cannot be formed ---------------------------------------------------
+
+FINITE = st.floats(min_value=-1e12, max_value=1e12, allow_nan=False)
+AMOUNTS = st.floats(min_value=0, max_value=1e12, allow_nan=False)
+RATIO_SPECS = st.builds(
+    NormalisationSpec,
+    method=st.sampled_from(["ratio", "log_ratio"]),
+    reference=st.just("table"),
+    cap=st.floats(min_value=0.1, max_value=1.0),
+)
+
+
+@given(spec=RATIO_SPECS, values=st.lists(FINITE, min_size=1, max_size=30))
+def test_against_a_zero_reference_only_a_positive_value_scores(
+    spec: NormalisationSpec, values: list[float]
+) -> None:
+    v = np.array(values)
+    zero = np.zeros_like(v)
+    higher = normalise(spec, v, higher=True, reference=zero, **one_group(v.size))
+    # higher is better: more than nothing is full marks, nothing (or less) is 0
+    close(higher, np.where(v > 0, spec.cap, 0.0).tolist())
+    lower = normalise(spec, v, higher=False, reference=zero, **one_group(v.size))
+    # lower is better: at or below the reference of 0 is full marks, anything more is 0
+    close(lower, np.where(v <= 0, spec.cap, 0.0).tolist())
+
+
+@given(spec=RATIO_SPECS, refs=st.lists(AMOUNTS, min_size=1, max_size=30))
+def test_a_zero_value_earns_nothing_when_higher_is_better(
+    spec: NormalisationSpec, refs: list[float]
+) -> None:
+    ref = np.array(refs)  # 0 in most groups, as for equity financing, or positive
+    out = normalise(spec, np.zeros_like(ref), higher=True, reference=ref, **one_group(ref.size))
+    close(out, [0.0] * ref.size)
+
+
+@given(
+    spec=RATIO_SPECS,
+    pairs=st.lists(st.tuples(AMOUNTS, AMOUNTS, AMOUNTS), min_size=1, max_size=30),
+)
+def test_scores_do_not_fall_as_a_value_rises_whatever_the_reference(
+    spec: NormalisationSpec, pairs: list[tuple[float, float, float]]
+) -> None:
+    ref = np.array([p[0] for p in pairs])
+    low = np.array([min(p[1], p[2]) for p in pairs])
+    high = np.array([max(p[1], p[2]) for p in pairs])
+    kw: dict[str, Any] = {"reference": ref, **one_group(ref.size)}
+    assert np.all(
+        normalise(spec, high, higher=True, **kw) >= normalise(spec, low, higher=True, **kw)
+    )
+    assert np.all(
+        normalise(spec, high, higher=False, **kw) <= normalise(spec, low, higher=False, **kw)
+    )
 
 
 def test_percentile_ties_share_the_mid_rank() -> None:

@@ -191,12 +191,16 @@ def normalise(
         if spec.method == "ratio":
             ref = _ref(spec, reference, v)
             ratio = v / ref if higher else np.where(v > 0, ref / v, spec.cap)
-            out = np.where(ref > 0, np.clip(ratio, 0.0, spec.cap), (v >= ref) * spec.cap)
+            out = np.where(
+                ref > 0, np.clip(ratio, 0.0, spec.cap), _no_reference(v, ref, higher, spec.cap)
+            )
         elif spec.method == "log_ratio":
             ref = _ref(spec, reference, v)
             lv, lr = np.log1p(np.maximum(v, 0.0)), np.log1p(np.maximum(ref, 0.0))
             ratio = lv / lr if higher else np.where(lv > 0, lr / lv, spec.cap)
-            out = np.where(lr > 0, np.clip(ratio, 0.0, spec.cap), (v >= ref) * spec.cap)
+            out = np.where(
+                lr > 0, np.clip(ratio, 0.0, spec.cap), _no_reference(v, ref, higher, spec.cap)
+            )
         elif spec.method == "zscore":
             assert mean is not None and sd is not None
             z = np.where(sd > 0, (v - mean) / np.where(sd > 0, sd, 1.0), 0.0)
@@ -208,6 +212,16 @@ def normalise(
             scores = np.concatenate(([0.0], [s.score for s in spec.steps]))
             out = scores[np.searchsorted(bounds, np.nan_to_num(v, nan=-np.inf), side="right")]
     return np.where(np.isnan(v), np.nan, out)
+
+
+def _no_reference(v: F64, ref: F64, higher: bool, cap: float) -> F64:
+    """Scores where the reference value is 0 or less (most of a peer group reports nothing, as
+    with equity financing), so no ratio exists. Higher is better: a positive value beats the
+    reference and scores full marks (`cap`); 0 (or less) earns nothing — nothing done is not
+    full marks. Lower is better: a value at or below the reference scores full marks, any more
+    scores 0."""
+    hit = v > 0 if higher else v <= ref
+    return np.where(hit, cap, 0.0)
 
 
 def _ref(spec: NormalisationSpec, reference: F64 | None, v: F64) -> F64:

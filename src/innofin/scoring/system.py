@@ -68,6 +68,10 @@ class NormalisationSpec(_Strict):
     - ``log_ratio``: log(1 + value) ÷ log(1 + reference), capped.
 
     ``reference`` is a number, or ``table`` for the stored yearly reference population.
+    A table reference may be 0 (most of the group reports none): then ``ratio`` and
+    ``log_ratio`` give full marks (``cap``) to a positive value and 0 to a value of 0 or less
+    when higher is better, and full marks to a value at or below the reference, 0 above it, when
+    lower is better.
     """
 
     method: Literal["ratio", "percentile", "zscore", "steps", "log_ratio"]
