@@ -7,8 +7,11 @@ and FastAPI are imported inside the command that needs them (a test keeps it so)
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -18,15 +21,82 @@ from innofin.kernel.progress import ProgressCallback
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-console = Console()
-err_console = Console(stderr=True)
+#: the width of output to a file or a pipe: wide enough that no line or table is wrapped (a
+#: terminal's own width applies on a terminal, and COLUMNS wherever it is set)
+UNWRAPPED = 1000
+
+
+def _console(stderr: bool) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    piped = not (hasattr(stream, "isatty") and stream.isatty())
+    width = UNWRAPPED if piped and not os.environ.get("COLUMNS", "").isdigit() else None
+    return Console(stderr=stderr, width=width)
+
+
+console = _console(stderr=False)
+err_console = _console(stderr=True)
+
+
+def section(title: str) -> None:
+    """A titled rule between the parts of a long output (at most 100 columns wide)."""
+    from rich.rule import Rule
+
+    console.print(Rule(title), width=min(console.width, 100))
 
 
 def engine(url: str | None = None) -> Engine:
-    from innofin.db import make_engine
+    """The database of INNOFIN_DATABASE_URL, for every command that reads or changes one.
+
+    Its schema must be the latest migration: otherwise the command stops (exit 2) with
+    "run `innofin db upgrade`", and nothing is created — not even an empty SQLite file.
+    """
+    from innofin.db import migrate
+    from innofin.db.engine import database_url, make_engine, sqlite_file
+    from innofin.kernel.errors import NotMigrated
     from innofin.kernel.settings import Settings
 
-    return make_engine(url or Settings.from_env().database_url)
+    url = url or Settings.from_env().database_url
+    parsed = database_url(url)
+    path = sqlite_file(parsed)
+    if path is not None and not path.is_file():
+        _directory_exists(path)
+        raise NotMigrated(
+            f"there is no database at {path}: run `innofin db upgrade` first "
+            "(or `innofin demo run` for a demo database), or set INNOFIN_DATABASE_URL",
+            field="INNOFIN_DATABASE_URL",
+        )
+    eng = make_engine(url)
+    try:
+        migrate.require_latest(eng)
+    except BaseException:
+        eng.dispose()
+        raise
+    return eng
+
+
+def setup_engine(url: str | None = None) -> Engine:
+    """The database of INNOFIN_DATABASE_URL for the commands that set one up (`db upgrade`,
+    `demo`, `serve`): a new SQLite file may be created, in a directory that exists."""
+    from innofin.db.engine import database_url, make_engine, sqlite_file
+    from innofin.kernel.settings import Settings
+
+    url = url or Settings.from_env().database_url
+    path = sqlite_file(database_url(url))
+    if path is not None:
+        _directory_exists(path)
+    return make_engine(url)
+
+
+def _directory_exists(path: Path) -> None:
+    from innofin.kernel.errors import InvalidInput
+
+    folder = path.absolute().parent
+    if not folder.is_dir():
+        raise InvalidInput(
+            f"the folder {folder} of the database {path} does not exist: create it, or set "
+            "INNOFIN_DATABASE_URL to a database in a folder that does",
+            field="INNOFIN_DATABASE_URL",
+        )
 
 
 @contextmanager

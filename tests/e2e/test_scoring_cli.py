@@ -12,8 +12,13 @@ import pytest
 from openpyxl import load_workbook  # type: ignore[import-untyped]
 
 
-def _innofin(args: list[str], db: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "INNOFIN_DATABASE_URL": f"sqlite:///{db}", "COLUMNS": "200"}
+def _innofin(
+    args: list[str], db: Path, cwd: Path, columns: str | None = "200"
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "INNOFIN_DATABASE_URL": f"sqlite:///{db}"}
+    env.pop("COLUMNS", None)
+    if columns is not None:
+        env["COLUMNS"] = columns
     return subprocess.run(
         [sys.executable, "-m", "innofin", *args],
         env=env,
@@ -105,3 +110,35 @@ def test_score_check_names_the_line_and_zones_rank(demo_db: Path, tmp_path: Path
         ["zones", "rank", "--year", "2024", "--weight", "nonsense=1"], demo_db, tmp_path
     )
     assert wrong.returncode == 2 and "unknown criterion" in wrong.stderr
+
+
+def test_piped_output_is_whole_lines_without_the_solvers_banner(
+    demo_db: Path, tmp_path: Path
+) -> None:
+    assert (
+        _innofin(["score", "run", "--year", "2024", "--top", "0"], demo_db, tmp_path).returncode
+        == 0
+    )
+    chosen = _innofin(
+        ["lists", "select", "--year", "2024", "--count", "30", "--show", "1"],
+        demo_db,
+        tmp_path,
+        columns=None,
+    )
+    assert chosen.returncode == 0, chosen.stderr
+    assert "Running HiGHS" not in chosen.stdout and "Copyright" not in chosen.stdout
+    # not wrapped at 80 columns: the summary is one line
+    summary = next(line for line in chosen.stdout.splitlines() if "30 chosen" in line)
+    assert "objective" in summary and "entered" in summary and len(summary) > 80
+    ranked = _innofin(
+        ["zones", "rank", "--year", "2024", "--top", "3", "--weight", "gdp=0.2"],
+        demo_db,
+        tmp_path,
+        columns=None,
+    )
+    assert ranked.returncode == 0, ranked.stderr
+    note = [line for line in ranked.stdout.splitlines() if line.startswith("note:")]
+    assert len(note) == 1 and "add up to 1.10" in note[0], ranked.stdout
+    assert "gdp 0.20 → 0.18" in note[0] and "tax 0.10 → 0.09" in note[0]
+    plain = _innofin(["zones", "rank", "--year", "2024", "--top", "3"], demo_db, tmp_path)
+    assert plain.returncode == 0 and "note:" not in plain.stdout  # the defaults add up to 1

@@ -272,6 +272,30 @@ BROKEN: list[tuple[str, str, str, str, str]] = [
         "indicators.1.normalise.ceiling",
     ),
     (
+        "misspelt key: its own line, and the key meant",
+        edit("    normalise: {method: log_ratio", "    normalize: {method: log_ratio"),
+        "normalize:",
+        "unknown field 'normalize' (did you mean 'normalise'?)",
+        "indicators.1.normalize",
+    ),
+    (
+        "misspelt key of a block: the key's line, not its first child's",
+        edit(
+            "    normalise: {method: ratio, reference: 0.1}\n",
+            "    normalize:\n      method: ratio\n      reference: 0.1\n",
+        ),
+        "normalize:",
+        "unknown field 'normalize' (did you mean 'normalise'?)",
+        "indicators.0.normalize",
+    ),
+    (
+        "misspelt optional key",
+        edit("reference: 9}", "refrence: 9}"),
+        "refrence: 9",
+        "unknown field 'refrence' (did you mean 'reference'?)",
+        "indicators.1.normalise.refrence",
+    ),
+    (
         "syntax error",
         edit("expr: rd_expense / revenue", "expr: rd_expense / / revenue"),
         "rd_expense / / revenue",

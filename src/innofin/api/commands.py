@@ -6,7 +6,7 @@ import os
 
 import typer
 
-from innofin.cli_support import console, engine
+from innofin.cli_support import console, setup_engine
 
 
 def serve(
@@ -30,7 +30,8 @@ def serve(
     from innofin.db import migrate
     from innofin.db.engine import unit_of_work
 
-    eng = engine()
+    _port_is_free(host, port)
+    eng = setup_engine()
     try:
         migrate.upgrade(eng)
         with unit_of_work(eng, actor=Actor.cli("first-run administrator")) as session:
@@ -57,6 +58,33 @@ def serve(
         proxy_headers=False,
         server_header=False,
     )
+
+
+def _port_is_free(host: str, port: int) -> None:
+    """Refuse (exit 4) an address another program already listens on, before anything starts."""
+    import errno
+    import socket
+
+    from innofin.kernel.errors import Conflict, InvalidInput
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise InvalidInput(f"--host {host!r} is not an address here: {exc}", field="host") from None
+    family, kind, proto, _name, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise Conflict(
+                    f"port {port} on {host} is in use by another program: stop it, or choose "
+                    "another with --port",
+                ) from None
+            raise InvalidInput(
+                f"cannot listen on {host}:{port}: {exc.strerror}", field="port"
+            ) from None
 
 
 def register(root: typer.Typer) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from innofin.cli_support import console, engine
+from innofin.cli_support import console, setup_engine
 
 app = typer.Typer(
     help="Database schema: upgrade to the latest migration, show the current one; the roles."
@@ -16,20 +16,32 @@ def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> 
     """Apply migrations up to REVISION (default: the latest)."""
     from innofin.db import migrate
 
-    eng = engine()
-    migrate.upgrade(eng, revision)
-    console.print(
-        f"database {eng.url.render_as_string(hide_password=True)} at {migrate.current(eng)}"
-    )
+    eng = setup_engine()
+    try:
+        migrate.upgrade(eng, revision)
+        console.print(
+            f"database {eng.url.render_as_string(hide_password=True)} at {migrate.current(eng)}"
+        )
+    finally:
+        eng.dispose()
 
 
 @app.command()
 def current() -> None:
     """Print the revision the database is at (and whether it is the latest)."""
     from innofin.db import migrate
+    from innofin.db.engine import database_url, sqlite_file
+    from innofin.kernel.settings import Settings
 
-    eng = engine()
-    rev = migrate.current(eng)
+    path = sqlite_file(database_url(Settings.from_env().database_url))
+    if path is not None and not path.is_file():
+        rev = None  # and no empty file is left behind
+    else:
+        eng = setup_engine()
+        try:
+            rev = migrate.current(eng)
+        finally:
+            eng.dispose()
     head = migrate.head()
     state = "latest" if rev == head else f"behind; latest is {head}"
     console.print(f"{rev or 'empty (run: innofin db upgrade)'} ({state})")
@@ -65,7 +77,7 @@ def roles(
         raise InvalidInput(
             "--apply needs --owner-url (the owner's database URL)", field="owner-url"
         )
-    eng = engine(owner_url)
+    eng = setup_engine(owner_url)
     try:
         if eng.dialect.name != "postgresql":
             raise InvalidInput(

@@ -6,26 +6,58 @@ import functools
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import URL, Engine, create_engine, event, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
+from innofin.kernel.errors import InvalidInput
 from innofin.kernel.settings import Settings
 
 #: how long a SQLite writer waits for the write lock before "database is locked" (the API answers
 #: 503 with Retry-After then)
 SQLITE_BUSY_MS = 30_000
 
+#: how to write a database URL, for the errors that refuse one
+URL_FORMS = "sqlite:///path/to/innofin.db or postgresql+psycopg://user:password@host:5432/name"
+
+
+def database_url(url: str) -> URL:
+    """`url` as SQLAlchemy reads it. ``postgres://`` (Heroku's and libpq's spelling) and
+    ``postgresql://`` mean PostgreSQL through psycopg 3, the driver innofin installs."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            url = "postgresql+psycopg://" + url.removeprefix(prefix)
+    try:
+        return make_url(url)
+    except ArgumentError:
+        raise InvalidInput(
+            f"{url!r} is not a database URL: write {URL_FORMS}", field="INNOFIN_DATABASE_URL"
+        ) from None
+
+
+def sqlite_file(url: URL) -> Path | None:
+    """The file of a SQLite database URL (None for another database or an in-memory one)."""
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database)
+
 
 def make_engine(
     url: str | None = None, *, sqlite_busy_ms: int = SQLITE_BUSY_MS, **kwargs: Any
 ) -> Engine:
     """Create an engine for `url` (default: `INNOFIN_DATABASE_URL`, else ./innofin.db)."""
-    url = url or Settings.from_env().database_url
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    engine = create_engine(url, **kwargs)
+    parsed = database_url(url or Settings.from_env().database_url)
+    try:
+        engine = create_engine(parsed, **kwargs)
+    except (NoSuchModuleError, ImportError):
+        shown = parsed.render_as_string(hide_password=True)
+        raise InvalidInput(
+            f"innofin cannot open {shown}: it speaks SQLite and PostgreSQL; write {URL_FORMS}",
+            field="INNOFIN_DATABASE_URL",
+        ) from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", functools.partial(_busy_timeout, sqlite_busy_ms))
         event.listen(engine, "connect", _sqlite_pragmas)

@@ -8,7 +8,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import Engine
+
+from innofin.kernel.errors import InvalidInput, NotMigrated
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -21,7 +24,14 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    command.upgrade(alembic_config(engine), revision)
+    try:
+        command.upgrade(alembic_config(engine), revision)
+    except CommandError as exc:  # an unknown or ambiguous revision
+        known = ", ".join(s.revision for s in ScriptDirectory(str(MIGRATIONS)).walk_revisions())
+        raise InvalidInput(
+            f"cannot upgrade to {revision!r}: {exc} (revisions: {known}, or head)",
+            field="revision",
+        ) from None
 
 
 def current(engine: Engine) -> str | None:
@@ -31,3 +41,22 @@ def current(engine: Engine) -> str | None:
 
 def head() -> str | None:
     return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+
+def require_latest(engine: Engine) -> None:
+    """Refuse (`NotMigrated`, exit 2) a database whose schema is not the latest migration."""
+    found, latest = current(engine), head()
+    if found == latest:
+        return
+    where = engine.url.render_as_string(hide_password=True)
+    if found is None:
+        raise NotMigrated(
+            f"the database {where} has no schema yet: run `innofin db upgrade` first "
+            "(or `innofin demo run` for a demo database)",
+            field="INNOFIN_DATABASE_URL",
+        )
+    raise NotMigrated(
+        f"the database {where} is at revision {found}, this version of innofin needs {latest}: "
+        "run `innofin db upgrade` first",
+        field="INNOFIN_DATABASE_URL",
+    )

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from innofin.cli_support import console, engine, progress_bar
+from innofin.cli_support import console, progress_bar, section, setup_engine
 from innofin.demo.scales import SCALES, Scale, ScaleName
 from innofin.kernel.errors import InnofinError
 from innofin.kernel.money import AmountUnit
@@ -50,7 +50,7 @@ def generate(
 
     The database is migrated to the latest schema first; it must not already hold demo data.
     """
-    eng = engine()
+    eng = setup_engine()
     try:
         summary = generate_with_progress(eng, SCALES[scale], seed)
     finally:
@@ -103,15 +103,15 @@ def run(
 
     Uses INNOFIN_DATABASE_URL (SQLite ./innofin.db by default); the database must be empty.
     """
-    eng = engine()
+    eng = setup_engine()
     try:
-        console.rule("[bold]1. Demo data")
+        section("[bold]1. Demo data")
         print_summary(generate_with_progress(eng, SCALES[scale], seed), eng)
-        console.rule("[bold]2. The registry")
+        section("[bold]2. The registry")
         print_stats(eng, top=10)
-        console.rule("[bold]3. Export and re-import")
+        section("[bold]3. Export and re-import")
         _export_and_reimport(eng, out)
-        console.rule("[bold]4. Who sees what (the API's access policy)")
+        section("[bold]4. Who sees what (the API's access policy)")
         _print_visibility(eng)
         top = _points_lists_and_zones(eng, SCALES[scale], out)
         _print_ledger(eng)
@@ -119,7 +119,7 @@ def run(
         eng.dispose()
     url = eng.url.render_as_string(hide_password=True)
     last = SCALES[scale].years[-1]
-    console.rule("[bold]What to look at next")
+    section("[bold]What to look at next")
     hints = [
         *_activate_hint(),
         (f"export INNOFIN_DATABASE_URL={url}", "this database"),
@@ -162,7 +162,7 @@ def _points_lists_and_zones(eng: Engine, scale: Scale, out: Path) -> int:
 
     actor = Actor.cli("demo")
     last = scale.years[-1]
-    console.rule(f"[bold]5. Innovation points (default system, {last})")
+    section(f"[bold]5. Innovation points (default system, {last})")
     scoring.run(eng, "default", last - 1, actor, top=0)
     run = scoring.run(eng, "default", last, actor, top=5)
     scoring_cli.print_run(run)
@@ -175,14 +175,14 @@ def _points_lists_and_zones(eng: Engine, scale: Scale, out: Path) -> int:
         scoring_cli.print_explanation(
             scoring.explain(session, run.top[0].enterprise_id, last, "default"), "zh"
         )
-    console.rule(f"[bold]6. Key-enterprise list {last} (integer program, HiGHS)")
+    section(f"[bold]6. Key-enterprise list {last} (integer program, HiGHS)")
     count = min(1000, max(10, scale.enterprises // 30))
     chosen = lists.select_list(eng, Path("key-enterprises"), last, actor, count=count)
     scoring_cli.print_list(chosen, show=5)
     with unit_of_work(eng) as session:
         lists.export_list(session, chosen.name, chosen.version, out / "key-enterprises.xlsx")
     console.print(f"  written to {out / 'key-enterprises.xlsx'}")
-    console.rule("[bold]7. Pilot zones for sci-tech financing service centres (TOPSIS)")
+    section("[bold]7. Pilot zones for sci-tech financing service centres (TOPSIS)")
     scoring_cli.print_pilot(pilot.rank_zones(eng, last, actor, top_n=10))
     return run.top[0].enterprise_id
 
@@ -197,7 +197,7 @@ def _print_ledger(eng: Engine) -> None:
     from innofin.demo import service
 
     found = service.ledger_summary(eng)
-    console.rule(f"[bold]8. The programme ledger (loans, repayments, defaults to {found.as_of})")
+    section(f"[bold]8. The programme ledger (loans, repayments, defaults to {found.as_of})")
     if not found.loans:
         console.print("  no loans in the ledger")
         return

@@ -27,6 +27,10 @@ class InvalidAmount(InvalidInput):
     """An amount of money that cannot be read exactly."""
 
 
+class NotMigrated(InvalidInput):
+    """The database has no schema yet, or an older one: `innofin db upgrade` makes it current."""
+
+
 class NotFound(InnofinError):
     exit_code = 3
 

@@ -22,7 +22,7 @@ class YamlError(InvalidInput):
 class YamlDocument:
     source: str
     data: Any
-    #: path of keys and list indices → 1-based line where that value starts
+    #: path of keys and list indices → 1-based line of that key (or of that list item)
     lines: dict[Path, int]
 
     def line_of(self, loc: Sequence[str | int]) -> int:
@@ -60,7 +60,7 @@ def load_yaml(text: str, source: str) -> YamlDocument:
 def _build(
     node: yaml.Node, path: Path, lines: dict[Path, int], source: str, ctor: SafeConstructor
 ) -> Any:
-    lines[path] = node.start_mark.line + 1
+    lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
@@ -71,6 +71,8 @@ def _build(
                 raise YamlError(
                     f"{source}, line {key_node.start_mark.line + 1}: {key!r} is given twice"
                 )
+            # the key's line: where a misspelt key or a bad nested block is to be found
+            lines[(*path, key)] = key_node.start_mark.line + 1
             out[key] = _build(value_node, (*path, key), lines, source, ctor)
         return out
     if isinstance(node, yaml.SequenceNode):

@@ -208,14 +208,12 @@ def import_return(
     row rejects the file (exit 2, every bad row named in the rejects report). A re-sent return
     changes nothing."""
     from innofin.audit.recorder import Actor
-    from innofin.db import migrate
     from innofin.ingest.readers import count_rows
     from innofin.ledger import returns
 
     actor = Actor.cli(reason)
     eng = engine()
     try:
-        migrate.upgrade(eng)
         with progress_bar(f"applying {path.name}", count_rows(path)) as tick:
             result = returns.import_return(
                 eng,
@@ -261,14 +259,12 @@ def load_programme(
     """Create a programme with its targets, agreements, commitments and risk pools, all or
     nothing (exit 2 with the file and line of the first problem)."""
     from innofin.audit.recorder import Actor
-    from innofin.db import migrate
     from innofin.db.engine import unit_of_work
     from innofin.ledger import programmes
 
     actor = Actor.cli(reason)
     eng = engine()
     try:
-        migrate.upgrade(eng)
         with unit_of_work(eng, immediate=True, actor=actor) as session:
             prog = programmes.load_programme(session, actor, path)
             console.print(f"programme {prog.id} {prog.code}: {prog.name}")
@@ -282,13 +278,12 @@ def check() -> None:
     the tamper-evident chains of ledger_event and limit_entry (exit 4, naming the first event
     whose hash differs or listing the caches that disagree). Prints each chain's head: keep it
     (at each close of books) to recognise a history rewritten later with its hashes."""
-    from innofin.db import chain, migrate
+    from innofin.db import chain
     from innofin.db.engine import unit_of_work
     from innofin.ledger import replay
 
     eng = engine()
     try:
-        migrate.upgrade(eng)
         with unit_of_work(eng) as session:
             breaks = [chain.verify(session, chain_table(name)) for name in LEDGER_CHAINS]
             heads = chain.heads(session)
@@ -329,13 +324,11 @@ def summary(
 ) -> None:
     """The portfolio's totals — loans, drawn, repaid, written off, outstanding, default rate —
     to check a load against the bank's own control totals."""
-    from innofin.db import migrate
     from innofin.db.engine import unit_of_work
     from innofin.ledger import portfolio
 
     eng = engine()
     try:
-        migrate.upgrade(eng)
         with unit_of_work(eng) as session:
             found = portfolio.summary(session, by)
     finally:

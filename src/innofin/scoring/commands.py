@@ -37,12 +37,9 @@ REASON = typer.Option(None, "--reason", help="Why (kept in the audit trail).")
 
 
 @contextmanager
-def _migrated() -> Iterator[Engine]:
-    from innofin.db import migrate
-
+def _database() -> Iterator[Engine]:
     eng = engine()
     try:
-        migrate.upgrade(eng)
         yield eng
     finally:
         eng.dispose()
@@ -92,7 +89,7 @@ def reference(
     from innofin.audit.recorder import Actor
     from innofin.scoring import service
 
-    with _migrated() as eng:
+    with _database() as eng:
         r = service.compute_reference(eng, system, year, Actor.cli(reason), replace=replace)
     console.print(
         f"reference values for {r.system} {r.year}: {r.rows} rows from "
@@ -111,7 +108,7 @@ def run(
     from innofin.audit.recorder import Actor
     from innofin.scoring import service
 
-    with _migrated() as eng, progress_bar(f"scoring {year} with {system}", 4) as tick:
+    with _database() as eng, progress_bar(f"scoring {year} with {system}", 4) as tick:
         r = service.run(eng, system, year, Actor.cli(reason), progress=lambda _s: tick(1), top=top)
     print_run(r)
 
@@ -224,7 +221,7 @@ def select_cmd(
     from innofin.audit.recorder import Actor
     from innofin.scoring import lists
 
-    with _migrated() as eng:
+    with _database() as eng:
         r = lists.select_list(eng, rules, year, Actor.cli(reason), count=count, name=name)
     print_list(r, show)
 
@@ -315,7 +312,8 @@ def rank_cmd(
     weight: list[str] = typer.Option(
         [],
         "--weight",
-        help="criterion=weight (repeatable), e.g. --weight gdp=0.2; 0 drops a criterion.",
+        help="criterion=weight (repeatable), e.g. --weight gdp=0.2; 0 drops a criterion. The "
+        "weights are then divided by their sum (the output says so when it is not 1).",
     ),
     system: str = typer.Option("default", "--system", help="Whose points to aggregate."),
     reason: str | None = REASON,
@@ -326,7 +324,7 @@ def rank_cmd(
     from innofin.scoring import pilot
 
     weights = pilot.parse_weights(weight)
-    with _migrated() as eng:
+    with _database() as eng:
         r = pilot.rank_zones(
             eng, year, Actor.cli(reason), top_n=top, weights=weights, system=system
         )
@@ -349,6 +347,18 @@ def print_pilot(r: pilot.PilotReport) -> None:
             f"{lo}–{hi}" if lo != hi else str(lo),
         )
     console.print(table)
+    total = sum(r.given_weights.values())
+    if r.given_weights and abs(total - 1) > 1e-9:
+        scaled = ", ".join(
+            f"{k} {v:.2f} → {r.weights[k]:.2f}"
+            for k, v in r.given_weights.items()
+            if k in r.weights
+        )
+        console.print(
+            f"[yellow]note:[/yellow] the weights add up to {total:.2f}, not 1, so each was divided "
+            f"by {total:.2f}: {scaled}",
+            soft_wrap=True,
+        )
     moved = [p for p in r.perturbations if p["entered"] or p["left"]]
     console.print(
         f"top {r.top_n} unchanged under {r.stable_share:.0%} of the ±20% weight "

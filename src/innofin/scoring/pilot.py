@@ -8,7 +8,7 @@ weight moves by ±20 %.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -61,11 +61,14 @@ class PilotReport:
     year: int
     run_id: int
     top_n: int
+    #: the weights TOPSIS used: those given, each divided by their sum
     weights: dict[str, float]
     rows: list[ZoneRow]
     stable_share: float
     always_in: list[str]
     perturbations: list[dict[str, Any]]
+    #: the weights as given (defaults and --weight), before they were scaled to add up to 1
+    given_weights: dict[str, float] = field(default_factory=dict)
 
 
 def parse_weights(items: list[str]) -> dict[str, float]:
@@ -221,4 +224,5 @@ def rank_zones(
             sens.stable_share,
             [code[i] for i in sens.always_in],
             perturbations,
+            dict(weights),
         )

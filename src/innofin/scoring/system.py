@@ -12,6 +12,8 @@ Shipped systems live in ``scoring/systems/*.yaml`` and are loaded by name.
 
 from __future__ import annotations
 
+import difflib
+import functools
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -311,12 +313,42 @@ def _validate(doc: YamlDocument) -> SystemSpec:
     try:
         return SystemSpec.model_validate(doc.data)
     except ValidationError as exc:
-        first = exc.errors()[0]
+        errors = exc.errors()
+        # a misspelt key is reported twice: as unknown, and as the field it was meant to be
+        # (missing); the unknown one names the line of the typo, and the missing one the fix
+        unknown = [e for e in errors if e["type"] == "extra_forbidden"]
+        first = unknown[0] if unknown else errors[0]
         loc = [p for p in first["loc"] if isinstance(p, str | int)]
         message = first["msg"].removeprefix("Value error, ")
         if first["type"] == "extra_forbidden":
-            message = f"unknown field {loc[-1]!r}"
+            missing = [
+                str(e["loc"][-1])
+                for e in errors
+                if e["type"] == "missing" and e["loc"][:-1] == first["loc"][:-1]
+            ]
+            message = f"unknown field {loc[-1]!r}" + _did_you_mean(str(loc[-1]), missing)
         raise doc.error(loc, message) from None
+
+
+def _did_you_mean(key: str, missing: list[str]) -> str:
+    """The closest field name: first among the required ones missing beside it, else any."""
+    for candidates in (missing, _field_names()):
+        close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
+        if close:
+            return f" (did you mean {close[0]!r}?)"
+    return ""
+
+
+@functools.cache
+def _field_names() -> list[str]:
+    """Every key a system file may use, at any level."""
+    return sorted(
+        {
+            info.alias or name
+            for model in _Strict.__subclasses__()
+            for name, info in model.model_fields.items()
+        }
+    )
 
 
 def _merge(base: SystemSpec, ext: SystemSpec, doc: YamlDocument) -> SystemSpec:
