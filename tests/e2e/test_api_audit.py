@@ -127,6 +127,7 @@ def _cli(args: list[str], db: Path, stdin: str | None = None) -> subprocess.Comp
     )
 
 
+@pytest.mark.slow
 def test_cli_writes_are_audited_and_shown(tmp_path: Path) -> None:
     db = tmp_path / "cli.db"
     eng = make_engine(f"sqlite:///{db}")

@@ -117,6 +117,7 @@ class Visit:
         return path
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_swagger_ui_lists_the_operations_offline(server: str, browser: object) -> None:
     visit = Visit(browser, server)
@@ -135,6 +136,7 @@ def test_swagger_ui_lists_the_operations_offline(server: str, browser: object) -
         visit.context.close()
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_redoc_renders_offline(server: str, browser: object) -> None:
     visit = Visit(browser, server)

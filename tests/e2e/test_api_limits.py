@@ -20,6 +20,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
@@ -62,6 +63,7 @@ def _head(method: str, path: str, port: str, **headers: str) -> str:
     return "\r\n".join(lines)
 
 
+@pytest.mark.slow
 def test_a_huge_body_without_a_token_is_refused_before_it_is_read(
     sqlite_engine: Engine, tmp_path: Path
 ) -> None:
@@ -214,6 +216,7 @@ def _big_enterprises(path: Path, rows: int) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_sign_ins_and_writes_during_a_long_import_never_fail(
     sqlite_engine: Engine, tmp_path: Path
 ) -> None:
@@ -254,6 +257,7 @@ def test_sign_ins_and_writes_during_a_long_import_never_fail(
     assert all(status in (200, 201) or (status == 503 and retry) for status, retry in answers)
 
 
+@pytest.mark.slow
 def test_an_upload_left_by_a_killed_server_is_removed_at_the_next_start(
     engine: Engine, tmp_path: Path
 ) -> None:
@@ -348,6 +352,7 @@ def _call(url: str, body: dict[str, Any], **headers: str) -> tuple[int, str | No
         return int(refused.code), refused.headers.get("Retry-After")
 
 
+@pytest.mark.slow
 def test_parallel_writers_on_the_real_server(engine: Engine, tmp_path: Path) -> None:
     """The attack as made: `innofin serve` with two worker processes, real Argon2, users
     created and signed in at once — each answer is a success, or 503 with Retry-After."""

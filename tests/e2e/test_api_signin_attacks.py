@@ -138,6 +138,7 @@ def _post(url: str, body: dict[str, str], **headers: str) -> int:
         return int(refused.code)
 
 
+@pytest.mark.slow
 def test_rotating_forwarded_for_through_the_real_server(engine: Engine, tmp_path: Path) -> None:
     """The attack as it was made: `innofin serve` on loopback, each guess claiming another
     address in X-Forwarded-For (uvicorn believed it from 127.0.0.1 unasked)."""

@@ -54,6 +54,7 @@ def _innofin(
     )
 
 
+@pytest.mark.slow
 def test_db_upgrade_current_and_stats(tmp_path: Path) -> None:
     db = tmp_path / "cli.db"
     before = _innofin(["db", "current"], db)
@@ -73,6 +74,7 @@ def test_usage_error_exits_2_without_traceback(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_demo_run_is_what_make_demo_shows(tmp_path: Path) -> None:
     run = ["demo", "run", "--out", str(tmp_path / "out")]
     result = _innofin(run, tmp_path / "demo.db", cwd=tmp_path)

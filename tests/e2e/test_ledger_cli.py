@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select, text
 
 import factories
@@ -25,6 +26,8 @@ from innofin.db.migrate import upgrade
 from innofin.ledger import pools, service
 from innofin.ledger.models import Agreement, AgreementCommitment, RiskPool
 from innofin.ledger.store import perform
+
+pytestmark = pytest.mark.slow  # dozens of CLI processes
 
 
 def _innofin(args: list[str], db: Path) -> subprocess.CompletedProcess[str]:

@@ -58,6 +58,7 @@ def test_date_options_read_full_width_and_refuse_the_rest() -> None:
             day_arg(text, "on")
 
 
+@pytest.mark.slow
 def test_a_full_width_repayment_through_the_command(tmp_path: Path) -> None:
     db = tmp_path / "ledger.db"
     eng = make_engine(f"sqlite:///{db}")

@@ -291,6 +291,7 @@ def _cells(path: Path) -> list[list[object]]:
         book.close()
 
 
+@pytest.mark.slow
 def test_the_shipped_example_files_are_what_the_demo_generates(tmp_path: Path, demo: Demo) -> None:
     """examples/generate.py, run on a fresh demo database, writes the shipped files again (cell
     by cell): the example files name records the demo has."""

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook  # type: ignore[import-untyped]
 
+pytestmark = pytest.mark.slow  # the CLI as processes, on a demo database
+
 
 def _innofin(
     args: list[str], db: Path, cwd: Path, columns: str | None = "200"

@@ -125,6 +125,7 @@ def test_a_rewritten_event_is_named(engine: Engine, owner_engine: Engine, table:
     assert all(found[t] is None for t in chain.TABLES if t != table)
 
 
+@pytest.mark.slow
 def test_the_attack_rewrites_a_repayment_and_its_caches_and_the_check_names_it(
     engine: Engine, owner_engine: Engine
 ) -> None:
@@ -152,6 +153,7 @@ def test_the_attack_rewrites_a_repayment_and_its_caches_and_the_check_names_it(
     assert "chain audit_event:" in audit.stdout
 
 
+@pytest.mark.slow
 def test_audit_verify_names_a_rewritten_audit_event(engine: Engine, owner_engine: Engine) -> None:
     _history(engine)
     victim = _ids(engine, "audit_event")[2]

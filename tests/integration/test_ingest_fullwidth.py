@@ -304,6 +304,7 @@ PRODUCT_HEADER += ["term_min_months", "rate_min", "eligibility", "active_from"]
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+@pytest.mark.slow
 @given(rows=PRODUCT_ROWS, xlsx=st.booleans())
 def test_text_code_quantity_and_json_cells_are_stored_as_shown_or_rejected(
     engine: Engine, tmp_path: Path, rows: list[Any], xlsx: bool

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
+import pytest
 from sqlalchemy import Engine, func, select, text
 
 import ledger_world as lw
@@ -56,6 +57,7 @@ def _writing(engine: Engine) -> bool:
     return bool(found)
 
 
+@pytest.mark.slow
 def test_a_killed_import_writes_nothing(engine: Engine, tmp_path: Path) -> None:
     w = lw.build(engine)
     line_id = lw.line(w, limit="10000000.00", commitment=False)

@@ -36,6 +36,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
 
+import pytest
 from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -827,6 +828,7 @@ class LedgerMachine(RuleBasedStateMachine):
             assert [str(m) for m in replay.check(s)] == []
 
 
+@pytest.mark.slow
 def test_random_event_sequences_keep_the_ledger_consistent(
     _sqlite_template: Path, tmp_path: Path
 ) -> None:
