@@ -451,6 +451,10 @@ def test_the_mistakes_of_a_real_file_are_grouped_by_kind_and_skip_invalid_is_saf
                               actor=lw.MAKER)  # fmt: skip
     assert _events(engine) == before
     message = str(exc.value)
+    with returns.summary_path(exc.value.rejects_path).open(encoding="utf-8-sig") as fh:
+        by_kind = list(csv.DictReader(fh))
+    after_end = next(k for k in by_kind if k["problem"].startswith("disbursement after"))
+    assert (after_end["rows"], after_end["column"]) == ("3", "Date")
     later = f"an earlier row of loan {rows[twice][1]} was rejected (row {twice + 2})"
     assert later in {r["reason"] for r in read_rejects(exc.value.rejects_path)}
     assert "3 rows: Date: disbursement after the line's end" in message

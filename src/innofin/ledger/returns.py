@@ -46,6 +46,7 @@ start), so two concurrent uploads of the same return meet at the keys' unique in
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import re
 from dataclasses import dataclass, field
@@ -462,11 +463,14 @@ def import_return(
             if rows == 0:
                 raise EmptyFile(f"{path.name} has a header but no data rows")
             summary = problem_kinds(kinds)
+            if kinds:
+                _write_kinds(summary_path(report.path), kinds)
             if rejected and not skip_invalid:
                 report.close()
                 raise RejectedRows(
                     f"{path.name}: {rejected:,} of {rows:,} rows rejected, nothing applied; "
-                    f"see {report.path}\n" + "\n".join(f"  {line}" for line in summary),
+                    f"see {report.path} (by kind: {summary_path(report.path).name})\n"
+                    + "\n".join(f"  {line}" for line in summary),
                     rejected=rejected,
                     rejects_path=report.path,
                 )
@@ -496,6 +500,7 @@ def import_return(
         raise
     except BaseException:
         report.discard()
+        summary_path(report.path).unlink(missing_ok=True)
         raise
     finally:
         report.close()
@@ -508,6 +513,25 @@ def import_return(
         report.path if report.lines else None,
         problem_kinds(kinds),
     )
+
+
+def summary_path(rejects: Path) -> Path:
+    """``return.rejects.csv`` → ``return.rejects-by-kind.csv``: the problems grouped by kind."""
+    return rejects.with_name(f"{rejects.stem}-by-kind.csv")
+
+
+def _write_kinds(path: Path, problems: list[tuple[int, str, str]]) -> None:
+    """The rejects grouped by kind: one line per kind (column, reason without its values), its
+    number of rows and its first row, most frequent first."""
+    rows: dict[tuple[str, str], list[int]] = {}
+    for row, column, reason in problems:
+        rows.setdefault((column, _VALUES.sub("…", reason)), []).append(row)
+    ordered = sorted(rows.items(), key=lambda item: (-len(set(item[1])), item[0]))
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(("rows", "column", "problem", "first_row"))
+        for (column, kind), found in ordered:
+            out.writerow((len(set(found)), column, kind, min(found)))
 
 
 _VALUES = re.compile(r"'[^']*'|\d{4}-\d{2}-\d{2}|-?\d[\d,]*(?:\.\d+)?")
