@@ -21,16 +21,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import BigInteger, Connection, String, Table, event, inspect, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from innofin.db.base import Base
-from innofin.kernel.money import to_money
+from innofin.kernel.money import FEN
 
 if TYPE_CHECKING:
     import polars as pl
@@ -85,10 +86,16 @@ def field_text(value: Any) -> str | None:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, Decimal):
-        return format(to_money(value), "f")
+        # as `Money` stores it; with two places `str` never turns to an exponent
+        return str(value.quantize(FEN, rounding=ROUND_HALF_UP))
     if isinstance(value, dt.datetime):
-        moment = value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
-        return moment.astimezone(dt.UTC).strftime(MOMENT)
+        if value.tzinfo is None:
+            moment = value
+        elif value.tzinfo is dt.UTC:
+            moment = value.replace(tzinfo=None)
+        else:
+            moment = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return moment.isoformat(" ", "microseconds")
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, dict | list):
@@ -96,16 +103,24 @@ def field_text(value: Any) -> str | None:
     raise TypeError(f"no canonical text for {type(value).__name__} {value!r}")
 
 
+_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 def json_text(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    """JSON with sorted keys and no spaces (one encoder, made once: `json.dumps` with options
+    builds a new one per call)."""
+    return _JSON.encode(value)
 
 
 def content(values: Iterable[Any]) -> str:
     """A row's content, from its values in `COLUMNS` order."""
     parts = []
     for value in values:
-        t = field_text(value)
-        parts.append("~" if t is None else f"{len(t)}:{t}")
+        if value is None:
+            parts.append("~")
+            continue
+        t = value if type(value) is str else field_text(value)
+        parts.append(f"{len(t)}:{t}")  # type: ignore[arg-type]
     return "".join(parts)
 
 
@@ -126,33 +141,63 @@ def hashes(previous: str, contents: Iterable[str]) -> list[str]:
 # ---------------------------------------------------------------------------- the lock and heads
 
 
-def _dialect(conn: Connection | Session) -> str:
-    return conn.get_bind().dialect.name if isinstance(conn, Session) else conn.dialect.name
+def _connection(conn: Connection | Session) -> Connection:
+    return conn.connection() if isinstance(conn, Session) else conn
+
+
+#: transactions that hold the chain lock already (PostgreSQL)
+_LOCKED: weakref.WeakSet[Any] = weakref.WeakSet()
+
+#: the chain head's statements, in each driver's parameter style (run on the driver's own
+#: connection, inside the caller's transaction: SQLAlchemy's per-statement work would cost more
+#: than the statements on the ORM's one-event-per-transaction path)
+_TAKE = {
+    "postgresql": "UPDATE chain_head SET length = length + %s WHERE name = %s RETURNING last_hash",
+    "sqlite": "UPDATE chain_head SET length = length + ? WHERE name = ? RETURNING last_hash",
+}
+_SET = {
+    "postgresql": "UPDATE chain_head SET last_hash = %s WHERE name = %s",
+    "sqlite": "UPDATE chain_head SET last_hash = ? WHERE name = ?",
+}
 
 
 def lock(conn: Connection | Session) -> None:
     """Take the chain lock until the transaction ends (PostgreSQL: every chain head's row, in
-    name order; SQLite: the write lock, which `_take_head` takes anyway)."""
-    if _dialect(conn) == "postgresql":
-        conn.execute(text("SELECT name FROM chain_head ORDER BY name FOR UPDATE"))
+    name order, once per transaction; SQLite: the write lock, which `_take_head` takes anyway)."""
+    c = _connection(conn)
+    if c.dialect.name != "postgresql":
+        return
+    transaction = c.get_transaction()
+    if transaction is not None and transaction in _LOCKED:
+        return
+    _execute(c, "SELECT name FROM chain_head ORDER BY name FOR UPDATE", ())
+    if transaction is not None:
+        _LOCKED.add(transaction)
+
+
+def _execute(c: Connection, sql: str, params: tuple[Any, ...]) -> Any:
+    driver: Any = c.connection.driver_connection
+    cursor = driver.cursor()
+    try:
+        cursor.execute(sql, params)
+        return cursor.fetchone() if cursor.description else None
+    finally:
+        cursor.close()
 
 
 def _take_head(conn: Connection | Session, table: str, count: int) -> str:
     """The chain's last hash, its length advanced by `count` (under the chain lock)."""
-    lock(conn)
-    found = conn.execute(
-        text("UPDATE chain_head SET length = length + :n WHERE name = :t RETURNING last_hash"),
-        {"n": count, "t": table},
-    ).scalar()
+    c = _connection(conn)
+    lock(c)
+    found = _execute(c, _TAKE[c.dialect.name], (count, table))
     if found is None:
         raise RuntimeError(f"chain_head has no row for {table} (run: innofin db upgrade)")
-    return str(found)
+    return str(found[0])
 
 
 def _set_head(conn: Connection | Session, table: str, last: str) -> None:
-    conn.execute(
-        text("UPDATE chain_head SET last_hash = :h WHERE name = :t"), {"h": last, "t": table}
-    )
+    c = _connection(conn)
+    _execute(c, _SET[c.dialect.name], (last, table))
 
 
 def seal_rows(conn: Connection | Session, table: str, rows: Sequence[dict[str, Any]]) -> None:
