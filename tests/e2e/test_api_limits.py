@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 
 from api_world import Api, Clock, build_world, make_api
 from innofin.access.service import OrgRef, create_user
@@ -205,6 +205,33 @@ def test_a_write_that_cannot_get_the_lock_is_told_to_retry(sqlite_engine: Engine
         "/api/v1/users", json=_new_user(1), headers={"Authorization": f"Bearer {token}"}
     )
     assert answer.status_code == 201  # and the retry works
+    impatient.dispose()
+
+
+def test_a_row_lock_past_postgresqls_lock_timeout_is_told_to_retry(engine: Engine) -> None:
+    """PostgreSQL's counterpart: a sign-in waiting on a row another transaction holds, past
+    lock_timeout, answers 503 with Retry-After — never a 500."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's counterpart is the test above")
+    _admin(engine)
+    with engine.connect() as conn:
+        schema = conn.execute(text("SELECT current_schema()")).scalar_one()
+    options = f"-csearch_path={schema} -c lock_timeout=300"
+    impatient = make_engine(
+        engine.url.render_as_string(hide_password=False), connect_args={"options": options}
+    )
+    settings = Settings(database_url="unused", secret_key="k" * 40)
+    client = TestClient(create_app(impatient, settings, Clock()), raise_server_exceptions=False)
+    login = {"username": "admin", "password": ADMIN_PASSWORD}
+    assert client.post("/api/v1/auth/login", json=login).status_code == 200
+    with engine.connect() as holder, holder.begin():  # e.g. a sign-in stuck mid-way
+        holder.execute(
+            text("SELECT 1 FROM login_throttle WHERE username = 'admin' AND client = '' FOR UPDATE")
+        ).one()
+        answer = client.post("/api/v1/auth/login", json=login)
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["code"] == "busy" and int(answer.headers["retry-after"]) >= 1
+    assert client.post("/api/v1/auth/login", json=login).status_code == 200
     impatient.dispose()
 
 
