@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import typer
 from rich.console import Console
+from rich.table import Table
 
+from innofin.kernel.money import AmountUnit, amount_header, amount_in, column_unit
 from innofin.kernel.progress import ProgressCallback
 
 if TYPE_CHECKING:
@@ -123,3 +127,50 @@ def progress_bar(description: str, total: int | None) -> Iterator[ProgressCallba
     with Progress(*columns, console=err_console, transient=False) as progress:
         task = progress.add_task(description, total=total)
         yield lambda n: progress.advance(task, n)
+
+
+UNIT = typer.Option(
+    None,
+    "--unit",
+    help="Show every amount column in 元, 万元 or 亿元 (default: one unit for each column, "
+    "chosen for its amounts).",
+)
+
+
+def table(
+    title: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    *,
+    money: Collection[str] = (),
+    unit: AmountUnit | None = None,
+    lang: str = "zh",
+) -> Table:
+    """A Rich table; each column named in `money` holds Decimal yuan (or None) and is shown in
+    one unit (`unit`, else `column_unit`'s choice), named in its header, never beside each
+    amount — so the amounts of a column can be compared at a glance."""
+    units = {
+        i: column_unit((_yuan(row[i]) for row in rows), unit)
+        for i, name in enumerate(columns)
+        if name in money
+    }
+    out = Table(title=title)
+    for i, name in enumerate(columns):
+        if i in units:
+            out.add_column(amount_header(name, units[i], lang), justify="right")
+        else:
+            out.add_column(name)
+    for row in rows:
+        out.add_row(
+            *(
+                amount_in(_yuan(v), units[i]) if i in units else ("" if v is None else str(v))
+                for i, v in enumerate(row)
+            )
+        )
+    return out
+
+
+def _yuan(value: object) -> Decimal | None:
+    if value is None or isinstance(value, Decimal):
+        return value
+    raise TypeError(f"an amount column holds Decimal yuan, not {type(value).__name__}")

@@ -203,8 +203,16 @@ def test_programme_pool_claim_and_subsidy_commands(tmp_path: Path) -> None:
     assert listed_codes["PRG-CLI"]["targets"] == 2
     shown = _innofin(["ledger", "programme", "show", "PRG-CLI"], db)
     assert shown.returncode == 0, shown.stderr
-    # the covered line of 5,000,000.00 consumes that much of the 10,000,000.00 commitment
-    assert "AG-CLI" in shown.stdout and "500.00万元" in shown.stdout and "2.00亿元" in shown.stdout
+    # the covered line of 5,000,000.00 consumes that much of the 10,000,000.00 commitment;
+    # each amount column has one unit, named in its header, not beside each amount
+    assert "amount（亿元）" in shown.stdout and "used（万元）" in shown.stdout
+    row = next(line for line in shown.stdout.splitlines() if "AG-CLI" in line)
+    assert "1,000.00" in row and row.count("500.00") == 2 and "元" not in row, row
+    in_yuan = _innofin(["ledger", "programme", "show", "PRG-CLI", "--unit", "元"], db)
+    assert "used（元）" in in_yuan.stdout and "200,000,000.00" in in_yuan.stdout
+    assert (
+        _innofin(["ledger", "programme", "show", "PRG-CLI", "--unit", "千元"], db).returncode == 2
+    )
     assert _innofin(["ledger", "programme", "show", "NONE"], db).returncode == 3
 
     pool = str(ids["pool"])
@@ -320,6 +328,9 @@ def test_import_a_historical_book_then_summary_by_year(tmp_path: Path) -> None:
     cells = [c.strip() for c in line.split("│") if c.strip()]
     assert cells == ["2021", "1", "250,000.00", "10,000.50", "100,000.00", "0.00",
                      "139,999.50", "1", "100.00%"]  # fmt: skip
+    assert "drawn（元）" in shown.stdout  # to the fen, the unit in the header
+    in_wan = _innofin(["ledger", "summary", "--by", "year", "--unit", "万元"], db)
+    assert "drawn（万元）" in in_wan.stdout and "25.00" in in_wan.stdout, in_wan.stdout
     assert _innofin(["ledger", "check"], db).returncode == 0
     exported = _innofin(["export", "loans", str(tmp_path / "loans.csv")], db)
     assert exported.returncode == 0, exported.stderr

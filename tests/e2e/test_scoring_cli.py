@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -144,3 +145,25 @@ def test_piped_output_is_whole_lines_without_the_solvers_banner(
     assert "gdp 0.20 → 0.18" in note[0] and "tax 0.10 → 0.09" in note[0]
     plain = _innofin(["zones", "rank", "--year", "2024", "--top", "3"], demo_db, tmp_path)
     assert plain.returncode == 0 and "note:" not in plain.stdout  # the defaults add up to 1
+
+
+def test_explain_in_chinese_shows_money_in_one_unit_and_no_exponent(
+    demo_db: Path, tmp_path: Path
+) -> None:
+    run = _innofin(["score", "run", "--year", "2024", "--top", "1"], demo_db, tmp_path)
+    assert run.returncode == 0, run.stderr
+    leader = run.stdout.split("│ 1 │")[1].split("│")[0].strip()
+    zh = _innofin(["score", "explain", leader, "--year", "2024", "--lang", "zh"], demo_db, tmp_path)
+    assert zh.returncode == 0, zh.stderr
+    for header in ("指标", "分组", "数值", "得分", "权重", "积分", "对标组"):
+        assert header in zh.stdout
+    assert not re.search(r"\de[+-]\d", zh.stdout), zh.stdout  # never 1.843e+07
+    rows = [line for line in zh.stdout.split("积分构成")[1].splitlines() if "│" in line]
+    money = re.findall(r"\d(元|万元|亿元)", "\n".join(rows))
+    assert money and len(set(money)) == 1, money  # the amounts of the column share one unit
+    en = _innofin(["score", "explain", leader, "--year", "2024", "--lang", "en"], demo_db, tmp_path)
+    assert "indicator" in en.stdout and "指标" not in en.stdout
+    bad = _innofin(
+        ["score", "explain", leader, "--year", "2024", "--lang", "fr"], demo_db, tmp_path
+    )
+    assert bad.returncode == 2 and "--lang" in bad.stderr

@@ -7,6 +7,7 @@ accounting.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Context, Decimal
 from enum import StrEnum
 from typing import Final
@@ -136,3 +137,74 @@ def format_amount(
     text = f"{shown:,.{digits}f}"
     label = _LABELS[(lang, chosen)]
     return f"{text}{label}" if lang == "zh" else f"{text} {label}"
+
+
+# --- display in columns: one unit per column ------------------------------------------------------
+
+#: the smallest share of the column's unit a non-zero amount may have before a smaller unit is
+#: chosen (below it, two places would show the amount as 0.00)
+_VISIBLE: Final = Decimal("0.005")
+_SMALLER: Final = {AmountUnit.YI: AmountUnit.WAN, AmountUnit.WAN: AmountUnit.YUAN}
+
+
+def column_unit(amounts: Iterable[Decimal | None], unit: AmountUnit | None = None) -> AmountUnit:
+    """The one unit of a column of amounts, so a column never mixes 元, 万元 and 亿元: `unit` when
+    the user chose one; else the unit `auto_unit` picks for the largest amount, one step smaller
+    while two places would show a non-zero amount of the column as 0.00."""
+    if unit is not None:
+        return unit
+    sizes = [abs(Decimal(a)) for a in amounts if a is not None and a != 0]
+    if not sizes:
+        return AmountUnit.YUAN
+    chosen = auto_unit(max(sizes))
+    smallest = min(sizes)
+    while chosen in _SMALLER and smallest / chosen.factor < _VISIBLE:
+        chosen = _SMALLER[chosen]
+    return chosen
+
+
+def unit_label(unit: AmountUnit, lang: str = "zh") -> str:
+    """The unit's name: 元 / 万元 / 亿元, or yuan / 10k yuan / 100m yuan."""
+    return _LABELS[("en" if lang == "en" else "zh", unit)]
+
+
+def amount_header(title: str, unit: AmountUnit, lang: str = "zh") -> str:
+    """A column's header with its unit: ``本金（万元）``, ``principal (10k yuan)``."""
+    label = unit_label(unit, lang)
+    return f"{title}（{label}）" if lang == "zh" else f"{title} ({label})"
+
+
+def amount_in(amount: Decimal | None, unit: AmountUnit, places: int = 2) -> str:
+    """`amount` as a number in `unit`, without the unit's name (its column's header carries it):
+    ``amount_in(Decimal("10900000"), AmountUnit.WAN)`` → ``1,090.00``; "" for no amount."""
+    if amount is None:
+        return ""
+    if isinstance(amount, float):
+        raise InvalidAmount("amount_in takes Decimal, not float")
+    quantum = Decimal(1).scaleb(-places)
+    shown = (Decimal(amount) / unit.factor).quantize(quantum, rounding=ROUND_HALF_UP)
+    return f"{shown:,.{places}f}"
+
+
+def parse_unit_option(text: str | None, option: str = "--unit") -> AmountUnit | None:
+    """The unit a user asked for on the command line (元, 万元, 亿元, yuan, wan, yi), or None."""
+    if text is None:
+        return None
+    try:
+        return AmountUnit.parse(text)
+    except InvalidAmount:
+        raise InvalidAmount(
+            f"{option} must be 元, 万元 or 亿元 (or yuan, wan, yi), not {text!r}", field="unit"
+        ) from None
+
+
+def format_number(value: float | Decimal | None, places: int = 4) -> str:
+    """A measured value that is not money (a ratio, a count, yuan per person) as people read it:
+    thousands separators, at most `places` decimals, no trailing zeros and never an exponent
+    (``18430000.0`` → ``18,430,000``, ``0.052300`` → ``0.0523``); "" for none."""
+    if value is None or value != value:  # None or NaN
+        return ""
+    number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+    text = f"{number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP):,.{places}f}"
+    text = text.rstrip("0").rstrip(".") if "." in text else text
+    return "0" if text in ("-0", "") else text

@@ -8,16 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
-from innofin.cli_support import console, engine, progress_bar
+from innofin.cli_support import UNIT, console, engine, progress_bar, table
 from innofin.kernel.errors import Conflict, InvalidInput, NotFound
-from innofin.kernel.money import format_amount
+from innofin.kernel.money import AmountUnit, format_amount, parse_unit_option
 from innofin.ledger import programme_commands
 from innofin.ledger.cli_options import KEY, REASON
 from innofin.ledger.cli_options import amount_arg as _amount
 from innofin.ledger.cli_options import day_arg as _day
-from innofin.ledger.cli_options import shown as _shown
 
 app = typer.Typer(
     help="The programme ledger: credit lines, loans, risk pools — history, checks, corrections.",
@@ -31,11 +29,13 @@ def history(
     entity: str = typer.Argument(help=f"One of {', '.join(ENTITIES)}."),
     entity_id: int = typer.Argument(help="Its id."),
     as_json: bool = typer.Option(False, "--json", help="Print the events as JSON lines."),
+    unit: str | None = UNIT,
 ) -> None:
     """The full story of a credit line (with its loans), loan, pool, claim, agreement or
     programme: every event in order, with who, when and why (exit 3 when there is none)."""
     if entity not in ENTITIES:
         raise InvalidInput(f"entity must be one of {', '.join(ENTITIES)}", field="entity")
+    chosen = parse_unit_option(unit)
     from innofin.audit.recorder import jsonable
     from innofin.db.engine import unit_of_work
     from innofin.ledger import service
@@ -66,30 +66,36 @@ def history(
             }
             typer.echo(json.dumps({k: jsonable(v) for k, v in row.items()}, ensure_ascii=False))
         return
-    table = Table(title=f"ledger: {entity} {entity_id}")
-    for col in ("event", "on", "what", "amount", "principal", "interest", "who", "why"):
-        table.add_column(col)
-    for e in events:
-        what = f"{e.entity} {e.entity_id}: {e.kind}"
-        if e.reverses_id:
-            what += f" (reverses {e.reverses_id})"
-        table.add_row(
-            str(e.id),
-            str(e.effective_on),
-            what,
-            _shown(e.amount),
-            _shown(e.principal),
-            _shown(e.interest),
+    rows = [
+        (
+            e.id,
+            e.effective_on,
+            f"{e.entity} {e.entity_id}: {e.kind}"
+            + (f" (reverses {e.reverses_id})" if e.reverses_id else ""),
+            e.amount,
+            e.principal,
+            e.interest,
             e.actor,
             e.reason or "",
         )
-    console.print(table)
+        for e in events
+    ]
+    console.print(
+        table(
+            f"ledger: {entity} {entity_id}",
+            ("event", "on", "what", "amount", "principal", "interest", "who", "why"),
+            rows,
+            money=("amount", "principal", "interest"),
+            unit=chosen,
+        )
+    )
 
 
 @app.command("loan")
 def show_loan(
     loan_id: int = typer.Argument(help="The loan's id."),
     as_of: str = typer.Option(None, "--as-of", help="Days past due on this date (default today)."),
+    unit: str | None = UNIT,
 ) -> None:
     """A loan's balances, class, days past due and its planned schedule."""
     from sqlalchemy import select
@@ -99,6 +105,7 @@ def show_loan(
     from innofin.ledger.models import Loan, LoanInstalment
 
     day = _day(as_of, "as-of") if as_of else dt.date.today()
+    chosen = parse_unit_option(unit)
     eng = engine()
     try:
         with unit_of_work(eng) as session:
@@ -118,12 +125,15 @@ def show_loan(
                 f"interest paid {format_amount(loan.interest_paid)}, status {loan.status}, "
                 f"class {loan.category}, {dpd} days past due on {day}"
             )
-            table = Table(title="planned schedule")
-            for col in ("#", "due", "principal", "interest"):
-                table.add_column(col, justify="right")
-            for i in plan:
-                table.add_row(str(i.seq), str(i.due_on), f"{i.principal:,}", f"{i.interest:,}")
-            console.print(table)
+            console.print(
+                table(
+                    "planned schedule",
+                    ("#", "due", "principal", "interest"),
+                    [(i.seq, i.due_on, i.principal, i.interest) for i in plan],
+                    money=("principal", "interest"),
+                    unit=chosen,
+                )
+            )
     finally:
         eng.dispose()
 
@@ -321,29 +331,39 @@ def summary(
     by: str = typer.Option(
         None, "--by", help="Group by institution, region, industry or year (of drawdown)."
     ),
+    unit: str | None = typer.Option(
+        None, "--unit", help="Show the amounts in 万元 or 亿元 (default: 元, to the fen)."
+    ),
 ) -> None:
     """The portfolio's totals — loans, drawn, repaid, written off, outstanding, default rate —
     to check a load against the bank's own control totals."""
     from innofin.db.engine import unit_of_work
     from innofin.ledger import portfolio
 
+    chosen = parse_unit_option(unit)
     eng = engine()
     try:
         with unit_of_work(eng) as session:
             found = portfolio.summary(session, by)
     finally:
         eng.dispose()
-    table = Table(title=f"portfolio{' by ' + by if by else ''}")
-    for col in (by or "", "loans", "drawn", "repaid", "written off", "recovered", "outstanding",
-                "defaulted", "default rate"):  # fmt: skip
-        table.add_column(col, justify="left" if col == (by or "") else "right")
-    for t in found:
-        table.add_row(
-            t.group or ("(none)" if by else "all"), f"{t.loans:,}", f"{t.drawn:,}",
-            f"{t.repaid:,}", f"{t.written_off:,}", f"{t.recovered:,}", f"{t.outstanding:,}",
-            f"{t.defaulted:,}", f"{t.default_rate:.2%}",
-        )  # fmt: skip
-    console.print(table)
+    columns = (by or "", "loans", "drawn", "repaid", "written off", "recovered", "outstanding",
+               "defaulted", "default rate")  # fmt: skip
+    rows = [
+        (t.group or ("(none)" if by else "all"), f"{t.loans:,}", t.drawn, t.repaid,
+         t.written_off, t.recovered, t.outstanding, f"{t.defaulted:,}", f"{t.default_rate:.2%}")
+        for t in found
+    ]  # fmt: skip
+    console.print(
+        table(
+            f"portfolio{' by ' + by if by else ''}",
+            columns,
+            rows,
+            money=("drawn", "repaid", "written off", "recovered", "outstanding"),
+            # to the fen by default: the totals are checked against the bank's own
+            unit=chosen or AmountUnit.YUAN,
+        )
+    )
 
 
 @app.command("rebuild")

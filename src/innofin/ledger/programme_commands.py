@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.table import Table
 
-from innofin.cli_support import console, engine
+from innofin.cli_support import UNIT, console, engine, table
 from innofin.kernel.errors import InvalidInput, NotFound
-from innofin.kernel.money import format_amount
+from innofin.kernel.money import AmountUnit, format_amount, parse_unit_option
 from innofin.ledger.cli_options import KEY, REASON, amount_arg, day_arg, day_or_today, shown
 
 if TYPE_CHECKING:
@@ -90,13 +90,20 @@ def _programme(session: Session, ref: str) -> Programme:
     return found
 
 
-def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> Table:
-    table = Table(title=title)
-    for col in columns:
-        table.add_column(col)
-    for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
-    return table
+#: the columns that hold amounts (Decimal yuan): each is shown in one unit, named in its header
+MONEY_COLUMNS = frozenset(
+    {"amount", "used", "available", "balance", "covered outstanding", "contributed", "paid out",
+     "recovered", "loss", "covered", "interest"}
+)  # fmt: skip
+
+
+def _table(
+    title: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    unit: AmountUnit | None = None,
+) -> Table:
+    return table(title, columns, rows, money=MONEY_COLUMNS, unit=unit)
 
 
 # --------------------------------------------------------------------------- programmes
@@ -154,9 +161,11 @@ def list_programmes(
 
 def show_programme(
     programme: str = typer.Argument(help="The programme's id or code."),
+    unit: str | None = UNIT,
 ) -> None:
     """A programme with its targets, its agreements' commitments (amount, used, available)
     and its risk pools."""
+    chosen = parse_unit_option(unit)
     from sqlalchemy import select
 
     from innofin.ledger.models import Agreement, AgreementCommitment, ProgrammeTarget, RiskPool
@@ -181,7 +190,7 @@ def show_programme(
                     (
                         t.kind,
                         t.tech_field,
-                        shown(t.amount),
+                        t.amount,
                         t.count,
                         t.rate,
                         t.period_start,
@@ -189,6 +198,7 @@ def show_programme(
                     )
                     for t in targets
                 ],
+                chosen,
             )
         )
         commitments = s.execute(
@@ -217,12 +227,13 @@ def show_programme(
                         a.status,
                         c.tech_field,
                         f"{c.period_start}–{c.period_end}",
-                        shown(c.amount),
-                        shown(c.used),
-                        shown(c.amount - c.used),
+                        c.amount,
+                        c.used,
+                        c.amount - c.used,
                     )
                     for a, c in commitments
                 ],
+                chosen,
             )
         )
         rows = s.scalars(select(RiskPool).where(RiskPool.programme_id == p.id)).all()
@@ -230,10 +241,8 @@ def show_programme(
             _table(
                 "risk pools",
                 ("id", "code", "balance", "covered outstanding", "leverage"),
-                [
-                    (r.id, r.code, shown(r.balance), shown(r.covered_outstanding), r.leverage)
-                    for r in rows
-                ],
+                [(r.id, r.code, r.balance, r.covered_outstanding, r.leverage) for r in rows],
+                chosen,
             )
         )
 
@@ -244,8 +253,12 @@ def show_programme(
 
 
 @pool_app.command("show")
-def show_pool(pool_id: int = typer.Argument(help="The pool's id.", min=1, max=MAX_ID)) -> None:
+def show_pool(
+    pool_id: int = typer.Argument(help="The pool's id.", min=1, max=MAX_ID),
+    unit: str | None = UNIT,
+) -> None:
     """A pool's balances, leverage headroom, each contributor's position and its claims."""
+    chosen = parse_unit_option(unit)
     from sqlalchemy import select
 
     from innofin.ledger import pool_engine, pools
@@ -279,13 +292,11 @@ def show_pool(pool_id: int = typer.Argument(help="The pool's id.", min=1, max=MA
                 [
                     (
                         name,
-                        *(
-                            shown(row[k])
-                            for k in ("contributed", "paid_out", "recovered", "balance")
-                        ),
+                        *(row[k] for k in ("contributed", "paid_out", "recovered", "balance")),
                     )
                     for name, row in sorted(positions.items())
                 ],
+                chosen,
             )
         )
         claims = s.scalars(
@@ -311,14 +322,15 @@ def show_pool(pool_id: int = typer.Argument(help="The pool's id.", min=1, max=MA
                         c.loan_id,
                         c.institution_id,
                         c.status,
-                        shown(c.principal_loss),
-                        shown(c.covered),
-                        shown(c.recovered),
+                        c.principal_loss,
+                        c.covered,
+                        c.recovered,
                         c.maker_id,
                         c.checker_id,
                     )
                     for c in claims
                 ],
+                chosen,
             )
         )
 
@@ -468,13 +480,14 @@ def _subsidy_rules(**given: str | None) -> pool_engine.SubsidyRules:
         raise InvalidInput(f"--{option}: {first['msg']}", field=option) from None
 
 
-def _subsidy_rows(rows: Sequence[InterestSubsidy]) -> Table:
+def _subsidy_rows(rows: Sequence[InterestSubsidy], unit: AmountUnit | None = None) -> Table:
     return _table(
         "subsidies",
         ("id", "programme", "loan", "enterprise", "period", "interest", "amount", "status",
          "notice until"),
         [(x.id, x.programme, x.loan_id, x.enterprise_id, f"{x.period_start}–{x.period_end}",
-          shown(x.interest_paid), shown(x.amount), x.status, x.notice_until) for x in rows],
+          x.interest_paid, x.amount, x.status, x.notice_until) for x in rows],
+        unit,
     )  # fmt: skip
 
 
@@ -496,6 +509,7 @@ def publish(
     notice_days: int = typer.Option(7, "--notice-days", min=1, help="Days of public notice."),
     on: str = typer.Option(None, "--on", help="The day of publication (default today)."),
     reason: str = REASON,
+    unit: str | None = UNIT,
 ) -> None:
     """Compute a period's subsidies for the programme's loans (on lines entered for it,
     drawing on its agreements' commitments or covered by its pools) and publish them for
@@ -504,6 +518,7 @@ def publish(
     from innofin.ledger import subsidies
 
     actor = Actor.cli(reason)
+    chosen = parse_unit_option(unit)
     first, last = day_arg(start, "from"), day_arg(end, "to")
     published_on = day_or_today(on, "on")
     rules = _subsidy_rules(
@@ -520,7 +535,7 @@ def publish(
             published_on=published_on, notice_days=notice_days,
             among=subsidies.programme_loans(prog.id),
         )  # fmt: skip
-        console.print(_subsidy_rows(made))
+        console.print(_subsidy_rows(made, chosen))
         total = sum((x.amount for x in made), Decimal("0.00"))
         console.print(
             f"{len(made)} subsidies of {prog.code} for {first}–{last} published, "
@@ -535,8 +550,10 @@ def list_subsidies(
     programme: str = typer.Option(None, "--programme", help="Only this programme (id or code)."),
     status: str = typer.Option(None, "--status", help=f"One of {', '.join(SUBSIDY_STATUSES)}."),
     as_json: bool = typer.Option(False, "--json", help="Print the subsidies as JSON lines."),
+    unit: str | None = UNIT,
 ) -> None:
     """Subsidies, newest period first."""
+    chosen = parse_unit_option(unit)
     from sqlalchemy import select
 
     from innofin.audit.recorder import jsonable
@@ -556,7 +573,7 @@ def list_subsidies(
             stmt = stmt.where(InterestSubsidy.status == status)
         rows = s.scalars(stmt.order_by(InterestSubsidy.period_end.desc(), InterestSubsidy.id)).all()
         if not as_json:
-            console.print(_subsidy_rows(rows))
+            console.print(_subsidy_rows(rows, chosen))
             return
         for x in rows:
             row = {

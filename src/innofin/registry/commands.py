@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from innofin.cli_support import console, engine
-from innofin.kernel.money import AmountUnit, format_amount
+from innofin.cli_support import UNIT, console, engine, table
+from innofin.kernel.money import AmountUnit, parse_unit_option
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -16,16 +16,18 @@ if TYPE_CHECKING:
 
 def stats(
     top: int = typer.Option(10, help="How many zones to list, largest first."),
+    unit: str | None = UNIT,
 ) -> None:
     """Counts per table, enterprises per zone and per key high-tech field."""
+    chosen = parse_unit_option(unit)
     eng = engine()
     try:
-        print_stats(eng, top)
+        print_stats(eng, top, chosen)
     finally:
         eng.dispose()
 
 
-def print_stats(eng: Engine, top: int) -> None:
+def print_stats(eng: Engine, top: int, unit: AmountUnit | None = None) -> None:
     """Print the registry's tables, largest zones and per-field totals."""
     from innofin.registry import service
 
@@ -41,18 +43,22 @@ def print_stats(eng: Engine, top: int) -> None:
     for code, name, count in result.by_zone:
         zones.add_row(code, name, f"{count:,}")
     year = result.year if result.year is not None else "-"
-    fields = Table(title=f"Per key high-tech field (revenue and R&D expense in {year})")
-    for col in ("field", "enterprises", "revenue", "R&D expense", "R&D / revenue"):
-        fields.add_column(col, justify="left" if col == "field" else "right")
-    for row in result.by_field:
-        share = f"{row.rd_expense / row.revenue:.1%}" if row.revenue else "-"
-        fields.add_row(
-            row.name_zh,
-            f"{row.enterprises:,}",
-            format_amount(row.revenue, AmountUnit.YI),
-            format_amount(row.rd_expense, AmountUnit.YI),
-            share,
-        )
+    fields = table(
+        f"Per key high-tech field (revenue and R&D expense in {year})",
+        ("field", "enterprises", "revenue", "R&D expense", "R&D / revenue"),
+        [
+            (
+                row.name_zh,
+                f"{row.enterprises:,}",
+                row.revenue,
+                row.rd_expense,
+                f"{row.rd_expense / row.revenue:.1%}" if row.revenue else "-",
+            )
+            for row in result.by_field
+        ],
+        money=("revenue", "R&D expense"),
+        unit=unit,
+    )
     console.print(tables, zones, fields)
 
 

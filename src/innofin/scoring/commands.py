@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,8 @@ import typer
 from rich.table import Table
 
 from innofin.cli_support import console, engine, progress_bar
+from innofin.kernel.errors import InvalidInput
+from innofin.kernel.money import column_unit, format_amount, format_number
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -150,6 +153,8 @@ def explain(
     from innofin.db.engine import unit_of_work
     from innofin.scoring import service
 
+    if lang not in ("zh", "en"):
+        raise InvalidInput(f"--lang must be zh or en, not {lang!r}", field="lang")
     eng = engine()
     try:
         with unit_of_work(eng) as session:
@@ -160,6 +165,18 @@ def explain(
         typer.echo(json.dumps(asdict(x), ensure_ascii=False, indent=1))
         return
     print_explanation(x, lang)
+
+
+#: the breakdown's column headers in Chinese (--lang zh)
+EXPLAIN_HEADERS = {
+    "indicator": "指标",
+    "group": "分组",
+    "value": "数值",
+    "score": "得分",
+    "weight": "权重",
+    "points": "积分",
+    "peer group": "对标组",
+}
 
 
 def print_explanation(x: service.Explanation, lang: str = "zh") -> None:
@@ -174,13 +191,22 @@ def print_explanation(x: service.Explanation, lang: str = "zh") -> None:
         f"zone {x.ranks['zone']}, field {x.ranks['field']}, stage {x.ranks['stage']}; "
         f"percentile {x.percentile:.1f}" + (f"; verdict {x.verdict}" if x.verdict else "")
     )
-    table = Table(title="breakdown" if not zh else "积分构成")
-    for col in ("indicator", "group", "value", "score", "weight", "points", "peer group"):
+    money = column_unit(
+        Decimal(f"{it.raw:.2f}") for it in x.items if it.unit == "yuan" and it.raw is not None
+    )
+    table = Table(title="积分构成" if zh else "breakdown")
+    for key in ("indicator", "group", "value", "score", "weight", "points", "peer group"):
         table.add_column(
-            col, justify="right" if col in ("value", "score", "weight", "points") else "left"
+            EXPLAIN_HEADERS[key] if zh else key,
+            justify="right" if key in ("value", "score", "weight", "points") else "left",
         )
     for it in x.items:
-        value = "missing" if it.raw is None else f"{it.raw:,.4g}"
+        if it.raw is None:
+            value = "缺失" if zh else "missing"
+        elif it.unit == "yuan":  # one unit for every amount of the column
+            value = format_amount(Decimal(f"{it.raw:.2f}"), money, lang=lang)
+        else:
+            value = format_number(it.raw)
         table.add_row(
             it.name_zh if zh else it.name_en,
             it.group,

@@ -23,6 +23,7 @@ from innofin.audit.recorder import Actor, record
 from innofin.db.engine import unit_of_work
 from innofin.db.frames import FrameWriter
 from innofin.kernel.errors import InvalidInput, NotFound
+from innofin.kernel.indicators import MONEY_FIELDS
 from innofin.registry.models import CertificationKindRef, Enterprise, Zone
 from innofin.scoring import engine
 from innofin.scoring.inputs import load_input
@@ -456,6 +457,8 @@ class ItemView:
     contribution: float
     missing: bool
     peer: str
+    #: "yuan" when the raw value is an amount of money (the indicator is one money field)
+    unit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -538,6 +541,7 @@ def explain(
                 contribution,
                 bool(np.isnan(raw[i])),
                 data.peer_label(peer_keys, row),
+                "yuan" if (ind.spec.expr or "").strip() in MONEY_FIELDS else None,
             )
         )
         if np.isnan(raw[i]) and ind.group.kind != "negative" and weight > 0:
