@@ -81,18 +81,6 @@ def test_history_repay_reverse_check_and_rebuild(tmp_path: Path) -> None:
     assert "outstanding 10.00万元" in loan.stdout, loan.stdout  # the reversal restored it
 
     assert _innofin(["ledger", "check"], db).returncode == 0
-    exported = _innofin(["export", "loans", str(tmp_path / "loans.csv")], db)
-    assert exported.returncode == 0, exported.stderr
-    with (tmp_path / "loans.csv").open(encoding="utf-8-sig", newline="") as fh:
-        (loan,) = list(csv.DictReader(fh))
-    assert (loan["loan_ref"], loan["line_ref"], loan["id_scheme"], loan["enterprise"]) == (
-        "BN1", "BL1", "ein", "12-3456789",
-    )  # fmt: skip
-    assert (loan["principal"], loan["outstanding_principal"], loan["status"]) == (
-        "250000.00", "139999.50", "active",
-    )  # fmt: skip
-    lines = _innofin(["export", "credit-lines", str(tmp_path / "lines.xlsx")], db)
-    assert lines.returncode == 0 and "exported 1 credit-lines rows" in lines.stdout
     eng = make_engine(f"sqlite:///{db}")
     with unit_of_work(eng) as s:  # a cache that no longer matches its history
         s.execute(text("UPDATE credit_line SET used = used - 100 WHERE id = :i"), {"i": line_id})
@@ -102,18 +90,6 @@ def test_history_repay_reverse_check_and_rebuild(tmp_path: Path) -> None:
     assert f"credit_line {line_id}: used" in broken.stdout
     assert _innofin(["ledger", "rebuild", "--reason", "repair"], db).returncode == 0
     assert _innofin(["ledger", "check"], db).returncode == 0
-    exported = _innofin(["export", "loans", str(tmp_path / "loans.csv")], db)
-    assert exported.returncode == 0, exported.stderr
-    with (tmp_path / "loans.csv").open(encoding="utf-8-sig", newline="") as fh:
-        (loan,) = list(csv.DictReader(fh))
-    assert (loan["loan_ref"], loan["line_ref"], loan["id_scheme"], loan["enterprise"]) == (
-        "BN1", "BL1", "ein", "12-3456789",
-    )  # fmt: skip
-    assert (loan["principal"], loan["outstanding_principal"], loan["status"]) == (
-        "250000.00", "139999.50", "active",
-    )  # fmt: skip
-    lines = _innofin(["export", "credit-lines", str(tmp_path / "lines.xlsx")], db)
-    assert lines.returncode == 0 and "exported 1 credit-lines rows" in lines.stdout
     missing = _innofin(["ledger", "history", "loan", "999"], db)
     assert missing.returncode == 3
 
@@ -273,18 +249,6 @@ def test_programme_pool_claim_and_subsidy_commands(tmp_path: Path) -> None:
     kinds = [json.loads(line)["kind"] for line in story.stdout.splitlines()]
     assert kinds == ["subsidy_published", "subsidy_confirmed", "subsidy_paid"]
     assert _innofin(["ledger", "check"], db).returncode == 0
-    exported = _innofin(["export", "loans", str(tmp_path / "loans.csv")], db)
-    assert exported.returncode == 0, exported.stderr
-    with (tmp_path / "loans.csv").open(encoding="utf-8-sig", newline="") as fh:
-        (loan,) = list(csv.DictReader(fh))
-    assert (loan["loan_ref"], loan["line_ref"], loan["id_scheme"], loan["enterprise"]) == (
-        "BN1", "BL1", "ein", "12-3456789",
-    )  # fmt: skip
-    assert (loan["principal"], loan["outstanding_principal"], loan["status"]) == (
-        "250000.00", "139999.50", "active",
-    )  # fmt: skip
-    lines = _innofin(["export", "credit-lines", str(tmp_path / "lines.xlsx")], db)
-    assert lines.returncode == 0 and "exported 1 credit-lines rows" in lines.stdout
 
     eng = make_engine(f"sqlite:///{db}")
     with unit_of_work(eng) as s:
