@@ -38,6 +38,7 @@ def _refused(done: subprocess.CompletedProcess[str], code: int, *words: str) -> 
         assert word in done.stderr, done.stderr
 
 
+@pytest.mark.slow  # runs innofin as a process
 @pytest.mark.parametrize(
     "args",
     [
@@ -61,6 +62,7 @@ def test_a_database_never_migrated_is_refused_and_not_created(
     assert not db.exists() and list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow  # runs innofin as a process
 def test_an_empty_or_older_database_is_refused_until_upgraded(tmp_path: Path) -> None:
     db = tmp_path / "innofin.db"
     url = f"sqlite:///{db}"
@@ -73,12 +75,14 @@ def test_an_empty_or_older_database_is_refused_until_upgraded(tmp_path: Path) ->
     assert _innofin(["stats"], url, tmp_path).returncode == 0
 
 
+@pytest.mark.slow  # runs innofin as a process
 def test_db_current_on_no_database_creates_nothing(tmp_path: Path) -> None:
     done = _innofin(["db", "current"], f"sqlite:///{tmp_path / 'x.db'}", tmp_path)
     assert done.returncode == 0 and "empty (run: innofin db upgrade)" in done.stdout
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow  # runs innofin as a process
 def test_a_database_in_a_missing_folder(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'no' / 'such' / 'innofin.db'}"
     _refused(_innofin(["db", "upgrade"], url, tmp_path), 2, "does not exist", "no/such")
@@ -98,6 +102,7 @@ def test_postgres_urls_mean_psycopg() -> None:
     assert database_url("postgresql+psycopg://u@h/db").drivername == "postgresql+psycopg"
 
 
+@pytest.mark.slow  # runs innofin as a process
 def test_a_postgres_url_is_accepted_and_an_unreachable_server_named(tmp_path: Path) -> None:
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))
@@ -106,6 +111,7 @@ def test_a_postgres_url_is_accepted_and_an_unreachable_server_named(tmp_path: Pa
     _refused(done, 1, "could not be reached", "INNOFIN_DEBUG")
 
 
+@pytest.mark.slow  # runs innofin as a process
 @pytest.mark.skipif(
     not os.environ.get("INNOFIN_TEST_DATABASE_URL"), reason="needs the PostgreSQL test server"
 )
@@ -115,16 +121,19 @@ def test_a_postgres_url_works(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
 
 
+@pytest.mark.slow  # runs innofin as a process
 @pytest.mark.parametrize("url", ["mysql://u@h/db", "nonsense", "innofin.db"])
 def test_a_url_innofin_cannot_use(url: str, tmp_path: Path) -> None:
     _refused(_innofin(["db", "upgrade"], url, tmp_path), 2, "sqlite:///", "postgresql+psycopg://")
 
 
+@pytest.mark.slow  # runs innofin as a process
 def test_score_check_on_a_missing_file(tmp_path: Path) -> None:
     done = _innofin(["score", "check", "nope.yaml"], "sqlite:///x.db", tmp_path)
     _refused(done, 2, "nope.yaml", "No such file")
 
 
+@pytest.mark.slow  # runs innofin as a process
 def test_serve_on_a_port_in_use(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
