@@ -183,8 +183,13 @@ def write_data(
                 counts.update(step.write(ctx, data))
             if conn.dialect.name == "postgresql":
                 _advance_sequences(conn, [n for n, t in written.items() if "id" in t.c])
-            # fresh planner statistics, so the first queries on the new data use the indexes
-            conn.exec_driver_sql("ANALYZE")
+            # fresh planner statistics, so the first queries on the new data use the indexes —
+            # of the tables written only: a bare ANALYZE on PostgreSQL walks every table of the
+            # database (other schemas too, which may be dropped meanwhile)
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("ANALYZE " + ", ".join(f'"{n}"' for n in sorted(written)))
+            else:
+                conn.exec_driver_sql("ANALYZE")
         record(
             conn,
             actor,
