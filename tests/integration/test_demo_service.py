@@ -128,7 +128,8 @@ def test_ids_follow_existing_rows(engine: Engine) -> None:
 
 def _raw_rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
     """Every stored value, as SQLite holds it (the run's timestamps aside: the data source's
-    `created_at` and the audit event's `at`)."""
+    `created_at` and the audit event's `at`, and so the audit chain's hashes, which seal `at`;
+    the ledger's chains hold no timestamp of the run and are compared)."""
     with sqlite3.connect(path) as conn:
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
         dump = {}
@@ -136,11 +137,17 @@ def _raw_rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
             columns = [
                 r[1]
                 for r in conn.execute(f"PRAGMA table_info({name})")
-                if (name, r[1]) not in (("data_source", "created_at"), ("audit_event", "at"))
+                if (name, r[1])
+                not in (
+                    ("data_source", "created_at"),
+                    ("audit_event", "at"),
+                    ("audit_event", "chain_hash"),
+                )
             ]
             order = ", ".join(str(k) for k in range(1, len(columns) + 1))
+            where = " WHERE name != 'audit_event'" if name == "chain_head" else ""
             dump[name] = conn.execute(
-                f"SELECT {', '.join(columns)} FROM {name} ORDER BY {order}"
+                f"SELECT {', '.join(columns)} FROM {name}{where} ORDER BY {order}"
             ).fetchall()
     conn.close()
     return dump
