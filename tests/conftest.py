@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import Engine, make_url, text
 
 from innofin.access import passwords
@@ -34,6 +35,11 @@ APP_ROLE = os.environ.get("INNOFIN_TEST_APP_ROLE") if PG_URL else None
 _OWNERS: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
 #: migrates each PostgreSQL test's schema (replaying the first schema's migration)
 _PG_MIGRATIONS = MigrationReplay()
+
+# Property tests judge behaviour, not speed: no per-example deadline (the machine is shared and
+# its timings vary several times over; a test that sets its own settings keeps them).
+settings.register_profile("innofin", deadline=None)
+settings.load_profile("innofin")
 
 
 @pytest.fixture(scope="session")
