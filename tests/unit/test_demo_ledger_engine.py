@@ -20,9 +20,9 @@ import pytest
 
 from innofin.demo import ledger_engine, service
 from innofin.demo.engine import DemoData, Scale
+from innofin.kernel.periods import add_months
 from innofin.ledger import pool_engine
 from innofin.ledger import schedule_engine as sched
-from innofin.ledger.schedule_engine import _add_months
 
 SEED = 20240601
 LEDGER = ledger_engine.TABLES
@@ -359,7 +359,7 @@ def test_dates_and_splits_match_the_ledger_engines() -> None:
     got = ledger_engine.add_months(days, months)
     epoch = dt.date(1970, 1, 1)
     for d, m, g in zip(days.tolist(), months.tolist(), got.tolist(), strict=True):
-        assert epoch + dt.timedelta(days=g) == _add_months(epoch + dt.timedelta(days=d), m)
+        assert epoch + dt.timedelta(days=g) == add_months(epoch + dt.timedelta(days=d), m)
     names = ["province", "county", "zone"]
     total = np.array([rnd.randrange(0, 10**9) for _ in range(500)])
     weights = np.array([[rnd.randrange(0, 10**6) for _ in names] for _ in range(500)])

@@ -7,7 +7,6 @@ in `ledger.returns`; this module holds the credit-line rows' part of them.
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import hashlib
 import json
@@ -24,6 +23,7 @@ from innofin.audit.recorder import Actor
 from innofin.kernel.codes import Role
 from innofin.kernel.errors import InvalidIdentifier
 from innofin.kernel.ids import normalise_identifier
+from innofin.kernel.periods import add_months
 from innofin.ledger import bulk, service
 from innofin.ledger.models import Agreement, AgreementCommitment, CreditLine, Programme, RiskPool
 from innofin.registry.models import (
@@ -96,13 +96,6 @@ def return_key(institution: str, ref: str, event: str, on: dt.date) -> str:
     """The ledger's idempotency key of one row of a return."""
     text = f"{institution}\x1f{ref}\x1f{event}\x1f{on}"
     return "return:" + hashlib.sha256(text.encode()).hexdigest()[:40]
-
-
-def add_months(start: dt.date, months: int) -> dt.date:
-    """`start` moved on by whole months, the day clamped to the month's last day."""
-    index = start.month - 1 + months
-    year, month = start.year + index // 12, index % 12 + 1
-    return dt.date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,6 @@ a bank may classify an asset worse than its days past due give, never better (th
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime
@@ -39,6 +38,7 @@ from typing import Final, Literal, cast, get_args
 
 from innofin.kernel.errors import InvalidInput
 from innofin.kernel.money import FEN, MAX_AMOUNT
+from innofin.kernel.periods import add_months
 
 __all__ = [
     "CATEGORIES",
@@ -180,15 +180,6 @@ class Instalment:
     remaining: Decimal  # principal outstanding after this instalment
 
 
-def _add_months(start: date, months: int) -> date:
-    """`start` moved on by whole months, the day clamped to the month's last day."""
-    index = start.month - 1 + months
-    year, month = start.year + index // 12, index % 12 + 1
-    if start.day <= 28:  # every month has the day: no calendar needed (the usual case)
-        return date(year, month, start.day)
-    return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
-
-
 def _level_payment(principal: Decimal, annual_rate: Decimal, months: int) -> Decimal:
     """A = P·r(1+r)^n / ((1+r)^n − 1) with r = annual_rate / 12 (P / n when r = 0), to the fen."""
     with localcontext(_CTX):
@@ -264,7 +255,7 @@ def build_schedule(
     day_count = _check_basis(basis)
 
     if method == "revolving":
-        maturity = _add_months(first, months)
+        maturity = add_months(first, months)
         interest = _interest(amount, rate, first, maturity, day_count)
         total = _CTX.add(amount, interest)
         return (Instalment(1, maturity, amount, interest, total, _ZERO),)
@@ -281,7 +272,7 @@ def build_schedule(
     previous = first
     with localcontext(_CTX):  # exact fen arithmetic whatever the caller's context
         for seq in range(1, months + 1):
-            due = _add_months(first, seq)
+            due = add_months(first, seq)
             interest = _interest(remaining, rate, previous, due, day_count)
             if seq == months:
                 part = remaining

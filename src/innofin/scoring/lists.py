@@ -9,7 +9,6 @@ was left out, and who entered and left since the previous version.
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import hashlib
 import json
@@ -28,6 +27,7 @@ from innofin.audit.recorder import Actor, record
 from innofin.db.engine import unit_of_work
 from innofin.ingest.writers import write_workbook
 from innofin.kernel.errors import InvalidInput, NotFound
+from innofin.kernel.periods import add_months
 from innofin.kernel.yamlfile import YamlDocument, load_yaml
 from innofin.ledger.service import troubled_enterprises
 from innofin.registry.models import Certification, Enterprise, Zone
@@ -222,7 +222,8 @@ def _eligibility(
         )
     if rule.no_default_months is not None:
         end = dt.date(year, 12, 31)
-        start = _months_before(end, rule.no_default_months)
+        # the day after the same day N months earlier: a window of whole months
+        start = add_months(end, -rule.no_default_months) + dt.timedelta(days=1)
         troubled = troubled_enterprises(session, start, end)
         refuse(
             np.isin(pool.enterprise_id, np.array(troubled, dtype=np.int64)),
@@ -233,14 +234,6 @@ def _eligibility(
             f"({start} to {end}, {len(troubled)} enterprises with a default or 90+ days overdue)"
         )
     return eligible, reason, notes
-
-
-def _months_before(day: dt.date, months: int) -> dt.date:
-    """The day after the same day `months` earlier: the start of a window of whole months."""
-    index = day.year * 12 + day.month - 1 - months
-    year, month = divmod(index, 12)
-    last = calendar.monthrange(year, month + 1)[1]
-    return dt.date(year, month + 1, min(day.day, last)) + dt.timedelta(days=1)
 
 
 def _streaks(
