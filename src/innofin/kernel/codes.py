@@ -118,3 +118,25 @@ class SourceKind(StrEnum):
     PROVIDER = "provider"  # a data provider's feed
     SELF_REPORTED = "self_reported"
     DEMO = "demo"  # synthetic demo data
+
+
+class NeedPurpose(StrEnum):
+    """What a financing need (融资需求) is for."""
+
+    WORKING_CAPITAL = "working_capital"  # 流动资金
+    RD = "rd"  # 研发投入
+    EQUIPMENT = "equipment"  # 设备购置
+    EXPANSION = "expansion"  # 扩大生产 / 扩张
+    IP_COMMERCIALISATION = "ip_commercialisation"  # 成果转化
+
+
+NEED_PURPOSE_NAMES: dict[NeedPurpose, tuple[str, str]] = {
+    NeedPurpose.WORKING_CAPITAL: ("流动资金", "Working capital"),
+    NeedPurpose.RD: ("研发投入", "R&D"),
+    NeedPurpose.EQUIPMENT: ("设备购置", "Equipment"),
+    NeedPurpose.EXPANSION: ("扩大经营", "Expansion"),
+    NeedPurpose.IP_COMMERCIALISATION: ("知识产权转化", "IP commercialisation"),
+}
+
+#: the collateral an enterprise may offer for a need (a subset of `Collateral`)
+NEED_COLLATERAL: tuple[str, ...] = ("none", "ip_pledge", "receivables", "real_estate", "guarantee")

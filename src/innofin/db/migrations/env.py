@@ -9,6 +9,7 @@ from innofin.api import models as _api  # noqa: F401
 from innofin.audit import models as _audit  # noqa: F401
 from innofin.db.base import Base
 from innofin.ledger import models as _ledger  # noqa: F401
+from innofin.matching import models as _matching  # noqa: F401
 from innofin.registry import models as _registry  # noqa: F401
 from innofin.scoring import models as _scoring  # noqa: F401
 

@@ -1,0 +1,1 @@
+"""Matching: financing needs, eligibility, two-sided recommendations, referrals, allocation."""
