@@ -17,8 +17,9 @@ from innofin.audit.recorder import Actor
 from innofin.db import chain
 from innofin.db.base import Base
 from innofin.db.engine import unit_of_work
-from innofin.demo import commands, ledger_engine, service
+from innofin.demo import commands, service
 from innofin.demo.engine import Scale
+from innofin.demo.ledger import step
 from innofin.ledger import pools, replay
 from innofin.ledger import schedule_engine as sched
 from innofin.ledger import service as ledger
@@ -45,7 +46,7 @@ def _check(engine: Engine) -> list[replay.Mismatch]:
 
 def test_ledger_is_written_and_replays_clean(engine: Engine) -> None:
     summary = service.generate_demo(engine, TINY, seed=SEED)
-    for table in ledger_engine.TABLES:
+    for table in step.TABLES:
         assert summary.counts[table] > 0, table
         assert _count(engine, table) == summary.counts[table], table
     assert _check(engine) == []

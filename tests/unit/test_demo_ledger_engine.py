@@ -18,14 +18,15 @@ import numpy as np
 import polars as pl
 import pytest
 
-from innofin.demo import ledger_engine, service
+from innofin.demo import service
 from innofin.demo.engine import DemoData, Scale
+from innofin.demo.ledger import claims, dates_engine, events_engine, step
 from innofin.kernel.periods import add_months
 from innofin.ledger import pool_engine
 from innofin.ledger import schedule_engine as sched
 
 SEED = 20240601
-LEDGER = ledger_engine.TABLES
+LEDGER = step.TABLES
 TINY = Scale("tiny", zones=8, enterprises=500, institutions=10, products=25)
 
 
@@ -41,7 +42,7 @@ def _yuan(fen: int | None) -> Decimal:
 def _events(data: DemoData) -> pl.DataFrame:
     """The events as stored (ids inside ``data`` resolved, no offsets)."""
     events = data.tables["ledger_event"]
-    return events.with_columns(ledger_engine.event_data(events, {})).drop(*ledger_engine.DATA_REFS)
+    return events.with_columns(events_engine.event_data(events, {})).drop(*events_engine.DATA_REFS)
 
 
 def _balances(data: DemoData) -> list[int]:
@@ -356,7 +357,7 @@ def test_dates_and_splits_match_the_ledger_engines() -> None:
     rnd = random.Random(7)
     days = np.array([rnd.randrange(-20_000, 40_000) for _ in range(3_000)])
     months = np.array([rnd.randrange(0, 61) for _ in range(3_000)])
-    got = ledger_engine.add_months(days, months)
+    got = dates_engine.add_months(days, months)
     epoch = dt.date(1970, 1, 1)
     for d, m, g in zip(days.tolist(), months.tolist(), got.tolist(), strict=True):
         assert epoch + dt.timedelta(days=g) == add_months(epoch + dt.timedelta(days=d), m)
@@ -364,7 +365,7 @@ def test_dates_and_splits_match_the_ledger_engines() -> None:
     total = np.array([rnd.randrange(0, 10**9) for _ in range(500)])
     weights = np.array([[rnd.randrange(0, 10**6) for _ in names] for _ in range(500)])
     weights[:, 0] += 1
-    parts = ledger_engine.split_fen(total, weights, names)
+    parts = claims.split_fen(total, weights, names)
     for t, w, p in zip(total.tolist(), weights.tolist(), parts.tolist(), strict=True):
         want = pool_engine.split_pro_rata(
             Decimal(t).scaleb(-2), {n: Decimal(x) for n, x in zip(names, w, strict=True)}

@@ -27,12 +27,12 @@ from innofin.db.base import Base
 from innofin.demo import (
     enterprise_engine,
     finance_engine,
-    ledger_engine,
     party_engine,
     report_engine,
     zone_engine,
 )
 from innofin.demo.engine import DemoData, GenerateFn, Scale, generate, get_scale, json_text
+from innofin.demo.ledger import step
 from innofin.demo.store import WriteContext, id_offsets, write_frame
 from innofin.kernel.errors import Conflict
 from innofin.kernel.progress import ProgressCallback
@@ -92,32 +92,6 @@ def _write_products(ctx: WriteContext, data: DemoData) -> Mapping[str, int]:
     return {"product": write_frame(ctx, Base.metadata.tables["product"], frame)}
 
 
-def _write_ledger(ctx: WriteContext, data: DemoData) -> Mapping[str, int]:
-    """The ledger's tables. Ids that are not foreign keys — an event's ``entity_id``, a limit
-    entry's ``account_id`` and ``source_id``, the ids inside ``ledger_event.data`` and the
-    programmes' zone and institution lists — are shifted here by their table's offset."""
-    tables = data.tables
-    offset = {
-        kind: ctx.offsets.get(table, 0) for kind, table in ledger_engine.ENTITY_TABLES.items()
-    }
-    programme = tables["programme"]
-    programme = programme.with_columns(
-        ledger_engine.id_list_json(programme, "zone_ids", ctx.offsets.get("zone", 0)),
-        ledger_engine.id_list_json(programme, "institution_ids", ctx.offsets.get("institution", 0)),
-    )
-    events = tables["ledger_event"]
-    events = events.with_columns(
-        (pl.col("entity_id") + pl.col("entity").replace_strict(offset, return_dtype=pl.Int64)),
-        ledger_engine.event_data(events, ctx.offsets),
-    ).drop(*ledger_engine.DATA_REFS)
-    entries = tables["limit_entry"].with_columns(
-        pl.col("account_id") + pl.col("account").replace_strict(offset, return_dtype=pl.Int64),
-        pl.col("source_id") + pl.col("source").replace_strict(offset, return_dtype=pl.Int64),
-    )
-    frames = {**tables, "programme": programme, "ledger_event": events, "limit_entry": entries}
-    return {n: write_frame(ctx, Base.metadata.tables[n], frames[n]) for n in ledger_engine.TABLES}
-
-
 STEPS: list[Step] = [
     Step("zones", zone_engine.make_zones, write_tables("zone")),
     Step("institutions", finance_engine.make_institutions, write_tables("institution")),
@@ -128,7 +102,7 @@ STEPS: list[Step] = [
     Step("organisations", party_engine.make_organisations, write_tables("organisation")),
     Step("users", party_engine.make_users, write_tables("app_user", "user_role")),
     Step("grants", party_engine.make_grants, write_tables("consent", "referral")),
-    Step("ledger", ledger_engine.make_ledger, _write_ledger),
+    Step("ledger", step.make_ledger, step.write_ledger),
 ]
 
 
