@@ -250,7 +250,8 @@ def _text(table: Table, frame: pl.DataFrame, name: str) -> pl.Expr:
     """A non-JSON column of a stored-form frame as canonical text (see `field_text`)."""
     import polars as pl
 
-    from innofin.db.frames import decimal_text, stored_scale
+    from innofin.db.frames import stored_scale
+    from innofin.kernel.money import decimal_text
 
     scale = stored_scale(table.c[name].type)
     if scale is not None:

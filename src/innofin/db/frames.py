@@ -39,6 +39,9 @@ from sqlalchemy.types import TypeEngine
 from innofin.db import chain
 from innofin.db.base import Money, Quantity
 from innofin.db.bulk import upsert_statement
+from innofin.kernel.money import decimal_text
+
+__all__ = ["FrameWriter", "decimal_text", "stored_scale"]
 
 
 def stored_scale(column_type: TypeEngine[Any]) -> int | None:
@@ -46,15 +49,6 @@ def stored_scale(column_type: TypeEngine[Any]) -> int | None:
     if isinstance(column_type, Money | Quantity):
         return int(column_type.scale)
     return None
-
-
-def decimal_text(name: str, scale: int) -> pl.Expr:
-    """Scaled integers as exact decimal text (fen 12345 → "123.45"), without floats."""
-    value = pl.col(name)
-    whole = (value.abs() // 10**scale).cast(pl.Utf8)
-    part = (value.abs() % 10**scale).cast(pl.Utf8).str.pad_start(scale, "0")
-    sign = pl.when(value < 0).then(pl.lit("-")).otherwise(pl.lit(""))
-    return pl.concat_str([sign, whole, pl.lit("."), part]).alias(name)
 
 
 class FrameWriter:

@@ -19,6 +19,12 @@ class InvalidInput(InnofinError):
         self.field = field
 
 
+class InvalidArgument(InvalidInput, ValueError):
+    """A bad argument to a function: `field` names the parameter and the message starts with
+    its name. A `ValueError` too, so callers of pure engines and Pydantic validators (which turn
+    a `ValueError` into a 422 naming the field) take it as one."""
+
+
 class InvalidIdentifier(InvalidInput):
     """An enterprise identifier that does not pass its scheme's validation."""
 

@@ -1,6 +1,8 @@
 """Exact decimals in JSON: amounts travel as strings ("1250000.00"), never as JSON numbers.
 
-`MoneyJson` reads a string (or an integer) with at most two decimal places and refuses JSON floats,
+`MoneyJson` reads a string (or an integer) with at most two decimal places and refuses JSON floats
+(the written form is checked here, the amount by `innofin.kernel.money.money_arg`, the one policy
+of money arguments: a part of a fen is refused, never rounded),
 so no amount ever passes through binary floating point; it writes the amount back as a string. The
 OpenAPI schema says so with a pattern. Up to 16 integer digits (below 10^16 yuan) — what every
 supported database stores exactly.
@@ -21,7 +23,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, StringConstraints, WithJsonSchema
 
-from innofin.kernel.money import to_money
+from innofin.kernel.money import money_arg
 from innofin.kernel.numtext import fold_width
 
 MONEY_PATTERN = r"^-?[0-9]{1,16}(\.[0-9]{1,2})?$"
@@ -70,11 +72,11 @@ def _exact(
 
 
 def _money(value: Any) -> Decimal:
-    return to_money(_exact(value, "an amount", 2, 16, signed=True))
+    return money_arg(_exact(value, "an amount", 2, 16, signed=True), "an amount", signed=True)
 
 
 def _amount(value: Any) -> Decimal:
-    return to_money(_exact(value, "an amount", 2, 16, signed=False))
+    return money_arg(_exact(value, "an amount", 2, 16, signed=False), "an amount", positive=False)
 
 
 def _quantity(value: Any) -> Decimal:
@@ -82,11 +84,13 @@ def _quantity(value: Any) -> Decimal:
 
 
 def _money_in(value: Any) -> Decimal:
-    return to_money(_exact(value, "an amount", 2, 16, signed=True, numbers=False))
+    number = _exact(value, "an amount", 2, 16, signed=True, numbers=False)
+    return money_arg(number, "an amount", signed=True)
 
 
 def _amount_in(value: Any) -> Decimal:
-    return to_money(_exact(value, "an amount", 2, 16, signed=False, numbers=False))
+    number = _exact(value, "an amount", 2, 16, signed=False, numbers=False)
+    return money_arg(number, "an amount", positive=False)
 
 
 def _quantity_in(value: Any) -> Decimal:

@@ -1,19 +1,35 @@
-"""Money: exact `Decimal` yuan with fen precision, and its display in 元 / 万元 / 亿元.
+"""Money: exact `Decimal` yuan with fen precision, its display in 元 / 万元 / 亿元, and the
+exact-fen arithmetic every room shares.
 
-Money never passes through `float`: `to_money` refuses floats outright, and every amount is
-quantised to the fen (0.01 yuan) with half-up rounding (四舍五入), the convention of Chinese
-accounting.
+Money never passes through `float`. Two ways in, for two kinds of input:
+
+- **Arguments** — an amount a caller hands a service, an engine, a CLI option, an API field or a
+  programme file — go through `money_arg` (or `fen_arg` in the pure engines): an amount with a
+  part of a fen (``100.004``) is refused, never rounded, with an `InvalidArgument` naming the
+  parameter. One policy for every path.
+- **Conversions** — a figure in 万元 or a foreign currency read from an imported file, a value a
+  column type binds — go through `to_money`, which quantises to the fen with half-up rounding
+  (四舍五入), the convention of Chinese accounting.
+
+Exact splits (`split_pro_rata`) and the fen helpers (`fraction_arg`, `fen_arg`, `fen_of`,
+`round_half_up`, `yuan`) carry products and quotients as `fractions.Fraction` and round once.
+`decimal_text` renders scaled integers (fen) as exact decimal text in Polars.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_UP, Context, Decimal
 from enum import StrEnum
-from typing import Final
+from fractions import Fraction
+from typing import TYPE_CHECKING, Final
 
-from innofin.kernel.errors import InvalidAmount
+from innofin.kernel.errors import InvalidAmount, InvalidArgument
 from innofin.kernel.numtext import fold_width, plain_decimal
+
+if TYPE_CHECKING:
+    import polars as pl
 
 FEN: Final = Decimal("0.01")
 #: The largest amount NUMERIC(20,2) holds.
@@ -208,3 +224,145 @@ def format_number(value: float | Decimal | None, places: int = 4) -> str:
     text = f"{number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP):,.{places}f}"
     text = text.rstrip("0").rstrip(".") if "." in text else text
     return "0" if text in ("-0", "") else text
+
+
+# --- arguments: whole fen or refused ------------------------------------------------------------
+
+
+def _fail(name: str, message: str) -> InvalidArgument:
+    return InvalidArgument(f"{name} {message}", field=name)
+
+
+def fraction_arg(value: object, name: str) -> Fraction:
+    """A `Decimal` or `int` argument as an exact fraction; floats, strings and non-finite numbers
+    are refused (`InvalidArgument` naming `name`)."""
+    if isinstance(value, bool) or not isinstance(value, Decimal | int):
+        raise _fail(name, f"must be a Decimal, not {type(value).__name__} ({value!r})")
+    number = Decimal(value)
+    if not number.is_finite():
+        raise _fail(name, f"must be a finite number, got {value}")
+    return Fraction(number)
+
+
+def fen_arg(value: object, name: str, *, signed: bool = False) -> int:
+    """A yuan amount argument (`Decimal` or `int`) as a whole number of fen: a part of a fen is
+    refused, never rounded; so is a negative amount unless `signed`."""
+    exact = fraction_arg(value, name) * 100
+    if exact.denominator != 1:
+        raise _fail(name, f"must be a whole number of fen (0.01 yuan), got {value}")
+    fen = exact.numerator
+    if fen < 0 and not signed:
+        raise _fail(name, f"must not be negative, got {value}")
+    return fen
+
+
+def money_arg(
+    value: object,
+    name: str,
+    *,
+    positive: bool = True,
+    signed: bool = False,
+    unit: AmountUnit = AmountUnit.YUAN,
+) -> Decimal:
+    """An amount argument as yuan to the fen — the one policy of every path that takes money.
+
+    Takes a `Decimal`, an `int` or a numeric string (full-width forms folded, thousands
+    separators allowed) written in `unit`; refuses floats, text that is not a number, non-finite
+    amounts, amounts beyond NUMERIC(20,2) and — never rounding — any with a part of a fen once in
+    yuan (``100.004``; ``100.000`` is 100.00). The amount must be positive (`positive`), else
+    at least 0, unless `signed`. Errors are `InvalidArgument` whose message starts with `name`.
+    """
+    if isinstance(value, bool | float):
+        raise _fail(name, f"must be a decimal amount, not a {type(value).__name__} ({value!r})")
+    if isinstance(value, str):
+        number = plain_decimal(fold_width(value).strip().replace(",", ""))
+        if number is None:
+            raise _fail(name, f"is not an amount: {value!r}")
+    elif isinstance(value, Decimal | int):
+        number = Decimal(value)
+    else:
+        raise _fail(name, f"must be an amount, not {type(value).__name__}")
+    if not number.is_finite():
+        raise _fail(name, f"must be a finite amount, got {value!r}")
+    if unit is not AmountUnit.YUAN:
+        number = _EXACT.multiply(number, unit.factor)
+    if abs(number) > MAX_AMOUNT:
+        raise _fail(name, f"is larger than NUMERIC(20,2) holds, got {value}")
+    if number != number.quantize(FEN, context=_EXACT):
+        shown = f"{value} {unit.value}" if unit is not AmountUnit.YUAN else f"{value}"
+        raise _fail(
+            name,
+            f"must be a whole number of fen (at most 2 decimal places in yuan), got {shown}: "
+            "amounts are refused, never rounded",
+        )
+    amount = number.quantize(FEN, context=_EXACT)
+    if not signed and (amount < 0 or (positive and amount == 0)):
+        raise _fail(name, f"must be {'positive' if positive else '≥ 0'}")
+    return amount
+
+
+def fen_of(value: Decimal) -> int:
+    """An amount already checked to be whole fen, as fen."""
+    return int(Fraction(value) * 100)
+
+
+def round_half_up(fen: Fraction) -> int:
+    """A non-negative fractional number of fen rounded half-up (四舍五入) to whole fen."""
+    return math.floor(fen + Fraction(1, 2))
+
+
+def yuan(fen: int) -> Decimal:
+    """Whole fen as yuan with two places (12345 → 123.45)."""
+    return Decimal(f"{fen}E-2")
+
+
+# --- exact splits --------------------------------------------------------------------------------
+
+
+def split_pro_rata(amount: Decimal, weights: Mapping[str, Decimal]) -> dict[str, Decimal]:
+    """Split `amount` (whole fen, ≥ 0) in proportion to `weights`, exactly to the fen.
+
+    Largest remainder: each part is its exact share rounded down to the fen, and the fen left over
+    go one each to the largest remainders, ties to the name that sorts first. The parts add up to
+    `amount` exactly and each is within one fen of its exact share. A weight may be 0 (that part
+    is 0.00) but none may be negative, and they must not all be 0. The result keeps the order of
+    `weights`. Bad input raises `InvalidArgument` naming ``amount`` or ``weights``.
+    """
+    total = fen_arg(amount, "amount")
+    if not weights:
+        raise _fail("weights", "must name at least one part")
+    exact: dict[str, Fraction] = {}
+    for name, weight in weights.items():
+        value = fraction_arg(weight, "weights")
+        if value < 0:
+            raise _fail("weights", f"must not be negative: {name} has {weight}")
+        exact[name] = value
+    weight_sum = sum(exact.values(), Fraction(0))
+    if weight_sum <= 0:
+        raise _fail("weights", "must not all be zero")
+    parts: dict[str, int] = {}
+    remainders: list[tuple[Fraction, str]] = []
+    for name, value in exact.items():
+        share = total * value / weight_sum
+        floor = math.floor(share)
+        parts[name] = floor
+        remainders.append((floor - share, name))  # most negative = largest remainder
+    leftover = total - sum(parts.values())
+    for _, name in sorted(remainders)[:leftover]:
+        parts[name] += 1
+    return {name: yuan(fen) for name, fen in parts.items()}
+
+
+# --- frames --------------------------------------------------------------------------------------
+
+
+def decimal_text(name: str, scale: int) -> pl.Expr:
+    """A Polars column of scaled integers as exact decimal text (fen 12345 → "123.45"), without
+    floats. Polars is imported here, not with the module, so the CLI starts without it."""
+    import polars as pl
+
+    value = pl.col(name)
+    whole = (value.abs() // 10**scale).cast(pl.Utf8)
+    part = (value.abs() % 10**scale).cast(pl.Utf8).str.pad_start(scale, "0")
+    sign = pl.when(value < 0).then(pl.lit("-")).otherwise(pl.lit(""))
+    return pl.concat_str([sign, whole, pl.lit("."), part]).alias(name)

@@ -16,7 +16,7 @@ from decimal import Decimal
 import typer
 
 from innofin.kernel.errors import InvalidInput
-from innofin.kernel.money import format_amount, to_money
+from innofin.kernel.money import format_amount, money_arg
 from innofin.kernel.numtext import fold_width
 
 REASON = typer.Option(None, "--reason", help="Why (kept with the event and in the audit trail).")
@@ -35,10 +35,10 @@ def amount_arg(text: str, name: str) -> Decimal:
             f"decimal places), not {text!r}",
             field=name,
         )
-    try:
-        return to_money(folded)
+    try:  # the one policy of money arguments: a part of a fen is refused, never rounded
+        return money_arg(folded, name, signed=True)
     except InvalidInput as exc:
-        raise InvalidInput(f"--{name}: {exc}", field=name) from exc
+        raise InvalidInput(f"--{exc}", field=name) from exc
 
 
 def day_arg(text: str, name: str) -> dt.date:
