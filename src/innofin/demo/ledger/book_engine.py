@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from innofin.demo.ledger.borrowers_engine import due_by
-from innofin.demo.ledger.dates_engine import civil, day_of, half_up, shift_months, year_of
+from innofin.demo.ledger.dates_engine import day_of, year_of
 from innofin.demo.ledger.params import (
     BULLET,
     DOUBTFUL_DPD,
@@ -24,6 +24,14 @@ from innofin.demo.ledger.params import (
     Cols,
 )
 from innofin.demo.ledger.world_engine import World
+from innofin.kernel.periods import add_months_days
+
+
+def half_up(numerator: Array, denominator: int | Array) -> Array:
+    """numerator / denominator rounded half-up (both non-negative integers)."""
+    result: Array = (2 * numerator + denominator) // (2 * np.asarray(denominator))
+    return result
+
 
 # --------------------------------------------------------------------------- amounts
 
@@ -94,8 +102,7 @@ def instalments(drawn: Array, principal: Array, rate: Array, months: Array, meth
     m, kind = np.repeat(months, rows), np.repeat(method, rows)
     p, r = np.repeat(principal, rows), np.repeat(rate, rows)
     revolving = kind == REVOLVING
-    y, mo, d = (np.repeat(part, rows) for part in civil(drawn))
-    due = shift_months(y, mo, d, np.where(revolving, m, seq))
+    due = add_months_days(np.repeat(drawn, rows), np.where(revolving, m, seq))
     previous = np.r_[0, due[:-1]]  # the due date before (each counted from the start)
     previous[starts] = drawn
     level = half_up(p, m)

@@ -8,7 +8,7 @@ import datetime as dt
 import numpy as np
 
 from innofin.demo.engine import day_number, json_text, year_start_days
-from innofin.demo.ledger.dates_engine import add_months, civil, day_of, year_of
+from innofin.demo.ledger.dates_engine import day_of, year_of
 from innofin.demo.ledger.params import (
     ANNUAL_PD,
     ATTRITION,
@@ -51,6 +51,7 @@ from innofin.demo.ledger.params import (
 )
 from innofin.demo.ledger.world_engine import Plan, World, pick
 from innofin.demo.panel_engine import DRIFT_MEAN
+from innofin.kernel.periods import add_months_days, civil_from_days
 
 TAG_NAMES = ("first_loan", "guaranteed", "ip_pledge", "pure_credit")  # bits 0..3, sorted
 TAG_JSON = [json_text([t for i, t in enumerate(TAG_NAMES) if bits >> i & 1]) for bits in range(16)]
@@ -80,7 +81,7 @@ def make_lines(rng: np.random.Generator, w: World, plan: Plan) -> Cols:
     e = ent[b]
     nl = b.size
     lines: Cols = {"borrower": b, "enterprise": e, "opens": opens[b, k], "months": terms[b, k]}
-    lines["matures"] = add_months(lines["opens"], lines["months"])
+    lines["matures"] = add_months_days(lines["opens"], lines["months"])
     lines["revolving"] = rng.random(nl) < REVOLVING_SHARE
 
     market = w.ent_province[ent].copy()  # the zone programme's zone is a market of its own
@@ -200,7 +201,7 @@ def make_loans(rng: np.random.Generator, w: World, lines: Cols) -> Cols:
     cells = r_drawn <= np.minimum(lines["matures"][rev], w.as_of)[:, None]
     i, j = np.nonzero(cells)
     d = r_drawn[i, j]
-    mat = add_months(d, r_months[i, j])
+    mat = add_months_days(d, r_months[i, j])
     repay = np.where(
         r_default[i, j],
         NONE,
@@ -231,12 +232,12 @@ def _fates(rng: np.random.Generator, w: World, loans: Cols) -> Cols:
     """Dates of the missed instalment, the late episode, collection, write-off and recovery."""
     n = loans["drawn"].size
     revolving = loans["method"] == REVOLVING
-    maturity = add_months(loans["drawn"], loans["months"])
-    due_miss = np.where(revolving, maturity, add_months(loans["drawn"], loans["miss_seq"]))
+    maturity = add_months_days(loans["drawn"], loans["months"])
+    due_miss = np.where(revolving, maturity, add_months_days(loans["drawn"], loans["miss_seq"]))
     missed = loans["default"] & (due_miss <= w.as_of)
     loans["fate"] = np.where(missed, 2, 0)
     loans["miss_day"] = np.where(missed, due_miss, NONE)
-    due_late = np.where(revolving, maturity, add_months(loans["drawn"], loans["late_seq"]))
+    due_late = np.where(revolving, maturity, add_months_days(loans["drawn"], loans["late_seq"]))
     late = loans["late"] & ~missed & (due_late <= w.as_of)
     loans["fate"] = np.where(late, 1, loans["fate"])
     loans["late_day"] = np.where(late, due_late, NONE)
@@ -271,7 +272,7 @@ def _fates(rng: np.random.Generator, w: World, loans: Cols) -> Cols:
 def due_by(loans: Cols, year: int) -> Array:
     """How many monthly instalments of each loan fall due by 31 December of `year`."""
     if "drawn_ym" not in loans:
-        y, m, _ = civil(loans["drawn"])
+        y, m, _ = civil_from_days(loans["drawn"])
         loans["drawn_ym"] = y * 12 + m
     result: Array = np.clip(12 * year + 12 - loans["drawn_ym"], 0, loans["months"])
     return result

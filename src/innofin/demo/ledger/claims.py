@@ -10,9 +10,9 @@ import polars as pl
 
 from innofin.db.frames import decimal_text
 from innofin.demo.engine import json_text
-from innofin.demo.ledger.book_engine import running_peaks, sum_by
+from innofin.demo.ledger.book_engine import half_up, running_peaks, sum_by
 from innofin.demo.ledger.borrowers_engine import TAG_NAMES
-from innofin.demo.ledger.dates_engine import day_of, half_up, year_of
+from innofin.demo.ledger.dates_engine import day_of, year_of
 from innofin.demo.ledger.events_engine import json_pairs
 from innofin.demo.ledger.params import (
     CONTRIBUTION_STEP,

@@ -13,7 +13,7 @@ from innofin.demo.engine import date_series, json_text
 from innofin.demo.ledger.agreements_engine import Agreement
 from innofin.demo.ledger.book_engine import sum_by
 from innofin.demo.ledger.borrowers_engine import TAG_JSON
-from innofin.demo.ledger.dates_engine import add_months, day_of, moments, year_of
+from innofin.demo.ledger.dates_engine import day_of, moments, year_of
 from innofin.demo.ledger.events_engine import Data, Events, nullable, strings
 from innofin.demo.ledger.params import (
     CATEGORY_NAMES,
@@ -30,6 +30,7 @@ from innofin.demo.ledger.params import (
     Cols,
 )
 from innofin.demo.ledger.world_engine import Plan, World
+from innofin.kernel.periods import add_months_days
 from innofin.ledger.pool_engine import PoolRules
 
 
@@ -287,7 +288,7 @@ def loan_table(w: World, lines: Cols, loans: Cols) -> pl.DataFrame:
         }
     ).with_columns(
         date_series("drawn_on", loans["drawn"]),
-        date_series("matures_on", add_months(loans["drawn"], loans["months"])),
+        date_series("matures_on", add_months_days(loans["drawn"], loans["months"])),
         pl.Series("months", loans["months"], dtype=pl.Int64),
         strings(METHOD_NAMES, loans["method"]).alias("method"),
         pl.lit("ACT/360").alias("day_count"),
