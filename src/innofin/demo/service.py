@@ -32,8 +32,8 @@ from innofin.demo import (
     zone_engine,
 )
 from innofin.demo.engine import DemoData, GenerateFn, Scale, generate, get_scale, json_text
+from innofin.demo.ids import WriteContext, id_offsets, write_frame
 from innofin.demo.ledger import step
-from innofin.demo.store import WriteContext, id_offsets, write_frame
 from innofin.kernel.errors import Conflict
 from innofin.kernel.progress import ProgressCallback
 from innofin.ledger.models import (

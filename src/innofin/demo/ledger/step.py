@@ -10,6 +10,7 @@ import polars as pl
 
 from innofin.db.base import Base
 from innofin.demo.engine import DemoData, StepInput, date_series
+from innofin.demo.ids import WriteContext, write_frame
 from innofin.demo.ledger.agreements_engine import assign, make_commitments
 from innofin.demo.ledger.book_engine import (
     add_losses,
@@ -39,7 +40,6 @@ from innofin.demo.ledger.events_engine import (
 )
 from innofin.demo.ledger.tables import claim_table, line_table, loan_table, programme_tables
 from innofin.demo.ledger.world_engine import make_plan, make_world
-from innofin.demo.store import WriteContext, write_frame
 
 #: the tables the step makes, in write order
 TABLES = (
