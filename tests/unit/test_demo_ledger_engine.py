@@ -20,7 +20,7 @@ import pytest
 
 from innofin.demo import service
 from innofin.demo.engine import DemoData, Scale
-from innofin.demo.ledger import claims, events_engine, step
+from innofin.demo.ledger import claims_engine, events_engine, step
 from innofin.kernel.periods import add_months, add_months_days
 from innofin.ledger import pool_engine
 from innofin.ledger import schedule_engine as sched
@@ -365,7 +365,7 @@ def test_dates_and_splits_match_the_ledger_engines() -> None:
     total = np.array([rnd.randrange(0, 10**9) for _ in range(500)])
     weights = np.array([[rnd.randrange(0, 10**6) for _ in names] for _ in range(500)])
     weights[:, 0] += 1
-    parts = claims.split_fen(total, weights, names)
+    parts = claims_engine.split_fen(total, weights, names)
     for t, w, p in zip(total.tolist(), weights.tolist(), parts.tolist(), strict=True):
         want = pool_engine.split_pro_rata(
             Decimal(t).scaleb(-2), {n: Decimal(x) for n, x in zip(names, w, strict=True)}

@@ -66,9 +66,10 @@ The modules, in the order the step (`step.make_ledger`) uses them: `params` (the
 above), `dates_engine` (day numbers), `world_engine` (enterprises, zones, banks and products as
 arrays; who takes part in the programmes), `borrowers_engine` (credit lines, drawdowns and their
 fates), `book_engine` (principals, schedules, repayments, losses, classes, line limits),
-`agreements_engine` (agreements, commitments, each line's programme and pool), `claims` (claims and
-contributions, assessed by `ledger.pool_engine`), `events_engine` (events and limit entries in the
-order of history), `tables` (the stored form) and `step` (make, then write). The engines import
-only `kernel` and the demo's own pure modules; `claims`, `tables` and `step` use the ledger's pool
-rules or the database and are not engines.
+`agreements_engine` (agreements, commitments, each line's programme and pool), `rules` (the pools'
+rule templates and the ledger's assessment of each tag set, read once into plain `PoolTerms`),
+`claims_engine` (claims and contributions), `events_engine` (events and limit entries in the order
+of history), `tables_engine` (the stored form) and `step` (make, then write). The engines import
+only `kernel` and the demo's own engines; `rules` (the ledger's pool engine) and `step` (the
+database) are the two that are not engines.
 """

@@ -27,7 +27,7 @@ from innofin.demo.ledger.borrowers_engine import (
     make_lines,
     make_loans,
 )
-from innofin.demo.ledger.claims import make_claims, make_pools, pool_rules
+from innofin.demo.ledger.claims_engine import make_claims, make_pools
 from innofin.demo.ledger.dates_engine import year_of
 from innofin.demo.ledger.events_engine import (
     DATA_REFS,
@@ -38,7 +38,8 @@ from innofin.demo.ledger.events_engine import (
     limit_entries,
     line_and_loan_events,
 )
-from innofin.demo.ledger.tables import claim_table, line_table, loan_table, programme_tables
+from innofin.demo.ledger.rules import pool_terms
+from innofin.demo.ledger.tables_engine import claim_table, line_table, loan_table, programme_tables
 from innofin.demo.ledger.world_engine import make_plan, make_world
 
 #: the tables the step makes, in write order
@@ -69,12 +70,12 @@ def make_ledger(inp: StepInput) -> Mapping[str, Any]:
     set_limits(rng, w, lines, loans, repaid, scales)
     agreements = assign(rng, w, plan, lines)
     commitments = make_commitments(rng, agreements, lines, w.as_of)
-    rules = pool_rules()
-    claims = make_claims(rng, w, rules, lines, loans)
-    pools = make_pools(w, plan, rules, lines, loans, repaid, claims)
+    terms = pool_terms()
+    claims = make_claims(rng, w, terms, lines, loans)
+    pools = make_pools(w, plan, terms, lines, loans, repaid, claims)
 
     ev = Events()
-    tables = programme_tables(w, plan, agreements, commitments, rules, pools, ev)
+    tables = programme_tables(w, plan, agreements, commitments, terms, pools, ev)
     keys = line_and_loan_events(lines, loans, repaid, classes, claims, ev)
     events, id_of = ev.frame()
     tables["credit_line"] = line_table(w, lines)

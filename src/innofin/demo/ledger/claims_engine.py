@@ -1,58 +1,56 @@
-"""Risk-pool claims and contributions, assessed by the ledger's own pool rules."""
+"""Risk-pool claims and contributions: claims filed on defaulted covered loans, assessed with each
+pool's terms (`PoolTerms`, which `rules` reads from the ledger's pool rules), approved, paid and
+shared back; contributions sized to keep covered credit within the pool's leverage."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
 import polars as pl
 
-from innofin.db.frames import decimal_text
-from innofin.demo.engine import json_text
 from innofin.demo.ledger.book_engine import half_up, running_peaks, sum_by
-from innofin.demo.ledger.borrowers_engine import TAG_NAMES
 from innofin.demo.ledger.dates_engine import day_of, year_of
 from innofin.demo.ledger.events_engine import json_pairs
 from innofin.demo.ledger.params import (
     CONTRIBUTION_STEP,
-    FEN,
     MILLION,
     NONE,
     POOL_MARGIN_PCT,
-    ZONE_POOL_CAP,
     ZONE_POOL_LEVERAGE,
     Array,
     Cols,
 )
 from innofin.demo.ledger.world_engine import Plan, World
-from innofin.ledger import pool_engine
-from innofin.ledger.pool_engine import PoolRules
+from innofin.kernel.money import decimal_text, fen_of, split_pro_rata
 
 
-def pool_rules() -> list[PoolRules]:
-    return [
-        pool_engine.province_direct_guaranteed_bonus_rules(
-            contributors={"national": "0.5", "province": "0.5"}, leverage="15"
-        ),
-        pool_engine.early_province_county_rules(Decimal("0.40")),
-        pool_engine.zone_pool_rules(cap_per_institution_year=ZONE_POOL_CAP),
-    ]
+@dataclass(frozen=True)
+class PoolTerms:
+    """One pool's rules as the engines use them: rates in 1/10,000, amounts in fen (-1: no cap),
+    and what the ledger's assessment says of each tag set (indexed by the bits of `TAG_NAMES`)."""
+
+    contributors: Mapping[str, Decimal]  # contributor → share
+    leverage: int | None
+    max_coverage: int
+    cap_per_loan: int
+    cap_per_institution_year: int
+    nominal: tuple[int, ...]  # the nominal coverage rate (bonuses included) by tag set
+    heads: tuple[str, ...]  # by tag set: the assessment's first fields, an unclosed JSON object
+    document: str  # the rules as JSON (``risk_pool.rules``)
 
 
-def _e4(value: Decimal) -> int:
+def e4(value: Decimal) -> int:
     scaled = value * 10_000
     if scaled != scaled.to_integral_value():
         raise ValueError(f"rates of the demo pools have at most 4 decimals, not {value}")
     return int(scaled)
 
 
-def _fen(value: Decimal) -> int:
-    return int(value * FEN)
-
-
 def split_fen(total: Array, weights: Array, names: Sequence[str]) -> Array:
-    """`pool_engine.split_pro_rata` vectorised: rows of `total` fen split by the rows (or one
+    """`kernel.money.split_pro_rata` vectorised: rows of `total` fen split by the rows (or one
     row) of integer `weights`; largest remainders get the fen left over, ties to the first name
     in `str` order."""
     weights = np.broadcast_to(weights, (total.size, len(names))).astype(np.int64)
@@ -70,37 +68,17 @@ def split_fen(total: Array, weights: Array, names: Sequence[str]) -> Array:
 
 
 def _assess(
-    rules: Sequence[PoolRules], pool: Array, tags: Array, loss: Array, group: Array
+    terms: Sequence[PoolTerms], pool: Array, tags: Array, loss: Array, group: Array
 ) -> Cols:
-    """`pool_engine.assess_claim` for every claim (all eligible: the demo's covered firms are
-    in the candidate pool), in filing order; `group` numbers (pool, institution, year)."""
+    """`assess_claim` of the ledger's pool engine for every claim (all eligible: the demo's
+    covered firms are in the candidate pool), in filing order; `group` numbers (pool,
+    institution, year)."""
     n = pool.size
-    nominal, maximum = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
-    per_loan, per_year = np.full(n, -1), np.full(n, -1)
-    head = np.empty(n, dtype=object)
-    pattern = pool * 16 + tags
-    for key in np.unique(pattern):  # one assessment per (pool, tag set): its rates and bonuses
-        p, bits = divmod(int(key), 16)
-        rule = rules[p]
-        names = frozenset(t for i, t in enumerate(TAG_NAMES) if bits >> i & 1)
-        sample = pool_engine.assess_claim(
-            rule,
-            pool_engine.ClaimInput(
-                principal_loss=Decimal("100.00"),
-                tags=names,
-                guaranteed="guaranteed" in names,
-                in_candidate_pool=True,
-            ),
-        ).model_dump(mode="json")
-        rows = pattern == key
-        nominal[rows] = _e4(Decimal(sample["nominal_rate"]))
-        maximum[rows] = _e4(rule.max_coverage)
-        if rule.cap_per_loan is not None:
-            per_loan[rows] = _fen(rule.cap_per_loan)
-        if rule.cap_per_institution_year is not None:
-            per_year[rows] = _fen(rule.cap_per_institution_year)
-        first = ("eligible", "reasons", "nominal_rate", "bonuses", "coverage_rate")
-        head[rows] = json_text({k: sample[k] for k in first})[:-1] + ","
+    nominal = np.array([t.nominal for t in terms], dtype=np.int64)[pool, tags]
+    maximum = np.array([t.max_coverage for t in terms], dtype=np.int64)[pool]
+    per_loan = np.array([t.cap_per_loan for t in terms], dtype=np.int64)[pool]
+    per_year = np.array([t.cap_per_institution_year for t in terms], dtype=np.int64)[pool]
+    head = np.array([t.heads for t in terms], dtype=object).reshape(len(terms), -1)[pool, tags]
     uncapped = half_up(loss * nominal, 10_000)
     by_max = loss * maximum // 10_000
     by_loan = np.where(per_loan >= 0, per_loan, uncapped)
@@ -143,7 +121,7 @@ def _split_texts(names: Sequence[str], parts: Array) -> pl.Series:
 
 
 def make_claims(
-    rng: np.random.Generator, w: World, rules: Sequence[PoolRules], lines: Cols, loans: Cols
+    rng: np.random.Generator, w: World, terms: Sequence[PoolTerms], lines: Cols, loans: Cols
 ) -> Cols:
     """Claims on the pools for defaulted covered loans: filed 15–90 days after the default,
     approved 7–45 days later, paid 3–30 days after that; a recovery on the loan is shared
@@ -163,7 +141,7 @@ def make_claims(
     year = year_of(filed)
     group = np.unique(pool * 10**9 + bank * 10**4 + year, return_inverse=True)[1].ravel()
     loss = loans["at_default"][loan]
-    found = _assess(rules, pool, lines["tags"][loans["line"][loan]], loss, group)
+    found = _assess(terms, pool, lines["tags"][loans["line"][loan]], loss, group)
     ok = found["covered"] > 0  # a claim the cap leaves nothing for is not filed
     claims: Cols = {
         "loan": loan, "pool": pool, "bank": bank, "filed": filed, "loss": loss,
@@ -182,10 +160,10 @@ def make_claims(
         recovered * covered // claims["loss"],
         0,
     )
-    for p, rule in enumerate(rules):  # one split per pool: its contributors
+    for p, t in enumerate(terms):  # one split per pool: its contributors
         rows = claims["pool"] == p
-        names = list(rule.contributors)
-        weights = np.array([_e4(v) for v in rule.contributors.values()])
+        names = list(t.contributors)
+        weights = np.array([e4(v) for v in t.contributors.values()])
         parts = split_fen(covered[rows], weights, names)
         split[rows] = _split_texts(names, parts).to_numpy()
         back_split[rows] = _split_texts(names, split_fen(back[rows], parts, names)).to_numpy()
@@ -199,7 +177,7 @@ def make_claims(
 def make_pools(
     w: World,
     plan: Plan,
-    rules: Sequence[PoolRules],
+    terms: Sequence[PoolTerms],
     lines: Cols,
     loans: Cols,
     repaid: Cols,
@@ -208,7 +186,7 @@ def make_pools(
     """Contributions (each January, or on opening) sized so that covered credit outstanding stays
     within leverage × balance × 100 / `POOL_MARGIN_PCT` all year, after the year's payouts; and
     the pools' caches."""
-    n_pools, n_years = len(rules), w.years.size
+    n_pools, n_years = len(terms), w.years.size
     pool_of = lines["pool"][loans["line"]]
     on = pool_of >= 0
     on_repaid = on[repaid["loan"]]
@@ -237,8 +215,8 @@ def make_pools(
     back_year = year_of(claims["shared"][is_back]) - w.first_year
     np.add.at(returned, (claims["pool"][is_back], back_year), claims["back"][is_back])
     rows: list[tuple[int, int, str, int]] = []
-    for p, rule in enumerate(rules):  # one step per pool and year
-        leverage = int(rule.leverage) if rule.leverage is not None else ZONE_POOL_LEVERAGE
+    for p, t in enumerate(terms):  # one step per pool and year
+        leverage = t.leverage if t.leverage is not None else ZONE_POOL_LEVERAGE
         first = int(year_of(np.array([plan.starts[p]]))[0]) - w.first_year
         balance = carried = 0
         for y in range(first, n_years):
@@ -248,8 +226,8 @@ def make_pools(
             amount = -(-amount // CONTRIBUTION_STEP) * CONTRIBUTION_STEP
             on_day = plan.starts[p] if y == first else day_of(w.first_year + y, 1, 1)
             if amount > 0:
-                parts = pool_engine.split_pro_rata(Decimal(amount).scaleb(-2), rule.contributors)
-                rows += [(p, on_day, name, _fen(part)) for name, part in parts.items() if part]
+                parts = split_pro_rata(Decimal(amount).scaleb(-2), t.contributors)
+                rows += [(p, on_day, name, fen_of(part)) for name, part in parts.items() if part]
             balance += amount - int(payouts[p, y]) + int(returned[p, y])
             if end[p, y] >= 0:
                 carried = int(end[p, y])

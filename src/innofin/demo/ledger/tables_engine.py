@@ -8,11 +8,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from innofin.db.frames import decimal_text
 from innofin.demo.engine import date_series, json_text
 from innofin.demo.ledger.agreements_engine import Agreement
 from innofin.demo.ledger.book_engine import sum_by
 from innofin.demo.ledger.borrowers_engine import TAG_JSON
+from innofin.demo.ledger.claims_engine import PoolTerms
 from innofin.demo.ledger.dates_engine import day_of, moments, year_of
 from innofin.demo.ledger.events_engine import Data, Events, nullable, strings
 from innofin.demo.ledger.params import (
@@ -30,8 +30,8 @@ from innofin.demo.ledger.params import (
     Cols,
 )
 from innofin.demo.ledger.world_engine import Plan, World
+from innofin.kernel.money import decimal_text
 from innofin.kernel.periods import add_months_days
-from innofin.ledger.pool_engine import PoolRules
 
 
 def _code_json(codes: Sequence[str]) -> Data:
@@ -43,7 +43,7 @@ def programme_tables(
     plan: Plan,
     agreements: Sequence[Agreement],
     commitments: Cols,
-    rules: Sequence[PoolRules],
+    terms: Sequence[PoolTerms],
     pools: Cols,
     ev: Events,
 ) -> dict[str, pl.DataFrame]:
@@ -191,7 +191,7 @@ def programme_tables(
     )
 
     pool_codes = ["DEMO-POOL-NATIONAL", "DEMO-POOL-PROVINCE", "DEMO-POOL-ZONE"]
-    leverage = [None if r.leverage is None else int(r.leverage) for r in rules]
+    leverage = [t.leverage for t in terms]
     risk_pool = pl.DataFrame(
         {
             "id": np.arange(1, 4, dtype=np.int64),
@@ -203,7 +203,7 @@ def programme_tables(
             ],
             "programme_id": np.arange(1, 4, dtype=np.int64),
             "currency": ["CNY"] * 3,
-            "rules": [json_text(r.model_dump(mode="json")) for r in rules],
+            "rules": [t.document for t in terms],
             "leverage": pl.Series(leverage, dtype=pl.Int64),
             "contributed": pools["contributed"],
             "paid_out": pools["paid_out"],
