@@ -18,12 +18,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from innofin.kernel.errors import Infeasible, InvalidInput
+from innofin.scoring.explain_engine import leave_out_reasons
 from innofin.scoring.select_engine import (
     Quota,
     Selection,
     SelectionProblem,
     _solve,
-    leave_out_reasons,
     select,
 )
 

@@ -31,7 +31,7 @@ from innofin.kernel.periods import add_months
 from innofin.kernel.yamlfile import YamlDocument, load_yaml
 from innofin.ledger.service import troubled_enterprises
 from innofin.registry.models import Certification, Enterprise, Zone
-from innofin.scoring import select_engine
+from innofin.scoring import explain_engine, select_engine
 from innofin.scoring.models import KeyList, KeyListEntry, KeyListExit, ScoreResult
 from innofin.scoring.service import latest_run
 
@@ -305,7 +305,7 @@ def select_list(
         reasons = dict(
             zip(
                 near_eligible.tolist(),
-                select_engine.leave_out_reasons(problem, result, near_eligible),
+                explain_engine.leave_out_reasons(problem, result, near_eligible),
                 strict=True,
             )
         )
