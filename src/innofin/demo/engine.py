@@ -31,9 +31,10 @@ from innofin.demo.scales import SCALES as SCALES
 from innofin.demo.scales import Scale as Scale
 from innofin.demo.scales import ScaleName as ScaleName
 from innofin.demo.scales import get_scale as get_scale
+from innofin.kernel import periods
 from innofin.kernel.errors import InvalidInput
 
-EPOCH = dt.date(1970, 1, 1)
+EPOCH = periods.EPOCH
 
 
 @dataclass(frozen=True)
@@ -120,8 +121,8 @@ def day_number(day: dt.date) -> int:
 
 def year_start_days(years: np.ndarray) -> np.ndarray:
     """Day numbers of 1 January of each year (vectorised)."""
-    since_1970 = np.asarray(years, dtype=np.int64) - 1970
-    return since_1970.astype("datetime64[Y]").astype("datetime64[D]").astype(np.int64)
+    result: np.ndarray = periods.days_from_civil(years, 1, 1)
+    return result
 
 
 def json_text(doc: Any) -> str:

@@ -183,9 +183,9 @@ def nullable(values: Array, missing: Array | None = None) -> pl.Series:
 
 
 def line_and_loan_events(
-    lines: Cols, loans: Cols, repaid: Cols, classes: Cols, claims: Cols, ev: Events
+    lines: Cols, loans: Cols, repaid: Cols, classes: Cols, ev: Events
 ) -> dict[str, Array]:
-    """The events of credit lines, loans and claims; the keys limit entries refer to."""
+    """The events of credit lines and loans; the keys limit entries refer to."""
     line_ids = np.arange(1, lines["opens"].size + 1)
     loan_ids = np.arange(1, loans["drawn"].size + 1)
     keys = {
@@ -221,8 +221,13 @@ def line_and_loan_events(
     ):
         rows = np.flatnonzero(loans[day] < NONE)
         ev.add("loan", rows + 1, kind, loans[day][rows], BANK, principal=loans[amount][rows])
-    n = claims["loan"].size
-    claim_ids = np.arange(1, n + 1)
+    return keys
+
+
+def claim_events(claims: Cols, ev: Events) -> None:
+    """The events of pool claims: filed, approved, paid (by the pool, then on the claim) and the
+    recoveries shared back, each payment with its split between the contributors."""
+    claim_ids = np.arange(1, claims["loan"].size + 1)
     pool_ids = claims["pool"] + 1
     ev.add(
         "pool_claim",
@@ -242,21 +247,26 @@ def line_and_loan_events(
         CHECKER,
         amount=claims["covered"][decided],
     )
+
+    def from_pool(kind: str, rows: Array, day: str, amount: str, split: str) -> None:
+        """A payment out of the pool (or back into it) on claims `rows`, with its split."""
+        data: Data = (
+            ["{" + f'"split":{t}' + "}" for t in claims[split][rows]],
+            np.arange(rows.size),
+        )
+        ev.add(
+            "risk_pool",
+            pool_ids[rows],
+            kind,
+            claims[day][rows],
+            PROGRAMME,
+            amount=claims[amount][rows],
+            data=data,
+            refs={"_claim_id": claim_ids[rows]},
+        )
+
     paid = np.flatnonzero(claims["paid"] < NONE)
-    split: Data = (
-        ["{" + f'"split":{t}' + "}" for t in claims["split"][paid]],
-        np.arange(paid.size),
-    )
-    ev.add(
-        "risk_pool",
-        pool_ids[paid],
-        "claim_paid",
-        claims["paid"][paid],
-        PROGRAMME,
-        amount=claims["covered"][paid],
-        data=split,
-        refs={"_claim_id": claim_ids[paid]},
-    )
+    from_pool("claim_paid", paid, "paid", "covered", "split")
     ev.add(
         "pool_claim",
         claim_ids[paid],
@@ -267,18 +277,7 @@ def line_and_loan_events(
         priority=PRIORITY["claim_paid"] + 1,
     )
     back = np.flatnonzero(claims["back"] > 0)
-    split = (["{" + f'"split":{t}' + "}" for t in claims["back_split"][back]], np.arange(back.size))
-    ev.add(
-        "risk_pool",
-        pool_ids[back],
-        "recovery_shared",
-        claims["shared"][back],
-        PROGRAMME,
-        amount=claims["back"][back],
-        data=split,
-        refs={"_claim_id": claim_ids[back]},
-    )
-    return keys
+    from_pool("recovery_shared", back, "shared", "back", "back_split")
 
 
 def limit_entries(

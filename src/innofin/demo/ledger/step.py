@@ -33,6 +33,7 @@ from innofin.demo.ledger.events_engine import (
     DATA_REFS,
     ENTITY_TABLES,
     Events,
+    claim_events,
     event_data,
     id_list_json,
     limit_entries,
@@ -76,7 +77,8 @@ def make_ledger(inp: StepInput) -> Mapping[str, Any]:
 
     ev = Events()
     tables = programme_tables(w, plan, agreements, commitments, terms, pools, ev)
-    keys = line_and_loan_events(lines, loans, repaid, classes, claims, ev)
+    keys = line_and_loan_events(lines, loans, repaid, classes, ev)
+    claim_events(claims, ev)
     events, id_of = ev.frame()
     tables["credit_line"] = line_table(w, lines)
     tables["loan"] = loan_table(w, lines, loans)
