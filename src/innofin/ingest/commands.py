@@ -10,6 +10,7 @@ import csv
 import itertools
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -17,18 +18,6 @@ from innofin.cli_support import console, engine, err_console, progress_bar
 from innofin.kernel.errors import InnofinError
 
 _PREVIEW = 10
-
-
-class Kind(StrEnum):
-    """The kinds of registry data a file can hold."""
-
-    ZONES = "zones"
-    ZONE_STATS = "zone-stats"
-    ENTERPRISES = "enterprises"
-    CERTIFICATIONS = "certifications"
-    INDICATORS = "indicators"
-    INSTITUTIONS = "institutions"
-    PRODUCTS = "products"
 
 
 class ExportKind(StrEnum):
@@ -43,6 +32,17 @@ class ExportKind(StrEnum):
     PRODUCTS = "products"
     LOANS = "loans"
     CREDIT_LINES = "credit-lines"
+
+
+#: the ledger's kinds: exported here, read in by `innofin ledger import` (bank returns)
+_LEDGER_KINDS = (ExportKind.LOANS, ExportKind.CREDIT_LINES)
+
+if TYPE_CHECKING:
+    Kind = ExportKind
+else:
+    #: what `innofin import` reads: the same list without the ledger's kinds (one list, so that a
+    #: registry kind is never importable but not exportable, or the other way round)
+    Kind = StrEnum("Kind", [(k.name, k.value) for k in ExportKind if k not in _LEDGER_KINDS])
 
 
 def _fail(exc: InnofinError) -> typer.Exit:
@@ -136,7 +136,7 @@ def export(
     the borrower's identifier."""
     try:
         eng = engine()
-        if kind in (ExportKind.LOANS, ExportKind.CREDIT_LINES):
+        if kind in _LEDGER_KINDS:
             from innofin.ledger import portfolio
 
             with progress_bar(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from innofin.ingest import store
+from innofin.ingest import lookups
 from innofin.kernel.errors import InvalidIdentifier
 from innofin.kernel.ids import normalise_identifier
 from innofin.registry.models import Institution
@@ -52,7 +52,7 @@ def resolve_enterprises(
     for (scheme,), group in keys.drop_nulls().unique().group_by("s"):
         scheme = str(scheme)
         distinct = group["i"].to_list()
-        found = store.enterprise_ids(validator.conn, scheme, distinct)
+        found = lookups.enterprise_ids(validator.conn, scheme, distinct)
         canonical: dict[str, str] = {}
         for ident in distinct:
             if ident in found:
@@ -65,7 +65,7 @@ def resolve_enterprises(
         if register:
             resolved.update({scheme + _SEP + i: c for i, c in canonical.items()})
             continue
-        again = store.enterprise_ids(validator.conn, scheme, set(canonical.values()))
+        again = lookups.enterprise_ids(validator.conn, scheme, set(canonical.values()))
         for ident, canon in canonical.items():
             if canon in again:
                 resolved[scheme + _SEP + ident] = again[canon]
@@ -108,7 +108,7 @@ def _zone_ref(
 ) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
     if "zone" not in frame.columns:
         return frame, []
-    zones = v.lookup("zones", lambda: store.zone_ids(v.conn))
+    zones = v.lookup("zones", lambda: lookups.zone_ids(v.conn))
     ids = frame["zone"].replace_strict(zones, default=None, return_dtype=pl.Int64)
     reasons = _unknown(frame["zone"], ids, "zone code")
     return frame.with_columns(ids.alias(target)), [v.report(raw, "zone", reasons)]
@@ -118,7 +118,7 @@ def _definitions(
     v: BatchValidator, frame: pl.DataFrame, raw: pl.DataFrame, bad: set[int]
 ) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
     """A zone's own indicators: never a core report field's code; the owner zone must exist."""
-    core = v.lookup("core indicators", lambda: store.core_indicator_codes(v.conn))
+    core = v.lookup("core indicators", lambda: lookups.core_indicator_codes(v.conn))
     reused = pl.col("code").is_in(sorted(core))
     message = pl.format("'{}' is a core report field; choose another code", pl.col("code"))
     reasons = frame.select(pl.when(reused).then(message).alias("reason"))["reason"]
@@ -129,7 +129,7 @@ def _definitions(
 def _institution_ref(
     v: BatchValidator, frame: pl.DataFrame, raw: pl.DataFrame, bad: set[int]
 ) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
-    known = v.lookup("institutions", lambda: store.code_ids(v.conn, Institution))
+    known = v.lookup("institutions", lambda: lookups.code_ids(v.conn, Institution))
     ids = frame["institution"].replace_strict(known, default=None, return_dtype=pl.Int64)
     reasons = _unknown(frame["institution"], ids, "institution")
     return frame.with_columns(ids.alias("institution_id")), [v.report(raw, "institution", reasons)]
@@ -140,7 +140,7 @@ def _parents(
 ) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
     """A branch names its parent by code: one in the registry or on an earlier row of the file
     (the export writes head offices first). Links to rows of this file are set after the write."""
-    known = v.lookup("institutions", lambda: store.code_ids(v.conn, Institution))
+    known = v.lookup("institutions", lambda: lookups.code_ids(v.conn, Institution))
     if "parent" not in frame.columns:
         for row, code in zip(frame["__row"].to_list(), frame["code"].to_list(), strict=True):
             if row not in bad and code is not None:

@@ -1,8 +1,9 @@
 """Import and export use cases; each import is one transaction.
 
-`import_file` streams the file in batches, validates each one and upserts its good rows by natural
-key, all inside a single transaction: by default any rejected row rolls everything back (the
-rejects report says why), with `skip_invalid` the good rows are kept. Each import records a
+`import_file` runs the import pipeline (`innofin.ingest.pipeline`: the file streamed in batches,
+each one validated, all inside a single transaction) with a row handler that upserts the good rows
+by natural key: by default any rejected row rolls everything back (the rejects report says why),
+with `skip_invalid` the good rows are kept. Each import records a
 `data_source` row (file name, SHA-256) that annual reports point to, field by field, in `lineage`.
 """
 
@@ -19,15 +20,14 @@ from sqlalchemy.exc import IntegrityError
 
 from innofin.audit.recorder import SYSTEM, Actor, record
 from innofin.db.frames import FrameWriter
-from innofin.ingest import store
-from innofin.ingest.errors import EmptyFile, IngestError, RejectedRows
+from innofin.ingest import lookups
+from innofin.ingest.errors import IngestError
 from innofin.ingest.exporting import count, export_header, export_rows
-from innofin.ingest.formulas import restore
 from innofin.ingest.kinds import FieldType, KindSpec, kind_spec, table_of
-from innofin.ingest.mapping import Binding, Mapping, bind, load_mapping
-from innofin.ingest.readers import inspect, open_table
-from innofin.ingest.rejects import RejectsWriter, default_rejects_path
-from innofin.ingest.validate import BatchValidator
+from innofin.ingest.mapping import Binding, Mapping, load_mapping
+from innofin.ingest.pipeline import BoundFile, RowHandler, run_pipeline
+from innofin.ingest.tables import RawBatch
+from innofin.ingest.validate import Checked
 from innofin.ingest.writers import write_table
 from innofin.kernel.progress import ProgressCallback
 from innofin.registry.models import IndicatorValue
@@ -115,7 +115,7 @@ class _Plan:
             self._write_values(frame)
         if self.spec.name == "institutions" and "parent" in frame.columns:
             later = frame.filter(pl.col("parent").is_not_null() & pl.col("parent_id").is_null())
-            store.link_parents(self.conn, later.select("code", "parent").rows())
+            lookups.link_parents(self.conn, later.select("code", "parent").rows())
         return written
 
     def _write_values(self, frame: pl.DataFrame) -> None:
@@ -146,6 +146,37 @@ _REPORT_COLUMNS = {f.name for f in kind_spec("indicators").fields} - {
 }
 
 
+class _Upsert(RowHandler):
+    """The row handler of the registry's kinds: upserts the good rows by natural key and records
+    the import as a `data_source` row, to which annual reports point in their lineage."""
+
+    def __init__(self, kind: str, as_of: dt.date, actor: Actor) -> None:
+        self.kind, self.as_of, self.actor = kind, as_of, actor
+        self.source_id: int | None = None
+        self.written = 0
+
+    def start(self, file: BoundFile) -> None:
+        self.source_id = lookups.create_source(file.conn, file.path.name, file.info.sha256)
+        self.plan = _Plan(file.conn, file.binding, self.source_id, self.as_of)
+        self.name = file.path.name
+
+    def take(self, batch: RawBatch, checked: Checked, doomed: bool) -> None:
+        if not doomed:
+            self.written += _write(self.plan, checked.good, self.name)
+
+    def finish(self, file: BoundFile, rows: int, rejected: int) -> None:
+        summary = {"kind": self.kind, "file": file.path.name, "sha256": file.info.sha256}
+        counts = {"rows": rows, "written": self.written, "rejected": rejected}
+        record(
+            file.conn,
+            self.actor,
+            action="import",
+            entity="data_source",
+            entity_id=self.source_id,
+            after={**summary, **counts},
+        )
+
+
 def import_file(
     engine: Engine,
     kind: str,
@@ -172,65 +203,27 @@ def import_file(
     chosen = mapping if isinstance(mapping, Mapping) else load_mapping(mapping, spec.name)
     if chosen.kind != spec.name:
         raise IngestError(f"the mapping is for {chosen.kind}, not {spec.name}", field="mapping")
-    info = inspect(path, encoding or chosen.encoding)
-    report = RejectsWriter(Path(rejects) if rejects else default_rejects_path(path))
-    rows = written = rejected = 0
-    source_id: int | None = None
-    try:
-        with engine.connect() as conn, conn.begin():
-            with open_table(info, sheet=chosen.sheet, header_row=chosen.header_row) as table:
-                units = store.extension_units(conn) if spec.name == "indicators" else {}
-                csv_file = info.format == "csv"
-                header = [restore(h) for h in table.header] if csv_file else table.header
-                binding = bind(chosen, header, path.name, units, ignore_extra=ignore_extra)
-                source_id = store.create_source(conn, path.name, info.sha256)
-                plan = _Plan(conn, binding, source_id, as_of or dt.date.today())
-                validator = BatchValidator(conn, binding, quoted_text=csv_file)
-                for batch in table.batches():
-                    checked = validator.check(batch)
-                    report.add(checked.problems)
-                    rows, rejected = rows + checked.rows, rejected + checked.rejected
-                    if skip_invalid or rejected == 0:
-                        written += _write(plan, checked.good, path.name)
-                    if progress is not None:
-                        progress(checked.rows)
-            if rows == 0:
-                raise EmptyFile(f"{path.name} has a header but no data rows")
-            if not rejected or skip_invalid:
-                summary = {"kind": spec.name, "file": path.name, "sha256": info.sha256}
-                counts = {"rows": rows, "written": written, "rejected": rejected}
-                record(
-                    conn,
-                    actor,
-                    action="import",
-                    entity="data_source",
-                    entity_id=source_id,
-                    after={**summary, **counts},
-                )
-            if rejected and not skip_invalid:
-                report.close()
-                raise RejectedRows(
-                    f"{path.name}: {rejected:,} of {rows:,} rows rejected, nothing imported; "
-                    f"see {report.path}",
-                    rejected=rejected,
-                    rejects_path=report.path,
-                )
-    except RejectedRows:
-        raise
-    except BaseException:
-        report.discard()
-        raise
-    finally:
-        report.close()
+    handler = _Upsert(spec.name, as_of or dt.date.today(), actor)
+    outcome = run_pipeline(
+        engine,
+        path,
+        chosen,
+        handler,
+        encoding=encoding,
+        skip_invalid=skip_invalid,
+        ignore_extra=ignore_extra,
+        rejects=rejects,
+        progress=progress,
+    )
     return ImportResult(
         kind=spec.name,
         path=path,
-        encoding=info.encoding,
-        source_id=source_id,
-        rows=rows,
-        written=written,
-        rejected=rejected,
-        rejects_path=report.path if report.lines else None,
+        encoding=outcome.encoding,
+        source_id=handler.source_id,
+        rows=outcome.rows,
+        written=handler.written,
+        rejected=outcome.rejected,
+        rejects_path=outcome.rejects_path,
         seconds=time.perf_counter() - started,
     )
 

@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 from sqlalchemy import Connection
 
-from innofin.ingest import store
+from innofin.ingest import lookups
 from innofin.ingest.kinds import FieldSpec, FieldType
 from innofin.ingest.mapping import Binding, BoundColumn
 from innofin.ingest.parsing import QUOTED_TYPES, Column, parse_batch, storage_scale
@@ -73,7 +73,7 @@ class BatchValidator:
             return None
         if spec.ref is not None:
             ref = spec.ref
-            return dict(self.lookup(ref, lambda: store.accepted_codes(self.conn, ref)))
+            return dict(self.lookup(ref, lambda: lookups.accepted_codes(self.conn, ref)))
         accepted = {c.lower(): c for c in spec.choices}
         accepted.update({k.lower(): v for k, v in spec.aliases.items()})
         return accepted
@@ -181,7 +181,7 @@ class BatchValidator:
                 if name in frame.columns:
                     values[name] = frame[name]
                 else:
-                    values[name] = store.existing_values(
+                    values[name] = lookups.existing_values(
                         self.conn, kind.table, kind.db_key, keyed, kind.field(name).column
                     )
             shown = low if low in frame.columns else high

@@ -46,9 +46,9 @@ start), so two concurrent uploads of the same return meet at the keys' unique in
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from importlib import resources
@@ -56,18 +56,29 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.orm import Session
 
 from innofin.audit.recorder import Actor, record
 from innofin.db.engine import unit_of_work
-from innofin.ingest.errors import EmptyFile, IngestError, RejectedRows
-from innofin.ingest.kinds import FieldSpec, FieldType, KindSpec, register_foreign_kind, table_of
-from innofin.ingest.mapping import Binding, Mapping, bind, load_mapping
-from innofin.ingest.readers import inspect, open_table
-from innofin.ingest.rejects import RejectsWriter, default_rejects_path
-from innofin.ingest.tables import RawBatch
-from innofin.ingest.validate import PROBLEM_SCHEMA, BatchValidator
+from innofin.ingest import (
+    PROBLEM_SCHEMA,
+    Binding,
+    BoundFile,
+    Checked,
+    FieldSpec,
+    FieldType,
+    IngestError,
+    KindSpec,
+    Mapping,
+    RawBatch,
+    RowHandler,
+    load_mapping,
+    register_foreign_kind,
+    run_pipeline,
+    table_of,
+)
+from innofin.ingest import summary_path as summary_path  # the rejects by kind (tests, tools)
 from innofin.kernel.ids import IdScheme
 from innofin.kernel.money import AmountUnit
 from innofin.kernel.progress import ProgressCallback
@@ -415,6 +426,66 @@ _FIELDS = {
 }
 
 
+class _Return(RowHandler):
+    """The row handler of a bank return: its rows go through `_Applier` in the ORM session of one
+    unit of work (the uploader is the audit trail's actor); a kept return is one audit row."""
+
+    def __init__(self, actor: Actor, historical: bool, mapping: Mapping) -> None:
+        self.actor, self.historical, self.mapping = actor, historical, mapping
+        self.session: Session
+
+    @contextmanager
+    def begin(self, engine: Engine) -> Iterator[Connection]:
+        with unit_of_work(engine, immediate=True, actor=self.actor) as session:
+            self.session = session
+            yield session.connection()
+
+    def start(self, file: BoundFile) -> None:
+        source = f"bank return {file.path.name} (sha256 {file.info.sha256[:12]})"
+        self.applier = _Applier(self.session, self.actor, file.binding, source, self.historical)
+        self.binding = file.binding
+
+    def take(self, batch: RawBatch, checked: Checked, doomed: bool) -> pl.DataFrame:
+        """Every good row is applied, even when the return is doomed, so that the rejects report
+        names each row that breaks a ledger rule."""
+        applier = self.applier
+        applier.unreadable(batch, checked.problems, self.binding)
+        found = []
+        good = list(checked.good.iter_rows(named=True))
+        applier.prefetch(good)
+        for row in good:
+            found += applier.apply(row)
+        found += applier.flush()
+        return pl.concat(
+            [pl.DataFrame(schema=PROBLEM_SCHEMA)] + [_problem(applier, *p) for p in found]
+        )
+
+    def finish(self, file: BoundFile, rows: int, rejected: int) -> None:
+        applier = self.applier
+        record(
+            self.session,
+            self.actor,
+            action="import",
+            entity="bank_return",
+            entity_id=file.info.sha256[:16],
+            after={
+                "file": file.path.name,
+                "sha256": file.info.sha256,
+                "rows": rows,
+                "applied": applier.applied,
+                "replayed": applier.replayed,
+                "rejected": rejected,
+                "mode": "historical" if self.historical else "maker-checker",
+                "registered_borrowers": applier.lines.registered,
+                "uploaded_by": self.actor.label,
+                "rates": {
+                    code: {"rate": str(r.rate), "date": r.date.isoformat()}
+                    for code, r in self.mapping.rates.items()
+                },
+            },
+        )
+
+
 def import_return(
     engine: Engine,
     path: Path,
@@ -428,128 +499,37 @@ def import_return(
     historical: bool = False,
     progress: ProgressCallback | None = None,
 ) -> ReturnResult:
-    """Apply a bank return; all or nothing unless `skip_invalid` (see the module docstring)."""
-    path = Path(path)
+    """Apply a bank return; all or nothing unless `skip_invalid` (see the module docstring).
+
+    The ingest pipeline reads and checks the file; the rows are applied by `_Return`. A bank's
+    file is read as written (no formula quotes removed: innofin does not write returns), and its
+    rejects are also grouped by kind (`summary_path`).
+    """
     chosen = _mapping(mapping)
-    info = inspect(path, encoding or chosen.encoding)
-    report = RejectsWriter(Path(rejects) if rejects else default_rejects_path(path))
-    rows = rejected = 0
-    kinds: list[tuple[int, str, str]] = []
-    try:
-        with unit_of_work(engine, immediate=True, actor=actor) as session:
-            with open_table(info, sheet=chosen.sheet, header_row=chosen.header_row) as table:
-                binding = bind(chosen, table.header, path.name, {}, ignore_extra=ignore_extra)
-                validator = BatchValidator(session.connection(), binding)
-                source = f"bank return {path.name} (sha256 {info.sha256[:12]})"
-                applier = _Applier(session, actor, binding, source, historical)
-                for batch in table.batches():
-                    checked = validator.check(batch)
-                    applier.unreadable(batch, checked.problems, binding)
-                    problems = [checked.problems]
-                    rows += checked.rows
-                    found = []
-                    good = list(checked.good.iter_rows(named=True))
-                    applier.prefetch(good)
-                    for row in good:
-                        found += applier.apply(row)
-                    found += applier.flush()
-                    problems += [_problem(applier, *p) for p in found]
-                    merged = pl.concat(problems).sort("row", "order")
-                    report.add(merged)
-                    kinds.extend(merged.select("row", "column", "reason").iter_rows())
-                    rejected += merged["row"].n_unique()
-                    if progress is not None:
-                        progress(checked.rows)
-            if rows == 0:
-                raise EmptyFile(f"{path.name} has a header but no data rows")
-            summary = problem_kinds(kinds)
-            if kinds:
-                _write_kinds(summary_path(report.path), kinds)
-            if rejected and not skip_invalid:
-                report.close()
-                raise RejectedRows(
-                    f"{path.name}: {rejected:,} of {rows:,} rows rejected, nothing applied; "
-                    f"see {report.path} (by kind: {summary_path(report.path).name})\n"
-                    + "\n".join(f"  {line}" for line in summary),
-                    rejected=rejected,
-                    rejects_path=report.path,
-                )
-            record(
-                session,
-                actor,
-                action="import",
-                entity="bank_return",
-                entity_id=info.sha256[:16],
-                after={
-                    "file": path.name,
-                    "sha256": info.sha256,
-                    "rows": rows,
-                    "applied": applier.applied,
-                    "replayed": applier.replayed,
-                    "rejected": rejected,
-                    "mode": "historical" if historical else "maker-checker",
-                    "registered_borrowers": applier.lines.registered,
-                    "uploaded_by": actor.label,
-                    "rates": {
-                        code: {"rate": str(r.rate), "date": r.date.isoformat()}
-                        for code, r in chosen.rates.items()
-                    },
-                },
-            )
-    except RejectedRows:
-        raise
-    except BaseException:
-        report.discard()
-        summary_path(report.path).unlink(missing_ok=True)
-        raise
-    finally:
-        report.close()
-    return ReturnResult(
-        path,
-        rows,
-        applier.applied,
-        applier.replayed,
-        rejected,
-        report.path if report.lines else None,
-        problem_kinds(kinds),
+    handler = _Return(actor, historical, chosen)
+    outcome = run_pipeline(
+        engine,
+        Path(path),
+        chosen,
+        handler,
+        encoding=encoding,
+        skip_invalid=skip_invalid,
+        ignore_extra=ignore_extra,
+        rejects=rejects,
+        progress=progress,
+        csv_quotes=False,
+        by_kind=True,
+        verb="applied",
     )
-
-
-def summary_path(rejects: Path) -> Path:
-    """``return.rejects.csv`` → ``return.rejects-by-kind.csv``: the problems grouped by kind."""
-    return rejects.with_name(f"{rejects.stem}-by-kind.csv")
-
-
-def _write_kinds(path: Path, problems: list[tuple[int, str, str]]) -> None:
-    """The rejects grouped by kind: one line per kind (column, reason without its values), its
-    number of rows and its first row, most frequent first."""
-    rows: dict[tuple[str, str], list[int]] = {}
-    for row, column, reason in problems:
-        rows.setdefault((column, _VALUES.sub("…", reason)), []).append(row)
-    ordered = sorted(rows.items(), key=lambda item: (-len(set(item[1])), item[0]))
-    with path.open("w", encoding="utf-8-sig", newline="") as fh:
-        out = csv.writer(fh)
-        out.writerow(("rows", "column", "problem", "first_row"))
-        for (column, kind), found in ordered:
-            out.writerow((len(set(found)), column, kind, min(found)))
-
-
-_VALUES = re.compile(r"'[^']*'|\d{4}-\d{2}-\d{2}|-?\d[\d,]*(?:\.\d+)?")
-
-
-def problem_kinds(problems: list[tuple[int, str, str]]) -> list[str]:
-    """The problems of a return grouped by kind, most frequent first: "412 rows: date:
-    disbursement after the line's end: drawn_on … is after …". A kind is the column and the
-    reason with its values (numbers, dates, quoted cells) left out."""
-    rows: dict[str, set[int]] = {}
-    for row, column, reason in problems:
-        kind = f"{column}: {_VALUES.sub('…', reason)}" if column else _VALUES.sub("…", reason)
-        rows.setdefault(kind, set()).add(row)
-    ordered = sorted(rows.items(), key=lambda item: (-len(item[1]), item[0]))
-    return [
-        f"{len(found):,} row{'s' if len(found) != 1 else ''}: {kind} (first: row {min(found)})"
-        for kind, found in ordered
-    ]
+    return ReturnResult(
+        outcome.path,
+        outcome.rows,
+        handler.applier.applied,
+        handler.applier.replayed,
+        outcome.rejected,
+        outcome.rejects_path,
+        outcome.problem_kinds,
+    )
 
 
 def _in_header_unit(applier: _Applier, field: str, value: str) -> str:
