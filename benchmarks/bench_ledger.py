@@ -16,7 +16,7 @@ idempotency keys; about 5 % classifications and 1 % defaults, each a change that
 event) are recorded, `--repeat` times in each of three modes, the rounds interleaved so that the
 drift of a busy machine falls on both:
 
-  per-event   one event per transaction: `innofin.ledger.store.perform` (the API's path)
+  per-event   one event per transaction: `innofin.ledger.journal.perform` (the API's path)
   batch       `--batch` events per transaction: one `unit_of_work(engine, immediate=True)` calling
               the service functions with the same session
   bulk        as batch, but the events go through `ledger.bulk.record_many` — what
@@ -74,9 +74,12 @@ from innofin.db import make_engine
 from innofin.db.engine import session_factory, unit_of_work
 from innofin.db.migrate import upgrade
 from innofin.kernel.ids import make_uscc
-from innofin.ledger import bulk, pool_engine, pools, replay, service
+from innofin.ledger import bulk, replay
+from innofin.ledger.journal import perform
+from innofin.ledger.loans import service
 from innofin.ledger.models import AgreementCommitment, LedgerEvent
-from innofin.ledger.store import perform
+from innofin.ledger.pools import engine as pool_engine
+from innofin.ledger.pools import service as pools
 from innofin.registry.models import Enterprise, Institution, Zone
 from machine import database, database_backends, machine_ticks, plain, proc_ticks, src_state
 

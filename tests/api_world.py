@@ -27,7 +27,6 @@ from sqlalchemy import Engine, select
 import factories
 from innofin.access.models import Consent, Referral
 from innofin.access.service import OrgRef, create_user
-from innofin.api.app import create_app
 from innofin.audit.recorder import Actor
 from innofin.db import unit_of_work
 from innofin.kernel.codes import OrgKind, Role
@@ -42,6 +41,7 @@ from innofin.registry.models import (
 )
 from innofin.scoring import lists, pilot
 from innofin.scoring import service as scoring
+from innofin.server.app import create_app
 
 PASSWORD = "correct-horse-battery"
 T0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
@@ -284,8 +284,8 @@ def _restore(engine: Engine, data: Any) -> None:
 def ledger_world(world: World) -> None:
     """Bank A's approved line to e1 with a loan and a pending line to e2 (entered by a maker
     who is not bank A's API user); bank B's approved line to e3 with a loan."""
-    from innofin.ledger import service as ledger
-    from innofin.ledger.store import perform
+    from innofin.ledger.journal import perform
+    from innofin.ledger.loans import service as ledger
 
     engine, ids = world.engine, world.ids
     maker = Actor(label="cli:seed-maker", channel="cli")
@@ -351,8 +351,10 @@ def programme_world(world: World) -> None:
     <who>``, ``claim_yi_approved_<who>``) and a loan paying interest in June, July and August
     2024, June's subsidy published (``sub_yi``).
     """
-    from innofin.ledger import pool_engine, pools, subsidies
-    from innofin.ledger import service as ledger
+    from innofin.ledger.loans import service as ledger
+    from innofin.ledger.pools import engine as pool_engine
+    from innofin.ledger.pools import service as pools
+    from innofin.ledger.subsidies import service as subsidies
 
     engine, ids = world.engine, world.ids
     maker = Actor(label="cli:seed-maker", channel="cli")

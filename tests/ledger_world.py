@@ -14,9 +14,11 @@ from sqlalchemy import Engine, select
 from factories import enterprise, zone
 from innofin.audit.recorder import Actor
 from innofin.db.engine import unit_of_work
-from innofin.ledger import pool_engine, pools, service
+from innofin.ledger.journal import perform
+from innofin.ledger.loans import service
 from innofin.ledger.models import AgreementCommitment
-from innofin.ledger.store import perform
+from innofin.ledger.pools import engine as pool_engine
+from innofin.ledger.pools import service as pools
 from innofin.registry.models import Institution, Organisation, User, UserRole
 
 MAKER = Actor(label="api:maker", channel="api", user_id=1)

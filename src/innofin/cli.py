@@ -15,7 +15,6 @@ from typer.core import TyperGroup
 
 from innofin import __version__
 from innofin.access import commands as access_commands
-from innofin.api import commands as api_commands
 from innofin.audit import commands as audit_commands
 from innofin.cli_support import err_console
 from innofin.db import commands as db_commands
@@ -25,6 +24,7 @@ from innofin.kernel.errors import InnofinError
 from innofin.ledger import commands as ledger_commands
 from innofin.registry import commands as registry_commands
 from innofin.scoring import commands as scoring_commands
+from innofin.server import commands as api_commands
 
 #: set to 1 to see the traceback of an unexpected error
 DEBUG_ENV = "INNOFIN_DEBUG"

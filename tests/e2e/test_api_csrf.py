@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from api_world import Api, Clock, World, build_world, make_api
-from innofin.api.app import create_app
 from innofin.kernel.settings import Settings
+from innofin.server.app import create_app
 
 ME = "/api/v1/auth/me"
 LOGOUT = "/api/v1/auth/logout"

@@ -24,9 +24,9 @@ from urllib.parse import urlsplit
 import pytest
 import uvicorn
 
-from innofin.api.app import create_app
 from innofin.db import make_engine, migrate
 from innofin.kernel.settings import Settings
+from innofin.server.app import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("INNOFIN_TEST_CHROMIUM") or shutil.which("chromium")

@@ -27,12 +27,12 @@ from sqlalchemy import Engine, func, select, text
 from api_world import Api, Clock, build_world, make_api
 from innofin.access.service import OrgRef, create_user
 from innofin.api import uploads
-from innofin.api.app import create_app
 from innofin.db import make_engine, unit_of_work
 from innofin.kernel.codes import OrgKind, Role
 from innofin.kernel.ids import make_uscc
 from innofin.kernel.settings import Settings
 from innofin.registry.models import Enterprise, User
+from innofin.server.app import create_app
 from live_server import serve
 
 ADMIN_PASSWORD = "granite-lantern-okapi"

@@ -34,7 +34,7 @@ from api_world import (
     build_world,
     make_api,
 )
-from innofin.api.app import route_actions
+from innofin.server.app import route_actions
 
 OK = "ok"
 Expect = dict[str, Any]

@@ -23,11 +23,11 @@ from innofin.access import throttle
 from innofin.access.models import LoginThrottle
 from innofin.access.passwords import check_password
 from innofin.access.throttle import client_key, delay
-from innofin.api.app import create_app
 from innofin.api.proxies import forwarded_client, networks
 from innofin.db import unit_of_work
 from innofin.kernel.errors import InvalidInput, RateLimited, Unauthenticated
 from innofin.kernel.settings import Settings
+from innofin.server.app import create_app
 from live_server import serve
 
 LOGIN = "/api/v1/auth/login"

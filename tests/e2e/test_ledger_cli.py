@@ -23,9 +23,10 @@ from innofin.audit.models import AuditEvent
 from innofin.db import make_engine
 from innofin.db.engine import unit_of_work
 from innofin.db.migrate import upgrade
-from innofin.ledger import pools, service
+from innofin.ledger.journal import perform
+from innofin.ledger.loans import service
 from innofin.ledger.models import Agreement, AgreementCommitment, RiskPool
-from innofin.ledger.store import perform
+from innofin.ledger.pools import service as pools
 
 pytestmark = pytest.mark.slow  # dozens of CLI processes
 

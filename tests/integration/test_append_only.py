@@ -17,9 +17,9 @@ import ledger_world as lw
 from innofin.audit.models import AuditEvent
 from innofin.db import make_engine, roles
 from innofin.db.engine import unit_of_work
-from innofin.ledger import service
+from innofin.ledger.journal import perform
+from innofin.ledger.loans import service
 from innofin.ledger.models import LedgerEvent, LimitEntry
-from innofin.ledger.store import perform
 
 D = dt.date
 TABLES = ("ledger_event", "limit_entry", "audit_event")

@@ -23,8 +23,9 @@ from innofin.db import append_only, chain
 from innofin.db.base import Base
 from innofin.db.engine import unit_of_work
 from innofin.db.migrate import alembic_config, upgrade
-from innofin.ledger import bulk, service
-from innofin.ledger.store import perform
+from innofin.ledger import bulk
+from innofin.ledger.journal import perform
+from innofin.ledger.loans import service
 
 D = dt.date
 

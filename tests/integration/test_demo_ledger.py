@@ -20,10 +20,11 @@ from innofin.db.engine import unit_of_work
 from innofin.demo import commands, service
 from innofin.demo.engine import Scale
 from innofin.demo.ledger import step
-from innofin.ledger import pools, replay
-from innofin.ledger import schedule_engine as sched
-from innofin.ledger import service as ledger
+from innofin.ledger import replay
+from innofin.ledger.loans import engine as sched
+from innofin.ledger.loans import service as ledger
 from innofin.ledger.models import CreditLine, LedgerEvent, Loan, PoolClaim, RiskPool
+from innofin.ledger.pools import service as pools
 from innofin.registry.models import Enterprise, Product
 
 TINY = Scale("tiny", zones=8, enterprises=500, institutions=10, products=25)

@@ -18,7 +18,9 @@ from innofin.db import make_engine
 from innofin.db.engine import unit_of_work
 from innofin.db.migrate import upgrade
 from innofin.kernel.errors import InnofinError, NotFound
-from innofin.ledger import bulk, replay, service
+from innofin.ledger import bulk, replay
+from innofin.ledger.journal import perform
+from innofin.ledger.loans import service
 from innofin.ledger.models import (
     CreditLine,
     LedgerEvent,
@@ -27,7 +29,6 @@ from innofin.ledger.models import (
     LoanInstalment,
     RiskPool,
 )
-from innofin.ledger.store import perform
 
 D = dt.date
 M = lw.MAKER

@@ -25,7 +25,9 @@ import ledger_world as lw
 from innofin.audit.recorder import Actor
 from innofin.db.engine import unit_of_work
 from innofin.kernel.errors import Conflict, InvalidInput
-from innofin.ledger import pools, replay, service
+from innofin.ledger import replay
+from innofin.ledger.journal import perform
+from innofin.ledger.loans import service
 from innofin.ledger.models import (
     AgreementCommitment,
     CreditLine,
@@ -34,7 +36,7 @@ from innofin.ledger.models import (
     PoolClaim,
     RiskPool,
 )
-from innofin.ledger.store import perform
+from innofin.ledger.pools import service as pools
 
 D = dt.date
 M, C = lw.MAKER, lw.CHECKER

@@ -25,9 +25,12 @@ from innofin.db.engine import unit_of_work
 from innofin.ingest.errors import RejectedRows
 from innofin.ingest.rejects import read_rejects
 from innofin.kernel.errors import NotFound
-from innofin.ledger import bulk, pool_engine, pools, returns, service
+from innofin.ledger import bulk, returns
+from innofin.ledger.journal import perform
+from innofin.ledger.loans import service
 from innofin.ledger.models import AgreementCommitment, CreditLine
-from innofin.ledger.store import perform
+from innofin.ledger.pools import engine as pool_engine
+from innofin.ledger.pools import service as pools
 from innofin.registry.models import Institution, Product
 
 D = dt.date

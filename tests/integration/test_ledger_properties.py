@@ -55,7 +55,9 @@ from factories import enterprise, zone
 from innofin.audit.recorder import Actor
 from innofin.db.engine import unit_of_work
 from innofin.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
-from innofin.ledger import pool_engine, pools, replay, service
+from innofin.ledger import replay
+from innofin.ledger.journal import perform
+from innofin.ledger.loans import service
 from innofin.ledger.models import (
     METHODS,
     AgreementCommitment,
@@ -65,7 +67,8 @@ from innofin.ledger.models import (
     PoolClaim,
     RiskPool,
 )
-from innofin.ledger.store import perform
+from innofin.ledger.pools import engine as pool_engine
+from innofin.ledger.pools import service as pools
 from innofin.registry.models import Enterprise, Institution
 
 D = dt.date

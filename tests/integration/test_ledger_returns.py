@@ -19,7 +19,8 @@ from innofin.audit.models import AuditEvent
 from innofin.db.engine import unit_of_work
 from innofin.ingest.errors import RejectedRows
 from innofin.ingest.rejects import read_rejects
-from innofin.ledger import portfolio, replay, returns, service
+from innofin.ledger import portfolio, replay, returns
+from innofin.ledger.loans import service
 from innofin.ledger.models import AgreementCommitment, CreditLine, LedgerEvent, Loan
 from innofin.registry.models import Enterprise, IndicatorReport, Institution, User
 

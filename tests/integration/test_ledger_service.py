@@ -14,9 +14,11 @@ from sqlalchemy.exc import DBAPIError
 import ledger_world as lw
 from innofin.db.engine import unit_of_work
 from innofin.kernel.errors import Conflict, Forbidden, InvalidInput
-from innofin.ledger import pools, replay, service
+from innofin.ledger import replay
+from innofin.ledger.journal import perform
+from innofin.ledger.loans import service
 from innofin.ledger.models import AgreementCommitment, CreditLine, LedgerEvent, Loan, RiskPool
-from innofin.ledger.store import perform
+from innofin.ledger.pools import service as pools
 
 D = dt.date
 M, C = lw.MAKER, lw.CHECKER

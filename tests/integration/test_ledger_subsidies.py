@@ -12,8 +12,10 @@ from sqlalchemy import Engine
 import ledger_world as lw
 from innofin.db.engine import unit_of_work
 from innofin.kernel.errors import Conflict, Forbidden
-from innofin.ledger import pool_engine, service, subsidies
-from innofin.ledger.store import perform
+from innofin.ledger.journal import perform
+from innofin.ledger.loans import service
+from innofin.ledger.pools import engine as pool_engine
+from innofin.ledger.subsidies import service as subsidies
 
 D = dt.date
 M = lw.MAKER

@@ -244,8 +244,8 @@ def test_no_default_months_reads_the_ledger(world: Engine, tmp_path: Path) -> No
     import datetime as dt
     from decimal import Decimal
 
-    from innofin.ledger import service as ledger
-    from innofin.ledger.store import perform
+    from innofin.ledger.journal import perform
+    from innofin.ledger.loans import service as ledger
     from innofin.registry.models import Institution
 
     service.run(world, "default", 2024, ACTOR)
@@ -293,9 +293,10 @@ def test_pool_claims_read_the_programmes_candidate_list(world: Engine, tmp_path:
     from decimal import Decimal
 
     from innofin.kernel.errors import InvalidInput
-    from innofin.ledger import pool_engine, pools
-    from innofin.ledger import service as ledger
-    from innofin.ledger.store import perform
+    from innofin.ledger.journal import perform
+    from innofin.ledger.loans import service as ledger
+    from innofin.ledger.pools import engine as pool_engine
+    from innofin.ledger.pools import service as pools
     from innofin.registry.models import Institution
 
     service.run(world, "default", 2024, ACTOR)

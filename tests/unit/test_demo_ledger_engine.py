@@ -22,8 +22,8 @@ from innofin.demo import service
 from innofin.demo.engine import DemoData, Scale
 from innofin.demo.ledger import claims_engine, events_engine, step
 from innofin.kernel.periods import add_months, add_months_days
-from innofin.ledger import pool_engine
-from innofin.ledger import schedule_engine as sched
+from innofin.ledger.loans import engine as sched
+from innofin.ledger.pools import engine as pool_engine
 
 SEED = 20240601
 LEDGER = step.TABLES

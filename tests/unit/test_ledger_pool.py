@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from innofin.kernel.errors import InvalidInput
-from innofin.ledger.pool_engine import (
+from innofin.ledger.pools.engine import (
     FIRST_LOAN,
     IP_PLEDGE,
     PURE_CREDIT,

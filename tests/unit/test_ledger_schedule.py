@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from innofin.kernel.errors import InvalidInput
-from innofin.ledger.schedule_engine import (
+from innofin.ledger.loans.engine import (
     CATEGORIES,
     NON_PERFORMING,
     ClassificationRules,

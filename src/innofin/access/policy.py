@@ -4,7 +4,7 @@ Two layers:
 
 * **Actions** (`ACTIONS`): which roles may attempt an action at all. A caller whose roles do not
   include it gets 403. Every API route names its action; the application refuses to start with a
-  route that names none (see `innofin.api.app`).
+  route that names none (see `innofin.server.app`).
 * **Row scopes** (`*_scope` functions): SQL predicates that services put into their queries, so a
   caller never loads a row it may not see. A row outside the scope does not exist for the caller
   (404), whichever way it is asked for.

@@ -1,7 +1,7 @@
 """What routes depend on: the application state, the signed-in caller and its permission.
 
 Every route names a policy action with `allow(...)` (signed-in callers whose role may attempt it)
-or `public(...)`; `innofin.api.app` refuses to build an application with a route that names none.
+or `public(...)`; `innofin.server.app` refuses to build an application with a route that names none.
 """
 
 from __future__ import annotations

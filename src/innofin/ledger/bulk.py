@@ -37,9 +37,9 @@ from innofin.access.policy import line_pool_scope, line_product_scope
 from innofin.audit.recorder import Actor, jsonable, now, record
 from innofin.db import chain
 from innofin.kernel.errors import InnofinError
-from innofin.ledger import pool_engine as pools
-from innofin.ledger import schedule_engine as sched
-from innofin.ledger import service
+from innofin.ledger.journal import ZERO, fingerprint, money_arg
+from innofin.ledger.loans import engine as sched
+from innofin.ledger.loans import service
 from innofin.ledger.models import (
     CATEGORIES,
     METHODS,
@@ -52,7 +52,7 @@ from innofin.ledger.models import (
     LoanInstalment,
     RiskPool,
 )
-from innofin.ledger.store import ZERO, fingerprint, money_arg
+from innofin.ledger.pools import engine as pools
 from innofin.registry.models import Enterprise, Institution, Product
 
 CHUNK = 900  # ids per IN (…): under SQLite's default limit of bound parameters

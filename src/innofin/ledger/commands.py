@@ -12,10 +12,10 @@ import typer
 from innofin.cli_support import UNIT, console, engine, progress_bar, table
 from innofin.kernel.errors import Conflict, InvalidInput, NotFound
 from innofin.kernel.money import AmountUnit, format_amount, parse_unit_option
-from innofin.ledger import programme_commands
 from innofin.ledger.cli_options import KEY, REASON
 from innofin.ledger.cli_options import amount_arg as _amount
 from innofin.ledger.cli_options import day_arg as _day
+from innofin.ledger.programmes import commands as programme_commands
 
 app = typer.Typer(
     help="The programme ledger: credit lines, loans, risk pools — history, checks, corrections.",
@@ -38,7 +38,7 @@ def history(
     chosen = parse_unit_option(unit)
     from innofin.audit.recorder import jsonable
     from innofin.db.engine import unit_of_work
-    from innofin.ledger import service
+    from innofin.ledger.loans import service
 
     name = {"credit-line": "credit_line", "risk-pool": "risk_pool", "claim": "pool_claim"}
     eng = engine()
@@ -101,7 +101,7 @@ def show_loan(
     from sqlalchemy import select
 
     from innofin.db.engine import unit_of_work
-    from innofin.ledger import service
+    from innofin.ledger.loans import service
     from innofin.ledger.models import Loan, LoanInstalment
 
     day = _day(as_of, "as-of") if as_of else dt.date.today()
@@ -149,8 +149,8 @@ def repay(
 ) -> None:
     """Record a repayment (exit 2 if it exceeds the outstanding principal; nothing is written)."""
     from innofin.audit.recorder import Actor
-    from innofin.ledger import service
-    from innofin.ledger.store import perform
+    from innofin.ledger.journal import perform
+    from innofin.ledger.loans import service
 
     actor = Actor.cli(reason)
     p, i, day = _amount(principal, "principal"), _amount(interest, "interest"), _day(paid_on, "on")
@@ -176,8 +176,8 @@ def reverse(
 ) -> None:
     """Correct an event by a reversing event; history is never rewritten."""
     from innofin.audit.recorder import Actor
-    from innofin.ledger import service
-    from innofin.ledger.store import perform
+    from innofin.ledger.journal import perform
+    from innofin.ledger.loans import service
 
     actor = Actor.cli(reason)
     eng = engine()
@@ -270,7 +270,7 @@ def load_programme(
     nothing (exit 2 with the file and line of the first problem)."""
     from innofin.audit.recorder import Actor
     from innofin.db.engine import unit_of_work
-    from innofin.ledger import programmes
+    from innofin.ledger.programmes import files as programmes
 
     actor = Actor.cli(reason)
     eng = engine()

@@ -24,7 +24,8 @@ from innofin.kernel.codes import Role
 from innofin.kernel.errors import InvalidIdentifier
 from innofin.kernel.ids import normalise_identifier
 from innofin.kernel.periods import add_months
-from innofin.ledger import bulk, service
+from innofin.ledger import bulk
+from innofin.ledger.loans import service
 from innofin.ledger.models import Agreement, AgreementCommitment, CreditLine, Programme, RiskPool
 from innofin.registry.models import (
     Enterprise,

@@ -10,8 +10,8 @@ from innofin.demo.ledger.borrowers_engine import TAG_NAMES
 from innofin.demo.ledger.claims_engine import PoolTerms, e4
 from innofin.demo.ledger.params import ZONE_POOL_CAP
 from innofin.kernel.money import fen_of
-from innofin.ledger import pool_engine
-from innofin.ledger.pool_engine import PoolRules
+from innofin.ledger.pools import engine as pool_engine
+from innofin.ledger.pools.engine import PoolRules
 
 #: the assessment's fields that depend only on the rules and the tags, in its order
 HEAD_FIELDS = ("eligible", "reasons", "nominal_rate", "bonuses", "coverage_rate")

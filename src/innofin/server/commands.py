@@ -47,7 +47,7 @@ def serve(
         console.print(f"first run: created user [bold]admin[/] with password {shown}")
     console.print(f"innofin API on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
     uvicorn.run(
-        "innofin.api.app:app_from_env",
+        "innofin.server.app:app_from_env",
         factory=True,
         host=host,
         port=port,

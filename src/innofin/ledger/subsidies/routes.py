@@ -12,8 +12,7 @@ from innofin.api.deps import RowId, WriteHeaders, allow, api_state, ok, reading,
 from innofin.api.errors import ERROR_RESPONSES
 from innofin.api.pages import Page, PageRequest, list_page, page_request, sort_query
 from innofin.api.writes import run_write
-from innofin.ledger import subsidy_records as records
-from innofin.ledger.routes import write_actor
+from innofin.ledger.loans.routes import write_actor
 from innofin.ledger.schemas import (
     Objection,
     Payment,
@@ -22,6 +21,7 @@ from innofin.ledger.schemas import (
     SubsidyOut,
     SubsidyPublish,
 )
+from innofin.ledger.subsidies import records
 
 router = APIRouter(prefix="/api/v1", tags=["ledger"], responses=ERROR_RESPONSES)
 Write = Depends(write_headers)

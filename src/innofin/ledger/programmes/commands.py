@@ -27,8 +27,8 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from innofin.audit.recorder import Actor
-    from innofin.ledger import pool_engine
     from innofin.ledger.models import InterestSubsidy, PoolClaim, Programme
+    from innofin.ledger.pools import engine as pool_engine
 
 ON = typer.Option(None, "--on", help="The date, YYYY-MM-DD (default today).")
 #: row ids are PostgreSQL integers
@@ -51,7 +51,7 @@ subsidy_app = typer.Typer(
 def _run(action: Any, actor: Actor, options: dict[str, str] | None = None) -> Any:
     """Run one write; an invalid-input error about a field the command takes as an option
     (``options``: field → option) names the option."""
-    from innofin.ledger.store import perform
+    from innofin.ledger.journal import perform
 
     eng = engine()
     try:
@@ -261,8 +261,9 @@ def show_pool(
     chosen = parse_unit_option(unit)
     from sqlalchemy import select
 
-    from innofin.ledger import pool_engine, pools
     from innofin.ledger.models import PoolClaim, RiskPool
+    from innofin.ledger.pools import engine as pool_engine
+    from innofin.ledger.pools import service as pools
 
     def use(s: Session) -> None:
         pool = s.get(RiskPool, pool_id)
@@ -350,7 +351,7 @@ def contribute(
 ) -> None:
     """Record money paid into the pool by one of its contributors."""
     from innofin.audit.recorder import Actor
-    from innofin.ledger import pools
+    from innofin.ledger.pools import service as pools
 
     actor = Actor.cli(reason)
     paid, day = amount_arg(amount, "amount"), day_or_today(on, "on")
@@ -386,8 +387,8 @@ def file_claim(
 ) -> None:
     """File a claim (the maker) on a defaulted loan; the pool's rules assess it."""
     from innofin.audit.recorder import Actor
-    from innofin.ledger import pools
     from innofin.ledger.models import PoolClaim
+    from innofin.ledger.pools import service as pools
 
     actor = Actor.cli(reason)
     day = day_or_today(on, "on")
@@ -412,8 +413,8 @@ def decide_claim(
 ) -> None:
     """Approve or reject a pending claim (the checker: not the account that filed it)."""
     from innofin.audit.recorder import Actor
-    from innofin.ledger import pools
     from innofin.ledger.models import PoolClaim
+    from innofin.ledger.pools import service as pools
 
     actor = Actor.cli(reason)
     day = day_or_today(on, "on")
@@ -436,8 +437,8 @@ def pay_claim(
 ) -> None:
     """Pay an approved claim from its pool, split among the contributors by their shares."""
     from innofin.audit.recorder import Actor
-    from innofin.ledger import pools
     from innofin.ledger.models import PoolClaim, RiskPool
+    from innofin.ledger.pools import service as pools
 
     actor = Actor.cli(reason)
     day = day_or_today(on, "on")
@@ -466,7 +467,7 @@ _RULE_OPTIONS = {
 def _subsidy_rules(**given: str | None) -> pool_engine.SubsidyRules:
     from pydantic import ValidationError
 
-    from innofin.ledger import pool_engine
+    from innofin.ledger.pools import engine as pool_engine
 
     values: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
     for name in ("cap_per_loan", "cap_per_enterprise_year"):
@@ -515,7 +516,7 @@ def publish(
     drawing on its agreements' commitments or covered by its pools) and publish them for
     public notice (exit 4 when the period is published already)."""
     from innofin.audit.recorder import Actor
-    from innofin.ledger import subsidies
+    from innofin.ledger.subsidies import service as subsidies
 
     actor = Actor.cli(reason)
     chosen = parse_unit_option(unit)
@@ -603,7 +604,7 @@ def confirm(
 ) -> None:
     """Confirm a subsidy for its enterprise once its notice period has passed."""
     from innofin.audit.recorder import Actor
-    from innofin.ledger import subsidies
+    from innofin.ledger.subsidies import service as subsidies
 
     actor = Actor.cli(reason)
     day = day_or_today(on, "on")
@@ -622,7 +623,7 @@ def pay(
 ) -> None:
     """Pay a confirmed subsidy."""
     from innofin.audit.recorder import Actor
-    from innofin.ledger import subsidies
+    from innofin.ledger.subsidies import service as subsidies
 
     actor = Actor.cli(reason)
     day = day_or_today(on, "on")

@@ -9,7 +9,7 @@ from innofin.access.policy import Principal
 from innofin.api.deps import RowId, allow, ok, reading
 from innofin.api.errors import ERROR_RESPONSES
 from innofin.api.pages import Page, PageRequest, list_page, page_request, sort_query
-from innofin.ledger import programme_records as records
+from innofin.ledger.programmes import records
 from innofin.ledger.schemas import AgreementDetail, AgreementOut, ProgrammeDetail, ProgrammeOut
 
 router = APIRouter(prefix="/api/v1", tags=["ledger"], responses=ERROR_RESPONSES)

@@ -19,8 +19,10 @@ from sqlalchemy.orm import Session
 from innofin.audit.recorder import Actor
 from innofin.kernel.money import AmountUnit, to_money
 from innofin.kernel.yamlfile import YamlDocument, load_yaml
-from innofin.ledger import pool_engine, pools, service
+from innofin.ledger.loans import service
 from innofin.ledger.models import Programme
+from innofin.ledger.pools import engine as pool_engine
+from innofin.ledger.pools import service as pools
 from innofin.registry.models import Institution, Zone
 
 TEMPLATES = {

@@ -13,7 +13,7 @@ from innofin.api.pages import Page, PageRequest, list_page, page_request, sort_q
 from innofin.api.writes import run_write
 from innofin.audit.recorder import Actor
 from innofin.kernel.jsontypes import IsoDate
-from innofin.ledger import records
+from innofin.ledger.loans import records
 from innofin.ledger.schemas import (
     CreditLineCreate,
     CreditLineOut,

@@ -23,7 +23,7 @@ from innofin.access.policy import (
 )
 from innofin.audit.recorder import Actor
 from innofin.kernel.errors import Forbidden, NotFound
-from innofin.ledger import service
+from innofin.ledger.loans import service
 from innofin.ledger.models import CreditLine, LedgerEvent, Loan
 from innofin.ledger.schemas import CreditLineCreate, DrawdownCreate, RepaymentCreate
 from innofin.registry.models import Enterprise

@@ -29,8 +29,17 @@ from sqlalchemy.orm import Session
 from innofin.access.policy import line_pool_scope, line_product_scope
 from innofin.audit.recorder import Actor, now
 from innofin.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
-from innofin.ledger import pool_engine as pools
-from innofin.ledger import schedule_engine as sched
+from innofin.ledger.journal import (
+    ZERO,
+    T,
+    get_row,
+    limit_entry,
+    locked,
+    money_arg,
+    record_event,
+    replayed,
+)
+from innofin.ledger.loans import engine as sched
 from innofin.ledger.models import (
     AGREEMENT_KINDS,
     CATEGORIES,
@@ -47,16 +56,7 @@ from innofin.ledger.models import (
     ProgrammeTarget,
     RiskPool,
 )
-from innofin.ledger.store import (
-    ZERO,
-    T,
-    get_row,
-    limit_entry,
-    locked,
-    money_arg,
-    record_event,
-    replayed,
-)
+from innofin.ledger.pools import engine as pools
 from innofin.registry.models import Enterprise, Institution, Product
 
 CURRENCY = "CNY"

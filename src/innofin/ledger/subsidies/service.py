@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from innofin.audit.recorder import Actor, now
 from innofin.kernel.errors import Conflict, Forbidden, InvalidInput
-from innofin.ledger import pool_engine as engine
+from innofin.ledger.journal import ZERO, locked, record_event
 from innofin.ledger.models import (
     Agreement,
     AgreementCommitment,
@@ -27,7 +27,7 @@ from innofin.ledger.models import (
     Loan,
     RiskPool,
 )
-from innofin.ledger.store import ZERO, locked, record_event
+from innofin.ledger.pools import engine
 
 
 def programme_loans(programme_id: int) -> Select[Any]:

@@ -29,8 +29,10 @@ from innofin.audit import routes as audit_routes
 from innofin.db import make_engine
 from innofin.ingest import routes as ingest_routes
 from innofin.kernel.settings import Settings
-from innofin.ledger import pool_routes, programme_routes, subsidy_routes
-from innofin.ledger import routes as ledger_routes
+from innofin.ledger.loans import routes as ledger_routes
+from innofin.ledger.pools import routes as pool_routes
+from innofin.ledger.programmes import routes as programme_routes
+from innofin.ledger.subsidies import routes as subsidy_routes
 from innofin.registry import routes as registry_routes
 from innofin.scoring import routes as scoring_routes
 
@@ -137,5 +139,5 @@ def create_app(
 
 
 def app_from_env() -> Any:
-    """Factory for `uvicorn --factory innofin.api.app:app_from_env`."""
+    """Factory for `uvicorn --factory innofin.server.app:app_from_env`."""
     return create_app()

@@ -26,10 +26,11 @@ from innofin.access.policy import (
 from innofin.audit.recorder import Actor
 from innofin.db.queries import visible, writable
 from innofin.kernel.errors import InvalidInput
-from innofin.ledger import pools, records
+from innofin.ledger.journal import locked
+from innofin.ledger.loans import records
 from innofin.ledger.models import PoolClaim, RiskPool
+from innofin.ledger.pools import service as pools
 from innofin.ledger.schemas import ClaimCreate, ContributionCreate, PoolDetail, PoolOut, PositionOut
-from innofin.ledger.store import locked
 
 POOL_SORTS = {"id": RiskPool.id, "code": RiskPool.code, "balance": RiskPool.balance}
 CLAIM_SORTS = {"id": PoolClaim.id, "covered": PoolClaim.covered}

@@ -12,8 +12,8 @@ from innofin.api.deps import RowId, WriteHeaders, allow, api_state, ok, reading,
 from innofin.api.errors import ERROR_RESPONSES
 from innofin.api.pages import Page, PageRequest, list_page, page_request, sort_query
 from innofin.api.writes import run_write
-from innofin.ledger import pool_records as records
-from innofin.ledger.routes import write_actor
+from innofin.ledger.loans.routes import write_actor
+from innofin.ledger.pools import records
 from innofin.ledger.schemas import (
     ClaimCreate,
     ClaimOut,

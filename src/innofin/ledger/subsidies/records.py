@@ -30,9 +30,10 @@ from innofin.access.policy import (
 from innofin.audit.recorder import Actor
 from innofin.db.queries import visible, writable
 from innofin.kernel.errors import Forbidden, InvalidInput
-from innofin.ledger import pool_engine, subsidies
 from innofin.ledger.models import InterestSubsidy, Programme
+from innofin.ledger.pools import engine as pool_engine
 from innofin.ledger.schemas import SubsidyBatch, SubsidyOut, SubsidyPublish, SubsidyRulesIn
+from innofin.ledger.subsidies import service as subsidies
 
 SUBSIDY_SORTS = {
     "id": InterestSubsidy.id,

@@ -1,0 +1,1 @@
+"""Credit lines, drawdowns, repayments, classification, defaults, write-offs, recoveries."""

@@ -1,0 +1,1 @@
+"""Risk-compensation pools: contributions, claims, payouts, recoveries, positions."""

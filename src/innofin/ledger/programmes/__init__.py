@@ -1,0 +1,1 @@
+"""Programmes and their targets, cooperation agreements and commitments, programme files."""

@@ -1,0 +1,1 @@
+"""Interest subsidies: publish, object, resolve, confirm, pay."""

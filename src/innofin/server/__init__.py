@@ -1,0 +1,3 @@
+"""The composition root: builds the application from every room's router and serves it.
+
+Nothing below imports this package; it imports the rooms."""
