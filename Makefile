@@ -6,7 +6,7 @@ SCALE  ?= small
 SEED   ?= 42
 DEMO_DB ?= innofin-demo.db
 
-.PHONY: demo test test-fast lint typecheck pytest test-schemathesis bench-generate bench-import bench-api bench-score bench-select bench-ledger clean
+.PHONY: setup demo test test-fast lint typecheck pytest test-schemathesis bench-generate bench-import bench-api bench-score bench-select bench-ledger clean
 
 $(BIN)/innofin: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,16 +14,29 @@ $(BIN)/innofin: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(BIN)/innofin
 
+# The browser libraries of the web pages (HTMX, ECharts), pinned by package-lock.json: `npm ci`
+# fetches them at set-up into node_modules/ and the files the pages load are copied into the
+# package (git-ignored), so innofin serves them itself and no page loads anything from a CDN.
+ASSETS := src/innofin/web/static/vendor/.installed
+$(ASSETS): package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	mkdir -p $(dir $(ASSETS))
+	cp node_modules/htmx.org/dist/htmx.min.js node_modules/echarts/dist/echarts.min.js $(dir $(ASSETS))
+	touch $(ASSETS)
+
+# everything a command below needs: the virtualenv and the pages' assets
+setup: $(BIN)/innofin $(ASSETS)
+
 # Build the demo database on SQLite, run everything that exists, print a summary.
-demo: $(BIN)/innofin
+demo: setup
 	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
 	INNOFIN_DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/innofin demo run --scale $(SCALE) --seed $(SEED)
 
-lint: $(BIN)/innofin
+lint: setup
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 
-typecheck: $(BIN)/innofin
+typecheck: setup
 	$(BIN)/mypy
 
 # pytest runs on JOBS processes (pytest-xdist; each PostgreSQL test has a schema of its own and
@@ -32,36 +45,36 @@ typecheck: $(BIN)/innofin
 JOBS ?= 2
 SCHEMATHESIS := tests/e2e/test_api_schemathesis.py
 
-pytest: $(BIN)/innofin
+pytest: setup
 	$(BIN)/pytest -q -n $(JOBS) --ignore=$(SCHEMATHESIS)
 
-test-schemathesis: $(BIN)/innofin
+test-schemathesis: setup
 	$(BIN)/pytest -q $(SCHEMATHESIS)
 
 # everything, on SQLite and (with INNOFIN_TEST_DATABASE_URL) PostgreSQL
 test: lint typecheck pytest test-schemathesis
 
 # the fast lane while working: every test not marked slow, on SQLite only, no lint or types
-test-fast: $(BIN)/innofin
+test-fast: setup
 	INNOFIN_TEST_DATABASE_URL= $(BIN)/pytest -q -n $(JOBS) -m "not slow" --ignore=$(SCHEMATHESIS)
 
-bench-generate: $(BIN)/innofin
+bench-generate: setup
 	$(BIN)/python benchmarks/bench_generate.py
 
-bench-import: $(BIN)/innofin
+bench-import: setup
 	$(BIN)/python benchmarks/bench_import.py
 
-bench-api: $(BIN)/innofin
+bench-api: setup
 	$(BIN)/python benchmarks/bench_api.py
 
-bench-score: $(BIN)/innofin
+bench-score: setup
 	$(BIN)/python benchmarks/bench_score.py
 
-bench-select: $(BIN)/innofin
+bench-select: setup
 	$(BIN)/python benchmarks/bench_select.py
 
-bench-ledger: $(BIN)/innofin
+bench-ledger: setup
 	$(BIN)/python benchmarks/bench_ledger.py
 
 clean:
-	rm -rf $(VENV) $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules src/innofin/web/static/vendor $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm .pytest_cache .mypy_cache .ruff_cache

@@ -477,6 +477,20 @@ def programme_world(world: World) -> None:
             subsidies.confirm(s, firm, sub, enterprise_id=ids["e1"], on=day(2026, 1, 10))
 
 
+def leak_markers(w: World) -> dict[str, set[str]]:
+    """The oracle of what each caller must never be shown: strings (credit codes, institution and
+    product codes) of other organisations' rows, which no read answer — an API response or a
+    page — may contain for that caller."""
+    e1, e2, e3 = (w.codes[k] for k in ("e1", "e2", "e3"))
+    return {
+        "province": {e3},
+        "zone": {e3},
+        "bank_a": {e3, "BANK-B", w.codes["pb"]},
+        "bank_b": {e1, e2, e3, "BANK-A", w.codes["pa"], w.codes["pa1"]},
+        "firm": {e2, e3},
+    }
+
+
 KEY_LIST = "world-key-list"
 
 

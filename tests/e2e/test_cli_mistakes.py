@@ -145,7 +145,7 @@ def test_serve_on_a_port_in_use(tmp_path: Path) -> None:
             tmp_path,
         )
     _refused(done, 4, f"port {port}", "--port")
-    assert "innofin API on" not in done.stdout
+    assert "innofin pages on" not in done.stdout
     assert not (tmp_path / "api.db").exists()  # refused before anything was set up
 
 

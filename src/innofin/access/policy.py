@@ -100,6 +100,8 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "audit:read": frozenset({ADMIN}),
     "score:read": EVERYONE,
     "score:run": frozenset({ADMIN, PROGRAMME}),
+    # the list of scoring runs (system, year, counts, fingerprints): the officers' page
+    "score_run:read": OFFICERS,
     "key_list:read": frozenset({ADMIN, PROGRAMME, ZONE, INSTITUTION}),
     "zone_ranking:read": OFFICERS,
     "ledger:read": EVERYONE,
@@ -127,7 +129,7 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "subsidy:pay": frozenset({ADMIN, PROGRAMME}),
 }
 #: actions anyone may attempt without signing in
-PUBLIC_ACTIONS = frozenset({"auth:login", "health:read"})
+PUBLIC_ACTIONS = frozenset({"auth:login", "health:read", "ui:language"})
 
 #: enterprise fields an enterprise user may change on its own record (identity and zone are the
 #: officers' to set)

@@ -68,6 +68,7 @@ def score(
                 points=i.contribution,
                 missing=i.missing,
                 peer_group=i.peer,
+                unit=i.unit,
             )
             for i in x.items
         ]

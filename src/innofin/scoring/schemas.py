@@ -26,6 +26,8 @@ class ScoreItemOut(BaseModel):
     points: float
     missing: bool
     peer_group: str
+    #: "yuan" when the raw value is an amount of money
+    unit: str | None = None
 
 
 class ImprovementOut(BaseModel):

@@ -135,6 +135,9 @@ def create_app(
     ]
     for router in (health, *ROUTERS):
         app.include_router(router)
+    from innofin.web.app import mount_pages  # the pages: after every API route, at /
+
+    mount_pages(app, state)
     return app
 
 

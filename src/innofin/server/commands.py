@@ -21,7 +21,7 @@ def serve(
     ),
     log_level: str = typer.Option("warning", help="uvicorn log level (info logs every request)."),
 ) -> None:
-    """Serve the REST API (INNOFIN_DATABASE_URL). Migrates the database first; on first run
+    """Serve the web pages at / and the REST API at /api/v1 (INNOFIN_DATABASE_URL). Migrates the database first; on first run
     creates the `admin` user and prints its password once (or takes INNOFIN_ADMIN_PASSWORD)."""
     import uvicorn
 
@@ -45,7 +45,10 @@ def serve(
             else password
         )
         console.print(f"first run: created user [bold]admin[/] with password {shown}")
-    console.print(f"innofin API on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
+    console.print(
+        f"innofin pages on http://{host}:{port}/  (API: http://{host}:{port}/api/v1, "
+        f"docs: http://{host}:{port}/docs)"
+    )
     uvicorn.run(
         "innofin.server.app:app_from_env",
         factory=True,

@@ -1,0 +1,37 @@
+"""The navigation bar: each entry names the policy action its page needs, so a visitor sees only
+the pages its role may open. Page modules add their entries to `NAV` (in menu order)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from innofin.access.policy import Principal, may
+from innofin.web.render import N_
+
+
+@dataclass(frozen=True)
+class NavItem:
+    href: str
+    label: str  # an English message id, translated where shown
+    action: str
+
+
+NAV: list[NavItem] = [
+    NavItem("/", N_("Home"), "me:read"),
+    NavItem("/enterprises", N_("Enterprises"), "enterprise:read"),
+    NavItem("/scoring/runs", N_("Scoring runs"), "score_run:read"),
+    NavItem("/key-lists", N_("Key-enterprise lists"), "key_list:read"),
+    NavItem("/zone-rankings", N_("Pilot-zone ranking"), "zone_ranking:read"),
+]
+
+
+def navigation(principal: Principal | None, path: str) -> list[tuple[NavItem, bool]]:
+    """The entries `principal` may open, each with whether it is the current section."""
+    if principal is None:
+        return []
+    shown = [item for item in NAV if may(principal, item.action)]
+
+    def current(item: NavItem) -> bool:
+        return path == item.href if item.href == "/" else path.startswith(item.href)
+
+    return [(item, current(item)) for item in shown]

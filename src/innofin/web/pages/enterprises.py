@@ -1,0 +1,386 @@
+"""The enterprise list (filters by zone, field, stage, certification and points band; search by
+name or credit code) and the enterprise profile (registry record, annual reports with each
+value's source and as-of date, certifications, points breakdown with peers, the three
+improvements that would add the most, and the history of points and list membership).
+
+Rows come through the registry's and scoring's reads, under the same policy scopes as the API:
+an enterprise outside the visitor's scope is a 404 page, indicator details without consent are
+left out exactly as the API leaves them out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from innofin.access.policy import INSTITUTION, Principal, enterprise_scope, may, unlimited
+from innofin.api.deps import RowId, api_state, reading
+from innofin.api.pages import PageRequest, fetch_page
+from innofin.kernel.errors import InvalidInput, NotFound
+from innofin.kernel.indicators import REPORT_FIELDS
+from innofin.kernel.money import column_unit
+from innofin.registry import records
+from innofin.registry.models import (
+    Certification,
+    CertificationKindRef,
+    DataSource,
+    Enterprise,
+    GrowthStageRef,
+    TechFieldRef,
+    Zone,
+)
+from innofin.scoring import records as score_records
+from innofin.scoring.models import KeyList, KeyListEntry, ScoreResult, ScoreRun, ScoreSystemRecord
+from innofin.web import i18n
+from innofin.web.deps import page
+from innofin.web.render import render
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 50
+BANDS = 5  # points bands: fifths of the latest run's scale
+
+
+# --------------------------------------------------------------------------- shared reads
+
+
+@dataclass(frozen=True)
+class Names:
+    """Reference names in the visitor's language: zones, fields, stages, certification kinds."""
+
+    zones: dict[int, str]
+    fields: dict[str, str]
+    stages: dict[str, str]
+    certs: dict[str, str]
+
+
+def names(s: Session, lang: str) -> Names:
+    en = lang == "en"
+
+    def pick(zh: str, other: str) -> str:
+        return other if en and other else zh
+
+    zones = {z.id: pick(z.name_zh, z.name_en) for z in s.scalars(select(Zone).order_by(Zone.code))}
+    fields = {f.code: pick(f.name_zh, f.name_en) for f in s.scalars(select(TechFieldRef))}
+    stages = {
+        g.code: pick(g.name_zh, g.name_en)
+        for g in s.scalars(select(GrowthStageRef).order_by(GrowthStageRef.sort_order))
+    }
+    certs = {c.code: pick(c.name_zh, c.name_en) for c in s.scalars(select(CertificationKindRef))}
+    return Names(zones, fields, stages, certs)
+
+
+def latest_run(s: Session) -> tuple[ScoreRun, int] | None:
+    """The latest scoring run and its system's scale."""
+    run = s.scalars(select(ScoreRun).order_by(ScoreRun.id.desc()).limit(1)).first()
+    if run is None:
+        return None
+    system = s.get(ScoreSystemRecord, run.system_id)
+    scale = int((system.document if system else {}).get("scale") or 100)
+    return run, scale
+
+
+def bands(scale: int) -> list[tuple[str, str]]:
+    step = scale // BANDS
+    out = []
+    for k in range(BANDS):
+        lo, hi = k * step, (k + 1) * step if k < BANDS - 1 else scale
+        out.append((f"{lo}-{hi}", f"{lo}–{hi}"))
+    return out
+
+
+def _int(value: str, name: str) -> int | None:
+    value = value.strip()
+    if not value:
+        return None
+    if not (value.isascii() and value.isdigit()) or len(value) > 9:
+        raise InvalidInput(f"{name} must be a number", field=name)
+    return int(value)
+
+
+def current_certifications(s: Session, ids: list[int], today: dt.date) -> dict[int, list[str]]:
+    if not ids:
+        return {}
+    rows = s.execute(
+        select(Certification.enterprise_id, Certification.kind)
+        .where(Certification.enterprise_id.in_(ids), Certification.valid_from <= today)
+        .where(or_(Certification.valid_until.is_(None), Certification.valid_until >= today))
+        .order_by(Certification.kind)
+    ).all()
+    out: dict[int, list[str]] = {}
+    for eid, kind in rows:
+        if kind not in out.setdefault(eid, []):
+            out[eid].append(kind)
+    return out
+
+
+# --------------------------------------------------------------------------- the list
+
+
+@router.get("/enterprises")
+def enterprise_list(
+    request: Request,
+    q: str = Query("", max_length=120),
+    zone: str = Query("", max_length=120),
+    field: str = Query("", max_length=120),
+    stage: str = Query("", max_length=120),
+    cert: str = Query("", max_length=120),
+    band: str = Query("", max_length=120),
+    page_no: str = Query("", alias="page", max_length=9),
+    p: Principal = page("enterprise:read"),
+) -> Response:
+    lang = i18n.language(request)
+    today = api_state(request).clock().date()
+    number = _int(page_no, "page") or 1
+    with reading(request) as s:
+        ref = names(s, lang)
+        run = latest_run(s)
+        stmt = records.enterprises_query(
+            p, _int(zone, "zone"), field.strip() or None, stage.strip() or None, None
+        )
+        term = q.strip()
+        if term:
+            escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            stmt = stmt.where(
+                or_(
+                    Enterprise.name.ilike(f"%{escaped}%", escape="\\"),
+                    Enterprise.identifier == term.upper(),
+                )
+            )
+        if cert.strip():
+            held = select(Certification.enterprise_id).where(
+                Certification.kind == cert.strip(),
+                Certification.valid_from <= today,
+                or_(Certification.valid_until.is_(None), Certification.valid_until >= today),
+            )
+            stmt = stmt.where(Enterprise.id.in_(held))
+        band_options = bands(run[1]) if run else []
+        if band.strip():
+            if run is None or band not in dict(band_options):
+                raise InvalidInput("unknown points band", field="band")
+            lo, hi = (int(x) for x in band.split("-"))
+            in_band = select(ScoreResult.enterprise_id).where(
+                ScoreResult.run_id == run[0].id,
+                ScoreResult.points >= lo,
+                ScoreResult.points < hi if hi < run[1] else ScoreResult.points <= hi,
+            )
+            stmt = stmt.where(Enterprise.id.in_(in_band))
+        request_page = PageRequest(limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE, sort=None)
+        rows, total = fetch_page(s, stmt, request_page, "name", records.ENTERPRISE_SORTS)
+        ids = [e.id for e in rows]
+        certs = current_certifications(s, ids, today)
+        points: dict[int, float] = {}
+        if run is not None and ids:
+            points = dict(
+                s.execute(
+                    select(ScoreResult.enterprise_id, ScoreResult.points).where(
+                        ScoreResult.run_id == run[0].id, ScoreResult.enterprise_id.in_(ids)
+                    )
+                ).all()
+            )
+    chosen = {"q": q, "zone": zone, "field": field, "stage": stage, "cert": cert, "band": band}
+    pages = max(1, -(-total // PAGE_SIZE))
+    context = {
+        "rows": rows,
+        "total": total,
+        "number": min(number, pages),
+        "pages": pages,
+        "certs": certs,
+        "points": points,
+        "run": run[0] if run else None,
+        "ref": ref,
+        "bands": band_options,
+        "chosen": chosen,
+        "query": urlencode({k: v for k, v in chosen.items() if v}),
+    }
+    partial = request.headers.get("HX-Request") == "true"
+    return render(
+        request, "enterprises/_results.html" if partial else "enterprises/list.html", context
+    )
+
+
+# --------------------------------------------------------------------------- the profile
+
+
+@dataclass(frozen=True)
+class ReportValue:
+    field: str
+    label: str
+    value: Decimal | int | None
+    source: str
+    as_of: dt.date | None
+
+
+def report_values(
+    s: Session, report: Any, lang: str
+) -> tuple[list[ReportValue], list[ReportValue]]:
+    """A year's report as (money values, count values), each with its source and as-of date
+    (the field's own lineage, else the row's last writer)."""
+    lineage: dict[str, Any] = report.lineage or {}
+    source_ids = {report.source_id} | {v[0] for v in lineage.values() if v}
+    sources = {
+        d.id: d.name
+        for d in s.scalars(select(DataSource).where(DataSource.id.in_(source_ids - {None})))
+    }
+    money: list[ReportValue] = []
+    counts: list[ReportValue] = []
+    for name, spec in REPORT_FIELDS.items():
+        value = getattr(report, name)
+        if value is None:
+            continue
+        own = lineage.get(name)
+        source_id, as_of = (
+            (own[0], dt.date.fromisoformat(own[1]))
+            if own
+            else (
+                report.source_id,
+                report.as_of,
+            )
+        )
+        label = spec.name_en if lang == "en" else spec.name_zh
+        row = ReportValue(name, label, value, sources.get(source_id, ""), as_of)
+        (money if spec.unit == "yuan" else counts).append(row)
+    return money, counts
+
+
+def _decimal(x: float | None) -> Decimal | None:
+    return None if x is None else Decimal(repr(x))
+
+
+@router.get("/enterprises/{enterprise_id}")
+def enterprise_profile(
+    request: Request,
+    enterprise_id: RowId,
+    year: str = Query("", max_length=4),
+    p: Principal = page("enterprise:read"),
+) -> Response:
+    lang = i18n.language(request)
+    today = api_state(request).clock().date()
+    with reading(request) as s:
+        record = records.enterprise_detail(s, p, enterprise_id)  # 404 outside the scope
+        ref = names(s, lang)
+        certifications = records.certifications(s, p, enterprise_id)
+        # annual reports: only with the right to read indicator details (consent)
+        reports = list(records.reports(s, p, enterprise_id)) if record["indicators_visible"] else []
+        years = [r.year for r in reports]
+        chosen_year = _int(year, "year") if year else (years[-1] if years else None)
+        report = next((r for r in reports if r.year == chosen_year), None)
+        if year and report is None:
+            raise NotFound(f"no report of {year}")
+        money, counts = report_values(s, report, lang) if report else ([], [])
+        history = s.execute(
+            select(ScoreRun.id, ScoreRun.year, ScoreRun.created_at, ScoreResult.points)
+            .join(ScoreResult, ScoreResult.run_id == ScoreRun.id)
+            .where(ScoreResult.enterprise_id == enterprise_id)
+            .order_by(ScoreRun.year, ScoreRun.id)
+        ).all()
+        score = None
+        if history:
+            try:
+                score = score_records.score(s, p, enterprise_id, history[-1].year, None)
+            except NotFound:
+                score = None
+        memberships = list_memberships(s, p, enterprise_id)
+    money_unit = column_unit([r.value for r in money])  # type: ignore[misc]
+    items = score.items if score else []
+    item_money = [_decimal(i.raw) for i in items if i.unit == "yuan"]
+    item_unit = column_unit([x for x in item_money if x is not None])
+    names_by_indicator = {i.indicator: (i.name_en if lang == "en" else i.name_zh) for i in items}
+    context = {
+        "e": record,
+        "ref": ref,
+        "today": today,
+        "certifications": certifications,
+        "reports_visible": record["indicators_visible"],
+        "years": years,
+        "year": chosen_year,
+        "money": money,
+        "money_unit": money_unit,
+        "counts": counts,
+        "score": score,
+        "item_unit": item_unit,
+        "item_names": names_by_indicator,
+        "decimal": _decimal,
+        "history": history,
+        "memberships": memberships,
+        "history_chart": _history_chart(history, lang),
+        "breakdown_chart": _breakdown_chart(score, names_by_indicator, lang) if items else None,
+    }
+    return render(request, "enterprises/profile.html", context)
+
+
+def list_memberships(s: Session, p: Principal, enterprise_id: int) -> list[Any]:
+    """The key-list versions the enterprise is on (or a near miss of), for those who may read
+    key lists — an institution sees memberships only, as on the list page."""
+    if not may(p, "key_list:read"):
+        return []
+    stmt = (
+        select(
+            KeyList.name, KeyList.version, KeyList.year, KeyListEntry.member, KeyListEntry.reason
+        )
+        .join(KeyListEntry, KeyListEntry.list_id == KeyList.id)
+        .where(KeyListEntry.enterprise_id == enterprise_id)
+        .order_by(KeyList.name, KeyList.version)
+    )
+    if p.has(INSTITUTION) and not p.is_admin:
+        stmt = stmt.where(KeyListEntry.member.is_(True))
+    scope = enterprise_scope(p)
+    if not unlimited(scope):
+        stmt = stmt.join(Enterprise, Enterprise.id == KeyListEntry.enterprise_id).where(scope)
+    return list(s.execute(stmt).all())
+
+
+def _history_chart(history: Sequence[Any], lang: str) -> dict[str, Any] | None:
+    if not history:
+        return None
+    gettext = i18n.translations(lang).gettext
+    return {
+        "animation": False,
+        "grid": {"left": 50, "right": 20, "top": 30, "bottom": 30},
+        "tooltip": {"trigger": "axis"},
+        "xAxis": {"type": "category", "data": [str(h.year) for h in history]},
+        "yAxis": {"type": "value", "name": gettext("Points")},
+        "series": [
+            {
+                "type": "line",
+                "name": gettext("Points"),
+                "data": [round(h.points, 2) for h in history],
+                "label": {"show": True},
+            }
+        ],
+    }
+
+
+def _breakdown_chart(score: Any, item_names: dict[str, str], lang: str) -> dict[str, Any]:
+    """Points earned per indicator beside the points the indicator can give (its weight)."""
+    gettext = i18n.translations(lang).gettext
+    items = [i for i in score.items if i.weight > 0]
+    labels = [item_names[i.indicator] for i in items]
+    return {
+        "animation": False,
+        "grid": {"left": 10, "right": 20, "top": 30, "bottom": 20, "containLabel": True},
+        "tooltip": {"trigger": "axis", "axisPointer": {"type": "shadow"}},
+        "legend": {"top": 0},
+        "xAxis": {"type": "value"},
+        "yAxis": {"type": "category", "data": labels, "inverse": True},
+        "series": [
+            {
+                "type": "bar",
+                "name": gettext("Points earned"),
+                "data": [round(i.points, 2) for i in items],
+            },
+            {
+                "type": "bar",
+                "name": gettext("Points available"),
+                "data": [round(i.weight, 2) for i in items],
+            },
+        ],
+    }

@@ -1,0 +1,147 @@
+"""Rendering: one Jinja2 environment per language, the display filters, the CSRF token, and the
+headers every page carries (a Content-Security-Policy that loads nothing from another host)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any, Final
+
+import jinja2
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from innofin import __version__
+from innofin.kernel.money import AmountUnit, amount_in, column_unit, format_number, unit_label
+from innofin.web import i18n
+
+TEMPLATES: Final = Path(__file__).parent / "templates"
+CSRF_COOKIE: Final = "innofin_csrf"
+CSRF_FIELD: Final = "csrf"
+
+#: every page: scripts, styles, images and connections from this server only; no frames
+SECURITY_HEADERS: Final = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+def N_(text: str) -> str:
+    """Mark a text for the catalogue where it is defined; it is translated where shown."""
+    return text
+
+
+def _date(value: dt.date | dt.datetime | None) -> str:
+    """Dates as YYYY-MM-DD (a moment: the day in UTC)."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return (value.astimezone(dt.UTC) if value.tzinfo else value).date().isoformat()
+    return value.isoformat()
+
+
+def _moment(value: dt.datetime | None) -> str:
+    """A moment as YYYY-MM-DD HH:MM (UTC)."""
+    if value is None:
+        return ""
+    return (value.astimezone(dt.UTC) if value.tzinfo else value).strftime("%Y-%m-%d %H:%M")
+
+
+def _amount(value: Decimal | None, unit: AmountUnit) -> str:
+    return amount_in(value, unit)
+
+
+def _points(value: float | None, places: int = 2) -> str:
+    return "" if value is None else f"{value:,.{places}f}"
+
+
+@cache
+def environment(lang: str) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+        auto_reload=False,
+    )
+    env.install_gettext_translations(i18n.translations(lang), newstyle=True)  # type: ignore[attr-defined]
+    env.filters.update(
+        date=_date,
+        moment=_moment,
+        amount=_amount,
+        points=_points,
+        number=format_number,
+    )
+    env.globals.update(
+        lang=lang,
+        other_lang="en" if lang == "zh" else "zh",
+        lang_names=i18n.NAMES,
+        version=__version__,
+        column_unit=column_unit,
+        unit_label=lambda unit: unit_label(unit, lang),
+    )
+    return env
+
+
+def gettext_for(lang: str) -> Any:
+    return i18n.translations(lang).gettext
+
+
+def csrf_token(secret: str, seed: str) -> str:
+    return hmac.new(secret.encode(), f"csrf:{seed}".encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_valid(request: Request, secret: str, sent: str | None) -> bool:
+    """The form's token matches the visitor's CSRF cookie (signed with the server's secret)."""
+    seed = request.cookies.get(CSRF_COOKIE)
+    if not seed or not sent:
+        return False
+    return hmac.compare_digest(csrf_token(secret, seed), sent)
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    status_code: int = 200,
+) -> Response:
+    """The page `template` in the visitor's language, with the shared context (the signed-in
+    user, the navigation it may use, the CSRF token) and the security headers."""
+    from innofin.web.nav import navigation
+
+    state = request.app.state.innofin
+    lang = i18n.language(request)
+    seed = request.cookies.get(CSRF_COOKIE)
+    new_seed = None
+    if not seed:
+        seed = new_seed = secrets.token_urlsafe(32)
+    principal = getattr(request.state, "principal", None)
+    token = csrf_token(state.secret, seed)
+    shared = {
+        "request": request,
+        "user": principal,
+        "nav": navigation(principal, request.url.path),
+        "csrf": Markup(f'<input type="hidden" name="{CSRF_FIELD}" value="{token}">'),
+        "csrf_value": token,
+        "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+    }
+    html = environment(lang).get_template(template).render({**shared, **context})
+    response = HTMLResponse(html, status_code, headers=SECURITY_HEADERS)
+    response.headers["Content-Language"] = "zh-CN" if lang == "zh" else "en"
+    if new_seed is not None:
+        response.set_cookie(CSRF_COOKIE, new_seed, httponly=True, samesite="strict")
+    return response

@@ -1,0 +1,204 @@
+"""The pages' access matrix: every page × every caller of the API world and an anonymous visitor.
+
+Each case states, for every caller, whether the page opens (200), is refused with 403 (the role
+may not do this), answers 404 (the row is not visible to the caller: as if it did not exist), or
+sends the visitor to the sign-in page (not signed in). No page shows a caller another
+organisation's rows: the same oracle as the API matrix (`api_world.leak_markers`). The test fails
+when the pages have a route without a case here, and `page_actions` already refuses a page that
+names no policy action.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi import APIRouter
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from api_world import ANON, CALLERS, EVERYONE, KEY_LIST, PASSWORD, World, build_world, leak_markers
+from api_world import make_api as _make_api
+from innofin.access.policy import ACTIONS, PUBLIC_ACTIONS
+from innofin.web.app import page_actions
+
+OK = "ok"
+SIGN_IN = "sign-in"  # a redirect to the sign-in page
+HOME = "home"  # a redirect to the home page (the sign-in page, signed in)
+Expect = dict[str, Any]
+
+ALL = CALLERS
+OFFICERS = ("admin", "national", "province", "zone")
+AGGREGATE_READERS = (*OFFICERS, "bank_a", "bank_b")
+
+
+def allow(*callers: str, hidden: tuple[str, ...] = ()) -> Expect:
+    """`callers` see the page, `hidden` get 404, other signed-in callers 403, the anonymous
+    visitor is sent to sign in."""
+    out: Expect = {}
+    for name in EVERYONE:
+        if name == ANON:
+            out[name] = SIGN_IN
+        elif name in callers:
+            out[name] = OK
+        elif name in hidden:
+            out[name] = 404
+        else:
+            out[name] = 403
+    return out
+
+
+@dataclass
+class Page:
+    template: str  # the route's path
+    path: Callable[[World], str]
+    expect: Expect
+
+
+PAGES: list[Page] = [
+    Page("/sign-in", lambda w: "/sign-in", {ANON: OK, **dict.fromkeys(CALLERS, HOME)}),
+    Page("/", lambda w: "/", allow(*ALL)),
+    Page("/enterprises", lambda w: "/enterprises", allow(*ALL)),
+    Page(
+        "/enterprises/{enterprise_id}",
+        lambda w: f"/enterprises/{w.ids['e1']}",
+        allow(*OFFICERS, "bank_a", "firm", hidden=("bank_b",)),
+    ),
+    Page(  # referred to bank A, no consent: the profile without the indicator details
+        "/enterprises/{enterprise_id}",
+        lambda w: f"/enterprises/{w.ids['e2']}",
+        allow(*OFFICERS, "bank_a", hidden=("bank_b", "firm")),
+    ),
+    Page(
+        "/enterprises/{enterprise_id}",
+        lambda w: f"/enterprises/{w.ids['e3']}",
+        allow("admin", "national", hidden=("province", "zone", "bank_a", "bank_b", "firm")),
+    ),
+    Page("/scoring/runs", lambda w: "/scoring/runs", allow(*OFFICERS)),
+    Page("/key-lists", lambda w: "/key-lists", allow(*AGGREGATE_READERS)),
+    Page("/key-lists/{name}", lambda w: f"/key-lists/{KEY_LIST}", allow(*AGGREGATE_READERS)),
+    Page(
+        "/key-lists/{name}/xlsx",
+        lambda w: f"/key-lists/{KEY_LIST}/xlsx",
+        allow(*AGGREGATE_READERS),
+    ),
+    Page("/zone-rankings", lambda w: "/zone-rankings", allow(*OFFICERS)),
+]
+#: form posts, tested where their behaviour is (tests/e2e/test_pages_forms.py)
+FORMS = {("POST", "/sign-in"), ("POST", "/sign-out"), ("POST", "/language")}
+
+
+class Visitor:
+    """A browser-like client per caller: signed in by the sign-in page, cookies kept."""
+
+    def __init__(self, app: Any, who: str) -> None:
+        self.client = TestClient(app, base_url="http://127.0.0.1", follow_redirects=False)
+        self.who = who
+        if who != ANON:
+            form = self.client.get("/sign-in")
+            token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+            assert token, form.text[:500]
+            answer = self.client.post(
+                "/sign-in",
+                data={"username": who, "password": PASSWORD, "csrf": token[1], "next": "/"},
+            )
+            assert answer.status_code == 303, (who, answer.status_code, answer.text[:300])
+
+    def get(self, path: str) -> Any:
+        return self.client.get(path)
+
+
+@pytest.fixture
+def world(engine: Engine) -> Iterator[tuple[World, dict[str, Visitor]]]:
+    w = build_world(engine)
+    app = _make_api(engine).app
+    yield w, {who: Visitor(app, who) for who in EVERYONE}
+
+
+def _pages_app(visitors: dict[str, Visitor]) -> Any:
+    return visitors[ANON].client.app.state.pages  # type: ignore[attr-defined]
+
+
+def test_every_page_has_a_case(world: tuple[World, dict[str, Visitor]]) -> None:
+    _, visitors = world
+    actions: dict[tuple[str, str], str] = _pages_app(visitors).state.actions
+    pages = set(actions)
+    covered = {("GET", p.template) for p in PAGES} | FORMS
+    assert pages == covered, (
+        f"pages without an access case: {sorted(pages - covered)}; "
+        f"cases for no page: {sorted(covered - pages)}"
+    )
+    for action in actions.values():
+        assert action in ACTIONS or action in PUBLIC_ACTIONS, action
+    for page in PAGES:
+        assert set(page.expect) == set(EVERYONE), page.template
+
+
+def _outcome(response: Any) -> Any:
+    status = response.status_code
+    if status == 303:
+        target = response.headers["location"]
+        return SIGN_IN if target.startswith("/sign-in") else HOME if target == "/" else target
+    return OK if status == 200 else status
+
+
+def _text(response: Any) -> str:
+    """What the visitor is shown: the page, or every cell of a downloaded workbook."""
+    if "spreadsheetml" not in response.headers.get("content-type", ""):
+        return str(response.text)
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(response.content), read_only=True)
+    cells = [str(c) for sheet in book for row in sheet.iter_rows(values_only=True) for c in row]
+    assert cells, "an empty workbook"
+    return "\n".join(cells)
+
+
+def test_page_access_matrix(world: tuple[World, dict[str, Visitor]]) -> None:
+    w, visitors = world
+    markers = leak_markers(w)
+    failures = []
+    for page, who in itertools.product(PAGES, EVERYONE):
+        path = page.path(w)
+        response = visitors[who].get(path)
+        got, expected = _outcome(response), page.expect[who]
+        label = f"GET {path} as {who}"
+        if got != expected:
+            failures.append(f"{label}: {got} (expected {expected}) {response.text[:200]}")
+            continue
+        shown = _text(response)
+        if response.status_code in (200, 403, 404) and not path.endswith("/xlsx"):
+            assert response.headers["content-type"].startswith("text/html"), label
+            assert "default-src 'self'" in response.headers["content-security-policy"], label
+        leaked = [m for m in markers.get(who, ()) if m in shown]
+        if leaked:
+            failures.append(f"{label}: the page shows {leaked}")
+    assert not failures, "\n".join(failures)
+
+
+def test_a_page_without_policy_is_refused() -> None:
+    router = APIRouter()
+
+    @router.get("/naked")
+    def naked() -> dict[str, str]:
+        return {}
+
+    with pytest.raises(RuntimeError, match="GET /naked"):
+        page_actions([router])
+
+
+def test_unknown_pages_and_api_paths(world: tuple[World, dict[str, Visitor]]) -> None:
+    """An unknown page is the 404 page; an unknown API path keeps the API's JSON answer, and a
+    wrong method on an API path its 405."""
+    _, visitors = world
+    page = visitors["admin"].get("/no-such-page")
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    api = visitors["admin"].get("/api/v1/no-such-thing")
+    assert api.status_code == 404 and api.json()["code"] == "not_found"
+    wrong = visitors[ANON].client.put("/api/v1/zones")
+    assert wrong.status_code == 405 and wrong.json()["code"] == "method_not_allowed"

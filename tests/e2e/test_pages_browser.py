@@ -1,0 +1,116 @@
+"""The pages in a real browser (headless Chromium): sign-in for every role, what an enterprise
+sees of its own points, the language switch changing every visible label, and no request to any
+host but the server. Screenshots of each page are kept in `test-artefacts/pages/`."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from api_world import CALLERS, PASSWORD
+from browser import Visit, needs_chromium
+from innofin.access.policy import may
+from innofin.web.nav import NAV
+
+pytestmark = [pytest.mark.slow, needs_chromium]
+
+#: the home page's role tag of each caller (Chinese)
+ROLE_TAGS = {
+    "admin": "平台管理员",
+    "national": "项目主管部门人员",
+    "province": "项目主管部门人员",
+    "zone": "园区管理人员",
+    "bank_a": "金融机构人员",
+    "bank_b": "金融机构人员",
+    "firm": "企业用户",
+}
+CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
+
+#: the visible texts of a page that are not data: text nodes outside elements marked
+#: translate="no" (data: names, codes, numbers), plus the labels assistive technology reads
+LABELS_JS = """() => {
+  const out = [];
+  const skip = (e) => !e || e.closest('[translate="no"], script, style, noscript');
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode, text = node.textContent.trim();
+    if (!text || skip(node.parentElement)) continue;
+    const style = getComputedStyle(node.parentElement);
+    if (style.display === 'none' || style.visibility === 'hidden') continue;
+    out.push(text);
+  }
+  for (const e of document.querySelectorAll('[aria-label], [placeholder], [title]')) {
+    if (skip(e)) continue;
+    for (const a of ['aria-label', 'placeholder', 'title']) {
+      if (e.getAttribute(a)) out.push(e.getAttribute(a).trim());
+    }
+  }
+  out.push(document.title);
+  return out;
+}"""
+
+
+def sign_in(visit: Visit, who: str) -> None:
+    visit.goto("/sign-in")
+    visit.page.get_by_label("用户名").fill(who)
+    visit.page.get_by_label("密码").fill(PASSWORD)
+    visit.page.get_by_role("button", name="登录").click()
+    visit.page.wait_for_url(visit.base + "/", wait_until="networkidle")
+
+
+def labels(visit: Visit) -> list[str]:
+    texts: list[str] = visit.page.evaluate(LABELS_JS)
+    return texts
+
+
+def test_every_role_signs_in_and_sees_its_menu(browser: Any, site: Any) -> None:
+    for who in CALLERS:
+        visit = Visit(browser, site.url)
+        try:
+            sign_in(visit, who)
+            page = visit.page
+            assert page.get_by_role("heading", level=1).inner_text() == "下一步工作"
+            assert ROLE_TAGS[who] in page.locator(".lead").inner_text()
+            menu = page.get_by_role("navigation", name="主菜单")
+            shown = menu.get_by_role("link").all_inner_texts()
+            assert len(shown) == sum(may(_principal(site, who), item.action) for item in NAV)
+            visit.screenshot(f"home-{who}.png")
+            visit.assert_clean()
+            page.get_by_role("button", name="退出登录").click()
+            page.wait_for_url(re.compile(r".*/sign-in$"))
+        finally:
+            visit.close()
+
+
+def _principal(site: Any, who: str) -> Any:
+    from innofin.access.service import principal_for
+
+    with site.engine.connect() as conn:
+        return principal_for(conn, site.world.ids[f"user:{who}"])
+
+
+def test_the_sign_in_page_in_both_languages(browser: Any, site: Any) -> None:
+    visit = Visit(browser, site.url)
+    try:
+        visit.goto("/sign-in")
+        visit.screenshot("sign-in.png")
+        zh = labels(visit)
+        visit.page.get_by_role("button", name="English").click()
+        visit.page.wait_for_load_state("networkidle")
+        en = labels(visit)
+        visit.screenshot("sign-in-en.png")
+        assert_translated(zh, en)
+        visit.assert_clean()
+    finally:
+        visit.close()
+
+
+def assert_translated(zh: list[str], en: list[str]) -> None:
+    """Every label changed: the same number of texts, none of the English one in Chinese
+    script, and each Chinese text different from its English one (unless it has no letters)."""
+    assert len(zh) == len(en), (zh, en)
+    assert not [t for t in en if CJK.search(t)], [t for t in en if CJK.search(t)]
+    same = [a for a, b in zip(zh, en, strict=True) if a == b and re.search(r"[A-Za-z]", a)]
+    assert not same, same
