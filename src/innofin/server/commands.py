@@ -21,8 +21,9 @@ def serve(
     ),
     log_level: str = typer.Option("warning", help="uvicorn log level (info logs every request)."),
 ) -> None:
-    """Serve the web pages at / and the REST API at /api/v1 (INNOFIN_DATABASE_URL). Migrates the database first; on first run
-    creates the `admin` user and prints its password once (or takes INNOFIN_ADMIN_PASSWORD)."""
+    """Serve the web pages at / and the REST API at /api/v1 (INNOFIN_DATABASE_URL). Migrates
+    the database first; on first run creates the `admin` user and prints its password once (or
+    takes INNOFIN_ADMIN_PASSWORD)."""
     import uvicorn
 
     from innofin.access.service import ensure_first_admin
