@@ -32,6 +32,7 @@ from innofin.db import unit_of_work
 from innofin.kernel.codes import OrgKind, Role
 from innofin.kernel.settings import Settings
 from innofin.ledger.models import AgreementCommitment
+from innofin.matching.models import FinancingNeed
 from innofin.registry.models import (
     Certification,
     IndicatorReport,
@@ -173,6 +174,19 @@ def _build(engine: Engine) -> World:
         s.add(referral)
         s.flush()
         ids["r1"] = referral.id
+        for key, firm in (("need_e1", "e1"), ("need_e3", "e3")):
+            posted = FinancingNeed(
+                enterprise_id=ids[firm],
+                amount=Decimal("2000000.00"),
+                term_months=12,
+                purpose="working_capital",
+                collateral_offered=["ip_pledge"],
+                needed_by=dt.date(2025, 6, 30),
+                posted_at=T0,
+            )
+            s.add(posted)
+            s.flush()
+            ids[key] = posted.id
     score_world(engine)
     ledger_world(world)
     programme_world(world)

@@ -411,6 +411,114 @@ def _publish(side: str, months: dict[str, int]) -> Callable[[World, str], dict[s
     return body
 
 
+NEED_E1_READERS = (*OFFICERS, "bank_a", "firm")
+NEED_E3_HIDDEN = ("province", "zone", "bank_a", "bank_b", "firm")
+MATCHING_READS: list[Case] = [
+    Case("GET", "/api/v1/needs", lambda w: "/api/v1/needs", allow(*ALL)),
+    Case(
+        "GET",
+        "/api/v1/needs/{need_id}",
+        lambda w: f"/api/v1/needs/{w.ids['need_e1']}",
+        allow(*NEED_E1_READERS, hidden=("bank_b",)),
+    ),
+    Case(
+        "GET",
+        "/api/v1/needs/{need_id}",
+        lambda w: f"/api/v1/needs/{w.ids['need_e3']}",
+        allow("admin", "national", hidden=NEED_E3_HIDDEN),
+    ),
+    Case(
+        "GET",
+        "/api/v1/needs/{need_id}/recommendations",
+        lambda w: f"/api/v1/needs/{w.ids['need_e1']}/recommendations",
+        allow(*NEED_E1_READERS, hidden=("bank_b",)),
+    ),
+    Case(
+        "GET",
+        "/api/v1/needs/{need_id}/recommendations",
+        lambda w: f"/api/v1/needs/{w.ids['need_e3']}/recommendations",
+        allow("admin", "national", hidden=NEED_E3_HIDDEN),
+    ),
+    Case(
+        "GET",
+        "/api/v1/needs/{need_id}/precheck/{product_id}",
+        lambda w: f"/api/v1/needs/{w.ids['need_e1']}/precheck/{w.ids['pa']}",
+        allow(*NEED_E1_READERS, hidden=("bank_b",)),
+    ),
+    Case(  # bank A sees the need but not bank B's product
+        "GET",
+        "/api/v1/needs/{need_id}/precheck/{product_id}",
+        lambda w: f"/api/v1/needs/{w.ids['need_e1']}/precheck/{w.ids['pb']}",
+        allow(*OFFICERS, "firm", hidden=("bank_a", "bank_b")),
+    ),
+    Case(
+        "GET",
+        "/api/v1/institutions/{institution_id}/matches",
+        lambda w: f"/api/v1/institutions/{w.ids['a']}/matches",
+        allow(*OFFICERS, "bank_a", hidden=("bank_b",)),
+    ),
+    Case(
+        "GET",
+        "/api/v1/matching/backtest",
+        lambda w: "/api/v1/matching/backtest?train_until=2023-12-31&test_from=2024-01-01",
+        allow("admin", "national", "province"),
+    ),
+]
+READS += MATCHING_READS
+
+
+def _need_body(w: World, who: str) -> dict[str, Any]:
+    firm = "e3" if who in ("admin", "national") else "e1"
+    return {
+        "enterprise_id": w.ids[firm],
+        "amount": "1500000.00",
+        "term_months": 24,
+        "purpose": "rd",
+        "max_rate": "4.5",
+        "collateral_offered": ["ip_pledge", "receivables"],
+        "needed_by": "2025-09-30",
+    }
+
+
+MATCHING_WRITES: list[Case] = [
+    Case(
+        "POST",
+        "/api/v1/needs",
+        lambda w: "/api/v1/needs",
+        allow(*OFFICERS, "firm"),
+        body=_need_body,
+    ),
+    Case(  # a need for 乙's enterprise: only those who see it (and may write) post one
+        "POST",
+        "/api/v1/needs",
+        lambda w: "/api/v1/needs",
+        allow("admin", "national", hidden=("province", "zone", "firm")),
+        body=lambda w, who: {**_need_body(w, who), "enterprise_id": w.ids["e3"]},
+    ),
+    Case(
+        "PATCH",
+        "/api/v1/needs/{need_id}",
+        lambda w: f"/api/v1/needs/{w.ids['need_e1']}",
+        allow(*OFFICERS, "firm"),
+        body=lambda w, who: {"note": f"by {who}", "max_rate": "5.25"},
+    ),
+    Case(  # the enterprise a need belongs to is fixed: no one may move it
+        "PATCH",
+        "/api/v1/needs/{need_id}",
+        lambda w: f"/api/v1/needs/{w.ids['need_e1']}",
+        allow(),
+        body=lambda w, who: {"enterprise_id": w.ids["e1"]},
+    ),
+    Case(
+        "PATCH",
+        "/api/v1/needs/{need_id}",
+        lambda w: f"/api/v1/needs/{w.ids['need_e3']}",
+        allow("admin", "national", hidden=("province", "zone", "firm")),
+        body=lambda w, who: {"status": "open"},
+    ),
+]
+
+
 LEDGER_WRITES: list[Case] = [
     Case(
         "POST",
@@ -689,6 +797,7 @@ WRITES: list[Case] = [
     ),
     Case("POST", "/api/v1/users", lambda w: "/api/v1/users", allow("admin"), body=_user_body),
     *LEDGER_WRITES,
+    *MATCHING_WRITES,
     Case(
         "POST",
         "/api/v1/imports/{kind}",
@@ -797,6 +906,18 @@ def test_lists_hold_only_the_callers_rows(world: tuple[World, Api]) -> None:
     assert listed("bank_b", "/api/v1/consents") == set()
     assert listed("bank_b", "/api/v1/referrals") == set()
     assert listed("zone", "/api/v1/referrals") == {w.ids["r1"]}
+    need_e1, need_e3 = w.ids["need_e1"], w.ids["need_e3"]
+    needs = {
+        "admin": {need_e1, need_e3},
+        "national": {need_e1, need_e3},
+        "province": {need_e1},
+        "zone": {need_e1},
+        "bank_a": {need_e1},
+        "bank_b": set(),
+        "firm": {need_e1},
+    }
+    for who, wanted in needs.items():
+        assert listed(who, "/api/v1/needs") == wanted, who
     sides = {  # 甲's rows and 乙's rows of each programme-level list
         path: tuple(
             {v for k, v in w.ids.items() if k.startswith(prefix) and ("yi" in k) == yi}

@@ -51,6 +51,8 @@ EXPECTED = {
     ("agreement", "zone_id"): {"admin", "national"},
     ("agreement", "enterprise_id"): {"admin", "national"},
     ("risk_pool", "programme_id"): {"admin", "national"},
+    ("financing_need", "enterprise_id"): set(),
+    ("financing_need", "amount"): set(CALLERS),
 }
 
 

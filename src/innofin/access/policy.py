@@ -61,6 +61,7 @@ from innofin.ledger.models import (
     Programme,
     RiskPool,
 )
+from innofin.matching.models import FinancingNeed
 from innofin.registry.models import Enterprise, Institution, Product, Zone, ZoneYearStat
 
 ADMIN, PROGRAMME, ZONE = Role.PLATFORM_ADMIN, Role.PROGRAMME_OFFICER, Role.ZONE_OFFICER
@@ -127,6 +128,14 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "subsidy:resolve": frozenset({ADMIN, PROGRAMME}),
     "subsidy:confirm": frozenset({ENTERPRISE}),
     "subsidy:pay": frozenset({ADMIN, PROGRAMME}),
+    # matching: a firm (or an officer for it) posts needs; whoever sees a need sees its
+    # pre-checks and recommendations; an institution sees its own best-fitting needs
+    "need:read": EVERYONE,
+    "need:write": OFFICERS | {ENTERPRISE},
+    "match:precheck": EVERYONE,
+    "match:recommend": EVERYONE,
+    "match:institution": frozenset({ADMIN, PROGRAMME, ZONE, INSTITUTION}),
+    "match:backtest": frozenset({ADMIN, PROGRAMME}),
 }
 #: actions anyone may attempt without signing in
 PUBLIC_ACTIONS = frozenset({"auth:login", "health:read", "ui:language"})
@@ -230,6 +239,8 @@ REACH_FIELDS: dict[str, dict[str, ReachField]] = {
         "enterprise_id": _ADMIN_OR_NATIONAL,
     },
     "risk_pool": {"programme_id": _ADMIN_OR_NATIONAL},
+    # a need belongs to the enterprise that posted it (or was posted for)
+    "financing_need": {"enterprise_id": _FIXED},
 }
 
 
@@ -646,3 +657,27 @@ def subsidy_run_scope(p: Principal) -> ColumnElement[bool]:
     if isinstance(runs, True_ | False_):
         return runs
     return InterestSubsidy.programme.in_(select(Programme.code).where(runs))
+
+
+# --------------------------------------------------------------------------- matching
+
+
+def need_scope(p: Principal) -> ColumnElement[bool]:
+    """Financing needs follow their enterprise: whoever sees the enterprise sees its needs
+    (an institution: those of firms that consented or were referred to it)."""
+    if p.is_admin:
+        return true()
+    return FinancingNeed.enterprise_id.in_(select(Enterprise.id).where(enterprise_scope(p)))
+
+
+def need_write_scope(p: Principal) -> ColumnElement[bool]:
+    """Needs the caller may change: its own enterprise's, or (officers) those of the
+    enterprises whose record it may change."""
+    if p.is_admin:
+        return true()
+    return FinancingNeed.enterprise_id.in_(select(Enterprise.id).where(enterprise_write_scope(p)))
+
+
+def match_institution_ids(p: Principal) -> frozenset[int] | None:
+    """The institutions whose best-fitting needs the caller may ask for (None: any it sees)."""
+    return p.institution_ids if _institution_limited(p) else None

@@ -27,6 +27,7 @@ from innofin.db.base import Base
 from innofin.demo import (
     enterprise_engine,
     finance_engine,
+    needs_engine,
     party_engine,
     report_engine,
     zone_engine,
@@ -45,6 +46,7 @@ from innofin.ledger.models import (
     ProgrammeTarget,
     RiskPool,
 )
+from innofin.matching import models as _matching_models  # noqa: F401  (financing needs)
 from innofin.registry.models import DataSource
 from innofin.registry.schemas import Eligibility
 
@@ -103,6 +105,7 @@ STEPS: list[Step] = [
     Step("users", party_engine.make_users, write_tables("app_user", "user_role")),
     Step("grants", party_engine.make_grants, write_tables("consent", "referral")),
     Step("ledger", step.make_ledger, step.write_ledger),
+    Step("needs", needs_engine.make_needs, write_tables("financing_need")),
 ]
 
 

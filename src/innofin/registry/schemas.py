@@ -54,15 +54,15 @@ class Eligibility(BaseModel):
     )
     revenue_min: Decimal | None = Field(None, ge=0, description="yuan")
     revenue_max: Decimal | None = Field(None, ge=0, description="yuan")
+    age_min_years: Decimal | None = Field(None, ge=0, description="years since founding, at least")
+    age_max_years: Decimal | None = Field(None, ge=0, description="years since founding, at most")
 
     @model_validator(mode="after")
-    def _revenue_band_ordered(self) -> Eligibility:
-        if (
-            self.revenue_min is not None
-            and self.revenue_max is not None
-            and self.revenue_min > self.revenue_max
-        ):
-            raise ValueError("revenue_min is larger than revenue_max")
+    def _bands_ordered(self) -> Eligibility:
+        for low, high in (("revenue_min", "revenue_max"), ("age_min_years", "age_max_years")):
+            a, b = getattr(self, low), getattr(self, high)
+            if a is not None and b is not None and a > b:
+                raise ValueError(f"{low} is larger than {high}")
         return self
 
     def to_json(self) -> dict[str, object]:

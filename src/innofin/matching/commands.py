@@ -1,0 +1,267 @@
+"""`innofin match …`: post financing needs, pre-check a product, recommend both ways, back-test.
+
+Exit codes: 0 done; 2 invalid input (an option named); 3 a need, product, enterprise or
+institution that does not exist.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import typer
+
+from innofin.cli_support import console, engine, table
+from innofin.kernel.codes import NeedPurpose
+from innofin.ledger.cli_options import REASON, amount_arg, day_arg
+
+if TYPE_CHECKING:
+    from innofin.matching.schemas import InstitutionRecommendations, NeedRecommendations
+
+app = typer.Typer(
+    help="Matching: financing needs, eligibility pre-checks, recommendations, back-test.",
+    no_args_is_help=True,
+)
+
+COLLATERAL_HELP = "Collateral the firm can offer (repeat): ip_pledge, receivables, real_estate, "
+COLLATERAL_HELP += "guarantee, equity_pledge. None given: pure credit only."
+
+
+@app.command("post")
+def post(
+    enterprise_id: int = typer.Argument(..., help="The enterprise the need is for."),
+    amount: str = typer.Option(..., help="Amount in yuan (e.g. 2000000 or 2,000,000)."),
+    term: int = typer.Option(..., min=1, max=600, help="Term in months."),
+    purpose: NeedPurpose = typer.Option(..., help="What the money is for."),
+    needed_by: str = typer.Option(..., help="By when the money is needed (YYYY-MM-DD)."),
+    max_rate: str | None = typer.Option(None, help="Most the firm will pay, % a year."),
+    collateral: list[str] = typer.Option([], help=COLLATERAL_HELP),
+    equity: bool = typer.Option(False, help="Equity financing is acceptable."),
+    note: str | None = typer.Option(None, help="A note for the lenders (at most 500 chars)."),
+    reason: str | None = REASON,
+) -> None:
+    """Post a financing need for an enterprise (as an officer on its behalf)."""
+    from pydantic import ValidationError
+
+    from innofin.audit.recorder import Actor
+    from innofin.db.engine import unit_of_work
+    from innofin.kernel.errors import InvalidInput
+    from innofin.matching import service
+    from innofin.matching.schemas import NeedCreate
+
+    try:
+        body = NeedCreate.model_validate(
+            {
+                "enterprise_id": enterprise_id,
+                "amount": str(amount_arg(amount, "amount")),
+                "term_months": term,
+                "purpose": purpose,
+                "max_rate": max_rate,
+                "collateral_offered": collateral,
+                "equity_acceptable": equity,
+                "needed_by": day_arg(needed_by, "needed-by").isoformat(),
+                "note": note,
+            }
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).replace("_", "-") if first["loc"] else "input"
+        raise InvalidInput(f"--{name}: {first['msg']}", field=name) from None
+    eng = engine()
+    try:
+        with unit_of_work(eng, immediate=True, actor=Actor.cli(reason)) as session:
+            row = service.post_need(session, service.OPERATOR, body)
+            need_id = row.id
+    finally:
+        eng.dispose()
+    console.print(f"posted financing need {need_id} for enterprise {enterprise_id}")
+
+
+@app.command("needs")
+def needs(
+    enterprise_id: int | None = typer.Option(None, "--enterprise", help="One enterprise's."),
+    status: str | None = typer.Option(None, help="open, referred, funded, withdrawn, expired."),
+    limit: int = typer.Option(20, min=1, help="How many to list (newest first)."),
+) -> None:
+    """List financing needs."""
+    from innofin.db.engine import unit_of_work
+    from innofin.matching import service
+    from innofin.matching.models import FinancingNeed
+
+    eng = engine()
+    try:
+        with unit_of_work(eng) as session:
+            stmt = service.needs_query(service.OPERATOR, enterprise_id, status)
+            rows = session.scalars(stmt.order_by(FinancingNeed.id.desc()).limit(limit)).all()
+            data = [
+                (r.id, r.enterprise_id, r.amount, f"{r.term_months}", r.purpose, r.status,
+                 r.needed_by.isoformat())
+                for r in rows
+            ]  # fmt: skip
+    finally:
+        eng.dispose()
+    console.print(
+        table(
+            "Financing needs 融资需求",
+            ("need", "enterprise", "amount", "months", "purpose", "status", "needed by"),
+            data,
+            money=("amount",),
+        )
+    )
+
+
+@app.command("precheck")
+def precheck(
+    need_id: int = typer.Argument(..., help="The financing need."),
+    product_id: int = typer.Argument(..., help="The product to check it against."),
+) -> None:
+    """Each eligibility rule of a product for a need, passed or failed, in Chinese and English."""
+    from innofin.db.engine import unit_of_work
+    from innofin.matching import service
+
+    eng = engine()
+    try:
+        with unit_of_work(eng) as session:
+            result = service.precheck(session, service.OPERATOR, need_id, product_id)
+    finally:
+        eng.dispose()
+    verdict = "eligible 符合条件" if result.eligible else "not eligible 不符合条件"
+    console.print(f"need {need_id} × product {result.product_id} {result.product_name}: {verdict}")
+    for rule in result.rules:
+        mark = "✓" if rule.passed else "✗"
+        console.print(f"  {mark} {rule.zh}\n      {rule.en}", highlight=False, markup=False)
+
+
+def print_need(result: NeedRecommendations) -> None:
+    console.print(
+        f"need {result.need_id} (enterprise {result.enterprise_id}): "
+        f"{result.eligible_products} eligible products",
+        highlight=False,
+    )
+    if result.message:
+        console.print(f"  {result.message}", highlight=False)
+    for i, m in enumerate(result.products, 1):
+        console.print(
+            f"  {i}. {m.product_name} [{m.institution_name}] fit {m.score:.3f}",
+            highlight=False,
+            markup=False,
+        )
+        for reason in m.reasons:
+            console.print(f"       - {reason.en} / {reason.zh}", highlight=False, markup=False)
+    if result.institutions:
+        console.print("  institutions: " + "; ".join(
+            f"{m.institution_name} {m.score:.3f}" for m in result.institutions
+        ), highlight=False, markup=False)  # fmt: skip
+    for miss in result.near_misses:
+        console.print(
+            f"  near miss: {miss.product_name} — fails on {miss.failed_rule}: {miss.en}",
+            highlight=False,
+            markup=False,
+        )
+
+
+def print_institution(result: InstitutionRecommendations) -> None:
+    console.print(f"{result.institution_name}: best-fitting needs", highlight=False)
+    if result.message:
+        console.print(f"  {result.message}", highlight=False)
+    for i, f in enumerate(result.firms, 1):
+        who = f.enterprise_name or f"(anonymous {f.tech_field}, {f.growth_stage}, {f.zone_code})"
+        console.print(
+            f"  {i}. need {f.need_id} {who}: {f.amount:,.0f} yuan, {f.term_months} months, "
+            f"{f.purpose} — fit {f.score:.3f}",
+            highlight=False,
+            markup=False,
+        )
+        for reason in f.reasons[:2]:
+            console.print(f"       - {reason.en}", highlight=False, markup=False)
+
+
+@app.command("recommend")
+def recommend(
+    need_id: int = typer.Argument(..., help="The financing need."),
+    top: int = typer.Option(5, min=1, max=50, help="How many products and institutions."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """The best products and institutions for a need, with reasons and near misses."""
+    from innofin.db.engine import unit_of_work
+    from innofin.matching import service
+
+    eng = engine()
+    try:
+        with unit_of_work(eng) as session:
+            result = service.recommend_need(session, service.OPERATOR, need_id, top)
+    finally:
+        eng.dispose()
+    if as_json:
+        typer.echo(result.model_dump_json(indent=2))
+        return
+    print_need(result)
+
+
+@app.command("institution")
+def institution(
+    institution_id: int = typer.Argument(..., help="The institution."),
+    top: int = typer.Option(10, min=1, max=100, help="How many needs."),
+) -> None:
+    """The open needs that fit an institution best."""
+    from innofin.db.engine import unit_of_work
+    from innofin.matching import service
+
+    eng = engine()
+    try:
+        with unit_of_work(eng) as session:
+            result = service.recommend_institution(session, service.OPERATOR, institution_id, top)
+    finally:
+        eng.dispose()
+    print_institution(result)
+
+
+@app.command("backtest")
+def backtest(
+    train_until: str = typer.Option(..., help="Track records from loans drawn up to this day."),
+    test_from: str = typer.Option(..., help="Test on loans drawn from this day on."),
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+) -> None:
+    """Where the lenders of the test period rank: hit@1/3/10 and MRR, beside two baselines.
+
+    The baselines are the most active lenders overall and in the firm's zone."""
+    from innofin.db.engine import unit_of_work
+    from innofin.matching import service
+
+    until = day_arg(train_until, "train-until")
+    start = day_arg(test_from, "test-from")
+    eng = engine()
+    try:
+        with unit_of_work(eng) as session:
+            result = service.backtest(session, until, start)
+    finally:
+        eng.dispose()
+    if as_json:
+        typer.echo(json.dumps(result.as_json()))
+        return
+    print_backtest(result.as_json())
+
+
+def print_backtest(figures: dict[str, object]) -> None:
+    rows = [("recommender", figures["recommender"])]
+    baselines = figures["baselines"]
+    assert isinstance(baselines, dict)
+    rows += [
+        ("most active overall", baselines["overall"]),
+        ("most active in zone", baselines["zone"]),
+    ]
+    console.print(
+        table(
+            f"Back-test: {figures['tested']} enterprises that borrowed in the test period",
+            ("ranking", "hit@1", "hit@3", "hit@10", "MRR"),
+            [
+                (name, *(f"{m[k]:.1%}" for k in ("hit@1", "hit@3", "hit@10")), f"{m['mrr']:.3f}")
+                for name, m in rows
+                if isinstance(m, dict)
+            ],
+        )
+    )
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="match")
