@@ -158,9 +158,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     their own."""
     from api_world import Clock, build_world
     from browser import serve_in_thread
-    from innofin.api.app import create_app
     from innofin.db import make_engine, migrate
     from innofin.kernel.settings import Settings
+    from innofin.server.app import create_app
 
     url = f"sqlite:///{tmp_path_factory.mktemp('site') / 'site.db'}"
     engine = make_engine(url)

@@ -68,22 +68,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         engine.dispose()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    assert CHROMIUM is not None, NO_CHROMIUM
-    if REQUIRED:
-        import playwright.sync_api as sync_api
-    else:
-        sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        # root in a container has no user namespaces for Chromium's sandbox
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
 class Visit:
     """A page whose requests to any host but the server are refused and recorded."""
 
