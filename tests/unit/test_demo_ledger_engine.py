@@ -124,7 +124,7 @@ def test_same_seed_same_ledger() -> None:
 
 
 def test_schedules_are_build_schedule(data: DemoData) -> None:
-    """Every schedule is what `schedule_engine.build_schedule` makes for the loan's terms."""
+    """Every schedule is what `ledger.loans.engine.build_schedule` makes for the loan's terms."""
     inst = data.tables["loan_instalment"].partition_by("loan_id", as_dict=True)
     for loan in data.tables["loan"].iter_rows(named=True):
         want = sched.build_schedule(

@@ -49,11 +49,11 @@ The model, stated so a reader can judge it (rule values are defaults in the cons
   new-credit targets by technology field and period) and a zone programme (that province's
   largest zone and a local bank). Agreements carry commitments by period (and by field for the
   province); a line under a commitment reserves, releases and consumes its limit there as
-  `ledger.service` does.
-  Each programme has a risk pool (a rule template of `ledger.pool_engine`) that covers some of its
+  `ledger.loans.service` does.
+  Each programme has a risk pool (a rule template of `ledger.pools.engine`) that covers some of its
   lines; contributions are paid each January, enough to keep covered credit within the pool's
   leverage through the year; claims on defaulted covered loans are filed, approved and paid with
-  the assessment of `pool_engine.assess_claim`, and recoveries are shared back.
+  the assessment of `ledger.pools.engine.assess_claim`, and recoveries are shared back.
 
 Frames follow `demo.engine`'s conventions, with two exceptions the writer (`step.write_ledger`)
 resolves once it knows the id offsets: ``ledger_event.entity_id`` and ``limit_entry.account_id``

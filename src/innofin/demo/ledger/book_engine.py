@@ -91,7 +91,7 @@ def principals(raw: Array, scales: Array, cohort: Array) -> Array:
 
 
 def instalments(drawn: Array, principal: Array, rate: Array, months: Array, method: Array) -> Cols:
-    """Every loan's schedule as `ledger.schedule_engine.build_schedule` makes it (ACT/360), in
+    """Every loan's schedule as `ledger.loans.engine.build_schedule` makes it (ACT/360), in
     fen: equal principal, interest with principal at maturity, or one revolving instalment.
 
     `rate` is the annual rate in 1/10,000; rows are ordered by loan, then ``seq``."""

@@ -155,7 +155,7 @@ def json_pairs(pairs: Sequence[tuple[str, pl.Expr]]) -> pl.Expr:
 
 def event_data(frame: pl.DataFrame, offsets: Mapping[str, int]) -> pl.Series:
     """``ledger_event.data`` with the ids it names (``_credit_line_id`` …, shifted by the
-    table's offset) written first, as `ledger.store.record_event` orders them."""
+    table's offset) written first, as `ledger.journal.record_event` orders them."""
     pieces = []
     for column, (key, table) in DATA_REFS.items():
         value = (pl.col(column) + offsets.get(table, 0)).cast(pl.String)
@@ -283,7 +283,7 @@ def claim_events(claims: Cols, ev: Events) -> None:
 def limit_entries(
     lines: Cols, loans: Cols, repaid: Cols, keys: Mapping[str, Array], id_of: Array
 ) -> pl.DataFrame:
-    """Reservations, releases and consumptions, as `ledger.service` writes them: a committed
+    """Reservations, releases and consumptions, as `ledger.loans.service` writes them: a committed
     line reserves its limit when proposed, releases and consumes it when approved; a drawdown
     consumes its line; a repayment on a revolving line releases it."""
     committed = np.flatnonzero(lines["commitment"] >= 0)

@@ -38,7 +38,7 @@ SIZE_PD = np.array([1.3, 1.0, 0.7])
 LATE_SHARE = np.array([0.10, 0.07, 0.04])  # of loans, by stage (times the size factor)
 LATE_DAYS = (3, 75)
 COLLECTION_SHARE, WRITE_OFF_SHARE, RECOVERY_SHARE = 0.35, 0.70, 0.5
-#: five-category thresholds of `ledger.schedule_engine.ClassificationRules`, as days past due
+#: five-category thresholds of `ledger.loans.engine.ClassificationRules`, as days past due
 SUBSTANDARD_DPD, DOUBTFUL_DPD, LOSS_DPD = 91, 271, 361
 MIN_LOAN_WAN = 10  # loans are whole 万元 (10,000 yuan), at least 100,000 yuan
 LOAN_CAP_YUAN = 300e6
