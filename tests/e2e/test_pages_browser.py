@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
-from api_world import CALLERS, PASSWORD
+from api_world import CALLERS, KEY_LIST, PASSWORD
 from browser import Visit, needs_chromium
 from innofin.access.policy import may
 from innofin.web.nav import NAV
@@ -114,3 +115,113 @@ def assert_translated(zh: list[str], en: list[str]) -> None:
     assert not [t for t in en if CJK.search(t)], [t for t in en if CJK.search(t)]
     same = [a for a, b in zip(zh, en, strict=True) if a == b and re.search(r"[A-Za-z]", a)]
     assert not same, same
+
+
+def pages_of(site: Any) -> list[tuple[str, str]]:
+    """Every page of an officer, as (screenshot name, path)."""
+    ids = site.world.ids
+    return [
+        ("home", "/"),
+        ("enterprises", "/enterprises"),
+        ("enterprise-profile", f"/enterprises/{ids['e1']}"),
+        ("scoring-runs", "/scoring/runs"),
+        ("key-lists", "/key-lists"),
+        ("key-list", f"/key-lists/{KEY_LIST}"),
+        ("zone-ranking", "/zone-rankings"),
+    ]
+
+
+def open_page(visit: Visit, path: str) -> None:
+    visit.goto(path)
+    charts = visit.page.locator("[data-chart]")
+    for k in range(charts.count()):  # ECharts drew into each chart box
+        charts.nth(k).locator("svg").first.wait_for(timeout=10_000)
+
+
+def test_every_page_in_chinese_and_then_in_english(browser: Any, site: Any) -> None:
+    """Each page is screenshot in both languages; the switch changes every visible label (the
+    page's own texts, not its data), and no page asks another host for anything."""
+    visit = Visit(browser, site.url)
+    try:
+        sign_in(visit, "admin")
+        chinese = {}
+        for name, path in pages_of(site):
+            open_page(visit, path)
+            assert visit.page.locator("html").get_attribute("lang") == "zh-CN"
+            chinese[name] = labels(visit)
+            visit.screenshot(f"{name}.png")
+        visit.page.get_by_role("button", name="English").click()
+        visit.page.wait_for_load_state("networkidle")
+        for name, path in pages_of(site):
+            open_page(visit, path)
+            assert visit.page.locator("html").get_attribute("lang") == "en"
+            assert_translated(chinese[name], labels(visit))
+            visit.screenshot(f"{name}-en.png")
+        visit.assert_clean()
+        served = {urlsplit(u).path for u in visit.requests}
+        assert {"/static/vendor/htmx.min.js", "/static/vendor/echarts.min.js"} <= served
+    finally:
+        visit.close()
+
+
+def test_an_enterprise_sees_its_breakdown_and_improvements(browser: Any, site: Any) -> None:
+    visit = Visit(browser, site.url)
+    try:
+        sign_in(visit, "firm")
+        visit.page.get_by_role("link", name="查看本企业创新积分").click()
+        visit.page.wait_for_load_state("networkidle")
+        page = visit.page
+        assert page.get_by_role("heading", level=1).inner_text() == "甲一科技"
+        improvements = page.locator("ol.improvements > li")
+        assert improvements.count() == 3
+        gains = [float(t.strip("+")) for t in improvements.locator(".value").all_inner_texts()]
+        assert gains == sorted(gains, reverse=True) and gains[-1] > 0
+        breakdown = page.locator(
+            "table", has=page.locator("caption", has_text="积分构成及同类对标")
+        )
+        assert breakdown.locator("tbody tr").count() >= 10
+        page.locator("#breakdown svg").first.wait_for()
+        visit.screenshot("enterprise-profile-firm.png")
+        visit.assert_clean()
+        visit.goto(f"/enterprises/{site.world.ids['e2']}")  # another enterprise: as if absent
+        assert page.get_by_role("heading", level=1).inner_text() == "未找到"
+    finally:
+        visit.close()
+
+
+def test_on_a_phone(browser: Any, site: Any) -> None:
+    """At 390 px the pages fit the screen's width (wide tables scroll inside their box)."""
+    visit = Visit(browser, site.url, width=390, height=844)
+    try:
+        sign_in(visit, "zone")
+        for name, path in pages_of(site)[:3]:
+            open_page(visit, path)
+            width = visit.page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, (path, width)
+            visit.screenshot(f"{name}-phone.png")
+        visit.assert_clean()
+    finally:
+        visit.close()
+
+
+def test_the_enterprise_filters_update_the_list_in_place(browser: Any, site: Any) -> None:
+    from playwright.sync_api import expect
+
+    visit = Visit(browser, site.url)
+    try:
+        sign_in(visit, "admin")
+        open_page(visit, "/enterprises")
+        page = visit.page
+        rows = page.locator("#results tbody tr")
+        assert rows.count() == 3
+        page.get_by_label("名称或统一社会信用代码").fill("甲")
+        page.wait_for_url(re.compile(r".*/enterprises\?q=%E7%94%B2(&.*)?$"))
+        expect(rows).to_have_count(2)
+        page.get_by_label("名称或统一社会信用代码").fill(site.world.codes["e3"])
+        expect(rows).to_have_count(1)
+        assert "乙三科技" in rows.first.inner_text()
+        page.keyboard.press("Tab")  # the filters are reachable by keyboard, in order
+        assert page.evaluate("document.activeElement.id") == "f-zone"
+        visit.assert_clean()
+    finally:
+        visit.close()

@@ -64,7 +64,10 @@ def _amount(value: Decimal | None, unit: AmountUnit) -> str:
 
 
 def _points(value: float | None, places: int = 2) -> str:
-    return "" if value is None else f"{value:,.{places}f}"
+    if value is None:
+        return ""
+    text = f"{value:,.{places}f}"
+    return text[1:] if text.startswith("-") and not text.strip("-0.,") else text  # no "-0.00"
 
 
 @cache
