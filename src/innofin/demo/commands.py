@@ -115,6 +115,9 @@ def run(
         _print_visibility(eng)
         top = _points_lists_and_zones(eng, SCALES[scale], out)
         _print_ledger(eng)
+        from innofin.matching.commands import print_demo
+
+        print_demo(eng, SCALES[scale].years[-1])
     finally:
         eng.dispose()
     url = eng.url.render_as_string(hide_password=True)
@@ -135,6 +138,7 @@ def run(
         (f"innofin score explain {top} --year {last}", "why a firm has its points"),
         ("innofin lists history key-enterprises", "the versions of the key list"),
         ("innofin ledger history loan 1", "the story of a loan"),
+        ("innofin match recommend 1", "products and lenders for a financing need, and why"),
         ("innofin --help", "every command"),
     ]
     width = min(44, max(len(command) for command, _ in hints))  # as shell lines with a comment

@@ -16,6 +16,8 @@ from innofin.kernel.codes import NeedPurpose
 from innofin.ledger.cli_options import REASON, amount_arg, day_arg
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from innofin.matching.schemas import InstitutionRecommendations, NeedRecommendations
 
 app = typer.Typer(
@@ -265,3 +267,60 @@ def print_backtest(figures: dict[str, object]) -> None:
 
 def register(root: typer.Typer) -> None:
     root.add_typer(app, name="match")
+
+
+def print_demo(eng: Engine, last_year: int) -> None:
+    """`make demo`'s matching part: the needs posted, recommendations for a sample firm and the
+    bank that fits it best, and the back-test of the last year against both baselines."""
+    import datetime as dt
+
+    import numpy as np
+
+    from innofin.cli_support import section
+    from innofin.db.engine import unit_of_work
+    from innofin.matching import service
+
+    section("[bold]9. Matching: financing needs, recommendations both ways, back-test")
+    with unit_of_work(eng) as session:
+        needs = service.open_needs(session)
+        if not needs:
+            console.print("  no open financing needs")
+            return
+        run = service.run_recommendations(session, needs, k=3)
+        counts = run.result.eligible_count
+        console.print(
+            f"  {len(needs):,} open needs; {np.mean(counts > 0):.0%} have at least one eligible "
+            f"product (median {np.median(counts):.0f} of {len(run.catalogue.ids):,})",
+            highlight=False,
+        )
+        sample = int(np.argmax(counts))  # the need with most choices (the first such)
+        firm = service.need_recommendations(run, sample, frozenset())
+        section("[bold]  A sample firm's need")
+        print_need(firm)
+        with_record = [
+            m for m in firm.institutions if any(r.code == "track_record" for r in m.reasons)
+        ]
+        chosen = (with_record or firm.institutions)[:1]
+        if chosen:
+            bank = service.recommend_institution(
+                session, service.OPERATOR, chosen[0].institution_id, top=5
+            )
+            section("[bold]  The best-fitting needs for a sample institution")
+            print_institution(bank)
+        figures = service.backtest(
+            session, dt.date(last_year - 1, 12, 31), dt.date(last_year, 1, 1)
+        ).as_json()
+    section(f"[bold]  Back-test: track records to {last_year - 1}, lenders of {last_year}")
+    print_backtest(figures)
+    mine = figures["recommender"]
+    baselines = figures["baselines"]
+    assert isinstance(mine, dict) and isinstance(baselines, dict)
+    beaten = [
+        name
+        for name, other in baselines.items()
+        if mine["hit@1"] > other["hit@1"] and mine["mrr"] > other["mrr"]
+    ]
+    verdict = (
+        "beats both baselines" if len(beaten) == 2 else f"beats: {', '.join(beaten) or 'none'}"
+    )
+    console.print(f"  the recommender {verdict} (hit@1 and MRR)", highlight=False)

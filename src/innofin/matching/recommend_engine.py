@@ -6,8 +6,8 @@ are defaults a programme can change, `Weights`):
 
 * **track record** — the product's institution's affinity to the firm (`track_engine`), as a
   share of the best institution's for that need (1 for the most fitting lender);
-* **terms** — the headroom between the firm's maximum rate and the product's lowest rate
-  (0.5 where either is unknown);
+* **terms** — the headroom between the firm's maximum rate (10 % a year when it named none)
+  and the product's lowest rate, as a share of the maximum (0.5 for a product with no rate);
 * **points** — the firm's innovation points as a percentile among the needs;
 * **risk** — 1 minus the firm's risk signal (late payments, defaults in the ledger) for a
   product without collateral; a secured or guaranteed product does not lose by it.
@@ -27,6 +27,10 @@ from innofin.matching import eligibility_engine as elig
 from innofin.matching.eligibility_engine import Needs, Products
 
 Array = np.ndarray
+
+
+#: the maximum rate assumed for a firm that named none (percent a year)
+OPEN_CEILING = 10.0
 
 
 @dataclass(frozen=True)
@@ -151,8 +155,9 @@ def recommend(
         near_ok = elig.unpack(checked.near, p_count)
         count[rows] = eligible.sum(axis=1)
         rate = sub.max_rate.astype(np.float32)[:, None]
-        headroom = np.clip((rate - prate) / np.where(rate > 0, rate, np.float32(1)), 0, 1)
-        terms = np.where(no_prate[None, :] | np.isnan(rate), np.float32(0.5), headroom)
+        ceiling = np.where(np.isnan(rate) | (rate <= 0), np.float32(OPEN_CEILING), rate)
+        headroom = np.clip((ceiling - prate) / ceiling, 0, 1)
+        terms = np.where(no_prate[None, :], np.float32(0.5), headroom)
         fit = aff[rows][:, p_inst] * np.float32(weights.track)
         fit += terms * np.float32(weights.terms)
         fit += need_part[rows][:, None]

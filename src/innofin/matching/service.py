@@ -719,8 +719,9 @@ def _firm_reasons(firm: dict[str, Any], own_loans: float, points_pct: float) -> 
         out.append(
             Reason(
                 code="points",
-                zh=f"创新积分 {points:.1f}，高于 {points_pct:.0%} 的需求企业",
-                en=f"innovation points {points:.1f}, above {points_pct:.0%} of firms with needs",
+                zh=f"创新积分 {points:.1f}，不低于 {points_pct:.0%} 的需求企业",
+                en=f"innovation points {points:.1f}, at or above {points_pct:.0%} of the firms "
+                "with needs",
                 facts={"points": round(points, 2), "percentile": round(points_pct, 4)},
             )
         )
