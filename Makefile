@@ -6,7 +6,7 @@ SCALE  ?= small
 SEED   ?= 42
 DEMO_DB ?= innofin-demo.db
 
-.PHONY: setup demo test test-fast lint typecheck pytest test-schemathesis bench-generate bench-import bench-api bench-score bench-select bench-ledger clean
+.PHONY: setup demo test test-fast lint typecheck pytest test-schemathesis bench-generate bench-import bench-api bench-score bench-select bench-ledger bench-match clean
 
 $(BIN)/innofin: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,9 @@ bench-score: setup
 
 bench-select: setup
 	$(BIN)/python benchmarks/bench_select.py
+
+bench-match: setup
+	$(BIN)/python benchmarks/bench_match.py
 
 bench-ledger: setup
 	$(BIN)/python benchmarks/bench_ledger.py

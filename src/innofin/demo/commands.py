@@ -138,7 +138,7 @@ def run(
         (f"innofin score explain {top} --year {last}", "why a firm has its points"),
         ("innofin lists history key-enterprises", "the versions of the key list"),
         ("innofin ledger history loan 1", "the story of a loan"),
-        ("innofin match recommend 1", "products and lenders for a financing need, and why"),
+        ("innofin match recommend 268", "products and lenders for a financing need, and why"),
         ("innofin --help", "every command"),
     ]
     width = min(44, max(len(command) for command, _ in hints))  # as shell lines with a comment

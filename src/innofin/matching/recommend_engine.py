@@ -76,14 +76,15 @@ def normalised_affinity(log_scores: Array) -> Array:
     return result
 
 
-def _take_top(scores: Array, k: int) -> tuple[Array, Array]:
+def _take_top(scores: Array, k: int, in_place: bool = False) -> tuple[Array, Array]:
     """Column indices and values of the k largest scores per row, largest first; a tie goes to
-    the smaller column (argmax takes the first). -inf scores are not taken (index -1)."""
+    the smaller column (argmax takes the first). -inf scores are not taken (index -1). With
+    `in_place` the chosen entries of `scores` are overwritten."""
     rows = np.arange(scores.shape[0])
     k = min(k, scores.shape[1])
     index = np.full((scores.shape[0], k), -1, dtype=np.int64)
     value = np.full((scores.shape[0], k), np.nan)
-    work = scores.copy() if k > 1 else scores
+    work = scores if in_place or k <= 1 else scores.copy()
     for t in range(k):
         j = np.argmax(work, axis=1)
         v = work[rows, j]
@@ -106,35 +107,41 @@ def recommend(
     near: int = 3,
     per_institution: int = 10,
     weights: Weights = Weights(),
-    block: int = 4096,
+    block: int = 2048,
 ) -> Recommendations:
     """Rank products and institutions for every need and needs for every institution.
 
     `affinity` is needs × institutions in [0, 1] (`normalised_affinity`), `risk` per need in
     [0, 1]; ids order the ties. Needs are processed in blocks of `block` rows to bound memory.
-    Internally every axis is put in id order, so a tie goes to the smaller id whatever the order
-    of the rows handed in; results are indices into the inputs."""
-    p_order = np.argsort(np.asarray(product_ids), kind="stable")
+    Internally needs are put in id order and products in (institution id, product id) order, so
+    a tie goes to the smaller ids whatever the order of the rows handed in; results are indices
+    into the inputs."""
     i_order = np.argsort(np.asarray(institution_ids), kind="stable")
     n_order = np.argsort(np.asarray(need_ids), kind="stable")
     i_rank = np.empty_like(i_order)
     i_rank[i_order] = np.arange(i_order.size)
+    raw_inst = i_rank[np.asarray(products.institution, dtype=np.int64)]
+    p_order = np.lexsort((np.asarray(product_ids), raw_inst))  # grouped by institution
     prods = _take_products(products, p_order)
     cat = elig.compile_products(prods)
     n, p_count, i_count = len(needs), len(prods), affinity.shape[1]
-    p_inst = i_rank[np.asarray(prods.institution, dtype=np.int64)]  # canonical institution
-    aff = np.asarray(affinity, dtype=np.float32)[:, i_order]
-    by_inst = np.argsort(p_inst, kind="stable")
-    starts = np.flatnonzero(np.r_[True, p_inst[by_inst][1:] != p_inst[by_inst][:-1]])
-    inst_of_group = p_inst[by_inst][starts] if p_count else np.zeros(0, dtype=np.int64)
-    secured = (prods.collateral != 0).astype(np.float32)
-    prate = prods.rate_min.astype(np.float32)
-    no_prate = np.isnan(prate)
+    p_inst = raw_inst[p_order]  # canonical institution of each canonical product
+    starts = np.flatnonzero(np.r_[True, p_inst[1:] != p_inst[:-1]]) if p_count else p_inst
+    inst_of_group = p_inst[starts]
+    f32 = np.float32
+    # the parts of the fit: the need's own (points, risk) is the same for all its products and
+    # is added to the scores chosen, not to every pair
+    aff = (np.asarray(affinity, dtype=f32) * f32(weights.track))[:, i_order]
+    secured = (prods.collateral != 0).astype(f32)
+    no_rate = np.isnan(prods.rate_min)
+    rate_w = np.where(no_rate, 0.0, prods.rate_min * weights.terms).astype(f32)
+    column = np.where(no_rate, -0.5 * weights.terms, 0.0).astype(f32)  # 0.5 for no rate
     risk = np.asarray(risk, dtype=np.float64)
-    need_part = (weights.points * percentile(needs.points) + weights.risk * (1.0 - risk)).astype(
-        np.float32
-    )
-    secured_gain = (weights.risk * risk).astype(np.float32)
+    own = weights.points * percentile(needs.points) + weights.risk * (1.0 - risk)
+    secured_gain = (weights.risk * risk).astype(f32)
+    ceiling = np.where(np.isnan(needs.max_rate) | (needs.max_rate <= 0), OPEN_CEILING,
+                       needs.max_rate)  # fmt: skip
+    inverse_ceiling = (1.0 / ceiling).astype(f32)
 
     kk, kn, ki = min(k, p_count), min(near, p_count), min(k, i_count)
     top_p = np.full((n, kk), -1, dtype=np.int64)
@@ -145,35 +152,32 @@ def recommend(
     near_r = np.full((n, kn), -1, dtype=np.int64)
     count = np.zeros(n, dtype=np.int64)
     m = min(per_institution, n)
-    firm_scores = np.full((i_count, 0), -np.inf, dtype=np.float32)
+    firm_scores = np.full((i_count, 0), -np.inf, dtype=f32)
     firm_rows = np.full((i_count, 0), -1, dtype=np.int64)
     for lo in range(0, n, block):
         rows = n_order[lo : lo + block]  # needs in id order
-        sub = needs.take(rows)
-        checked = elig.packed_check(cat, sub)
-        eligible = elig.unpack(checked.eligible, p_count)
-        near_ok = elig.unpack(checked.near, p_count)
-        count[rows] = eligible.sum(axis=1)
-        rate = sub.max_rate.astype(np.float32)[:, None]
-        ceiling = np.where(np.isnan(rate) | (rate <= 0), np.float32(OPEN_CEILING), rate)
-        headroom = np.clip((ceiling - prate) / ceiling, 0, 1)
-        terms = np.where(no_prate[None, :], np.float32(0.5), headroom)
-        fit = aff[rows][:, p_inst] * np.float32(weights.track)
-        fit += terms * np.float32(weights.terms)
-        fit += need_part[rows][:, None]
-        fit += secured[None, :] * secured_gain[rows][:, None]
-        scores = np.where(eligible, fit, np.float32(-np.inf))
-        j, v = _take_top(scores, kk)
-        top_p[rows] = np.where(j >= 0, p_order[np.maximum(j, 0)], -1)
-        top_ps[rows] = v
-        jn, _ = _take_top(np.where(near_ok, fit, np.float32(-np.inf)), kn)
+        checked = elig.packed_check(cat, needs.take(rows))
+        count[rows] = elig.unpack(checked.eligible, p_count).sum(axis=1)
+        # fit − the need's own part: track + terms (clipped headroom) + secured gain
+        fit = np.multiply(inverse_ceiling[rows][:, None], rate_w[None, :])
+        np.subtract(f32(weights.terms), fit, out=fit)
+        np.clip(fit, f32(0), f32(weights.terms), out=fit)
+        fit += column
+        fit += aff[rows][:, p_inst]
+        fit += np.multiply(secured_gain[rows][:, None], secured[None, :])
+        jn, _ = _take_top(np.where(elig.unpack(checked.near, p_count), fit, f32(-np.inf)), kn)
         local = np.broadcast_to(np.arange(rows.size)[:, None], jn.shape)
         rule = elig.failed_rule(checked, local, np.maximum(jn, 0))
         near_p[rows] = np.where(jn >= 0, p_order[np.maximum(jn, 0)], -1)
         near_r[rows] = np.where(jn >= 0, rule, -1)
-        inst = np.full((rows.size, i_count), -np.inf, dtype=np.float32)
+        np.copyto(fit, f32(-np.inf), where=elig.unpack(~checked.eligible, p_count))
+        inst = np.full((rows.size, i_count), -np.inf, dtype=f32)
         if p_count:
-            inst[:, inst_of_group] = np.maximum.reduceat(scores[:, by_inst], starts, axis=1)
+            inst[:, inst_of_group] = np.maximum.reduceat(fit, starts, axis=1)
+        inst += own[rows][:, None].astype(f32)
+        j, v = _take_top(fit, kk, in_place=True)
+        top_p[rows] = np.where(j >= 0, p_order[np.maximum(j, 0)], -1)
+        top_ps[rows] = v + own[rows][:, None]
         ji, vi = _take_top(inst, ki)
         top_i[rows] = np.where(ji >= 0, i_order[np.maximum(ji, 0)], -1)
         top_is[rows] = vi
@@ -184,8 +188,6 @@ def recommend(
         pick = np.argsort(-merged, axis=1, kind="stable")[:, :m]
         firm_scores = np.take_along_axis(merged, pick, axis=1)
         firm_rows = np.take_along_axis(merged_rows, pick, axis=1)
-    inverse_i = np.empty_like(i_order)
-    inverse_i[np.arange(i_count)] = i_order
     firms = np.full((i_count, firm_rows.shape[1]), -1, dtype=np.int64)
     scores_out = np.full((i_count, firm_rows.shape[1]), np.nan)
     seen = firm_scores > -np.inf
