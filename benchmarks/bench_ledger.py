@@ -80,6 +80,7 @@ from innofin.ledger.loans import service
 from innofin.ledger.models import AgreementCommitment, LedgerEvent
 from innofin.ledger.pools import engine as pool_engine
 from innofin.ledger.pools import service as pools
+from innofin.ledger.programmes import service as programme_service
 from innofin.registry.models import Enterprise, Institution, Zone
 from machine import database, database_backends, machine_ticks, plain, proc_ticks, src_state
 
@@ -222,12 +223,12 @@ def build_world(engine: Engine, enterprises: int, loans: int, seed: int) -> Worl
         s.add(bank)
         s.flush()
         # the bank takes part in the pool's programme, so its lines may name the pool
-        programme = service.create_programme(
+        programme = programme_service.create_programme(
             s, MAKER, code="PRG-1", name="示例科技信贷计划", sponsor="示例省科技厅",
             starts_on=D(2024, 1, 1), ends_on=D(2027, 12, 31), zone_ids=[zone.id],
             institution_ids=[bank.id],
         )  # fmt: skip
-        agreement = service.sign_agreement(
+        agreement = programme_service.sign_agreement(
             s,
             MAKER,
             code="AG-1",
@@ -238,7 +239,9 @@ def build_world(engine: Engine, enterprises: int, loans: int, seed: int) -> Worl
             starts_on=D(2024, 1, 1),
             ends_on=D(2027, 12, 31),
             commitments=[
-                service.CommitmentSpec(limit * enterprises, D(2024, 1, 1), D(2027, 12, 31))
+                programme_service.CommitmentSpec(
+                    limit * enterprises, D(2024, 1, 1), D(2027, 12, 31)
+                )
             ],
         )
         s.flush()

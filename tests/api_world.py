@@ -368,6 +368,7 @@ def programme_world(world: World) -> None:
     from innofin.ledger.loans import service as ledger
     from innofin.ledger.pools import engine as pool_engine
     from innofin.ledger.pools import service as pools
+    from innofin.ledger.programmes import service as programme_service
     from innofin.ledger.subsidies import service as subsidies
 
     engine, ids = world.engine, world.ids
@@ -381,20 +382,22 @@ def programme_world(world: World) -> None:
 
         def programme(side: str, zone: str, bank: str, firm_key: str) -> int:
             code = f"PRG-{side.upper()}"
-            prog = ledger.create_programme(
+            prog = programme_service.create_programme(
                 s, officer, code=code, name=f"{side}科技信贷计划", sponsor=f"{side}科学技术厅",
                 starts_on=day(2024, 1, 1), ends_on=day(2026, 12, 31),
                 targets=[
-                    ledger.TargetSpec("new_credit", day(2025, 12, 31), amount=Decimal("1e9")),
-                    ledger.TargetSpec("key_enterprises", day(2025, 12, 31), count=10),
+                    programme_service.TargetSpec(
+                        "new_credit", day(2025, 12, 31), amount=Decimal("1e9")
+                    ),
+                    programme_service.TargetSpec("key_enterprises", day(2025, 12, 31), count=10),
                 ],
                 zone_ids=[ids[zone]], institution_ids=[ids[bank]],
             )  # fmt: skip
-            agreement = ledger.sign_agreement(
+            agreement = programme_service.sign_agreement(
                 s, officer, code=f"AG-{side.upper()}", kind="government_bank",
                 institution_id=ids[bank], counterparty=f"{side}科学技术厅",
                 signed_on=day(2024, 1, 1), starts_on=day(2024, 1, 1), ends_on=day(2026, 12, 31),
-                commitments=[ledger.CommitmentSpec(
+                commitments=[programme_service.CommitmentSpec(
                     Decimal("500000000.00"), day(2024, 1, 1), day(2026, 12, 31)
                 )],
                 programme_id=prog.id,

@@ -19,6 +19,7 @@ from innofin.ledger.loans import service
 from innofin.ledger.models import AgreementCommitment
 from innofin.ledger.pools import engine as pool_engine
 from innofin.ledger.pools import service as pools
+from innofin.ledger.programmes import service as programme_service
 from innofin.registry.models import Institution, Organisation, User, UserRole
 
 MAKER = Actor(label="api:maker", channel="api", user_id=1)
@@ -59,12 +60,12 @@ def build(
         s.add(bank)
         s.flush()
         # the bank takes part in the pool's programme, so its lines may name the pool
-        prog = service.create_programme(
+        prog = programme_service.create_programme(
             s, MAKER, code="PRG-1", name="示例科技信贷计划", sponsor="示例省科技厅",
             starts_on=D(2024, 1, 1), ends_on=D(2026, 12, 31), zone_ids=[z.id],
             institution_ids=[bank.id],
         )  # fmt: skip
-        ag = service.sign_agreement(
+        ag = programme_service.sign_agreement(
             s,
             MAKER,
             code="AG-1",
@@ -75,7 +76,9 @@ def build(
             starts_on=D(2024, 1, 1),
             ends_on=D(2026, 12, 31),
             commitments=[
-                service.CommitmentSpec(Decimal(commitment), D(2024, 1, 1), D(2026, 12, 31))
+                programme_service.CommitmentSpec(
+                    Decimal(commitment), D(2024, 1, 1), D(2026, 12, 31)
+                )
             ],
         )
         s.flush()

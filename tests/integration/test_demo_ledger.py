@@ -20,7 +20,7 @@ from innofin.db.engine import unit_of_work
 from innofin.demo import commands, service
 from innofin.demo.engine import Scale
 from innofin.demo.ledger import step
-from innofin.ledger import replay
+from innofin.ledger import queries, replay
 from innofin.ledger.loans import engine as sched
 from innofin.ledger.loans import service as ledger
 from innofin.ledger.models import CreditLine, LedgerEvent, Loan, PoolClaim, RiskPool
@@ -72,7 +72,7 @@ def _lines_name_what_their_banks_may_name(engine: Engine) -> None:
                 products_named.add(product)
         assert any(p for p, _ in named.values()) and any(q for _, q in named.values())
         for inst, (pools_named, products_named) in named.items():
-            lenders = ledger.lender_ids(s, inst)
+            lenders = queries.lender_ids(s, inst)
             ok = set(s.scalars(select(RiskPool.id).where(policy.line_pool_scope(lenders))))
             assert pools_named <= ok, (inst, pools_named - ok)
             mine = set(s.scalars(select(Product.id).where(policy.line_product_scope(lenders))))

@@ -31,6 +31,7 @@ from innofin.ledger.loans import service
 from innofin.ledger.models import AgreementCommitment, CreditLine
 from innofin.ledger.pools import engine as pool_engine
 from innofin.ledger.pools import service as pools
+from innofin.ledger.programmes import service as programme_service
 from innofin.registry.models import Institution, Product
 
 D = dt.date
@@ -77,22 +78,24 @@ def _others(w: lw.World) -> Others:
         products = [_product(c, i) for c, i in (("P-B2", bank.id), ("P-B1", w.bank_id))]
         products.append(_product("P-B1-1", branch.id))
         s.add_all(products)
-        prog = service.create_programme(
+        prog = programme_service.create_programme(
             s, lw.MAKER, code="PRG-B2", name="他行计划", sponsor="乙省科技厅",
             starts_on=D(2024, 1, 1), ends_on=D(2026, 12, 31), institution_ids=[bank.id],
         )  # fmt: skip
-        ag = service.sign_agreement(
+        ag = programme_service.sign_agreement(
             s, lw.MAKER, code="AG-B2", kind="government_bank", institution_id=bank.id,
             counterparty="乙省科技厅", signed_on=D(2024, 1, 1), starts_on=D(2024, 1, 1),
             ends_on=D(2026, 12, 31), programme_id=prog.id,
-            commitments=[service.CommitmentSpec(Decimal("9e6"), D(2024, 1, 1), D(2026, 12, 31))],
+            commitments=[
+                programme_service.CommitmentSpec(Decimal("9e6"), D(2024, 1, 1), D(2026, 12, 31))
+            ],
         )  # fmt: skip
         # a programme that lists no institution: B001 takes part by signing one of its agreements
-        signed = service.create_programme(
+        signed = programme_service.create_programme(
             s, lw.MAKER, code="PRG-SIGNED", name="签约计划", sponsor="丙省科技厅",
             starts_on=D(2024, 1, 1), ends_on=D(2026, 12, 31),
         )  # fmt: skip
-        service.sign_agreement(
+        programme_service.sign_agreement(
             s, lw.MAKER, code="AG-B1-SIGNED", kind="government_bank", institution_id=w.bank_id,
             counterparty="丙省科技厅", signed_on=D(2024, 1, 1), starts_on=D(2024, 1, 1),
             ends_on=D(2026, 12, 31), programme_id=signed.id,

@@ -69,6 +69,7 @@ from innofin.ledger.models import (
 )
 from innofin.ledger.pools import engine as pool_engine
 from innofin.ledger.pools import service as pools
+from innofin.ledger.programmes import service as programme_service
 from innofin.registry.models import Enterprise, Institution
 
 D = dt.date
@@ -154,7 +155,7 @@ def build_world(engine: Engine) -> dict[str, list[int]]:
         bank2 = Institution(code="B002", name="第二银行", kind="bank")
         s.add_all([*firms, bank2])
         s.flush()
-        ag = service.sign_agreement(
+        ag = programme_service.sign_agreement(
             s,
             M,
             code="AG-2",
@@ -166,8 +167,8 @@ def build_world(engine: Engine) -> dict[str, list[int]]:
             ends_on=D(2026, 12, 31),
             zone_id=z2.id,
             commitments=[
-                service.CommitmentSpec(Decimal("2000000.00"), START, D(2026, 12, 31)),
-                service.CommitmentSpec(
+                programme_service.CommitmentSpec(Decimal("2000000.00"), START, D(2026, 12, 31)),
+                programme_service.CommitmentSpec(
                     Decimal("1000000.00"), START, D(2026, 12, 31), tech_field="bio_medicine"
                 ),
             ],
@@ -182,7 +183,7 @@ def build_world(engine: Engine) -> dict[str, list[int]]:
             Decimal("0.5"), leverage=None, cap_per_institution_year=POOL2_CAP
         )
         # bank 2 takes part in pool 2's programme: its lines may name pool 2, bank 1's may not
-        prog2 = service.create_programme(
+        prog2 = programme_service.create_programme(
             s, M, code="PRG-2", name="省市共建计划", sponsor="示例高新区管委会",
             starts_on=START, ends_on=D(2026, 12, 31), institution_ids=[bank2.id],
         )  # fmt: skip

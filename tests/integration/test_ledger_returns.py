@@ -20,8 +20,8 @@ from innofin.db.engine import unit_of_work
 from innofin.ingest.errors import RejectedRows
 from innofin.ingest.rejects import read_rejects
 from innofin.ledger import portfolio, replay, returns
-from innofin.ledger.loans import service
 from innofin.ledger.models import AgreementCommitment, CreditLine, LedgerEvent, Loan
+from innofin.ledger.programmes import service as programme_service
 from innofin.registry.models import Enterprise, IndicatorReport, Institution, User
 
 HEADER = ["institution", "loan_ref", "event", "date", "line_ref", "principal", "interest", "months"]
@@ -484,7 +484,7 @@ def test_a_return_registers_borrowers_only_for_a_programme_that_allows_it(
     lw.build(engine, enterprises=1)
     with unit_of_work(engine, actor=lw.MAKER) as s:
         for code, allowed in (("OPEN", True), ("SHUT", False)):
-            service.create_programme(
+            programme_service.create_programme(
                 s, lw.MAKER, code=code, name=code, sponsor="示例省科技厅",
                 starts_on=dt.date(2019, 1, 1), ends_on=dt.date(2030, 12, 31),
                 register_borrowers=allowed,

@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 import ledger_world as lw
 from innofin.db.engine import unit_of_work
 from innofin.kernel.errors import Conflict, Forbidden, InvalidInput
-from innofin.ledger import replay
+from innofin.ledger import queries, replay
 from innofin.ledger.journal import perform
 from innofin.ledger.loans import service
 from innofin.ledger.models import AgreementCommitment, CreditLine, LedgerEvent, Loan, RiskPool
@@ -169,7 +169,7 @@ def test_default_write_off_recovery_and_classification(engine: Engine) -> None:
         perform(engine, lambda s: service.recover(s, M, loan_id, amount=Decimal("250000.01"),
                 on=D(2025, 4, 1)), M)  # fmt: skip
     with unit_of_work(engine) as s:
-        kinds = [e.kind for e in service.history(s, "credit_line", line_id)]
+        kinds = [e.kind for e in queries.history(s, "credit_line", line_id)]
     assert kinds == [
         "line_proposed", "line_approved", "drawn", "classified", "defaulted", "written_off",
         "recovered",

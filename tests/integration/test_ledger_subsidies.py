@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 import ledger_world as lw
 from innofin.db.engine import unit_of_work
 from innofin.kernel.errors import Conflict, Forbidden
+from innofin.ledger import queries
 from innofin.ledger.journal import perform
 from innofin.ledger.loans import service
 from innofin.ledger.pools import engine as pool_engine
@@ -70,7 +71,7 @@ def test_publish_object_confirm_and_pay(engine: Engine) -> None:
         subsidies.confirm(s, M, s1, enterprise_id=firm0, on=D(2024, 7, 9))
         assert subsidies.pay(s, M, s1, on=D(2024, 7, 15)).status == "paid"
     with unit_of_work(engine) as s:
-        kinds = [e.kind for e in service.history(s, "subsidy", s1)]
+        kinds = [e.kind for e in queries.history(s, "subsidy", s1)]
     assert kinds == ["subsidy_published", "subsidy_confirmed", "subsidy_paid"]
 
 

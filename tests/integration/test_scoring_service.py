@@ -297,6 +297,7 @@ def test_pool_claims_read_the_programmes_candidate_list(world: Engine, tmp_path:
     from innofin.ledger.loans import service as ledger
     from innofin.ledger.pools import engine as pool_engine
     from innofin.ledger.pools import service as pools
+    from innofin.ledger.programmes import service as programme_service
     from innofin.registry.models import Institution
 
     service.run(world, "default", 2024, ACTOR)
@@ -308,7 +309,7 @@ def test_pool_claims_read_the_programmes_candidate_list(world: Engine, tmp_path:
     with unit_of_work(world, actor=maker) as s:
         bank = s.scalars(select(Institution.id).where(Institution.kind == "bank")).first()
         assert bank is not None
-        prog = ledger.create_programme(
+        prog = programme_service.create_programme(
             s, maker, code="PRG", name="示例计划", sponsor="示例省科技厅", starts_on=day,
             ends_on=dt.date(2026, 12, 31), candidate_list="cands", institution_ids=[bank],
         )  # fmt: skip

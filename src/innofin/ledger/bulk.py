@@ -37,6 +37,7 @@ from innofin.access.policy import line_pool_scope, line_product_scope
 from innofin.audit.recorder import Actor, jsonable, now, record
 from innofin.db import chain
 from innofin.kernel.errors import InnofinError
+from innofin.ledger import queries
 from innofin.ledger.journal import ZERO, fingerprint, money_arg
 from innofin.ledger.loans import engine as sched
 from innofin.ledger.loans import service
@@ -407,7 +408,7 @@ class _Batch:
         lets them name (`policy.line_pool_scope`, `policy.line_product_scope`)."""
         for inst in sorted({spec.institution_id for spec in new}):
             mine = [spec for spec in new if spec.institution_id == inst]
-            lenders = service.lender_ids(self.session, inst)
+            lenders = queries.lender_ids(self.session, inst)
             pools_named = sorted({x.risk_pool_id for x in mine if x.risk_pool_id is not None})
             products_named = sorted({x.product_id for x in mine if x.product_id is not None})
             pools_ok: set[int] = set()

@@ -38,13 +38,13 @@ def history(
     chosen = parse_unit_option(unit)
     from innofin.audit.recorder import jsonable
     from innofin.db.engine import unit_of_work
-    from innofin.ledger.loans import service
+    from innofin.ledger import queries
 
     name = {"credit-line": "credit_line", "risk-pool": "risk_pool", "claim": "pool_claim"}
     eng = engine()
     try:
         with unit_of_work(eng) as session:
-            events = service.history(session, name.get(entity, entity), entity_id)
+            events = queries.history(session, name.get(entity, entity), entity_id)
     finally:
         eng.dispose()
     if as_json:

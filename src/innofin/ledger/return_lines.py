@@ -24,7 +24,7 @@ from innofin.kernel.codes import Role
 from innofin.kernel.errors import InvalidIdentifier
 from innofin.kernel.ids import normalise_identifier
 from innofin.kernel.periods import add_months
-from innofin.ledger import bulk
+from innofin.ledger import bulk, queries
 from innofin.ledger.loans import service
 from innofin.ledger.models import Agreement, AgreementCommitment, CreditLine, Programme, RiskPool
 from innofin.registry.models import (
@@ -140,7 +140,7 @@ class CreditLines:
     ) -> Any:
         """The row of `model` with `code` if a line of institution `inst` may name it (the
         access policy's rule, as for lines entered through the API)."""
-        lenders = self._lookup("lenders", str(inst), lambda: service.lender_ids(self.session, inst))
+        lenders = self._lookup("lenders", str(inst), lambda: queries.lender_ids(self.session, inst))
         return self._lookup(
             f"{model.__name__}@{inst}",
             code,

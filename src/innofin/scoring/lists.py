@@ -29,7 +29,7 @@ from innofin.ingest.writers import write_workbook
 from innofin.kernel.errors import InvalidInput, NotFound
 from innofin.kernel.periods import add_months
 from innofin.kernel.yamlfile import YamlDocument, load_yaml
-from innofin.ledger.loans.service import troubled_enterprises
+from innofin.ledger.queries import troubled_enterprises
 from innofin.registry.models import Certification, Enterprise, Zone
 from innofin.scoring import explain_engine, select_engine
 from innofin.scoring.models import KeyList, KeyListEntry, KeyListExit, ScoreResult

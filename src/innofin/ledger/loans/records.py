@@ -23,6 +23,7 @@ from innofin.access.policy import (
 )
 from innofin.audit.recorder import Actor
 from innofin.kernel.errors import Forbidden, NotFound
+from innofin.ledger import queries
 from innofin.ledger.loans import service
 from innofin.ledger.models import CreditLine, LedgerEvent, Loan
 from innofin.ledger.schemas import CreditLineCreate, DrawdownCreate, RepaymentCreate
@@ -120,7 +121,7 @@ def loan(session: Session, p: Principal, loan_id: int) -> Loan:
 
 def loan_events(session: Session, p: Principal, loan_id: int) -> list[LedgerEvent]:
     loan(session, p, loan_id)
-    return service.history(session, "loan", loan_id)
+    return queries.history(session, "loan", loan_id)
 
 
 def own(p: Principal, institution_id: int, what: str) -> None:

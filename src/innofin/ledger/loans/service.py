@@ -1,4 +1,5 @@
-"""Use cases of the ledger: each writes its event and its cache changes in one transaction.
+"""Use cases of credit lines and loans: each writes its event and its cache changes in one
+transaction.
 
 Every action takes the caller's session (the unit of work that also holds its audit rows) and an
 `Actor`. `perform` runs one action in a unit of work of its own and makes retries safe: an action
@@ -16,12 +17,9 @@ not equal to principal − repaid − written off).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,7 +29,6 @@ from innofin.audit.recorder import Actor, now
 from innofin.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
 from innofin.ledger.journal import (
     ZERO,
-    T,
     get_row,
     limit_entry,
     locked,
@@ -41,193 +38,24 @@ from innofin.ledger.journal import (
 )
 from innofin.ledger.loans import engine as sched
 from innofin.ledger.models import (
-    AGREEMENT_KINDS,
     CATEGORIES,
     METHODS,
-    TARGET_KINDS,
     Agreement,
     AgreementCommitment,
     CreditLine,
     LedgerEvent,
     Loan,
     LoanInstalment,
-    PoolClaim,
-    Programme,
-    ProgrammeTarget,
     RiskPool,
 )
 from innofin.ledger.pools import engine as pools
+from innofin.ledger.queries import lender_ids, nameable
 from innofin.registry.models import Enterprise, Institution, Product
 
 CURRENCY = "CNY"
 #: events that can be reversed, and the kind of their reversal
 REVERSIBLE = {"repaid": "repaid_reversed", "written_off": "written_off_reversed"}
 REVERSIBLE["recovered"] = "recovered_reversed"
-
-
-# --------------------------------------------------------------------------- programmes
-
-
-@dataclass(frozen=True)
-class TargetSpec:
-    kind: str
-    due_on: dt.date
-    amount: Decimal | None = None
-    count: int | None = None
-    rate: Decimal | None = None
-    tech_field: str | None = None
-    period_start: dt.date | None = None
-
-
-def create_programme(
-    session: Session,
-    actor: Actor,
-    *,
-    code: str,
-    name: str,
-    sponsor: str,
-    starts_on: dt.date,
-    ends_on: dt.date,
-    targets: Sequence[TargetSpec] = (),
-    zone_ids: Sequence[int] = (),
-    institution_ids: Sequence[int] = (),
-    candidate_list: str | None = None,
-    register_borrowers: bool = False,
-) -> Programme:
-    if ends_on < starts_on:
-        raise InvalidInput("ends_on is before starts_on", field="ends_on")
-    if session.scalars(select(Programme).where(Programme.code == code)).first():
-        raise Conflict(f"programme {code!r} exists already")
-    prog = Programme(
-        code=code,
-        name=name,
-        sponsor=sponsor,
-        starts_on=starts_on,
-        ends_on=ends_on,
-        zone_ids=list(zone_ids),
-        institution_ids=list(institution_ids),
-        candidate_list=candidate_list,
-        register_borrowers=register_borrowers,
-        created_at=now(),
-    )
-    session.add(prog)
-    session.flush()
-    for i, t in enumerate(targets):
-        if t.kind not in TARGET_KINDS:
-            raise InvalidInput(
-                f"targets[{i}].kind must be one of {', '.join(TARGET_KINDS)}", field="kind"
-            )
-        money_target = t.kind in ("financing_balance", "new_credit")
-        if money_target != (t.amount is not None):
-            raise InvalidInput(
-                f"targets[{i}]: {t.kind} {'needs' if money_target else 'takes no'} amount",
-                field="amount",
-            )
-        session.add(
-            ProgrammeTarget(
-                programme_id=prog.id,
-                kind=t.kind,
-                due_on=t.due_on,
-                amount=None if t.amount is None else money_arg(t.amount, "amount"),
-                count=t.count,
-                rate=t.rate,
-                tech_field=t.tech_field,
-                period_start=t.period_start,
-            )
-        )
-    record_event(session, actor, "programme", prog.id, "programme_created", starts_on, code=code)
-    return prog
-
-
-# --------------------------------------------------------------------------- agreements
-
-
-@dataclass(frozen=True)
-class CommitmentSpec:
-    amount: Decimal
-    period_start: dt.date
-    period_end: dt.date
-    tech_field: str | None = None
-
-
-def sign_agreement(
-    session: Session,
-    actor: Actor,
-    *,
-    code: str,
-    kind: str,
-    institution_id: int,
-    counterparty: str,
-    signed_on: dt.date,
-    starts_on: dt.date,
-    ends_on: dt.date,
-    commitments: Sequence[CommitmentSpec] = (),
-    programme_id: int | None = None,
-    zone_id: int | None = None,
-    enterprise_id: int | None = None,
-    documents: Sequence[Path] = (),
-) -> Agreement:
-    """An agreement and its commitments; attached documents are kept by name and SHA-256."""
-    if kind not in AGREEMENT_KINDS:
-        raise InvalidInput(f"kind must be one of {', '.join(AGREEMENT_KINDS)}", field="kind")
-    if ends_on < starts_on:
-        raise InvalidInput("ends_on is before starts_on", field="ends_on")
-    get_row(session, Institution, institution_id, "institution")
-    if programme_id is not None:
-        get_row(session, Programme, programme_id, "programme")
-    if session.scalars(select(Agreement).where(Agreement.code == code)).first():
-        raise Conflict(f"agreement {code!r} exists already")
-    docs: list[dict[str, Any]] = []
-    for path in documents:
-        try:
-            body = Path(path).read_bytes()
-        except OSError as exc:
-            raise InvalidInput(
-                f"{path}: cannot read the document ({exc})", field="documents"
-            ) from exc
-        docs.append(
-            {
-                "name": Path(path).name,
-                "sha256": hashlib.sha256(body).hexdigest(),
-                "bytes": len(body),
-            }
-        )
-    agreement = Agreement(
-        code=code,
-        kind=kind,
-        institution_id=institution_id,
-        counterparty=counterparty,
-        signed_on=signed_on,
-        starts_on=starts_on,
-        ends_on=ends_on,
-        programme_id=programme_id,
-        zone_id=zone_id,
-        enterprise_id=enterprise_id,
-        documents=docs,
-        created_at=now(),
-    )
-    session.add(agreement)
-    session.flush()
-    total = ZERO
-    for i, c in enumerate(commitments):
-        amount = money_arg(c.amount, f"commitments[{i}].amount")
-        if c.period_end < c.period_start:
-            raise InvalidInput(f"commitments[{i}]: period_end before period_start", field="period")
-        session.add(
-            AgreementCommitment(
-                agreement_id=agreement.id,
-                tech_field=c.tech_field,
-                period_start=c.period_start,
-                period_end=c.period_end,
-                amount=amount,
-                used=ZERO,
-            )
-        )
-        total += amount
-    record_event(
-        session, actor, "agreement", agreement.id, "agreement_signed", signed_on, amount=total
-    )
-    return agreement
 
 
 # --------------------------------------------------------------------------- credit lines
@@ -392,27 +220,6 @@ def load_line(
         )
     session.flush()
     return ev
-
-
-def lender_ids(session: Session, institution_id: int) -> frozenset[int]:
-    """An institution and its head offices (parent, grandparent …): whose programmes and
-    products its credit lines may name."""
-    found: set[int] = set()
-    current: int | None = institution_id
-    while current is not None and current not in found:
-        found.add(current)
-        current = session.scalar(select(Institution.parent_id).where(Institution.id == current))
-    return frozenset(found)
-
-
-def nameable(session: Session, model: type[T], ident: int, scope: Any, what: str) -> T:
-    """The row a credit line names, if the line's institution may name it; otherwise NotFound,
-    worded as for a row that does not exist (the caller learns nothing of others' rows)."""
-    table: Any = model
-    found: T | None = session.scalars(select(table).where(table.id == ident, scope)).first()
-    if found is None:
-        raise NotFound(f"{what} {ident} does not exist")
-    return found
 
 
 def _check_commitment(
@@ -942,44 +749,3 @@ def reverse(
         loan.recovered = loan.recovered - p
     session.flush()
     return ev
-
-
-# --------------------------------------------------------------------------- history
-
-
-def history(session: Session, entity: str, entity_id: int) -> list[LedgerEvent]:
-    """The full story of a programme, agreement, credit line (with its loans) or loan."""
-    clauses = [(LedgerEvent.entity == entity) & (LedgerEvent.entity_id == entity_id)]
-    if entity == "credit_line":
-        loans = select(Loan.id).where(Loan.credit_line_id == entity_id)
-        clauses.append((LedgerEvent.entity == "loan") & LedgerEvent.entity_id.in_(loans))
-    elif entity == "risk_pool":
-        claims = select(PoolClaim.id).where(PoolClaim.pool_id == entity_id)
-        clauses.append((LedgerEvent.entity == "pool_claim") & LedgerEvent.entity_id.in_(claims))
-    elif entity not in ("loan", "programme", "agreement", "pool_claim", "subsidy"):
-        raise InvalidInput(
-            "entity must be programme, agreement, credit_line, loan, risk_pool, pool_claim or "
-            "subsidy",
-            field="entity",
-        )
-    stmt = select(LedgerEvent).where(clauses[0] if len(clauses) == 1 else clauses[0] | clauses[1])
-    events = list(session.scalars(stmt.order_by(LedgerEvent.id)))
-    if not events:
-        raise NotFound(f"no ledger history for {entity} {entity_id}")
-    return events
-
-
-def troubled_enterprises(
-    session: Session, start: dt.date, end: dt.date, *, days_overdue: int = 90
-) -> list[int]:
-    """Enterprises with a loan that defaulted, or was found `days_overdue` or more days past
-    due, between `start` and `end` (the ledger side of the key list's ``no_default_months``)."""
-    e = LedgerEvent
-    late = (e.kind == "classified") & (e.data["days_past_due"].as_integer() >= days_overdue)
-    stmt = (
-        select(Loan.enterprise_id)
-        .join(e, (e.entity == "loan") & (e.entity_id == Loan.id))
-        .where(e.effective_on >= start, e.effective_on <= end, (e.kind == "defaulted") | late)
-        .distinct()
-    )
-    return sorted(session.scalars(stmt))

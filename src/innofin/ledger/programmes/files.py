@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 from innofin.audit.recorder import Actor
 from innofin.kernel.money import AmountUnit, to_money
 from innofin.kernel.yamlfile import YamlDocument, load_yaml
-from innofin.ledger.loans import service
 from innofin.ledger.models import Programme
 from innofin.ledger.pools import engine as pool_engine
 from innofin.ledger.pools import service as pools
+from innofin.ledger.programmes import service as programme_service
 from innofin.registry.models import Institution, Zone
 
 TEMPLATES = {
@@ -130,7 +130,7 @@ def load_programme(session: Session, actor: Actor, path: Path) -> Programme:
         _id(session, doc, Institution, c, ["institutions", i])
         for i, c in enumerate(spec.institutions)
     ]
-    prog = service.create_programme(
+    prog = programme_service.create_programme(
         session,
         actor,
         code=spec.code,
@@ -138,7 +138,7 @@ def load_programme(session: Session, actor: Actor, path: Path) -> Programme:
         sponsor=spec.sponsor,
         starts_on=spec.starts_on,
         ends_on=spec.ends_on,
-        targets=[service.TargetSpec(**t.model_dump()) for t in spec.targets],
+        targets=[programme_service.TargetSpec(**t.model_dump()) for t in spec.targets],
         zone_ids=zone_ids,
         institution_ids=inst_ids,
         candidate_list=spec.candidate_list,
@@ -147,7 +147,7 @@ def load_programme(session: Session, actor: Actor, path: Path) -> Programme:
     for i, a in enumerate(spec.agreements):
         inst = _id(session, doc, Institution, a.institution, ["agreements", i, "institution"])
         folder = Path(path).parent
-        service.sign_agreement(
+        programme_service.sign_agreement(
             session,
             actor,
             code=a.code,
@@ -157,7 +157,7 @@ def load_programme(session: Session, actor: Actor, path: Path) -> Programme:
             signed_on=a.signed_on,
             starts_on=a.starts_on,
             ends_on=a.ends_on,
-            commitments=[service.CommitmentSpec(**c.model_dump()) for c in a.commitments],
+            commitments=[programme_service.CommitmentSpec(**c.model_dump()) for c in a.commitments],
             programme_id=prog.id,
             documents=[folder / d for d in a.documents],
         )
