@@ -129,6 +129,8 @@ def test_reasons_name_the_facts_and_others_records_obey_disclosure(engine: Engin
     assert "lent 6 loans to Electronic information firms" in track.en
     assert "in this zone (Z1)" in track.en and "median 2.0 m yuan" in track.en
     assert "发放贷款 6 笔" in track.zh and "中位数 200万元" in track.zh
+    assert first["approvals"].facts == {"approved": 6, "decided": 6}
+    assert "approved 6 of the 6 credit lines" in first["approvals"].en
     # bank B's record has two borrowers: too few to be shown to anyone but bank B
     assert "track_record" not in {r.code for r in result.products[1].reasons}
     # the near miss names the one condition that failed

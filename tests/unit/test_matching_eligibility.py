@@ -139,3 +139,16 @@ def test_fast_path_equals_the_definition(case: tuple[elig.Needs, elig.Products])
     assert (elig.unpack(fast.near, len(p)) == (plain.failures == 1)).all()
     rows, cols = np.nonzero(plain.failures == 1)
     assert (elig.failed_rule(fast, rows, cols) == plain.failed_rule[rows, cols]).all()
+
+
+def test_stage_modes_are_a_setting() -> None:
+    from innofin.kernel.errors import InvalidInput
+    from innofin.kernel.settings import stage_modes
+
+    rule = stage_modes("startup=direct+indirect; stable=indirect")
+    assert rule == (("startup", ("direct", "indirect")), ("stable", ("indirect",)))
+    table = elig.stage_modes_table(dict(rule))
+    assert table[elig.STAGES.index("stable")].tolist() == [True, False]  # indirect, direct
+    assert stage_modes("") == ()
+    with pytest.raises(InvalidInput, match="INNOFIN_MATCH_STAGE_MODES"):
+        stage_modes("stable=loans")

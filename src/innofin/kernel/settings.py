@@ -67,6 +67,30 @@ def _origins(name: str) -> tuple[str, ...]:
     return tuple(found)
 
 
+MODES = ("direct", "indirect")
+
+
+def stage_modes(
+    text: str, name: str = "INNOFIN_MATCH_STAGE_MODES"
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Which financing modes each growth stage may use in matching, written
+    ``startup=direct+indirect;stable=indirect`` (a stage not named may use both)."""
+    found: list[tuple[str, tuple[str, ...]]] = []
+    for part in text.split(";"):
+        if not part.strip():
+            continue
+        stage, sep, modes = part.partition("=")
+        chosen = tuple(m.strip() for m in modes.split("+") if m.strip())
+        if not sep or not stage.strip() or not chosen or any(m not in MODES for m in chosen):
+            raise InvalidInput(
+                f"{name}: {part.strip()!r} is not like startup=direct+indirect "
+                "(modes: direct, indirect)",
+                field=name,
+            )
+        found.append((stage.strip(), chosen))
+    return tuple(found)
+
+
 def _share(name: str, default: Decimal) -> Decimal:
     """A share between 0 and 1 written as a decimal fraction ("0.6")."""
     raw = os.environ.get(name)
@@ -125,6 +149,8 @@ class Settings:
     api_threads: int = 16
     #: which sums of anonymous aggregates may be shown (`innofin.kernel.disclosure`)
     disclosure: DisclosureRule = field(default_factory=DisclosureRule)
+    #: matching: the financing modes each growth stage may use (none named: every mode)
+    match_stage_modes: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -148,4 +174,5 @@ class Settings:
             upload_dir=os.environ.get("INNOFIN_UPLOAD_DIR") or None,
             api_threads=_int("INNOFIN_API_THREADS", 16),
             disclosure=_disclosure(),
+            match_stage_modes=stage_modes(os.environ.get("INNOFIN_MATCH_STAGE_MODES", "")),
         )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from innofin.access.policy import Principal
-from innofin.api.deps import RowId, WriteHeaders, allow, ok, reading, write_headers
+from innofin.api.deps import RowId, WriteHeaders, allow, api_state, ok, reading, write_headers
 from innofin.api.errors import ERROR_RESPONSES
 from innofin.api.pages import Page, PageRequest, list_page, page_request
 from innofin.api.writes import run_write
@@ -90,7 +90,8 @@ def recommend(
     p: Principal = allow("match:recommend"),
 ) -> Response:
     with reading(request) as s:
-        return ok(service.recommend_need(s, p, need_id, top))
+        rule = api_state(request).settings.disclosure
+        return ok(service.recommend_need(s, p, need_id, top, rule))
 
 
 @router.get(
@@ -117,7 +118,8 @@ def institution_matches(
     p: Principal = allow("match:institution"),
 ) -> Response:
     with reading(request) as s:
-        return ok(service.recommend_institution(s, p, institution_id, top))
+        rule = api_state(request).settings.disclosure
+        return ok(service.recommend_institution(s, p, institution_id, top, rule))
 
 
 @router.get(

@@ -28,7 +28,8 @@ from innofin.db.queries import apply, visible, writable
 from innofin.kernel.codes import TECH_FIELD_NAMES, Role, TechField
 from innofin.kernel.disclosure import DisclosureRule
 from innofin.kernel.errors import Forbidden, InvalidInput, NotFound
-from innofin.ledger.models import Loan
+from innofin.kernel.settings import Settings
+from innofin.ledger.models import CreditLine, Loan
 from innofin.matching import eligibility_engine as elig
 from innofin.matching import recommend_engine as rec
 from innofin.matching import track_engine as track
@@ -486,7 +487,10 @@ def _catalogue(
         "active_until",
     ):
         arrays[k] = arrays[k].astype(np.int64)
-    products = elig.Products(institution=np.searchsorted(lenders.ids, inst), zones=zones, **arrays)
+    modes = elig.stage_modes_table(dict(Settings.from_env().match_stage_modes))
+    products = elig.Products(
+        institution=np.searchsorted(lenders.ids, inst), zones=zones, stage_modes=modes, **arrays
+    )
     return Catalogue(
         ids=np.array([r.id for r in rows], dtype=np.int64),
         codes=[r.code for r in rows],
@@ -793,6 +797,8 @@ class Run:
     own: np.ndarray
     cells: dict[tuple[str, ...], pl.DataFrame]
     points_pct: np.ndarray
+    #: institution id → (credit lines approved, credit lines decided)
+    approvals: dict[int, tuple[int, int]]
 
 
 def run_recommendations(
@@ -823,9 +829,44 @@ def run_recommendations(
         k=k,
         per_institution=per_institution,
     )
-    cells = track.track_cells(history, rule or DisclosureRule())
+    cells = track.track_cells(history, rule or Settings.from_env().disclosure)
     return Run(
-        cols, catalogue, lenders, codes, result, own, cells, rec.percentile(cols.needs.points)
+        cols,
+        catalogue,
+        lenders,
+        codes,
+        result,
+        own,
+        cells,
+        rec.percentile(cols.needs.points),
+        _approvals(session),
+    )
+
+
+def _approvals(session: Session) -> dict[int, tuple[int, int]]:
+    """Each institution's credit lines approved (approved or since closed) and decided (those
+    and the rejected), from the ledger."""
+    approved = CreditLine.status.in_(("approved", "closed"))
+    rows = session.execute(
+        select(
+            CreditLine.institution_id,
+            func.count(CreditLine.id).filter(approved),
+            func.count(CreditLine.id).filter(approved | (CreditLine.status == "rejected")),
+        ).group_by(CreditLine.institution_id)
+    ).all()
+    return {int(i): (int(a), int(d)) for i, a, d in rows}
+
+
+def _approval_reason(run: Run, institution_id: int) -> Reason | None:
+    approved, decided = run.approvals.get(institution_id, (0, 0))
+    if not decided:
+        return None
+    share = approved / decided
+    return Reason(
+        code="approvals",
+        zh=f"该机构已审批授信 {decided} 笔，批准 {approved} 笔（{share:.0%}）",
+        en=f"it approved {approved} of the {decided} credit lines it decided ({share:.0%})",
+        facts={"approved": approved, "decided": decided},
     )
 
 
@@ -852,6 +893,7 @@ def need_recommendations(
             x
             for x in (
                 _track_reason(run.cells, inst, keys, run.codes, inst_id in own_institutions),
+                _approval_reason(run, inst_id),
                 _terms_reason(float(cat.products.rate_min[j]), float(cols.needs.max_rate[row])),
             )
             if x is not None
@@ -876,7 +918,8 @@ def need_recommendations(
         reasons = [
             x
             for x in [
-                _track_reason(run.cells, int(i), keys, run.codes, inst_id in own_institutions)
+                _track_reason(run.cells, int(i), keys, run.codes, inst_id in own_institutions),
+                _approval_reason(run, inst_id),
             ]
             if x is not None
         ]
@@ -924,9 +967,13 @@ def need_recommendations(
     )
 
 
-def recommend_need(session: Session, p: Principal, need_id: int, k: int = 5) -> NeedRecommendations:
+def recommend_need(
+    session: Session, p: Principal, need_id: int, k: int = 5, rule: DisclosureRule | None = None
+) -> NeedRecommendations:
+    """One need's recommendations as `p` may see them (its products; others' records under the
+    disclosure `rule`, the settings' by default)."""
     row = need(session, p, need_id)
-    run = run_recommendations(session, [row], k=k, product_scope=policy.product_scope(p))
+    run = run_recommendations(session, [row], k=k, rule=rule, product_scope=policy.product_scope(p))
     return need_recommendations(run, 0, p.institution_ids)
 
 
@@ -939,7 +986,11 @@ def open_needs(session: Session) -> list[FinancingNeed]:
 
 
 def recommend_institution(
-    session: Session, p: Principal, institution_id: int, top: int = 10
+    session: Session,
+    p: Principal,
+    institution_id: int,
+    top: int = 10,
+    rule: DisclosureRule | None = None,
 ) -> InstitutionRecommendations:
     """An institution's best-fitting open needs. Its own officers (and officers, the admin) ask;
     a firm is named only where the caller may see it (`policy.enterprise_scope`)."""
@@ -957,7 +1008,7 @@ def recommend_institution(
             firms=[],
             message="no open financing need has been posted",
         )
-    run = run_recommendations(session, needs, per_institution=top)
+    run = run_recommendations(session, needs, per_institution=top, rule=rule)
     i = int(np.searchsorted(run.lenders.ids, institution_id))
     visible_ids = set(
         session.scalars(
