@@ -37,8 +37,9 @@ from innofin.access.policy import line_pool_scope, line_product_scope
 from innofin.audit.recorder import Actor, jsonable, now, record
 from innofin.db import chain
 from innofin.kernel.errors import InnofinError
+from innofin.kernel.money import money_arg
 from innofin.ledger import queries
-from innofin.ledger.journal import ZERO, fingerprint, money_arg
+from innofin.ledger.journal import ZERO, fingerprint
 from innofin.ledger.loans import engine as sched
 from innofin.ledger.loans import service
 from innofin.ledger.models import (

@@ -24,20 +24,10 @@ from innofin.audit.recorder import Actor, jsonable, now
 from innofin.db import chain
 from innofin.db.engine import unit_of_work
 from innofin.kernel.errors import Conflict, InvalidInput, NotFound
-from innofin.kernel.money import to_money
 from innofin.ledger.models import LedgerEvent, LimitEntry
 
 T = TypeVar("T")
 ZERO = Decimal("0.00")
-
-
-def money_arg(value: Any, name: str, *, positive: bool = True) -> Decimal:
-    if isinstance(value, float):
-        raise InvalidInput(f"{name} must be a decimal amount, not a float", field=name)
-    amount = to_money(value)
-    if amount < 0 or (positive and amount == 0):
-        raise InvalidInput(f"{name} must be {'positive' if positive else '≥ 0'}", field=name)
-    return amount
 
 
 def get_row(session: Session, model: type[T], ident: int, what: str) -> T:

@@ -36,8 +36,8 @@ from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from itertools import pairwise
 from typing import Final, Literal, cast, get_args
 
-from innofin.kernel.errors import InvalidInput
-from innofin.kernel.money import FEN, MAX_AMOUNT
+from innofin.kernel.errors import InvalidArgument
+from innofin.kernel.money import FEN, money_arg
 from innofin.kernel.periods import add_months
 
 __all__ = [
@@ -74,10 +74,11 @@ _CTX: Final = Context(prec=50, rounding=ROUND_HALF_UP)
 _ZERO: Final = Decimal("0.00")
 
 
-class ScheduleInputError(InvalidInput, ValueError):
-    """Bad input to the loan engine. A `ValueError` (and an `InvalidInput`, so the CLI and API
-    report it like any user error) whose message starts with, and whose `field` is, the name of
-    the parameter at fault."""
+#: Bad input to the loan engine: the kernel's `InvalidArgument`, which its money checks
+#: (`innofin.kernel.money.money_arg`) raise too — a `ValueError` (and an `InvalidInput`, so the
+#: CLI and API report it like any user error) whose message starts with, and whose `field` is,
+#: the name of the parameter at fault.
+ScheduleInputError = InvalidArgument
 
 
 def _fail(field: str, message: str) -> ScheduleInputError:
@@ -234,14 +235,8 @@ def build_schedule(
     a positive `Decimal` of whole fen, a negative or non-`Decimal` rate, months < 1, a start that
     is not a date, or an unknown method or basis.
     """
-    amount = _check_decimal(principal, "principal")
-    if amount <= 0:
-        raise _fail("principal", f"must be positive, got {amount}")
-    if amount > MAX_AMOUNT:
-        raise _fail("principal", f"is larger than NUMERIC(20,2) holds, got {amount}")
-    if amount != amount.quantize(FEN, context=_CTX):
-        raise _fail("principal", f"must be a whole number of fen (0.01), got {amount}")
-    amount = amount.quantize(FEN, context=_CTX)
+    # positive, whole fen (never rounded) and within NUMERIC(20,2): the one money policy
+    amount = money_arg(_check_decimal(principal, "principal"), "principal")
     rate = _check_rate(annual_rate, "annual_rate")
     first = _check_date(start, "start")
     if isinstance(months, bool) or not isinstance(months, int):

@@ -27,12 +27,12 @@ from sqlalchemy.orm import Session
 from innofin.access.policy import line_pool_scope, line_product_scope
 from innofin.audit.recorder import Actor, now
 from innofin.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
+from innofin.kernel.money import money_arg
 from innofin.ledger.journal import (
     ZERO,
     get_row,
     limit_entry,
     locked,
-    money_arg,
     record_event,
     replayed,
 )

@@ -23,10 +23,11 @@ Claims (`assess_claim`). When a covered loan defaults the pool pays part of the 
 5. the bank keeps the rest, ``retained = loss − covered``; the contributors (province, county, …)
    pay ``covered`` between them by their shares, split to the fen by `split_pro_rata`.
 
-Exact splits (`split_pro_rata`): each part is the exact proportional amount rounded down to the
-fen; the fen left over go one each to the largest remainders, ties going to the name that sorts
-first (plain `str` order), so the parts always add up to the amount exactly, each part is within
-one fen of its exact value, and the result never depends on the order of the mapping. The same
+Exact splits (`split_pro_rata`, from `innofin.kernel.money`): each part is the exact proportional
+amount rounded down to the fen; the fen left over go one each to the largest remainders, ties going
+to the name that sorts first (plain `str` order), so the parts always add up to the amount exactly,
+each part is within one fen of its exact value, and the result never depends on the order of the
+mapping. The same
 function splits a recovery on a paid claim back to the contributors in proportion to what each
 paid (`split_recovery` adds the check that no more comes back than was paid).
 
@@ -56,8 +57,16 @@ from pydantic import (
     model_validator,
 )
 
-from innofin.kernel.errors import InvalidInput
+from innofin.kernel.errors import InvalidArgument
 from innofin.kernel.jsontypes import AmountJson
+from innofin.kernel.money import (
+    fen_arg,
+    fen_of,
+    fraction_arg,
+    round_half_up,
+    split_pro_rata,
+    yuan,
+)
 from innofin.kernel.numtext import fold_width, plain_decimal
 
 __all__ = [
@@ -94,10 +103,11 @@ _RATE_PLACES: Final = 10
 _RATE_LIMIT: Final = Decimal(10) ** 6
 
 
-class PoolInputError(InvalidInput, ValueError):
-    """Bad input to the pool engine. A `ValueError` (and an `InvalidInput`, so the CLI and API
-    report it like any user error) whose message starts with, and whose `field` is, the name of
-    the parameter at fault."""
+#: Bad input to the pool engine: the kernel's `InvalidArgument`, which the exact-fen helpers of
+#: `innofin.kernel.money` raise too — a `ValueError` (and an `InvalidInput`, so the CLI and API
+#: report it like any user error) whose message starts with, and whose `field` is, the name of
+#: the parameter at fault.
+PoolInputError = InvalidArgument
 
 
 def _fail(field: str, message: str) -> PoolInputError:
@@ -420,21 +430,21 @@ def assess_claim(rules: PoolRules, claim: ClaimInput) -> ClaimAssessment:
     )
     bonuses = {tag: rules.bonus[tag] for tag in sorted(claim.tags & rules.bonus.keys())}
     nominal = base + sum(bonuses.values(), Decimal(0))
-    loss = _fen_of(claim.principal_loss)
+    loss = fen_of(claim.principal_loss)
 
     covered = 0
     rate = Decimal(0)
     binding: ClaimCap | None = None
     if not reasons:
         rate = min(nominal, rules.max_coverage)
-        uncapped = _round_half_up(loss * Fraction(nominal))
+        uncapped = round_half_up(loss * Fraction(nominal))
         limits: list[tuple[ClaimCap, int]] = [
             (ClaimCap.MAX_COVERAGE, math.floor(loss * Fraction(rules.max_coverage)))
         ]
         if rules.cap_per_loan is not None:
-            limits.append((ClaimCap.CAP_PER_LOAN, _fen_of(rules.cap_per_loan)))
+            limits.append((ClaimCap.CAP_PER_LOAN, fen_of(rules.cap_per_loan)))
         if rules.cap_per_institution_year is not None:
-            left = _fen_of(rules.cap_per_institution_year) - _fen_of(
+            left = fen_of(rules.cap_per_institution_year) - fen_of(
                 claim.already_claimed_this_year_by_institution
             )
             limits.append((ClaimCap.CAP_PER_INSTITUTION_YEAR, max(0, left)))
@@ -443,7 +453,7 @@ def assess_claim(rules: PoolRules, claim: ClaimInput) -> ClaimAssessment:
             (kind for kind, limit in limits if limit == covered and limit < uncapped), None
         )
 
-    covered_yuan = _yuan(covered)
+    covered_yuan = yuan(covered)
     return ClaimAssessment(
         eligible=not reasons,
         reasons=reasons,
@@ -451,7 +461,7 @@ def assess_claim(rules: PoolRules, claim: ClaimInput) -> ClaimAssessment:
         bonuses=bonuses,
         coverage_rate=rate,
         covered=covered_yuan,
-        retained=_yuan(loss - covered),
+        retained=yuan(loss - covered),
         binding_cap=binding,
         contributions=split_pro_rata(covered_yuan, rules.contributors),
     )
@@ -460,53 +470,19 @@ def assess_claim(rules: PoolRules, claim: ClaimInput) -> ClaimAssessment:
 # --- exact splits -------------------------------------------------------------------------------
 
 
-def split_pro_rata(amount: Decimal, weights: Mapping[str, Decimal]) -> dict[str, Decimal]:
-    """Split `amount` (whole fen, ≥ 0) in proportion to `weights`, exactly to the fen.
-
-    Largest remainder: each part is its exact share rounded down to the fen, and the fen left over
-    go one each to the largest remainders, ties to the name that sorts first. The parts add up to
-    `amount` exactly and each is within one fen of its exact share. A weight may be 0 (that part
-    is 0.00) but none may be negative, and they must not all be 0. The result keeps the order of
-    `weights`.
-    """
-    total = _fen_arg(amount, "amount")
-    if not weights:
-        raise _fail("weights", "must name at least one part")
-    exact: dict[str, Fraction] = {}
-    for name, weight in weights.items():
-        value = _fraction_arg(weight, "weights")
-        if value < 0:
-            raise _fail("weights", f"must not be negative: {name} has {weight}")
-        exact[name] = value
-    weight_sum = sum(exact.values(), Fraction(0))
-    if weight_sum <= 0:
-        raise _fail("weights", "must not all be zero")
-    parts: dict[str, int] = {}
-    remainders: list[tuple[Fraction, str]] = []
-    for name, value in exact.items():
-        share = total * value / weight_sum
-        floor = math.floor(share)
-        parts[name] = floor
-        remainders.append((floor - share, name))  # most negative = largest remainder
-    leftover = total - sum(parts.values())
-    for _, name in sorted(remainders)[:leftover]:
-        parts[name] += 1
-    return {name: _yuan(fen) for name, fen in parts.items()}
-
-
 def split_recovery(recovery: Decimal, paid: Mapping[str, Decimal]) -> dict[str, Decimal]:
     """Return a recovery on a paid claim to the contributors in proportion to what each paid
     (`split_pro_rata`), so no part exceeds what that contributor paid; refuses to return more
     than they paid in total. When nothing was paid (a claim covered 0.00) every part is 0.00."""
-    back = _fen_arg(recovery, "recovery")
-    paid_total = sum((_fen_arg(value, "paid") for value in paid.values()), 0)
+    back = fen_arg(recovery, "recovery")
+    paid_total = sum((fen_arg(value, "paid") for value in paid.values()), 0)
     if back > paid_total:
         raise _fail(
             "recovery",
-            f"{_yuan(back)} is more than the contributors paid ({_yuan(paid_total)})",
+            f"{yuan(back)} is more than the contributors paid ({yuan(paid_total)})",
         )
     if paid and paid_total == 0:  # nothing was paid, so nothing comes back
-        return {name: _yuan(0) for name in paid}
+        return {name: yuan(0) for name in paid}
     return split_pro_rata(recovery, paid)
 
 
@@ -518,24 +494,24 @@ def leverage_headroom(
 ) -> Decimal:
     """How much more covered credit the leverage limit allows: leverage × pool funds (rounded
     down to the fen) less the covered credit outstanding, never negative."""
-    funds = _fen_arg(pool_funds, "pool_funds")
-    outstanding = _fen_arg(covered_outstanding, "covered_outstanding")
-    factor = _fraction_arg(leverage, "leverage")
+    funds = fen_arg(pool_funds, "pool_funds")
+    outstanding = fen_arg(covered_outstanding, "covered_outstanding")
+    factor = fraction_arg(leverage, "leverage")
     if factor <= 0:
         raise _fail("leverage", f"must be positive, got {leverage}")
     limit = math.floor(funds * factor)
-    return _yuan(max(0, limit - outstanding))
+    return yuan(max(0, limit - outstanding))
 
 
 def check_payout(balance: Decimal, payout: Decimal) -> None:
     """Refuse (`PoolInputError`, a `ValueError`) a payout that would take the pool below zero."""
-    have = _fen_arg(balance, "balance", signed=True)
-    pay = _fen_arg(payout, "payout")
+    have = fen_arg(balance, "balance", signed=True)
+    pay = fen_arg(payout, "payout")
     if pay > have:
         raise _fail(
             "payout",
-            f"{_yuan(pay)} would take the pool balance {_yuan(have)} below zero "
-            f"(short by {_yuan(pay - have)})",
+            f"{yuan(pay)} would take the pool balance {yuan(have)} below zero "
+            f"(short by {yuan(pay - have)})",
         )
 
 
@@ -605,15 +581,15 @@ def compute_subsidy(
     is left of `cap_per_loan` (after `already_paid_for_loan`) and of `cap_per_enterprise_year`
     (after `already_paid_to_enterprise_this_year`).
     """
-    interest = _fen_arg(interest_paid, "interest_paid")
-    rate = _fraction_arg(loan_rate, "loan_rate")
+    interest = fen_arg(interest_paid, "interest_paid")
+    rate = fraction_arg(loan_rate, "loan_rate")
     if rate <= 0:
         raise _fail("loan_rate", f"must be positive, got {loan_rate}")
-    yuan_days = None if principal_days is None else _fraction_arg(principal_days, "principal_days")
+    yuan_days = None if principal_days is None else fraction_arg(principal_days, "principal_days")
     if yuan_days is not None and yuan_days < 0:
         raise _fail("principal_days", f"must not be negative, got {principal_days}")
-    paid_loan = _fen_arg(already_paid_for_loan, "already_paid_for_loan")
-    paid_year = _fen_arg(
+    paid_loan = fen_arg(already_paid_for_loan, "already_paid_for_loan")
+    paid_year = fen_arg(
         already_paid_to_enterprise_this_year, "already_paid_to_enterprise_this_year"
     )
     if isinstance(day_count, bool) or not isinstance(day_count, int) or day_count <= 0:
@@ -624,8 +600,8 @@ def compute_subsidy(
         return SubsidyAssessment(
             eligible=False,
             reasons=(SubsidyReason.PRODUCT_NOT_ELIGIBLE,),
-            subsidisable_interest=_yuan(0),
-            amount=_yuan(0),
+            subsidisable_interest=yuan(0),
+            amount=yuan(0),
             binding_cap=None,
         )
 
@@ -635,15 +611,15 @@ def compute_subsidy(
         base *= min(Fraction(1), cap / rate)
         if yuan_days is not None:
             base = min(base, yuan_days * 100 * cap / day_count)  # in fen
-    subsidisable = _round_half_up(base)
-    uncapped = _round_half_up(subsidisable * Fraction(rules.share))
+    subsidisable = round_half_up(base)
+    uncapped = round_half_up(subsidisable * Fraction(rules.share))
 
     limits: list[tuple[SubsidyCap, int]] = []
     if rules.cap_per_loan is not None:
-        left = _fen_of(rules.cap_per_loan) - paid_loan
+        left = fen_of(rules.cap_per_loan) - paid_loan
         limits.append((SubsidyCap.CAP_PER_LOAN, max(0, left)))
     if rules.cap_per_enterprise_year is not None:
-        left = _fen_of(rules.cap_per_enterprise_year) - paid_year
+        left = fen_of(rules.cap_per_enterprise_year) - paid_year
         limits.append((SubsidyCap.CAP_PER_ENTERPRISE_YEAR, max(0, left)))
     amount = min([uncapped, *(limit for _, limit in limits)])
     binding = next((kind for kind, limit in limits if limit == amount and limit < uncapped), None)
@@ -652,45 +628,7 @@ def compute_subsidy(
     return SubsidyAssessment(
         eligible=True,
         reasons=(),
-        subsidisable_interest=_yuan(subsidisable),
-        amount=_yuan(amount),
+        subsidisable_interest=yuan(subsidisable),
+        amount=yuan(amount),
         binding_cap=binding,
     )
-
-
-# --- exact arithmetic ---------------------------------------------------------------------------
-
-
-def _fraction_arg(value: object, field: str) -> Fraction:
-    """A `Decimal` or `int` argument as an exact fraction; floats are refused."""
-    if isinstance(value, bool) or not isinstance(value, Decimal | int):
-        raise _fail(field, f"must be a Decimal, not {type(value).__name__} ({value!r})")
-    number = Decimal(value)
-    if not number.is_finite():
-        raise _fail(field, f"must be a finite number, got {value}")
-    return Fraction(number)
-
-
-def _fen_arg(value: object, field: str, *, signed: bool = False) -> int:
-    """A yuan amount argument as a whole number of fen."""
-    exact = _fraction_arg(value, field) * 100
-    if exact.denominator != 1:
-        raise _fail(field, f"must be a whole number of fen (0.01 yuan), got {value}")
-    fen = exact.numerator
-    if fen < 0 and not signed:
-        raise _fail(field, f"must not be negative, got {value}")
-    return fen
-
-
-def _fen_of(value: Decimal) -> int:
-    """A validated amount (at most two places) as fen."""
-    return int(Fraction(value) * 100)
-
-
-def _round_half_up(fen: Fraction) -> int:
-    """A non-negative fractional number of fen rounded half-up (四舍五入) to whole fen."""
-    return math.floor(fen + Fraction(1, 2))
-
-
-def _yuan(fen: int) -> Decimal:
-    return Decimal(f"{fen}E-2")

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from innofin.audit.recorder import Actor, now
 from innofin.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
-from innofin.ledger.journal import ZERO, get_row, locked, money_arg, record_event, replayed
+from innofin.kernel.money import money_arg
+from innofin.ledger.journal import ZERO, get_row, locked, record_event, replayed
 from innofin.ledger.models import CreditLine, LedgerEvent, Loan, PoolClaim, Programme, RiskPool
 from innofin.ledger.pools import engine
 from innofin.scoring.models import KeyList, KeyListEntry

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from innofin.audit.recorder import Actor
-from innofin.kernel.money import AmountUnit, to_money
+from innofin.kernel.money import AmountUnit, money_arg
 from innofin.kernel.yamlfile import YamlDocument, load_yaml
 from innofin.ledger.models import Programme
 from innofin.ledger.pools import engine as pool_engine
@@ -37,12 +37,15 @@ class _Strict(BaseModel):
 
 
 def _amount(value: Any) -> Decimal:
+    """An amount of a programme file, by the one policy of money arguments: whole fen once in
+    yuan (1.2345678 万元 is refused, not rounded)."""
+    unit = AmountUnit.YUAN
     if isinstance(value, dict):
         unit = AmountUnit.parse(str(value.get("unit", "元")))
-        return to_money(str(value.get("amount")), unit)
+        value = str(value.get("amount"))
     if isinstance(value, float):
         value = repr(value)  # YAML numbers: read from their text, never through binary floats
-    return to_money(value)
+    return money_arg(value, "amount", signed=True, unit=unit)
 
 
 #: an amount in yuan: a number, a decimal string, or {amount, unit} with 元 / 万元 / 亿元

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from innofin.audit.recorder import Actor, now
 from innofin.kernel.errors import Conflict, InvalidInput
-from innofin.ledger.journal import ZERO, get_row, money_arg, record_event
+from innofin.kernel.money import money_arg
+from innofin.ledger.journal import ZERO, get_row, record_event
 from innofin.ledger.models import (
     AGREEMENT_KINDS,
     TARGET_KINDS,
