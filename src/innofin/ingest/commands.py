@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +17,10 @@ import typer
 
 from innofin.cli_support import console, engine, err_console, progress_bar
 from innofin.kernel.errors import InnofinError
+from innofin.kernel.progress import ProgressCallback
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 _PREVIEW = 10
 
@@ -43,6 +48,19 @@ else:
     #: what `innofin import` reads: the same list without the ledger's kinds (one list, so that a
     #: registry kind is never importable but not exportable, or the other way round)
     Kind = StrEnum("Kind", [(k.name, k.value) for k in ExportKind if k not in _LEDGER_KINDS])
+
+
+#: how many rows a kind has, and the export of them to a file (returning the rows written)
+Count = Callable[["Engine", str], int]
+Write = Callable[["Engine", str, Path, ProgressCallback | None], int]
+#: the exporters of the kinds other rooms hold (the ledger's loans and lines), added by their
+#: commands' `register` as the CLI is assembled: ingest does not import the rooms above it
+_EXPORTERS: dict[str, tuple[Count, Write]] = {}
+
+
+def register_exporter(kind: ExportKind, count: Count, write: Write) -> None:
+    """Let `innofin export KIND` write a kind another room holds."""
+    _EXPORTERS[kind.value] = (count, write)
 
 
 def _fail(exc: InnofinError) -> typer.Exit:
@@ -136,13 +154,10 @@ def export(
     the borrower's identifier."""
     try:
         eng = engine()
-        if kind in _LEDGER_KINDS:
-            from innofin.ledger import portfolio
-
-            with progress_bar(
-                f"exporting {kind.value}", portfolio.export_count(eng, kind.value)
-            ) as tick:
-                rows = portfolio.export_file(eng, kind.value, file, progress=tick)
+        if kind.value in _EXPORTERS:
+            count, write = _EXPORTERS[kind.value]
+            with progress_bar(f"exporting {kind.value}", count(eng, kind.value)) as tick:
+                rows = write(eng, kind.value, file, tick)
         else:
             from innofin.ingest import service
 

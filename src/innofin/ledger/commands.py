@@ -5,17 +5,23 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from innofin.cli_support import UNIT, console, engine, progress_bar, table
+from innofin.ingest import commands as ingest_commands
 from innofin.kernel.errors import Conflict, InvalidInput, NotFound
 from innofin.kernel.money import AmountUnit, format_amount, parse_unit_option
 from innofin.ledger.cli_options import KEY, REASON
 from innofin.ledger.cli_options import amount_arg as _amount
 from innofin.ledger.cli_options import day_arg as _day
 from innofin.ledger.programmes import commands as programme_commands
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from innofin.kernel.progress import ProgressCallback
 
 app = typer.Typer(
     help="The programme ledger: credit lines, loans, risk pools — history, checks, corrections.",
@@ -384,5 +390,20 @@ def rebuild(reason: str = REASON) -> None:
     console.print(f"{changed} cached values rewritten from the events")
 
 
+def _export_count(eng: Engine, kind: str) -> int:
+    from innofin.ledger import portfolio
+
+    return portfolio.export_count(eng, kind)
+
+
+def _export_file(eng: Engine, kind: str, path: Path, progress: ProgressCallback | None) -> int:
+    from innofin.ledger import portfolio
+
+    return portfolio.export_file(eng, kind, path, progress=progress)
+
+
 def register(root: typer.Typer) -> None:
     root.add_typer(app, name="ledger")
+    # `innofin export loans|credit-lines`: the ledger's kinds, written by the ledger
+    for kind in (ingest_commands.ExportKind.LOANS, ingest_commands.ExportKind.CREDIT_LINES):
+        ingest_commands.register_exporter(kind, _export_count, _export_file)
