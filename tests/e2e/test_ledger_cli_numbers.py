@@ -58,14 +58,20 @@ def test_date_options_read_full_width_and_refuse_the_rest() -> None:
             day_arg(text, "on")
 
 
-@pytest.mark.slow
-def test_a_full_width_repayment_through_the_command(tmp_path: Path) -> None:
+def _loan(tmp_path: Path) -> tuple[Path, int]:
+    """A database file with one loan of 100,000.00 under a line of 200,000.00."""
     db = tmp_path / "ledger.db"
     eng = make_engine(f"sqlite:///{db}")
     upgrade(eng)
     w = lw.build(eng)
     loan_id = lw.draw(w, lw.line(w, limit="200000.00"), "100000.00", "LN-1")
     eng.dispose()
+    return db, loan_id
+
+
+@pytest.mark.slow
+def test_a_full_width_repayment_through_the_command(tmp_path: Path) -> None:
+    db, loan_id = _loan(tmp_path)
     refused = _innofin(
         ["ledger", "repay", str(loan_id), "--principal", "1e3", "--on", "2024-03-01"], db
     )
@@ -87,3 +93,17 @@ def test_a_full_width_repayment_through_the_command(tmp_path: Path) -> None:
     shown = _innofin(["ledger", "history", "loan", str(loan_id), "--json"], db)
     events = [json.loads(line) for line in shown.stdout.splitlines()]
     assert (events[-1]["principal"], events[-1]["effective_on"]) == ("25000.00", "2024-03-01")
+
+
+@pytest.mark.slow
+def test_an_amount_with_a_part_of_a_fen_exits_2_naming_the_option(tmp_path: Path) -> None:
+    """The one policy of money arguments (`kernel.money.money_arg`): refused, never rounded."""
+    db, loan_id = _loan(tmp_path)
+    before = _innofin(["ledger", "history", "loan", str(loan_id), "--json"], db).stdout
+    refused = _innofin(
+        ["ledger", "repay", str(loan_id), "--principal", "100.004", "--on", "2024-03-01"], db
+    )
+    assert refused.returncode == 2, refused.stderr
+    assert "--principal" in refused.stderr and "100.004" in refused.stderr
+    after = _innofin(["ledger", "history", "loan", str(loan_id), "--json"], db).stdout
+    assert after == before  # nothing was written

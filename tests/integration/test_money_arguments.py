@@ -1,7 +1,8 @@
 """Money arguments follow one policy on every path (`innofin.kernel.money.money_arg`): an amount
 with a part of a fen is refused with an error naming the parameter — never rounded (the ledger's
 services rounded 100.004 to 100.00 before) — and nothing is written. The API's and the CLI's
-paths are in tests/e2e/test_money_arguments_entry.py."""
+paths are in tests/e2e/test_money_arguments_entry.py and
+test_ledger_cli_numbers.py."""
 
 from __future__ import annotations
 
