@@ -152,3 +152,17 @@ def test_decimal_text_is_exact(fen: list[int]) -> None:
     text = frame.select(decimal_text("amount", 2))["amount"].to_list()
     assert [D(t) for t in text] == [yuan(f) for f in fen]
     assert all(t.count(".") == 1 and len(t.split(".")[1]) == 2 for t in text)
+
+
+@given(fen_amounts, st.sampled_from(list(AmountUnit)))
+def test_the_fast_path_of_amounts_in_fen_agrees_with_the_general_one(
+    fen: int, unit: AmountUnit
+) -> None:
+    amount = yuan(fen)  # exponent -2: the fast path when in yuan
+    general = Decimal(f"{amount}0")  # the same amount written with three places
+    if abs(amount * unit.factor) > MAX_AMOUNT:
+        return
+    assert money_arg(amount, "x", signed=True, unit=unit) == money_arg(
+        general, "x", signed=True, unit=unit
+    )
+    assert money_arg(amount, "x", signed=True, unit=unit) == amount * unit.factor

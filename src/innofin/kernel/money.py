@@ -272,6 +272,21 @@ def money_arg(
     yuan (``100.004``; ``100.000`` is 100.00). The amount must be positive (`positive`), else
     at least 0, unless `signed`. Errors are `InvalidArgument` whose message starts with `name`.
     """
+    if (
+        type(value) is Decimal
+        and unit is AmountUnit.YUAN
+        and value.as_tuple().exponent == -2
+        and abs(value) <= MAX_AMOUNT
+    ):
+        amount = value  # yuan to the fen already (the usual case): only the sign to check
+    else:
+        amount = _whole_fen(value, name, unit)
+    if not signed and (amount < 0 or (positive and amount == 0)):
+        raise _fail(name, f"must be {'positive' if positive else '≥ 0'}")
+    return amount
+
+
+def _whole_fen(value: object, name: str, unit: AmountUnit) -> Decimal:
     if isinstance(value, bool | float):
         raise _fail(name, f"must be a decimal amount, not a {type(value).__name__} ({value!r})")
     if isinstance(value, str):
@@ -295,10 +310,7 @@ def money_arg(
             f"must be a whole number of fen (at most 2 decimal places in yuan), got {shown}: "
             "amounts are refused, never rounded",
         )
-    amount = number.quantize(FEN, context=_EXACT)
-    if not signed and (amount < 0 or (positive and amount == 0)):
-        raise _fail(name, f"must be {'positive' if positive else '≥ 0'}")
-    return amount
+    return number.quantize(FEN, context=_EXACT)
 
 
 def fen_of(value: Decimal) -> int:
