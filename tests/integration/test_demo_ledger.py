@@ -12,7 +12,6 @@ from sqlalchemy import Engine, case, func, select
 from sqlalchemy.orm import Session
 
 import ledger_world
-from innofin.access import policy
 from innofin.audit.recorder import Actor
 from innofin.db import chain
 from innofin.db.base import Base
@@ -20,7 +19,7 @@ from innofin.db.engine import unit_of_work
 from innofin.demo import commands, service
 from innofin.demo.engine import Scale
 from innofin.demo.ledger import step
-from innofin.ledger import queries, replay
+from innofin.ledger import queries, replay, scopes
 from innofin.ledger.loans import engine as sched
 from innofin.ledger.loans import service as ledger
 from innofin.ledger.models import CreditLine, LedgerEvent, Loan, PoolClaim, RiskPool
@@ -73,9 +72,9 @@ def _lines_name_what_their_banks_may_name(engine: Engine) -> None:
         assert any(p for p, _ in named.values()) and any(q for _, q in named.values())
         for inst, (pools_named, products_named) in named.items():
             lenders = queries.lender_ids(s, inst)
-            ok = set(s.scalars(select(RiskPool.id).where(policy.line_pool_scope(lenders))))
+            ok = set(s.scalars(select(RiskPool.id).where(scopes.line_pool_scope(lenders))))
             assert pools_named <= ok, (inst, pools_named - ok)
-            mine = set(s.scalars(select(Product.id).where(policy.line_product_scope(lenders))))
+            mine = set(s.scalars(select(Product.id).where(scopes.line_product_scope(lenders))))
             assert products_named <= mine, (inst, products_named - mine)
 
 

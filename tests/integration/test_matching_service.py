@@ -12,10 +12,10 @@ from sqlalchemy import Engine
 
 import factories
 from innofin.access.models import Consent
-from innofin.access.policy import Principal
 from innofin.db import unit_of_work
 from innofin.kernel.codes import Role
 from innofin.kernel.errors import Forbidden, NotFound
+from innofin.kernel.principal import Principal
 from innofin.ledger.models import CreditLine, Loan
 from innofin.matching import service
 from innofin.matching.models import FinancingNeed

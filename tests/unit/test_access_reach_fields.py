@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from innofin.access import policy
-from innofin.access.policy import Principal
 from innofin.kernel.codes import Role
 from innofin.kernel.errors import Forbidden
+from innofin.kernel.principal import Principal
 
 CALLERS = {
     "admin": Principal(1, "admin", frozenset({Role.PLATFORM_ADMIN}), 1, "government"),

@@ -70,17 +70,14 @@ _SUBSIDY = "the subsidy engine out of the pool engine (issue 15), the shared rul
 
 #: (rule, importer, imported): who removes the arrow. This list may only shrink.
 KNOWN_EXCEPTIONS: dict[tuple[str, str, str], str] = {
-    # the policy builds every room's row scopes from their tables; registry reads them back
-    ("below-the-ledger", "innofin.access.policy", "innofin.ledger.models"): _SCOPES,
-    ("layers", "innofin.access.policy", "innofin.ledger.models"): _SCOPES,
-    ("layers", "innofin.access.policy", "innofin.matching.models"): _SCOPES,
+    # the registry's scopes are the policy's (an institution sees a firm through access's
+    # consents and referrals), and registry.records applies them
     ("layers", "innofin.registry.records", "innofin.access.policy"): _SCOPES,
     # a pool's candidate pool (备选企业库) is a key list of scoring's, which itself reads the
     # ledger (troubled_enterprises): which of the two reads the other is the lead's decision
     ("layers", "innofin.ledger.pools.service", "innofin.scoring.models"): "the lead (decision)",
     # sub-rooms reaching into one another
     ("ledger-sub-rooms", "innofin.ledger.loans.service", "innofin.ledger.pools.engine"): _SPLIT,
-    ("ledger-sub-rooms", "innofin.ledger.pools.records", "innofin.ledger.loans.records"): _SPLIT,
     ("ledger-sub-rooms", "innofin.ledger.programmes.commands", "innofin.ledger.pools.engine"): (
         _SPLIT
     ),

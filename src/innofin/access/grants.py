@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from innofin.access import policy
 from innofin.access.models import Consent, Referral
-from innofin.access.policy import Principal
 from innofin.db.queries import visible
 from innofin.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
+from innofin.kernel.principal import Principal
 from innofin.registry.models import Enterprise, Institution
 
 CONSENT_SORTS = {"id": Consent.id, "granted_at": Consent.granted_at}

@@ -1,13 +1,21 @@
-"""Who may do what, and which rows each caller can see — decided here and nowhere else.
+"""Who may do what — decided here and nowhere else — and the row scopes of the registry's
+and access's own tables.
 
 Two layers:
 
 * **Actions** (`ACTIONS`): which roles may attempt an action at all. A caller whose roles do not
   include it gets 403. Every API route names its action; the application refuses to start with a
-  route that names none (see `innofin.server.app`).
+  route that names none (see `innofin.server.app`). `REACH_FIELDS` names, by table, the fields
+  whose value decides who sees a row and who may change them.
 * **Row scopes** (`*_scope` functions): SQL predicates that services put into their queries, so a
   caller never loads a row it may not see. A row outside the scope does not exist for the caller
-  (404), whichever way it is asked for.
+  (404), whichever way it is asked for. Each room keeps the scopes of its own tables beside them
+  and builds them from the blocks here (`officer_enterprise_scope`, `zone_write_scope`,
+  `in_ids`): this module holds those of zones, enterprises, institutions, products, consents and
+  referrals (an institution sees an enterprise through a consent or a referral, so the
+  registry's scopes need access's tables); `innofin.ledger.scopes` those of programmes,
+  agreements, credit lines, loans, pools, claims and subsidies. The caller is a kernel value,
+  `innofin.kernel.principal.Principal`.
 
 The rules, by role:
 
@@ -24,44 +32,22 @@ Zone records and the institution and product catalogue are public reference data
 signed-in caller, except that an institution officer does not see other institutions or their
 products.
 
-Programmes, their agreements, risk pools, claims and interest subsidies (see
-`programme_run_scope` for why a programme's jurisdiction is the zones it lists):
-
-* admin and the national programme office — every one; they run every programme;
-* a provincial programme office — the programmes that list a zone of its province, and their
-  agreements, pools, claims and subsidies; it runs those (contributions, claim decisions and
-  payments, publishing, resolving and paying subsidies);
-* zone officer — reads the programmes that list its zone, and theirs;
-* institution officer — reads the programmes it takes part in and their pools, its own
-  agreements, claims and the subsidies on its loans; files claims on its own defaulted loans
-  (maker-checker: another user decides). Its credit lines may name only those pools and its own
-  products (`line_pool_scope`, `line_product_scope`); naming a pool never opens it;
-* enterprise user — its own subsidies: it may object to one under notice and confirm it after.
+The ledger's rules: `innofin.ledger.scopes`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
-from sqlalchemy.sql.elements import False_, True_
+from sqlalchemy.sql.elements import True_
 
 from innofin.access.models import Consent, Referral
-from innofin.db.queries import json_ids_overlap
 from innofin.kernel.codes import Role
 from innofin.kernel.errors import Forbidden
-from innofin.ledger.models import (
-    Agreement,
-    CreditLine,
-    InterestSubsidy,
-    Loan,
-    PoolClaim,
-    Programme,
-    RiskPool,
-)
-from innofin.matching.models import FinancingNeed
+from innofin.kernel.principal import Principal
 from innofin.registry.models import Enterprise, Institution, Product, Zone, ZoneYearStat
 
 ADMIN, PROGRAMME, ZONE = Role.PLATFORM_ADMIN, Role.PROGRAMME_OFFICER, Role.ZONE_OFFICER
@@ -145,35 +131,6 @@ PUBLIC_ACTIONS = frozenset({"auth:login", "health:read", "ui:language"})
 SELF_EDITABLE_ENTERPRISE_FIELDS = frozenset(
     {"name", "founded_on", "tech_field", "industry_scheme", "industry_code", "growth_stage"}
 )
-
-
-@dataclass(frozen=True)
-class Principal:
-    """A signed-in caller: the user, its roles and what its organisation links to."""
-
-    user_id: int
-    username: str
-    roles: frozenset[Role]
-    organisation_id: int
-    org_kind: str
-    zone_id: int | None = None
-    enterprise_id: int | None = None
-    #: the institution and all its branches, for an institution's organisation
-    institution_ids: frozenset[int] = field(default_factory=frozenset)
-    #: a government body's province; None is national (every province)
-    province: str | None = None
-    session_id: int | None = None
-
-    def has(self, role: Role) -> bool:
-        return role in self.roles
-
-    @property
-    def is_admin(self) -> bool:
-        return ADMIN in self.roles
-
-    @property
-    def is_national(self) -> bool:
-        return self.has(PROGRAMME) and self.org_kind == "government" and self.province is None
 
 
 def may(principal: Principal, action: str) -> bool:
@@ -264,7 +221,7 @@ def check_reach_fields(p: Principal, table: str, fields: Iterable[str], what: st
             )
 
 
-def _in_ids(column: Any, ids: frozenset[int]) -> ColumnElement[bool]:
+def in_ids(column: Any, ids: frozenset[int]) -> ColumnElement[bool]:
     if not ids:
         return false()
     clause: ColumnElement[bool] = column.in_(sorted(ids))
@@ -282,14 +239,14 @@ def _zone_in_jurisdiction(zone_id: Any, p: Principal) -> ColumnElement[bool]:
 def _active_consent(institution_ids: frozenset[int]) -> ColumnElement[bool]:
     return exists().where(
         Consent.enterprise_id == Enterprise.id,
-        _in_ids(Consent.institution_id, institution_ids),
+        in_ids(Consent.institution_id, institution_ids),
         Consent.withdrawn_at.is_(None),
     )
 
 
 def _referred(institution_ids: frozenset[int]) -> ColumnElement[bool]:
     return exists().where(
-        Referral.enterprise_id == Enterprise.id, _in_ids(Referral.institution_id, institution_ids)
+        Referral.enterprise_id == Enterprise.id, in_ids(Referral.institution_id, institution_ids)
     )
 
 
@@ -315,7 +272,7 @@ def zone_stat_scope(p: Principal) -> ColumnElement[bool]:
 # --------------------------------------------------------------------------- enterprises
 
 
-def _officer_enterprise_scope(p: Principal) -> list[ColumnElement[bool]]:
+def officer_enterprise_scope(p: Principal) -> list[ColumnElement[bool]]:
     clauses: list[ColumnElement[bool]] = []
     if p.has(PROGRAMME) and p.org_kind == "government":
         clauses.append(
@@ -330,7 +287,7 @@ def enterprise_scope(p: Principal) -> ColumnElement[bool]:
     """Enterprises the caller can see at all (record, certifications, aggregates)."""
     if p.is_admin:
         return true()
-    clauses = _officer_enterprise_scope(p)
+    clauses = officer_enterprise_scope(p)
     if p.has(INSTITUTION) and p.institution_ids:
         clauses += [_active_consent(p.institution_ids), _referred(p.institution_ids)]
     if p.has(ENTERPRISE) and p.enterprise_id is not None:
@@ -342,7 +299,7 @@ def enterprise_write_scope(p: Principal) -> ColumnElement[bool]:
     """Enterprises whose record, reports and certifications the caller may change."""
     if p.is_admin:
         return true()
-    clauses = _officer_enterprise_scope(p)
+    clauses = officer_enterprise_scope(p)
     if p.has(ENTERPRISE) and p.enterprise_id is not None:
         clauses.append(Enterprise.id == p.enterprise_id)
     return or_(false(), *clauses)
@@ -353,7 +310,7 @@ def indicator_scope(p: Principal) -> ColumnElement[bool]:
     `enterprise_scope`, except that institutions need the enterprise's consent."""
     if p.is_admin:
         return true()
-    clauses = _officer_enterprise_scope(p)
+    clauses = officer_enterprise_scope(p)
     if p.has(INSTITUTION) and p.institution_ids:
         clauses.append(_active_consent(p.institution_ids))
     if p.has(ENTERPRISE) and p.enterprise_id is not None:
@@ -371,14 +328,14 @@ def self_only_fields(p: Principal) -> frozenset[str] | None:
 # --------------------------------------------------------------------------- institutions
 
 
-def _institution_limited(p: Principal) -> bool:
+def institution_limited(p: Principal) -> bool:
     """Institution officers see only their own tree (unless they also hold a wider role)."""
     return p.has(INSTITUTION) and not (p.is_admin or p.has(PROGRAMME) or p.has(ZONE))
 
 
 def institution_scope(p: Principal) -> ColumnElement[bool]:
-    if _institution_limited(p):
-        return _in_ids(Institution.id, p.institution_ids)
+    if institution_limited(p):
+        return in_ids(Institution.id, p.institution_ids)
     return true()
 
 
@@ -386,13 +343,13 @@ def institution_write_scope(p: Principal) -> ColumnElement[bool]:
     if p.is_admin:
         return true()
     if p.has(INSTITUTION):
-        return _in_ids(Institution.id, p.institution_ids)
+        return in_ids(Institution.id, p.institution_ids)
     return false()
 
 
 def product_scope(p: Principal) -> ColumnElement[bool]:
-    if _institution_limited(p):
-        return _in_ids(Product.institution_id, p.institution_ids)
+    if institution_limited(p):
+        return in_ids(Product.institution_id, p.institution_ids)
     return true()
 
 
@@ -400,7 +357,7 @@ def product_write_scope(p: Principal) -> ColumnElement[bool]:
     if p.is_admin:
         return true()
     if p.has(INSTITUTION):
-        return _in_ids(Product.institution_id, p.institution_ids)
+        return in_ids(Product.institution_id, p.institution_ids)
     return false()
 
 
@@ -412,7 +369,7 @@ def consent_scope(p: Principal) -> ColumnElement[bool]:
         return true()
     clauses: list[ColumnElement[bool]] = []
     if p.has(INSTITUTION):
-        clauses.append(_in_ids(Consent.institution_id, p.institution_ids))
+        clauses.append(in_ids(Consent.institution_id, p.institution_ids))
     if p.has(ENTERPRISE) and p.enterprise_id is not None:
         clauses.append(Consent.enterprise_id == p.enterprise_id)
     return or_(false(), *clauses)
@@ -422,12 +379,12 @@ def referral_scope(p: Principal) -> ColumnElement[bool]:
     if p.is_admin:
         return true()
     clauses: list[ColumnElement[bool]] = []
-    officer = _officer_enterprise_scope(p)
+    officer = officer_enterprise_scope(p)
     if officer:
         visible = select(Enterprise.id).where(or_(*officer))
         clauses.append(Referral.enterprise_id.in_(visible))
     if p.has(INSTITUTION):
-        clauses.append(_in_ids(Referral.institution_id, p.institution_ids))
+        clauses.append(in_ids(Referral.institution_id, p.institution_ids))
     return or_(false(), *clauses)
 
 
@@ -444,240 +401,3 @@ def scoped(stmt: Select[Any], scope: ColumnElement[bool]) -> Select[Any]:
     """`stmt` limited to `scope`; an unlimited scope adds no WHERE at all (so the database can
     count a whole table from its b-tree instead of testing ``1 = 1`` on every row)."""
     return stmt if unlimited(scope) else stmt.where(scope)
-
-
-# --------------------------------------------------------------------------- ledger
-
-
-def _ledger_scope(p: Principal, institution_id: Any, enterprise_id: Any) -> ColumnElement[bool]:
-    """Credit lines and loans: an institution its own (and its branches'), an enterprise its
-    own, officers those of the enterprises in their jurisdiction or zone."""
-    if p.is_admin:
-        return true()
-    clauses: list[ColumnElement[bool]] = []
-    officer = _officer_enterprise_scope(p)
-    if officer:
-        clauses.append(enterprise_id.in_(select(Enterprise.id).where(or_(*officer))))
-    if p.has(INSTITUTION):
-        clauses.append(_in_ids(institution_id, p.institution_ids))
-    if p.has(ENTERPRISE) and p.enterprise_id is not None:
-        clauses.append(enterprise_id == p.enterprise_id)
-    return or_(false(), *clauses)
-
-
-def credit_line_scope(p: Principal) -> ColumnElement[bool]:
-    return _ledger_scope(p, CreditLine.institution_id, CreditLine.enterprise_id)
-
-
-def loan_scope(p: Principal) -> ColumnElement[bool]:
-    return _ledger_scope(p, Loan.institution_id, Loan.enterprise_id)
-
-
-def ledger_write_scope(p: Principal) -> frozenset[int]:
-    """The institutions whose credit lines and loans the caller may act on."""
-    return p.institution_ids if p.has(INSTITUTION) else frozenset()
-
-
-# --------------------------------------------------------------------------- programmes
-
-
-def _runs_programmes(p: Principal) -> bool:
-    return p.has(PROGRAMME) and p.org_kind == "government"
-
-
-def _sees_all_programmes(p: Principal) -> bool:
-    return p.is_admin or p.is_national
-
-
-def programme_run_scope(p: Principal) -> ColumnElement[bool]:
-    """Programmes whose pools, claims and subsidies the caller runs (contributions, claim
-    decisions and payments, publishing, resolving and paying subsidies).
-
-    A programme names its sponsor only as text (``programme.sponsor``): nothing links it to an
-    organisation on the platform, so "the programmes an office sponsors" cannot be read from
-    the data. A programme's jurisdiction is therefore the zones it lists (``zone_ids``): the
-    national office and the admin run every programme; a provincial office runs those that
-    list a zone of its province. A programme that lists no zone is national in reach and is run
-    by the national office (and the admin) only — list its zones to hand it to a province.
-    """
-    if _sees_all_programmes(p):
-        return true()
-    if _runs_programmes(p) and p.province is not None:
-        return json_ids_overlap(
-            Programme.zone_ids, select(Zone.id).where(Zone.province == p.province)
-        )
-    return false()
-
-
-def _participation(institution_ids: frozenset[int]) -> list[ColumnElement[bool]]:
-    """Programmes one of `institution_ids` takes part in: listed in the programme, or it signed
-    one of the programme's agreements."""
-    if not institution_ids:
-        return []
-    signed = exists().where(
-        Agreement.programme_id == Programme.id, _in_ids(Agreement.institution_id, institution_ids)
-    )
-    return [json_ids_overlap(Programme.institution_ids, institution_ids), signed]
-
-
-def _participant_programmes(p: Principal) -> list[ColumnElement[bool]]:
-    """Programmes the caller's institution (or one of its branches) takes part in."""
-    if not p.has(INSTITUTION):
-        return []
-    return _participation(p.institution_ids)
-
-
-def _officer_programmes(p: Principal) -> list[ColumnElement[bool]]:
-    clauses: list[ColumnElement[bool]] = []
-    if _runs_programmes(p):
-        clauses.append(programme_run_scope(p))
-    if p.has(ZONE) and p.zone_id is not None:
-        clauses.append(json_ids_overlap(Programme.zone_ids, [p.zone_id]))
-    return clauses
-
-
-def programme_scope(p: Principal) -> ColumnElement[bool]:
-    """Programmes (and their targets) the caller sees: those it runs (`programme_run_scope`),
-    a zone officer those that list its zone, an institution those it takes part in."""
-    if _sees_all_programmes(p):
-        return true()
-    return or_(false(), *_officer_programmes(p), *_participant_programmes(p))
-
-
-def _programme_ids(clauses: list[ColumnElement[bool]]) -> Select[Any]:
-    return select(Programme.id).where(or_(false(), *clauses))
-
-
-def agreement_scope(p: Principal) -> ColumnElement[bool]:
-    """Agreements and their commitments: officers those of the programmes they see and those
-    with a zone or enterprise of their jurisdiction; an institution its own (and branches')."""
-    if _sees_all_programmes(p):
-        return true()
-    clauses: list[ColumnElement[bool]] = []
-    officer = _officer_programmes(p)
-    if officer:
-        clauses.append(Agreement.programme_id.in_(_programme_ids(officer)))
-        clauses.append(Agreement.zone_id.in_(select(Zone.id).where(zone_write_scope(p))))
-        enterprises = select(Enterprise.id).where(or_(false(), *_officer_enterprise_scope(p)))
-        clauses.append(Agreement.enterprise_id.in_(enterprises))
-    if p.has(INSTITUTION):
-        clauses.append(_in_ids(Agreement.institution_id, p.institution_ids))
-    return or_(false(), *clauses)
-
-
-def risk_pool_scope(p: Principal) -> ColumnElement[bool]:
-    """Risk pools (balances, rules, positions): those of the programmes the caller sees.
-
-    Nothing else opens a pool: a credit line that names a pool does not make it readable to the
-    line's bank (a line may name only a pool it could read anyway, see `line_pool_scope`)."""
-    if _sees_all_programmes(p):
-        return true()
-    seen = _officer_programmes(p) + _participant_programmes(p)
-    if not seen:
-        return false()
-    clause: ColumnElement[bool] = RiskPool.programme_id.in_(_programme_ids(seen))
-    return clause
-
-
-def line_pool_scope(lender_ids: frozenset[int]) -> ColumnElement[bool]:
-    """Risk pools a credit line may name: those of a programme in which the line's institution
-    takes part (listed in the programme, or it signed one of the programme's agreements).
-    `lender_ids` are the line's institution and its head offices (a head office's
-    participation covers its branches). A pool of no programme is named by no line. Any other
-    pool answers as if it did not exist, whoever enters the line (API, CLI, bank return)."""
-    clauses = _participation(lender_ids)
-    if not clauses:
-        return false()
-    clause: ColumnElement[bool] = RiskPool.programme_id.in_(_programme_ids(clauses))
-    return clause
-
-
-def line_product_scope(lender_ids: frozenset[int]) -> ColumnElement[bool]:
-    """Products a credit line may name: its own institution's (or a head office's, which its
-    branches sell). Another institution's product answers as if it did not exist."""
-    return _in_ids(Product.institution_id, lender_ids)
-
-
-def risk_pool_run_scope(p: Principal) -> ColumnElement[bool]:
-    """Pools the caller runs: those of the programmes it runs (a pool of no programme: the
-    national office and the admin)."""
-    if _sees_all_programmes(p):
-        return true()
-    runs = programme_run_scope(p)
-    if isinstance(runs, False_):
-        return runs
-    return RiskPool.programme_id.in_(select(Programme.id).where(runs))
-
-
-def pool_claim_scope(p: Principal) -> ColumnElement[bool]:
-    """Claims: officers every claim on the pools of the programmes they see; an institution
-    its own institution's (and branches') claims only."""
-    if _sees_all_programmes(p):
-        return true()
-    clauses: list[ColumnElement[bool]] = []
-    officer = _officer_programmes(p)
-    if officer:
-        pools = select(RiskPool.id).where(RiskPool.programme_id.in_(_programme_ids(officer)))
-        clauses.append(PoolClaim.pool_id.in_(pools))
-    if p.has(INSTITUTION):
-        clauses.append(_in_ids(PoolClaim.institution_id, p.institution_ids))
-    return or_(false(), *clauses)
-
-
-def pool_claim_run_scope(p: Principal) -> ColumnElement[bool]:
-    """Claims the caller may decide and pay: those on the pools it runs."""
-    runs = risk_pool_run_scope(p)
-    if isinstance(runs, True_ | False_):
-        return runs
-    return PoolClaim.pool_id.in_(select(RiskPool.id).where(runs))
-
-
-def subsidy_scope(p: Principal) -> ColumnElement[bool]:
-    """Interest subsidies: officers those of the programmes they see; an institution those on
-    its own loans; an enterprise its own."""
-    if _sees_all_programmes(p):
-        return true()
-    clauses: list[ColumnElement[bool]] = []
-    officer = _officer_programmes(p)
-    if officer:
-        codes = select(Programme.code).where(or_(false(), *officer))
-        clauses.append(InterestSubsidy.programme.in_(codes))
-    if p.has(INSTITUTION) and p.institution_ids:
-        loans = select(Loan.id).where(_in_ids(Loan.institution_id, p.institution_ids))
-        clauses.append(InterestSubsidy.loan_id.in_(loans))
-    if p.has(ENTERPRISE) and p.enterprise_id is not None:
-        clauses.append(InterestSubsidy.enterprise_id == p.enterprise_id)
-    return or_(false(), *clauses)
-
-
-def subsidy_run_scope(p: Principal) -> ColumnElement[bool]:
-    """Subsidies the caller publishes, resolves objections to and pays: those of the
-    programmes it runs."""
-    runs = programme_run_scope(p)
-    if isinstance(runs, True_ | False_):
-        return runs
-    return InterestSubsidy.programme.in_(select(Programme.code).where(runs))
-
-
-# --------------------------------------------------------------------------- matching
-
-
-def need_scope(p: Principal) -> ColumnElement[bool]:
-    """Financing needs follow their enterprise: whoever sees the enterprise sees its needs
-    (an institution: those of firms that consented or were referred to it)."""
-    if p.is_admin:
-        return true()
-    return FinancingNeed.enterprise_id.in_(select(Enterprise.id).where(enterprise_scope(p)))
-
-
-def need_write_scope(p: Principal) -> ColumnElement[bool]:
-    """Needs the caller may change: its own enterprise's, or (officers) those of the
-    enterprises whose record it may change."""
-    if p.is_admin:
-        return true()
-    return FinancingNeed.enterprise_id.in_(select(Enterprise.id).where(enterprise_write_scope(p)))
-
-
-def match_institution_ids(p: Principal) -> frozenset[int] | None:
-    """The institutions whose best-fitting needs the caller may ask for (None: any it sees)."""
-    return p.institution_ids if _institution_limited(p) else None

@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 from innofin.access import grants
 from innofin.access import service as access
 from innofin.access.passwords import hash_password
-from innofin.access.policy import Principal
 from innofin.access.schemas import (
     ConsentIn,
     ConsentOut,
@@ -37,6 +36,7 @@ from innofin.api.deps import (
 from innofin.api.errors import ERROR_RESPONSES, ErrorBody
 from innofin.api.pages import Page, PageRequest, fetch_page, list_page, page_request, sort_query
 from innofin.api.writes import run_write
+from innofin.kernel.principal import Principal
 from innofin.kernel.settings import Settings
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)

@@ -26,12 +26,12 @@ from sqlalchemy.orm import Session
 from innofin.access import throttle, tokens
 from innofin.access.models import ApiSession, PlatformSetting
 from innofin.access.passwords import hash_password, verify_password
-from innofin.access.policy import Principal
 from innofin.audit.recorder import Actor, record
 from innofin.db.engine import reader, unit_of_work
 from innofin.kernel.codes import OrgKind, Role
 from innofin.kernel.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from innofin.kernel.ids import IdScheme, normalise_identifier
+from innofin.kernel.principal import Principal
 from innofin.kernel.settings import Settings
 from innofin.registry.models import Enterprise, Institution, Organisation, User, UserRole, Zone
 

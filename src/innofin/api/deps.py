@@ -19,11 +19,12 @@ from pydantic import BaseModel, BeforeValidator
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from innofin.access.policy import PUBLIC_ACTIONS, Principal, may
+from innofin.access.policy import PUBLIC_ACTIONS, may
 from innofin.access.service import PrincipalCache, authenticate
 from innofin.api.errors import ApiError
 from innofin.db.engine import reader, unit_of_work
 from innofin.kernel.errors import Forbidden, Unauthenticated
+from innofin.kernel.principal import Principal
 from innofin.kernel.settings import Settings
 
 

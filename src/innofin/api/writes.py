@@ -15,12 +15,12 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from innofin.access.policy import Principal
 from innofin.api.deps import WriteHeaders, api_state
 from innofin.api.errors import ApiError
 from innofin.api.models import IdempotencyRecord
 from innofin.audit.recorder import Actor
 from innofin.db.engine import unit_of_work
+from innofin.kernel.principal import Principal
 
 REPLAYED = "Idempotent-Replayed"
 

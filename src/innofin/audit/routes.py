@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from innofin.access.policy import Principal
 from innofin.api.deps import allow
 from innofin.api.errors import ERROR_RESPONSES
 from innofin.api.pages import Page, PageRequest, list_page, page_request, sort_query
 from innofin.audit import service
 from innofin.audit.schemas import AuditOut
 from innofin.kernel.jsontypes import Text60, Text120
+from innofin.kernel.principal import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["audit"], responses=ERROR_RESPONSES)
 

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFil
 from fastapi import Path as PathParam
 from pydantic import BaseModel
 
-from innofin.access.policy import Principal
 from innofin.api.deps import WriteHeaders, allow, api_state, write_headers
 from innofin.api.errors import ERROR_RESPONSES, ApiError, ErrorBody, RowProblem
 from innofin.api.uploads import upload_folder
@@ -23,6 +22,7 @@ from innofin.ingest.mapping import shipped_mappings
 from innofin.ingest.readers import canonical_encoding
 from innofin.ingest.rejects import read_rejects
 from innofin.kernel.errors import Forbidden
+from innofin.kernel.principal import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["import"], responses=ERROR_RESPONSES)
 MAX_REPORTED = 1_000

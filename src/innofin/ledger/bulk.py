@@ -33,7 +33,6 @@ from typing import Any
 from sqlalchemy import Table, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from innofin.access.policy import line_pool_scope, line_product_scope
 from innofin.audit.recorder import Actor, jsonable, now, record
 from innofin.db import chain
 from innofin.kernel.errors import InnofinError
@@ -55,6 +54,7 @@ from innofin.ledger.models import (
     RiskPool,
 )
 from innofin.ledger.pools import engine as pools
+from innofin.ledger.scopes import line_pool_scope, line_product_scope
 from innofin.registry.models import Enterprise, Institution, Product
 
 CHUNK = 900  # ids per IN (…): under SQLite's default limit of bound parameters
@@ -406,7 +406,7 @@ class _Batch:
 
     def _load_nameable(self, new: list[service.LineSpec]) -> None:
         """The pools and products each institution's new lines name that the access policy
-        lets them name (`policy.line_pool_scope`, `policy.line_product_scope`)."""
+        lets them name (`scopes.line_pool_scope`, `scopes.line_product_scope`)."""
         for inst in sorted({spec.institution_id for spec in new}):
             mine = [spec for spec in new if spec.institution_id == inst]
             lenders = queries.lender_ids(self.session, inst)

@@ -54,6 +54,11 @@ def fingerprint(request: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def ledger_key(actor: Actor, key: str | None) -> str | None:
+    """The ledger's idempotency key for a client's key: per user, so users never collide."""
+    return None if key is None else f"api:{actor.user_id}:{key}"[:120]
+
+
 def replayed(session: Session, key: str | None, request: dict[str, Any]) -> LedgerEvent | None:
     """The event an earlier request with this idempotency key recorded (None if there is none);
     the same key with a different request is refused."""

@@ -18,7 +18,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from innofin.access.policy import line_pool_scope, line_product_scope
 from innofin.audit.recorder import Actor
 from innofin.kernel.codes import Role
 from innofin.kernel.errors import InvalidIdentifier
@@ -27,6 +26,7 @@ from innofin.kernel.periods import add_months
 from innofin.ledger import bulk, queries
 from innofin.ledger.loans import service
 from innofin.ledger.models import Agreement, AgreementCommitment, CreditLine, Programme, RiskPool
+from innofin.ledger.scopes import line_pool_scope, line_product_scope
 from innofin.registry.models import (
     Enterprise,
     IndicatorReport,

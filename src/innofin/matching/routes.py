@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from innofin.access.policy import Principal
 from innofin.api.deps import RowId, WriteHeaders, allow, api_state, ok, reading, write_headers
 from innofin.api.errors import ERROR_RESPONSES
 from innofin.api.pages import Page, PageRequest, list_page, page_request
 from innofin.api.writes import run_write
 from innofin.kernel.jsontypes import IsoDate
+from innofin.kernel.principal import Principal
 from innofin.matching import service
 from innofin.matching.models import FinancingNeed
 from innofin.matching.schemas import (

@@ -2,7 +2,7 @@
 ways, back-test the recommender on the ledger's history.
 
 Each function takes the session of the caller's unit of work and, where rows are the caller's to
-see, a `Principal`: needs follow the enterprise they belong to (`policy.need_scope`). The ledger
+see, a `Principal`: needs follow the enterprise they belong to (`scopes.need_scope`). The ledger
 is read through its tables only (loans, credit lines), never through its services. Loading turns
 rows into the engines' columns (`_load_*`); the engines (`eligibility_engine`,
 `recommend_engine`, `track_engine`) do the work; this module only turns their indices into
@@ -23,15 +23,16 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from innofin.access import policy
-from innofin.access.policy import Principal
 from innofin.db.queries import apply, visible, writable
 from innofin.kernel.codes import TECH_FIELD_NAMES, Role, TechField
 from innofin.kernel.disclosure import DisclosureRule
 from innofin.kernel.errors import Forbidden, InvalidInput, NotFound
+from innofin.kernel.principal import Principal
 from innofin.kernel.settings import Settings
 from innofin.ledger.models import CreditLine, Loan
 from innofin.matching import eligibility_engine as elig
 from innofin.matching import recommend_engine as rec
+from innofin.matching import scopes
 from innofin.matching import track_engine as track
 from innofin.matching.models import FinancingNeed
 from innofin.matching.schemas import (
@@ -84,7 +85,7 @@ DAY0 = dt.date(1970, 1, 1)
 def needs_query(
     p: Principal, enterprise_id: int | None = None, status: str | None = None
 ) -> Select[Any]:
-    stmt = policy.scoped(select(FinancingNeed), policy.need_scope(p))
+    stmt = policy.scoped(select(FinancingNeed), scopes.need_scope(p))
     if enterprise_id is not None:
         stmt = stmt.where(FinancingNeed.enterprise_id == enterprise_id)
     if status is not None:
@@ -93,7 +94,7 @@ def needs_query(
 
 
 def need(session: Session, p: Principal, need_id: int) -> FinancingNeed:
-    return visible(session, FinancingNeed, need_id, policy.need_scope(p), "financing need")
+    return visible(session, FinancingNeed, need_id, scopes.need_scope(p), "financing need")
 
 
 def _now() -> dt.datetime:
@@ -130,7 +131,7 @@ def post_need(session: Session, p: Principal, body: NeedCreate) -> FinancingNeed
 
 def update_need(session: Session, p: Principal, need_id: int, body: NeedFields) -> FinancingNeed:
     row = need(session, p, need_id)
-    writable(session, FinancingNeed, need_id, policy.need_write_scope(p), "financing need")
+    writable(session, FinancingNeed, need_id, scopes.need_write_scope(p), "financing need")
     changes = body.model_dump(exclude_unset=True)
     policy.check_reach_fields(p, "financing_need", changes, "financing need")
     for name in ("amount", "term_months", "purpose", "needed_by", "equity_acceptable", "status"):
@@ -995,7 +996,7 @@ def recommend_institution(
     """An institution's best-fitting open needs. Its own officers (and officers, the admin) ask;
     a firm is named only where the caller may see it (`policy.enterprise_scope`)."""
     inst = visible(session, Institution, institution_id, policy.institution_scope(p), "institution")
-    limited = policy.match_institution_ids(p)
+    limited = scopes.match_institution_ids(p)
     if limited is not None and institution_id not in limited:
         raise Forbidden(
             f"you may see institution {institution_id} but not its matches", field="institution_id"

@@ -19,11 +19,11 @@ from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from innofin.access import policy
-from innofin.access.policy import Principal
 from innofin.db.queries import apply, visible, writable
 from innofin.kernel.disclosure import CellStats, DisclosureRule, protect
 from innofin.kernel.errors import Conflict, Forbidden, NotFound
 from innofin.kernel.ids import normalise_identifier
+from innofin.kernel.principal import Principal
 from innofin.registry import checks
 from innofin.registry.models import (
     Certification,

@@ -7,7 +7,6 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from innofin.access.policy import Principal
 from innofin.api.deps import (
     RowId,
     WriteHeaders,
@@ -23,6 +22,7 @@ from innofin.api.pages import Page, PageRequest, list_page, page_request, sort_q
 from innofin.api.writes import run_write
 from innofin.kernel.codes import InstitutionKind, ProductKind, ZoneLevel
 from innofin.kernel.jsontypes import IsoDate, Text20, Text40, Text60
+from innofin.kernel.principal import Principal
 from innofin.registry import records
 from innofin.registry.schemas import (
     AggregateCell,

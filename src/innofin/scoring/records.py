@@ -5,15 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from innofin.access.policy import (
-    INSTITUTION,
-    Principal,
-    enterprise_scope,
-    indicator_scope,
-    unlimited,
-)
+from innofin.access.policy import INSTITUTION, enterprise_scope, indicator_scope, unlimited
 from innofin.db.queries import visible
 from innofin.kernel.errors import NotFound
+from innofin.kernel.principal import Principal
 from innofin.registry.models import Enterprise, Zone
 from innofin.scoring import lists, service
 from innofin.scoring.models import KeyListEntry, ZoneRanking

@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from innofin.access.policy import Principal
 from innofin.api.deps import (
     RowId,
     WriteHeaders,
@@ -23,6 +22,7 @@ from innofin.api.writes import remember, replay
 from innofin.audit.recorder import Actor
 from innofin.kernel.errors import Forbidden
 from innofin.kernel.jsontypes import Text40
+from innofin.kernel.principal import Principal
 from innofin.scoring import records, service
 from innofin.scoring.schemas import (
     KeyListOut,

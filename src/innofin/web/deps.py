@@ -12,10 +12,11 @@ from typing import Any
 
 from fastapi import Depends, Request
 
-from innofin.access.policy import ACTIONS, PUBLIC_ACTIONS, Principal, may
+from innofin.access.policy import ACTIONS, PUBLIC_ACTIONS, may
 from innofin.access.service import authenticate
 from innofin.api.deps import COOKIE, api_state
 from innofin.kernel.errors import Forbidden, Unauthenticated
+from innofin.kernel.principal import Principal
 
 
 class SignInRequired(Exception):

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from innofin.access.policy import Principal, may
+from innofin.access.policy import may
+from innofin.kernel.principal import Principal
 from innofin.web.render import N_
 
 

@@ -14,19 +14,16 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from innofin.access.policy import (
-    Principal,
-    credit_line_scope,
-    enterprise_scope,
-    ledger_write_scope,
-    loan_scope,
-)
+from innofin.access.policy import enterprise_scope
 from innofin.audit.recorder import Actor
 from innofin.kernel.errors import Forbidden, NotFound
+from innofin.kernel.principal import Principal
 from innofin.ledger import queries
+from innofin.ledger.journal import ledger_key
 from innofin.ledger.loans import service
 from innofin.ledger.models import CreditLine, LedgerEvent, Loan
 from innofin.ledger.schemas import CreditLineCreate, DrawdownCreate, RepaymentCreate
+from innofin.ledger.scopes import credit_line_scope, ledger_write_scope, loan_scope, own
 from innofin.registry.models import Enterprise
 
 LINE_SORTS = {
@@ -122,17 +119,6 @@ def loan(session: Session, p: Principal, loan_id: int) -> Loan:
 def loan_events(session: Session, p: Principal, loan_id: int) -> list[LedgerEvent]:
     loan(session, p, loan_id)
     return queries.history(session, "loan", loan_id)
-
-
-def own(p: Principal, institution_id: int, what: str) -> None:
-    """Refuse (403) an action on a visible row of another institution."""
-    if institution_id not in ledger_write_scope(p):
-        raise Forbidden(f"{what} belongs to another institution")
-
-
-def ledger_key(actor: Actor, key: str | None) -> str | None:
-    """The ledger's idempotency key for a client's key: per user, so users never collide."""
-    return None if key is None else f"api:{actor.user_id}:{key}"[:120]
 
 
 def propose_line(

@@ -6,13 +6,13 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from innofin.access.policy import Principal
 from innofin.api.deps import RowId, WriteHeaders, allow, ok, reading, write_headers
 from innofin.api.errors import ERROR_RESPONSES
 from innofin.api.pages import Page, PageRequest, list_page, page_request, sort_query
 from innofin.api.writes import run_write
 from innofin.audit.recorder import Actor
 from innofin.kernel.jsontypes import IsoDate
+from innofin.kernel.principal import Principal
 from innofin.ledger.loans import records
 from innofin.ledger.schemas import (
     CreditLineCreate,

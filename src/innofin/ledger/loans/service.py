@@ -24,7 +24,6 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from innofin.access.policy import line_pool_scope, line_product_scope
 from innofin.audit.recorder import Actor, now
 from innofin.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
 from innofin.kernel.money import money_arg
@@ -50,6 +49,7 @@ from innofin.ledger.models import (
 )
 from innofin.ledger.pools import engine as pools
 from innofin.ledger.queries import lender_ids, nameable
+from innofin.ledger.scopes import line_pool_scope, line_product_scope
 from innofin.registry.models import Enterprise, Institution, Product
 
 CURRENCY = "CNY"

@@ -1,6 +1,6 @@
 """Risk pools and their claims as the API serves them: scoped reads and the actions.
 
-Officers who run a pool's programme (`access.policy.risk_pool_run_scope`) take contributions,
+Officers who run a pool's programme (`ledger.scopes.risk_pool_run_scope`) take contributions,
 decide claims and pay them; the bank whose loan defaulted files the claim (the maker), and the
 officer who decides it must be another user (the checker). A pool or claim outside the caller's
 scope does not exist for it (404); one it sees but does not run is refused (403).
@@ -15,22 +15,23 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from innofin.access.policy import (
-    Principal,
+from innofin.access.policy import scoped
+from innofin.audit.recorder import Actor
+from innofin.db.queries import visible, writable
+from innofin.kernel.errors import InvalidInput
+from innofin.kernel.principal import Principal
+from innofin.ledger.journal import ledger_key, locked
+from innofin.ledger.models import Loan, PoolClaim, RiskPool
+from innofin.ledger.pools import service as pools
+from innofin.ledger.schemas import ClaimCreate, ContributionCreate, PoolDetail, PoolOut, PositionOut
+from innofin.ledger.scopes import (
+    loan_scope,
+    own,
     pool_claim_run_scope,
     pool_claim_scope,
     risk_pool_run_scope,
     risk_pool_scope,
-    scoped,
 )
-from innofin.audit.recorder import Actor
-from innofin.db.queries import visible, writable
-from innofin.kernel.errors import InvalidInput
-from innofin.ledger.journal import locked
-from innofin.ledger.loans import records
-from innofin.ledger.models import PoolClaim, RiskPool
-from innofin.ledger.pools import service as pools
-from innofin.ledger.schemas import ClaimCreate, ContributionCreate, PoolDetail, PoolOut, PositionOut
 
 POOL_SORTS = {"id": RiskPool.id, "code": RiskPool.code, "balance": RiskPool.balance}
 CLAIM_SORTS = {"id": PoolClaim.id, "covered": PoolClaim.covered}
@@ -84,7 +85,7 @@ def contribute(
         contributor=body.contributor,
         amount=body.amount,
         on=body.paid_on,
-        key=records.ledger_key(actor, key),
+        key=ledger_key(actor, key),
     )
     return pool(session, p, pool_id)
 
@@ -113,12 +114,10 @@ def file_claim(
 ) -> PoolClaim:
     """The bank's claim (the maker) on its defaulted loan, assessed by the pool's rules."""
     pool_row(session, p, pool_id)
-    loan = records.loan(session, p, body.loan_id)
+    loan = visible(session, Loan, body.loan_id, loan_scope(p), "loan")
     if not p.is_admin:
-        records.own(p, loan.institution_id, f"loan {loan.id}")
-    ev = pools.file_claim(
-        session, actor, pool_id, loan.id, on=today, key=records.ledger_key(actor, key)
-    )
+        own(p, loan.institution_id, f"loan {loan.id}")
+    ev = pools.file_claim(session, actor, pool_id, loan.id, on=today, key=ledger_key(actor, key))
     return claim(session, p, ev.entity_id)
 
 
@@ -140,7 +139,7 @@ def decide_claim(
     """The checker's decision: another user than the claim's maker."""
     _run(session, p, claim_id)
     pools.decide_claim(
-        session, actor, claim_id, approve=approve, on=today, key=records.ledger_key(actor, key)
+        session, actor, claim_id, approve=approve, on=today, key=ledger_key(actor, key)
     )
     return claim(session, p, claim_id)
 
@@ -154,5 +153,5 @@ def pay_claim(
     key: str | None,
 ) -> PoolClaim:
     _run(session, p, claim_id)
-    pools.pay_claim(session, actor, claim_id, on=paid_on, key=records.ledger_key(actor, key))
+    pools.pay_claim(session, actor, claim_id, on=paid_on, key=ledger_key(actor, key))
     return claim(session, p, claim_id)

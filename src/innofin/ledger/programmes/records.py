@@ -1,6 +1,6 @@
 """Programmes and agreements as the API serves them: reads within the caller's scope.
 
-A programme or agreement outside the caller's scope (`access.policy.programme_scope`,
+A programme or agreement outside the caller's scope (`ledger.scopes.programme_scope`,
 `agreement_scope`) does not exist for it (404). Programmes are created from YAML files
 (``innofin ledger programme load``); the API reads them.
 """
@@ -12,8 +12,9 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from innofin.access.policy import Principal, agreement_scope, programme_scope, scoped
+from innofin.access.policy import scoped
 from innofin.db.queries import visible
+from innofin.kernel.principal import Principal
 from innofin.ledger.models import Agreement, AgreementCommitment, Programme, ProgrammeTarget
 from innofin.ledger.schemas import (
     AgreementDetail,
@@ -23,6 +24,7 @@ from innofin.ledger.schemas import (
     ProgrammeOut,
     TargetOut,
 )
+from innofin.ledger.scopes import agreement_scope, programme_scope
 
 PROGRAMME_SORTS = {
     "id": Programme.id,

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from innofin.access.policy import Principal
 from innofin.api.deps import RowId, allow, ok, reading
 from innofin.api.errors import ERROR_RESPONSES
 from innofin.api.pages import Page, PageRequest, list_page, page_request, sort_query
+from innofin.kernel.principal import Principal
 from innofin.ledger.programmes import records
 from innofin.ledger.schemas import AgreementDetail, AgreementOut, ProgrammeDetail, ProgrammeOut
 

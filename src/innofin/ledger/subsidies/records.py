@@ -18,21 +18,21 @@ from pydantic import ValidationError
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from innofin.access.policy import (
-    Principal,
-    loan_scope,
-    programme_run_scope,
-    programme_scope,
-    scoped,
-    subsidy_run_scope,
-    subsidy_scope,
-)
+from innofin.access.policy import scoped
 from innofin.audit.recorder import Actor
 from innofin.db.queries import visible, writable
 from innofin.kernel.errors import Forbidden, InvalidInput
+from innofin.kernel.principal import Principal
 from innofin.ledger.models import InterestSubsidy, Programme
 from innofin.ledger.pools import engine as pool_engine
 from innofin.ledger.schemas import SubsidyBatch, SubsidyOut, SubsidyPublish, SubsidyRulesIn
+from innofin.ledger.scopes import (
+    loan_scope,
+    programme_run_scope,
+    programme_scope,
+    subsidy_run_scope,
+    subsidy_scope,
+)
 from innofin.ledger.subsidies import service as subsidies
 
 SUBSIDY_SORTS = {

@@ -7,11 +7,11 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from innofin.access.policy import Principal
 from innofin.api.deps import RowId, WriteHeaders, allow, api_state, ok, reading, write_headers
 from innofin.api.errors import ERROR_RESPONSES
 from innofin.api.pages import Page, PageRequest, list_page, page_request, sort_query
 from innofin.api.writes import run_write
+from innofin.kernel.principal import Principal
 from innofin.ledger.loans.routes import write_actor
 from innofin.ledger.schemas import (
     Objection,

@@ -14,12 +14,12 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from innofin.access import service as access
-from innofin.access.policy import Principal
 from innofin.access.routes import secure_cookie
 from innofin.api.deps import COOKIE, api_state
 from innofin.audit.recorder import Actor
 from innofin.db.engine import unit_of_work
 from innofin.kernel.errors import RateLimited, Unauthenticated
+from innofin.kernel.principal import Principal
 from innofin.web import i18n
 from innofin.web.deps import CsrfRefused, page, public_page
 from innofin.web.render import CSRF_FIELD, N_, csrf_valid, render

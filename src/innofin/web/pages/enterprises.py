@@ -22,12 +22,13 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from innofin.access.policy import INSTITUTION, Principal, enterprise_scope, may, unlimited
+from innofin.access.policy import INSTITUTION, enterprise_scope, may, unlimited
 from innofin.api.deps import RowId, api_state, reading
 from innofin.api.pages import PageRequest, fetch_page
 from innofin.kernel.errors import InvalidInput, NotFound
 from innofin.kernel.indicators import REPORT_FIELDS
 from innofin.kernel.money import column_unit
+from innofin.kernel.principal import Principal
 from innofin.registry import records
 from innofin.registry.models import (
     Certification,

@@ -14,9 +14,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from innofin.access.policy import Principal, enterprise_scope, may, unlimited
+from innofin.access.policy import enterprise_scope, may, unlimited
 from innofin.api.deps import reading
 from innofin.kernel.codes import Role
+from innofin.kernel.principal import Principal
 from innofin.registry.models import Enterprise
 from innofin.scoring.models import KeyList, ScoreResult, ScoreRun, ZoneRanking
 from innofin.web.deps import page

@@ -16,9 +16,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from innofin.access.policy import INSTITUTION, Principal, enterprise_scope, unlimited
+from innofin.access.policy import INSTITUTION, enterprise_scope, unlimited
 from innofin.api.deps import reading
 from innofin.kernel.errors import InvalidInput
+from innofin.kernel.principal import Principal
 from innofin.registry.models import Enterprise, Zone
 from innofin.scoring import lists
 from innofin.scoring import records as score_records

@@ -1,0 +1,32 @@
+"""Which financing needs each caller can see and change: the row scopes of matching's tables,
+built from the access policy's (`innofin.access.policy`, where the actions are decided)."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, select, true
+
+from innofin.access.policy import enterprise_scope, enterprise_write_scope, institution_limited
+from innofin.kernel.principal import Principal
+from innofin.matching.models import FinancingNeed
+from innofin.registry.models import Enterprise
+
+
+def need_scope(p: Principal) -> ColumnElement[bool]:
+    """Financing needs follow their enterprise: whoever sees the enterprise sees its needs
+    (an institution: those of firms that consented or were referred to it)."""
+    if p.is_admin:
+        return true()
+    return FinancingNeed.enterprise_id.in_(select(Enterprise.id).where(enterprise_scope(p)))
+
+
+def need_write_scope(p: Principal) -> ColumnElement[bool]:
+    """Needs the caller may change: its own enterprise's, or (officers) those of the
+    enterprises whose record it may change."""
+    if p.is_admin:
+        return true()
+    return FinancingNeed.enterprise_id.in_(select(Enterprise.id).where(enterprise_write_scope(p)))
+
+
+def match_institution_ids(p: Principal) -> frozenset[int] | None:
+    """The institutions whose best-fitting needs the caller may ask for (None: any it sees)."""
+    return p.institution_ids if institution_limited(p) else None
