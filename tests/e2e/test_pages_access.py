@@ -88,9 +88,81 @@ PAGES: list[Page] = [
         allow(*AGGREGATE_READERS),
     ),
     Page("/zone-rankings", lambda w: "/zone-rankings", allow(*OFFICERS)),
+    # the ledger: the same row scopes as the API's ledger reads (programme 甲: zone Z1, bank A;
+    # 乙: zone Z2, bank B; line p: bank A to e2, pending)
+    Page("/ledger", lambda w: "/ledger", allow(*ALL)),
+    Page("/ledger/programmes", lambda w: "/ledger/programmes", allow(*AGGREGATE_READERS)),
+    Page(
+        "/ledger/agreements/{agreement_id}",
+        lambda w: f"/ledger/agreements/{w.ids['ag_jia']}",
+        allow(*OFFICERS, "bank_a", hidden=("bank_b",)),
+    ),
+    Page(
+        "/ledger/agreements/{agreement_id}",
+        lambda w: f"/ledger/agreements/{w.ids['ag_yi']}",
+        allow("admin", "national", "bank_b", hidden=("province", "zone", "bank_a")),
+    ),
+    Page("/ledger/credit-lines", lambda w: "/ledger/credit-lines", allow(*ALL)),
+    Page(
+        "/ledger/credit-lines/{line_id}",
+        lambda w: f"/ledger/credit-lines/{w.ids['line_a']}",
+        allow(*OFFICERS, "bank_a", "firm", hidden=("bank_b",)),
+    ),
+    Page(
+        "/ledger/credit-lines/{line_id}",
+        lambda w: f"/ledger/credit-lines/{w.ids['line_p']}",
+        allow(*OFFICERS, "bank_a", hidden=("bank_b", "firm")),
+    ),
+    Page(
+        "/ledger/credit-lines/{line_id}",
+        lambda w: f"/ledger/credit-lines/{w.ids['line_b']}",
+        allow("admin", "national", "bank_b", hidden=("province", "zone", "bank_a", "firm")),
+    ),
+    Page(
+        "/ledger/loans/{loan_id}",
+        lambda w: f"/ledger/loans/{w.ids['loan_a']}",
+        allow(*OFFICERS, "bank_a", "firm", hidden=("bank_b",)),
+    ),
+    Page(
+        "/ledger/loans/{loan_id}",
+        lambda w: f"/ledger/loans/{w.ids['loan_b']}",
+        allow("admin", "national", "bank_b", hidden=("province", "zone", "bank_a", "firm")),
+    ),
+    Page("/ledger/risk-pools", lambda w: "/ledger/risk-pools", allow(*AGGREGATE_READERS)),
+    Page(
+        "/ledger/risk-pools/{pool_id}",
+        lambda w: f"/ledger/risk-pools/{w.ids['pool_jia']}",
+        allow(*OFFICERS, "bank_a", hidden=("bank_b",)),
+    ),
+    Page(
+        "/ledger/risk-pools/{pool_id}",
+        lambda w: f"/ledger/risk-pools/{w.ids['pool_yi']}",
+        allow("admin", "national", "bank_b", hidden=("province", "zone", "bank_a")),
+    ),
+    Page("/ledger/subsidies", lambda w: "/ledger/subsidies", allow(*ALL)),
+    # imports change every province's rows: platform admins and national officers only
+    Page("/imports", lambda w: "/imports", allow("admin", "national")),
+    Page("/consents", lambda w: "/consents", allow("admin", "bank_a", "bank_b", "firm")),
+    Page("/audit", lambda w: "/audit", allow("admin")),
+    Page(
+        "/audit",
+        lambda w: f"/audit?entity=credit_line&entity_id={w.ids['line_a']}",
+        allow("admin"),
+    ),
 ]
-#: form posts, tested where their behaviour is (tests/e2e/test_pages_forms.py)
-FORMS = {("POST", "/sign-in"), ("POST", "/sign-out"), ("POST", "/language")}
+#: form posts, tested where their behaviour is (tests/e2e/test_pages_forms.py, and the ledger's,
+#: imports' and consents' in tests/e2e/test_pages_ledger_forms.py)
+FORMS = {
+    ("POST", "/sign-in"),
+    ("POST", "/sign-out"),
+    ("POST", "/language"),
+    ("POST", "/ledger/credit-lines/{line_id}/decision"),
+    ("POST", "/ledger/subsidies/{subsidy_id}/confirmation"),
+    ("POST", "/ledger/subsidies/{subsidy_id}/objection"),
+    ("POST", "/imports"),
+    ("POST", "/consents"),
+    ("POST", "/consents/{consent_id}/withdraw"),
+}
 
 
 class Visitor:

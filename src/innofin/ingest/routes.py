@@ -56,6 +56,13 @@ def _problems(path: Path | None) -> list[RowProblem]:
     ]
 
 
+def may_import(p: Principal) -> None:
+    """Imports change every province's rows: platform admins and national officers only (the
+    upload page asks the same)."""
+    if not (p.is_admin or p.is_national):
+        raise Forbidden("imports are for platform admins and national programme officers")
+
+
 @router.post(
     "/imports/{kind}",
     response_model=ImportOut,
@@ -78,8 +85,7 @@ def import_upload(
     w: WriteHeaders = Depends(write_headers),
     p: Principal = allow("import:run"),
 ) -> Response:
-    if not (p.is_admin or p.is_national):
-        raise Forbidden("imports are for platform admins and national programme officers")
+    may_import(p)
     name = Path(file.filename or "upload.csv").name
     if Path(name).suffix.lower() not in (".csv", ".xlsx"):
         raise ApiError(415, "unsupported_media_type", "upload a .csv or .xlsx file", "file")

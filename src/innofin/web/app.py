@@ -40,9 +40,17 @@ API_PREFIXES = ("/api/", "/docs", "/redoc", "/openapi.json")
 
 
 def routers() -> tuple[APIRouter, ...]:
-    from innofin.web.pages import auth, enterprises, home, scoring
+    from innofin.web.pages import auth, consents, enterprises, home, imports, ledger, scoring
 
-    return (auth.router, home.router, enterprises.router, scoring.router)
+    return (
+        auth.router,
+        home.router,
+        enterprises.router,
+        scoring.router,
+        ledger.router,
+        imports.router,
+        consents.router,
+    )
 
 
 def _actions(dependant: Dependant) -> Iterator[str]:
