@@ -11,10 +11,10 @@ from typing import TypeVar
 from fastapi import Request
 from sqlalchemy.orm import Session
 
-from innofin.access.policy import Principal
 from innofin.api.deps import api_state
 from innofin.audit.recorder import Actor
 from innofin.db.engine import unit_of_work
+from innofin.kernel.principal import Principal
 from innofin.web.pages.auth import check_csrf
 
 T = TypeVar("T")

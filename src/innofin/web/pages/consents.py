@@ -17,10 +17,11 @@ from starlette.responses import RedirectResponse, Response
 
 from innofin.access import grants
 from innofin.access.models import Consent
-from innofin.access.policy import Principal, may
+from innofin.access.policy import may
 from innofin.api.deps import RowId, api_state, reading
 from innofin.audit import service as audit
 from innofin.audit.models import AuditEvent
+from innofin.kernel.principal import Principal
 from innofin.registry.models import Enterprise, Institution
 from innofin.web.deps import page
 from innofin.web.render import render

@@ -12,7 +12,6 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from starlette.responses import Response
 
-from innofin.access.policy import Principal
 from innofin.api.deps import api_state
 from innofin.api.uploads import upload_folder
 from innofin.ingest import service
@@ -21,6 +20,7 @@ from innofin.ingest.kinds import KINDS
 from innofin.ingest.mapping import shipped_mappings
 from innofin.ingest.rejects import read_rejects
 from innofin.ingest.routes import MAX_REPORTED, may_import
+from innofin.kernel.principal import Principal
 from innofin.web.deps import page
 from innofin.web.pages.auth import check_csrf
 from innofin.web.render import N_, render

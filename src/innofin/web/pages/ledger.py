@@ -20,10 +20,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
-from innofin.access.policy import Principal, ledger_write_scope, may
+from innofin.access.policy import may
 from innofin.api.deps import RowId, api_state, reading
 from innofin.kernel.errors import InvalidInput
 from innofin.kernel.money import column_unit
+from innofin.kernel.principal import Principal
 from innofin.ledger.loans import records as loans
 from innofin.ledger.loans import service as loan_service
 from innofin.ledger.models import (
@@ -36,6 +37,7 @@ from innofin.ledger.models import (
 from innofin.ledger.pools import records as pools
 from innofin.ledger.programmes import records as programmes
 from innofin.ledger.schemas import CommitmentOut, PoolOut
+from innofin.ledger.scopes import ledger_write_scope
 from innofin.ledger.subsidies import records as subsidies
 from innofin.registry.models import Enterprise, Institution
 from innofin.web.deps import page
