@@ -118,6 +118,7 @@ def run(
         from innofin.matching.commands import print_demo
 
         print_demo(eng, SCALES[scale].years[-1])
+        credentials = _demo_credentials(eng)
     finally:
         eng.dispose()
     url = eng.url.render_as_string(hide_password=True)
@@ -132,8 +133,11 @@ def run(
             "innofin import indicators examples/年度指标.xlsx --mapping indicators-zh",
             "a zone's file: Chinese headers, amounts in 万元",
         ),
-        ("innofin user passwd demo.admin", "give a demo user a password, then"),
-        ("innofin serve", "the REST API; docs at http://127.0.0.1:8000/docs"),
+        (
+            "innofin serve",
+            "the web pages at http://127.0.0.1:8000/ (sign in as a demo user "
+            "below), the REST API beside them, docs at /docs",
+        ),
         ("innofin audit show key_list 1", "the audit trail of a record: who chose the list"),
         (f"innofin score explain {top} --year {last}", "why a firm has its points"),
         ("innofin lists history key-enterprises", "the versions of the key list"),
@@ -144,6 +148,60 @@ def run(
     width = min(44, max(len(command) for command, _ in hints))  # as shell lines with a comment
     lines = (f"  {c:<{width}}  # {what}" if c else f"  # {what}" for c, what in hints)
     console.print("\n".join(lines), soft_wrap=True, highlight=False, markup=False)
+    _print_credentials(credentials)
+
+
+#: one demo user per role (and a second bank officer, the checker of the first one's lines),
+#: given a password by `demo run` so the web pages can be tried at once
+DEMO_LOGINS = (
+    ("demo.admin", "platform administrator"),
+    ("demo.officer", "national programme officer"),
+    ("demo.province1", "provincial programme officer"),
+    ("demo.zone1", "zone officer"),
+    ("demo.bank1", "bank officer (maker)"),
+    ("demo.checker1", "bank officer (checker of demo.bank1's lines)"),
+    ("demo.firm1", "enterprise user"),
+)
+
+
+def _demo_credentials(eng: Engine) -> list[tuple[str, str, str]]:
+    """A fresh random password for each of `DEMO_LOGINS` (user, role, password); the demo
+    prints them once — they are this demo database's, nothing else's."""
+    import secrets
+
+    from sqlalchemy import select
+
+    from innofin.access.passwords import hash_password
+    from innofin.audit.recorder import Actor
+    from innofin.db.engine import unit_of_work
+    from innofin.registry.models import User
+
+    chosen = [(u, role, secrets.token_urlsafe(12)) for u, role in DEMO_LOGINS]
+    hashed = {u: hash_password(pw, u) for u, _, pw in chosen}  # before the write transaction
+    with unit_of_work(eng, actor=Actor.cli("demo credentials")) as session:
+        for username, _, _ in chosen:
+            found = session.scalar(select(User).where(User.username == username))
+            if found is None:
+                raise InnofinError(f"the demo has no user {username}")
+            found.password_hash = hashed[username]
+        session.flush()
+    return chosen
+
+
+def _print_credentials(credentials: list[tuple[str, str, str]]) -> None:
+    table = Table(
+        title="DEMO CREDENTIALS — for this demo database only (new passwords each demo run)",
+        title_justify="left",
+    )
+    for column in ("user name", "role", "password"):
+        table.add_column(column)
+    for username, role, password in credentials:
+        table.add_row(username, role, password)
+    console.print(table)
+    console.print(
+        "  Start the pages with `innofin serve` (after the export above) and open "
+        "http://127.0.0.1:8000/ ; sign in with one of these users."
+    )
 
 
 def _activate_hint() -> list[tuple[str, str]]:

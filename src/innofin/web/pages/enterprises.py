@@ -79,14 +79,26 @@ def names(s: Session, lang: str) -> Names:
     return Names(zones, fields, stages, certs)
 
 
-def latest_run(s: Session) -> tuple[ScoreRun, int] | None:
-    """The latest scoring run and its system's scale."""
-    run = s.scalars(select(ScoreRun).order_by(ScoreRun.id.desc()).limit(1)).first()
-    if run is None:
+#: the indicator system whose points the pages show first (others on request)
+MAIN_SYSTEM = "default"
+
+
+def latest_run(s: Session, system: str | None = None) -> tuple[ScoreRun, int] | None:
+    """The latest scoring run of `system` (else of the main system, else of any) and its
+    system's scale."""
+    found = None
+    for code in (system,) if system else (MAIN_SYSTEM, None):
+        stmt = select(ScoreRun).join(ScoreSystemRecord, ScoreSystemRecord.id == ScoreRun.system_id)
+        if code is not None:
+            stmt = stmt.where(ScoreSystemRecord.code == code)
+        found = s.scalars(stmt.order_by(ScoreRun.id.desc()).limit(1)).first()
+        if found is not None:
+            break
+    if found is None:
         return None
-    system = s.get(ScoreSystemRecord, run.system_id)
-    scale = int((system.document if system else {}).get("scale") or 100)
-    return run, scale
+    record = s.get(ScoreSystemRecord, found.system_id)
+    scale = int((record.document if record else {}).get("scale") or 100)
+    return found, scale
 
 
 def bands(scale: int) -> list[tuple[str, str]]:
@@ -261,6 +273,7 @@ def enterprise_profile(
     request: Request,
     enterprise_id: RowId,
     year: str = Query("", max_length=4),
+    system: str = Query("", max_length=40),
     p: Principal = page("enterprise:read"),
 ) -> Response:
     lang = i18n.language(request)
@@ -278,15 +291,30 @@ def enterprise_profile(
             raise NotFound(f"no report of {year}")
         money, counts = report_values(s, report, lang) if report else ([], [])
         history = s.execute(
-            select(ScoreRun.id, ScoreRun.year, ScoreRun.created_at, ScoreResult.points)
+            select(
+                ScoreRun.id,
+                ScoreRun.year,
+                ScoreRun.created_at,
+                ScoreResult.points,
+                ScoreSystemRecord.code.label("system"),
+            )
             .join(ScoreResult, ScoreResult.run_id == ScoreRun.id)
+            .join(ScoreSystemRecord, ScoreSystemRecord.id == ScoreRun.system_id)
             .where(ScoreResult.enterprise_id == enterprise_id)
             .order_by(ScoreRun.year, ScoreRun.id)
         ).all()
+        systems = list(dict.fromkeys(h.system for h in history))
+        wanted = system.strip()
+        if wanted and wanted not in systems:
+            raise NotFound(f"no points of system {wanted!r}")
+        shown = wanted or (
+            MAIN_SYSTEM if MAIN_SYSTEM in systems else systems[-1] if systems else ""
+        )
         score = None
-        if history:
+        if shown:
+            last = [h for h in history if h.system == shown][-1]
             try:
-                score = score_records.score(s, p, enterprise_id, history[-1].year, None)
+                score = score_records.score(s, p, enterprise_id, last.year, shown)
             except NotFound:
                 score = None
         memberships = list_memberships(s, p, enterprise_id)
@@ -311,6 +339,8 @@ def enterprise_profile(
         "item_names": names_by_indicator,
         "decimal": _decimal,
         "history": history,
+        "systems": systems,
+        "system": shown,
         "memberships": memberships,
         "history_chart": _history_chart(history, lang),
         "breakdown_chart": _breakdown_chart(score, names_by_indicator, lang) if items else None,
@@ -340,23 +370,31 @@ def list_memberships(s: Session, p: Principal, enterprise_id: int) -> list[Any]:
 
 
 def _history_chart(history: Sequence[Any], lang: str) -> dict[str, Any] | None:
+    """Points by year, one line per indicator system (their scales differ)."""
     if not history:
         return None
     gettext = i18n.translations(lang).gettext
-    return {
-        "animation": False,
-        "grid": {"left": 50, "right": 20, "top": 30, "bottom": 30},
-        "tooltip": {"trigger": "axis"},
-        "xAxis": {"type": "category", "data": [str(h.year) for h in history]},
-        "yAxis": {"type": "value", "name": gettext("Points")},
-        "series": [
+    years = sorted({h.year for h in history})
+    series = []
+    for code in dict.fromkeys(h.system for h in history):
+        by_year = {h.year: round(h.points, 2) for h in history if h.system == code}
+        series.append(
             {
                 "type": "line",
-                "name": gettext("Points"),
-                "data": [round(h.points, 2) for h in history],
+                "name": code,
+                "data": [by_year.get(y) for y in years],
                 "label": {"show": True},
+                "connectNulls": True,
             }
-        ],
+        )
+    return {
+        "animation": False,
+        "grid": {"left": 50, "right": 20, "top": 40, "bottom": 30},
+        "tooltip": {"trigger": "axis"},
+        "legend": {"top": 0},
+        "xAxis": {"type": "category", "data": [str(y) for y in years]},
+        "yAxis": {"type": "value", "name": gettext("Points")},
+        "series": series,
     }
 
 

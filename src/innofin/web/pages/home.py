@@ -48,7 +48,10 @@ ROLE_NAMES = {
 
 
 def _latest_run(s: Session) -> ScoreRun | None:
-    return s.scalars(select(ScoreRun).order_by(ScoreRun.id.desc()).limit(1)).first()
+    from innofin.web.pages.enterprises import latest_run
+
+    found = latest_run(s)
+    return found[0] if found else None
 
 
 def registry_steps(s: Session, p: Principal) -> list[Step]:
