@@ -8,11 +8,19 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fastapi import APIRouter, Depends, Request
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
+from starlette.responses import RedirectResponse, Response
 
 from api_world import PASSWORD, build_world, make_api
 from innofin.access.models import ApiSession
+from innofin.access.policy import Principal
+from innofin.audit.models import AuditEvent
+from innofin.registry import records
+from innofin.registry.schemas import EnterpriseFields
+from innofin.web.deps import page
+from innofin.web.forms import Once, csrf_form, perform
 
 BASE = "http://127.0.0.1"
 
@@ -118,3 +126,48 @@ def test_not_signed_in_goes_to_the_sign_in_page_and_back(client: TestClient) -> 
     assert answer.status_code == 303 and answer.headers["location"] == "/sign-in"
     form = client.get("/sign-in?next=/")
     assert 'name="next" value="/"' in form.text
+
+
+def test_a_form_submitted_twice_acts_once(engine: Engine) -> None:
+    """`forms.perform` with the form's `once` key: the second submission of the same rendering
+    changes nothing; a new rendering (a new key) acts again. Audited as the visitor."""
+    w = build_world(engine)
+    app = make_api(engine).app
+    ran: list[str] = []
+    router = APIRouter()
+
+    @router.post("/test-rename")
+    def rename(
+        request: Request,
+        once: Once = None,
+        _: None = Depends(csrf_form),
+        p: Principal = page("enterprise:update"),
+    ) -> Response:
+        def change(s: Any) -> str:
+            ran.append(once or "")
+            fields = EnterpriseFields(name=f"甲一科技{len(ran)}")
+            return str(records.update_enterprise(s, p, w.ids["e1"], fields).name)
+
+        done = perform(request, p, change, reason="a test", once=once)
+        return RedirectResponse(f"/?done={'yes' if done else 'no'}", status_code=303)
+
+    app.state.pages.include_router(router)
+    client = TestClient(app, base_url=BASE, follow_redirects=False)
+    sign_in(client, "firm")
+    form = {"csrf": token(client, "/"), "once": "key-1"}
+    first = client.post("/test-rename", data=form, headers={"Origin": BASE})
+    again = client.post("/test-rename", data=form, headers={"Origin": BASE})
+    assert first.headers["location"] == "/?done=yes" and again.headers["location"] == "/?done=no"
+    other = client.post("/test-rename", data=form | {"once": "key-2"}, headers={"Origin": BASE})
+    assert other.headers["location"] == "/?done=yes" and ran == ["key-1", "key-2"]
+    assert (
+        client.post("/test-rename", data={"once": "key-3"}, headers={"Origin": BASE}).status_code
+        == 403
+    )
+    with engine.connect() as conn:
+        actors = conn.scalars(
+            select(AuditEvent.actor).where(
+                AuditEvent.entity == "enterprise", AuditEvent.reason == "a test"
+            )
+        ).all()
+    assert len(actors) == 2 and all("firm" in a for a in actors)

@@ -24,6 +24,7 @@ from innofin.web import i18n
 TEMPLATES: Final = Path(__file__).parent / "templates"
 CSRF_COOKIE: Final = "innofin_csrf"
 CSRF_FIELD: Final = "csrf"
+ONCE_FIELD: Final = "once"
 
 #: every page: scripts, styles, images and connections from this server only; no frames
 SECURITY_HEADERS: Final = {
@@ -140,11 +141,18 @@ def render(
         "nav": navigation(principal, request.url.path),
         "csrf": Markup(f'<input type="hidden" name="{CSRF_FIELD}" value="{token}">'),
         "csrf_value": token,
+        # a key per rendering of a form (see `innofin.web.forms.perform`)
+        "once": Markup(
+            f'<input type="hidden" name="{ONCE_FIELD}" value="{secrets.token_urlsafe(16)}">'
+        ),
         "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
     }
     html = environment(lang).get_template(template).render({**shared, **context})
     response = HTMLResponse(html, status_code, headers=SECURITY_HEADERS)
     response.headers["Content-Language"] = "zh-CN" if lang == "zh" else "en"
     if new_seed is not None:
-        response.set_cookie(CSRF_COOKIE, new_seed, httponly=True, samesite="strict")
+        from innofin.access.routes import secure_cookie
+
+        secure = secure_cookie(request, state.settings)
+        response.set_cookie(CSRF_COOKIE, new_seed, httponly=True, samesite="strict", secure=secure)
     return response

@@ -10,19 +10,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from innofin.access import service as access
 from innofin.access.routes import secure_cookie
 from innofin.api.deps import COOKIE, api_state
-from innofin.audit.recorder import Actor
-from innofin.db.engine import unit_of_work
 from innofin.kernel.errors import RateLimited, Unauthenticated
 from innofin.kernel.principal import Principal
 from innofin.web import i18n
-from innofin.web.deps import CsrfRefused, page, public_page
-from innofin.web.render import CSRF_FIELD, N_, csrf_valid, render
+from innofin.web.deps import page, public_page
+from innofin.web.forms import check_csrf, csrf_form, perform
+from innofin.web.render import CSRF_FIELD, N_, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -36,11 +35,6 @@ def safe_next(target: str | None) -> str:
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
     return target
-
-
-def check_csrf(request: Request, token: str | None) -> None:
-    if not csrf_valid(request, api_state(request).secret, token):
-        raise CsrfRefused
 
 
 @router.get("/sign-in")
@@ -93,11 +87,11 @@ TOO_MANY = N_("Too many failed sign-ins: wait a moment before trying again.")
 
 
 @router.post("/sign-out")
-def sign_out(request: Request, csrf: Token = None, p: Principal = page("auth:logout")) -> Response:
-    check_csrf(request, csrf)
-    state = api_state(request)
-    with unit_of_work(state.engine, actor=Actor.api(p.user_id, p.username)) as s:
-        access.end_session(s, p, state.clock())
+def sign_out(
+    request: Request, _: None = Depends(csrf_form), p: Principal = page("auth:logout")
+) -> Response:
+    now = api_state(request).clock()
+    perform(request, p, lambda s: access.end_session(s, p, now))
     response = RedirectResponse("/sign-in", status_code=303)
     response.delete_cookie(COOKIE)
     return response
