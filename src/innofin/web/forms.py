@@ -17,9 +17,9 @@ from typing import Annotated, Any
 from fastapi import Form, Request
 from sqlalchemy.orm import Session
 
-from innofin.access.policy import Principal
 from innofin.api.deps import WriteHeaders, api_state
 from innofin.api.writes import run_write
+from innofin.kernel.principal import Principal
 from innofin.web.deps import CsrfRefused
 from innofin.web.render import CSRF_FIELD, ONCE_FIELD, csrf_valid
 

@@ -20,7 +20,8 @@ from innofin.kernel.errors import RateLimited, Unauthenticated
 from innofin.kernel.principal import Principal
 from innofin.web import i18n
 from innofin.web.deps import page, public_page
-from innofin.web.forms import check_csrf, csrf_form, perform
+from innofin.web.forms import check_csrf as check_csrf  # re-exported: pages' forms use it
+from innofin.web.forms import csrf_form, perform
 from innofin.web.render import CSRF_FIELD, N_, render
 
 router = APIRouter(include_in_schema=False)
