@@ -6,7 +6,7 @@ SCALE  ?= small
 SEED   ?= 42
 DEMO_DB ?= innofin-demo.db
 
-.PHONY: setup demo test test-fast lint typecheck pytest test-schemathesis bench-generate bench-import bench-api bench-score bench-select bench-ledger bench-match clean
+.PHONY: setup demo test test-fast lint typecheck pytest test-schemathesis bench-generate bench-import bench-api bench-pages bench-score bench-select bench-ledger bench-match clean
 
 $(BIN)/innofin: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,9 @@ bench-import: setup
 
 bench-api: setup
 	$(BIN)/python benchmarks/bench_api.py
+
+bench-pages: setup $(ASSETS)
+	$(BIN)/python benchmarks/bench_pages.py
 
 bench-score: setup
 	$(BIN)/python benchmarks/bench_score.py

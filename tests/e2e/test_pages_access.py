@@ -58,6 +58,8 @@ class Page:
     template: str  # the route's path
     path: Callable[[World], str]
     expect: Expect
+    #: the API read the page shows, if any: it must answer each caller as the page does
+    api: Callable[[World], str] | None = None
 
 
 PAGES: list[Page] = [
@@ -91,59 +93,88 @@ PAGES: list[Page] = [
     # the ledger: the same row scopes as the API's ledger reads (programme 甲: zone Z1, bank A;
     # 乙: zone Z2, bank B; line p: bank A to e2, pending)
     Page("/ledger", lambda w: "/ledger", allow(*ALL)),
-    Page("/ledger/programmes", lambda w: "/ledger/programmes", allow(*AGGREGATE_READERS)),
+    Page(
+        "/ledger/programmes",
+        lambda w: "/ledger/programmes",
+        allow(*AGGREGATE_READERS),
+        api=lambda w: "/api/v1/programmes",
+    ),
     Page(
         "/ledger/agreements/{agreement_id}",
         lambda w: f"/ledger/agreements/{w.ids['ag_jia']}",
         allow(*OFFICERS, "bank_a", hidden=("bank_b",)),
+        api=lambda w: f"/api/v1/agreements/{w.ids['ag_jia']}",
     ),
     Page(
         "/ledger/agreements/{agreement_id}",
         lambda w: f"/ledger/agreements/{w.ids['ag_yi']}",
         allow("admin", "national", "bank_b", hidden=("province", "zone", "bank_a")),
+        api=lambda w: f"/api/v1/agreements/{w.ids['ag_yi']}",
     ),
     Page("/ledger/credit-lines", lambda w: "/ledger/credit-lines", allow(*ALL)),
     Page(
         "/ledger/credit-lines/{line_id}",
         lambda w: f"/ledger/credit-lines/{w.ids['line_a']}",
         allow(*OFFICERS, "bank_a", "firm", hidden=("bank_b",)),
+        api=lambda w: f"/api/v1/credit-lines/{w.ids['line_a']}",
     ),
     Page(
         "/ledger/credit-lines/{line_id}",
         lambda w: f"/ledger/credit-lines/{w.ids['line_p']}",
         allow(*OFFICERS, "bank_a", hidden=("bank_b", "firm")),
+        api=lambda w: f"/api/v1/credit-lines/{w.ids['line_p']}",
     ),
     Page(
         "/ledger/credit-lines/{line_id}",
         lambda w: f"/ledger/credit-lines/{w.ids['line_b']}",
         allow("admin", "national", "bank_b", hidden=("province", "zone", "bank_a", "firm")),
+        api=lambda w: f"/api/v1/credit-lines/{w.ids['line_b']}",
     ),
     Page(
         "/ledger/loans/{loan_id}",
         lambda w: f"/ledger/loans/{w.ids['loan_a']}",
         allow(*OFFICERS, "bank_a", "firm", hidden=("bank_b",)),
+        api=lambda w: f"/api/v1/loans/{w.ids['loan_a']}",
     ),
     Page(
         "/ledger/loans/{loan_id}",
         lambda w: f"/ledger/loans/{w.ids['loan_b']}",
         allow("admin", "national", "bank_b", hidden=("province", "zone", "bank_a", "firm")),
+        api=lambda w: f"/api/v1/loans/{w.ids['loan_b']}",
     ),
-    Page("/ledger/risk-pools", lambda w: "/ledger/risk-pools", allow(*AGGREGATE_READERS)),
+    Page(
+        "/ledger/risk-pools",
+        lambda w: "/ledger/risk-pools",
+        allow(*AGGREGATE_READERS),
+        api=lambda w: "/api/v1/risk-pools",
+    ),
     Page(
         "/ledger/risk-pools/{pool_id}",
         lambda w: f"/ledger/risk-pools/{w.ids['pool_jia']}",
         allow(*OFFICERS, "bank_a", hidden=("bank_b",)),
+        api=lambda w: f"/api/v1/risk-pools/{w.ids['pool_jia']}",
     ),
     Page(
         "/ledger/risk-pools/{pool_id}",
         lambda w: f"/ledger/risk-pools/{w.ids['pool_yi']}",
         allow("admin", "national", "bank_b", hidden=("province", "zone", "bank_a")),
+        api=lambda w: f"/api/v1/risk-pools/{w.ids['pool_yi']}",
     ),
-    Page("/ledger/subsidies", lambda w: "/ledger/subsidies", allow(*ALL)),
+    Page(
+        "/ledger/subsidies",
+        lambda w: "/ledger/subsidies",
+        allow(*ALL),
+        api=lambda w: "/api/v1/subsidies",
+    ),
     # imports change every province's rows: platform admins and national officers only
     Page("/imports", lambda w: "/imports", allow("admin", "national")),
-    Page("/consents", lambda w: "/consents", allow("admin", "bank_a", "bank_b", "firm")),
-    Page("/audit", lambda w: "/audit", allow("admin")),
+    Page(
+        "/consents",
+        lambda w: "/consents",
+        allow("admin", "bank_a", "bank_b", "firm"),
+        api=lambda w: "/api/v1/consents",
+    ),
+    Page("/audit", lambda w: "/audit", allow("admin"), api=lambda w: "/api/v1/audit"),
     Page(
         "/audit",
         lambda w: f"/audit?entity=credit_line&entity_id={w.ids['line_a']}",
@@ -250,6 +281,20 @@ def test_page_access_matrix(world: tuple[World, dict[str, Visitor]]) -> None:
         leaked = [m for m in markers.get(who, ()) if m in shown]
         if leaked:
             failures.append(f"{label}: the page shows {leaked}")
+    assert not failures, "\n".join(failures)
+
+
+def test_pages_answer_as_the_api_reads_they_show(world: tuple[World, dict[str, Visitor]]) -> None:
+    """A page that shows an API read answers every caller as that read does: the API's 200,
+    403 and 404 are the page's, and the API's 401 is the page's redirect to sign in."""
+    w, visitors = world
+    failures = []
+    for page, who in itertools.product([p for p in PAGES if p.api], EVERYONE):
+        assert page.api is not None
+        api = visitors[who].get(page.api(w)).status_code
+        expected = {200: OK, 401: SIGN_IN}.get(api, api)
+        if page.expect[who] != expected:
+            failures.append(f"{page.path(w)} as {who}: page {page.expect[who]}, API {api}")
     assert not failures, "\n".join(failures)
 
 

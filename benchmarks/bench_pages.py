@@ -1,0 +1,281 @@
+"""Benchmark: the enterprise list and profile pages beside the JSON API's list and detail, under
+the same open-loop load, on the same data, in the same run.
+
+    .venv/bin/python benchmarks/bench_pages.py [--backends sqlite postgresql] [--scale medium]
+        [--rate 100] [--seconds 60] [--workers 2] [--rounds 1]           (or: make bench-pages)
+
+For each backend: builds the demo (`innofin demo generate --scale medium --seed 42`) into a
+fresh database, starts `innofin serve` (the API and the pages in one server) and signs in as
+`demo.admin` once: the API's token serves both, as a bearer header for the API and as the
+session cookie for the pages (the pages' sign-in sets the same token). Then, per round, two
+phases of `--seconds` at `--rate` requests per second (after `--warmup` uncounted seconds),
+the API's first and the pages' second:
+
+  api    half `GET /api/v1/enterprises?limit=50&offset=…&sort=name` (a quarter with `zone_id`),
+         half `GET /api/v1/enterprises/{id}`
+  pages  the same requests as pages: `GET /enterprises?page=…` (a quarter with `zone=…`) and
+         `GET /enterprises/{id}` (the profile: registry record, reports, certifications, points
+         breakdown with improvements, history, list memberships)
+
+The list requests of both phases ask for the same 50 rows in the same order; detail and profile
+requests the same enterprise ids (one seeded sequence). The load generator, its measurement (from
+each request's scheduled time, over all requests, errors included) and the CPU meter are
+bench_api's (`benchmarks/bench_api.py`). Prints p50/p90/p99 and errors per phase and kind, and
+the pages' p99 over the API's p99 for the same kind; the goal is a ratio <= 2 and no errors.
+Writes benchmarks/out/bench_pages.json. Not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bench_api import ADMIN_PASSWORD as SERVE_ADMIN_PASSWORD
+from bench_api import PASSWORD as USER_PASSWORD
+from bench_api import (
+    SECRET_KEY,
+    Call,
+    CpuMeter,
+    database_info,
+    descendants,
+    find_scope,
+    login,
+    open_loop,
+    run_cli,
+    server_log_summary,
+    serving,
+    wait_ready,
+)
+from machine import database, machine_ticks, plain, src_state
+
+GOAL_RATIO = 2.0
+USER = "demo.admin"
+PAGE = 50  # the pages' list size (innofin.web.pages.enterprises.PAGE_SIZE)
+LIST_PAGES = 40  # the first 2,000 rows, as bench_api
+ZONE_FILTER_SHARE = 0.25
+ZONE_FILTER_PAGES = 4
+OUT = Path(__file__).resolve().parent / "out" / "bench_pages.json"
+
+
+def plans(rng: random.Random, total: int, ids: Any, zones: list[int], count: int) -> Any:
+    """The same requests twice: as API calls and as page visits."""
+    api, pages = [], []
+    for _ in range(count):
+        if rng.random() < 0.5:
+            zone = rng.choice(zones) if rng.random() < ZONE_FILTER_SHARE else None
+            most = ZONE_FILTER_PAGES if zone is not None else LIST_PAGES
+            number = 1 + rng.randrange(min(most, max(1, total // PAGE)))
+            query: dict[str, str | int] = {"limit": PAGE, "offset": (number - 1) * PAGE}
+            query["sort"] = "name"
+            shown: dict[str, str | int] = {"page": number}
+            if zone is not None:
+                query["zone_id"] = zone
+                shown["zone"] = zone
+            api.append(Call("list", "/api/v1/enterprises", query))
+            pages.append(Call("list", "/enterprises", shown))
+        else:
+            one = rng.choice(ids)
+            api.append(Call("detail", f"/api/v1/enterprises/{one}"))
+            pages.append(Call("detail", f"/enterprises/{one}"))
+    return api, pages
+
+
+async def measure(
+    base: str, pid: int, log: Path, args: argparse.Namespace, label: str, db: str | None
+) -> list[dict[str, Any]]:
+    connector = aiohttp.TCPConnector(limit=args.connections, keepalive_timeout=4.0)
+    timeout = aiohttp.ClientTimeout(total=args.timeout)
+    async with aiohttp.ClientSession(base, connector=connector, timeout=timeout) as client:
+        await wait_ready(client, pid, log)
+        await asyncio.sleep(3.0)  # let every worker finish starting
+        bearer = await login(client, USER)
+        token = bearer["Authorization"].removeprefix("Bearer ")
+        cookie = {"Cookie": f"innofin_session={token}"}
+        check = await client.get("/enterprises", headers=cookie, allow_redirects=False)
+        if check.status != 200:
+            raise SystemExit(f"the pages did not take the session cookie: HTTP {check.status}")
+        scope = await find_scope(client, "admin", bearer)
+        print(f"  {USER}: sees {scope.total:,} enterprises, {len(scope.zone_ids)} zone(s)")
+        meter = CpuMeter(descendants(pid), db)
+        rng = random.Random(f"{args.seed}-{label}")
+        warm = round(args.rate * args.warmup)
+        phases = []
+        for round_no in range(1, args.rounds + 1):
+            api, pages = plans(
+                rng, scope.total, scope.detail_ids, scope.zone_ids,
+                warm + round(args.rate * args.seconds),
+            )  # fmt: skip
+            for name, calls, headers in (("api", api, bearer), ("pages", pages, cookie)):
+                kinds, usage = await open_loop(client, calls, headers, args.rate, warm, meter)
+                phase = {
+                    "phase": name,
+                    "round": round_no,
+                    "usage": usage,
+                    "kinds": {k: v.summary() for k, v in sorted(kinds.items())},
+                }
+                phases.append(phase)
+                print(
+                    f"  round {round_no} {name:<5} "
+                    + ", ".join(
+                        f"{k} p50 {s['p50_ms']:.1f} / p99 {s['p99_ms']:.1f} ms, "
+                        f"{s['errors']} errors"
+                        for k, s in phase["kinds"].items()
+                    )
+                    + f"; server {usage['server_cpu_pct']:.0f}% of a core, "
+                    f"machine {usage['machine_busy_pct']:.0f}% busy",
+                    flush=True,
+                )
+    return phases
+
+
+def rows_of(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = []
+    for run in runs:
+        by = {(p["phase"], p["round"], k): s for p in run["phases"] for k, s in p["kinds"].items()}
+        for (phase, round_no, kind), s in sorted(by.items()):
+            if phase != "pages":
+                continue
+            api = by[("api", round_no, kind)]
+            ratio = s["p99_ms"] / api["p99_ms"]
+            ok = ratio <= GOAL_RATIO and s["errors"] == 0 and api["errors"] == 0
+            rows.append(
+                {
+                    "backend": run["backend"],
+                    "round": round_no,
+                    "kind": "list" if kind == "list" else "detail/profile",
+                    "api": api,
+                    "pages": s,
+                    "p99_ratio": ratio,
+                    "verdict": "PASS" if ok else "MISS",
+                }
+            )
+    return rows
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    head = (
+        f"{'backend':<10} {'rd':>2} {'kind':<15} {'API p50':>8} {'p99':>7} {'err':>4} "
+        f"{'pages p50':>10} {'p99':>7} {'err':>4} {'p99 ×API':>8}  goal"
+    )
+    print("\n" + head + "\n" + "-" * len(head))
+    for r in rows:
+        a, p = r["api"], r["pages"]
+        print(
+            f"{r['backend']:<10} {r['round']:>2} {r['kind']:<15} {a['p50_ms']:>8.1f} "
+            f"{a['p99_ms']:>7.1f} {a['errors']:>4} {p['p50_ms']:>10.1f} {p['p99_ms']:>7.1f} "
+            f"{p['errors']:>4} {r['p99_ratio']:>8.2f}  {r['verdict']}"
+        )
+    print(f"ms from the scheduled send; goal: pages p99 <= {GOAL_RATIO:.0f}× the API's, no errors")
+
+
+def bench_backend(backend: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    with database(backend, tmp, args.pg_url, args.pg_database) as url:
+        env = {
+            **os.environ,
+            "INNOFIN_DATABASE_URL": url,
+            "INNOFIN_SECRET_KEY": SECRET_KEY,
+            "INNOFIN_ADMIN_PASSWORD": SERVE_ADMIN_PASSWORD,
+        }
+        print(f"{backend}: building the {args.scale} demo (seed {args.seed}) …", flush=True)
+        started = time.perf_counter()
+        run_cli(env, "demo", "generate", "--scale", args.scale, "--seed", str(args.seed))
+        build = time.perf_counter() - started
+        run_cli(env, "user", "passwd", USER, "--password-stdin", stdin=USER_PASSWORD + "\n")
+        info = database_info(backend, url, args.pg_url)
+        print(f"  built in {build:.1f} s ({info['bytes'] / 1024**2:,.0f} MiB)", flush=True)
+        log = tmp / f"serve-{backend}.log"
+        with serving(env, args.workers, log) as (base, pid):
+            db = args.pg_database if backend == "postgresql" else None
+            phases = asyncio.run(measure(base, pid, log, args, backend, db))
+        return {
+            "backend": backend,
+            "scale": args.scale,
+            "build_seconds": build,
+            "database": info,
+            "workers": args.workers,
+            "phases": phases,
+            "server_log": server_log_summary(log),
+        }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 2)[2],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--backends", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"]
+    )
+    parser.add_argument("--scale", default="medium", choices=["small", "medium", "national"])
+    parser.add_argument("--seed", type=int, default=42, help="demo data and request mix")
+    parser.add_argument("--rate", type=float, default=100.0, help="requests started per second")
+    parser.add_argument("--seconds", type=float, default=60.0, help="each measured phase")
+    parser.add_argument("--warmup", type=float, default=5.0, help="uncounted seconds per phase")
+    parser.add_argument("--rounds", type=int, default=1, help="API then pages, this many times")
+    parser.add_argument("--workers", type=int, default=2, help="server workers")
+    parser.add_argument("--connections", type=int, default=100, help="client connection pool")
+    parser.add_argument("--timeout", type=float, default=10.0, help="per request, seconds")
+    parser.add_argument(
+        "--pg-url",
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        help="PostgreSQL maintenance database (CREATE/DROP DATABASE run there)",
+    )
+    parser.add_argument(
+        "--pg-database",
+        default=f"innofin_bench_pages_{os.getpid()}",
+        help="created for the run, dropped after it (default: innofin_bench_pages_PID)",
+    )
+    parser.add_argument("--out", type=Path, default=OUT, help="JSON results")
+    args = parser.parse_args(argv)
+    before = machine_ticks()
+    time.sleep(2.0)
+    busy, total = machine_ticks()
+    busy_before = 100 * (busy - before[0]) / max(1, total - before[1])
+    print(
+        f"{args.rate:.0f} requests/s, open loop, {args.workers} server worker(s); "
+        f"{os.cpu_count()} CPUs, machine {busy_before:.0f}% busy before the run"
+    )
+    code = src_state()
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="innofin-bench-pages-") as tmp:
+        for backend in args.backends:
+            runs.append(bench_backend(backend, args, Path(tmp)))
+    rows = rows_of(runs)
+    print_table(rows)
+    for run in runs:
+        logged = run["server_log"]
+        if logged["tracebacks"] or logged["errors"]:
+            print(
+                f"server log {run['backend']}: {logged['tracebacks']} tracebacks, "
+                f"{logged['errors']} ERROR lines"
+            )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    result = {
+        "benchmark": "bench_pages",
+        "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "goal": {"p99_ratio": GOAL_RATIO, "errors": 0},
+        "machine": {"cpu_count": os.cpu_count(), "busy_before_pct": busy_before},
+        "code": code,
+        "config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "runs": runs,
+        "rows": rows,
+    }
+    args.out.write_text(json.dumps(plain(result), indent=2, ensure_ascii=False) + "\n")
+    print(f"wrote {args.out}")
+    return 0 if rows and all(r["verdict"] == "PASS" for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
