@@ -180,6 +180,22 @@ PAGES: list[Page] = [
         lambda w: f"/audit?entity=credit_line&entity_id={w.ids['line_a']}",
         allow("admin"),
     ),
+    Page("/needs", lambda w: "/needs", allow(*ALL)),
+    Page(
+        "/needs/{need_id}",
+        lambda w: f"/needs/{w.ids['need_e1']}",
+        allow(*OFFICERS, "bank_a", "firm", hidden=("bank_b",)),
+    ),
+    Page(
+        "/needs/{need_id}",
+        lambda w: f"/needs/{w.ids['need_e3']}",
+        allow("admin", "national", hidden=("province", "zone", "bank_a", "bank_b", "firm")),
+    ),
+    Page(
+        "/institutions/{institution_id}/matches",
+        lambda w: f"/institutions/{w.ids['a']}/matches",
+        allow(*OFFICERS, "bank_a", hidden=("bank_b",)),
+    ),
 ]
 #: form posts, tested where their behaviour is (tests/e2e/test_pages_forms.py, and the ledger's,
 #: imports' and consents' in tests/e2e/test_pages_ledger_forms.py)

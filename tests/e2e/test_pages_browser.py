@@ -128,6 +128,9 @@ def pages_of(site: Any) -> list[tuple[str, str]]:
         ("key-lists", "/key-lists"),
         ("key-list", f"/key-lists/{KEY_LIST}"),
         ("zone-ranking", "/zone-rankings"),
+        ("needs", "/needs"),
+        ("need", f"/needs/{ids['need_e1']}"),
+        ("institution-matches", f"/institutions/{ids['a']}/matches"),
     ]
 
 

@@ -40,7 +40,16 @@ API_PREFIXES = ("/api/", "/docs", "/redoc", "/openapi.json")
 
 
 def routers() -> tuple[APIRouter, ...]:
-    from innofin.web.pages import auth, consents, enterprises, home, imports, ledger, scoring
+    from innofin.web.pages import (
+        auth,
+        consents,
+        enterprises,
+        home,
+        imports,
+        ledger,
+        matching,
+        scoring,
+    )
 
     return (
         auth.router,
@@ -50,6 +59,7 @@ def routers() -> tuple[APIRouter, ...]:
         ledger.router,
         imports.router,
         consents.router,
+        matching.router,
     )
 
 

@@ -24,6 +24,7 @@ NAV: list[NavItem] = [
     NavItem("/key-lists", N_("Key-enterprise lists"), "key_list:read"),
     NavItem("/zone-rankings", N_("Pilot-zone ranking"), "zone_ranking:read"),
     NavItem("/ledger", N_("Ledger"), "ledger:read"),
+    NavItem("/needs", N_("Financing needs"), "need:read"),
     NavItem("/imports", N_("Imports"), "import:run"),
     NavItem("/consents", N_("Consents"), "consent:read"),
     NavItem("/audit", N_("Audit trail"), "audit:read"),
