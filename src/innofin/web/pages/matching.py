@@ -10,10 +10,10 @@ from fastapi import APIRouter, Request
 from sqlalchemy import select
 from starlette.responses import Response
 
-from innofin.access.policy import Principal
 from innofin.api.deps import RowId, api_state, reading
 from innofin.kernel.codes import NEED_PURPOSE_NAMES
 from innofin.kernel.money import column_unit
+from innofin.kernel.principal import Principal
 from innofin.matching import service
 from innofin.matching.models import FinancingNeed
 from innofin.registry.models import Enterprise
