@@ -79,9 +79,12 @@ def test_the_checker_approves_another_officers_line_never_its_own(
     line_p = w.ids["line_p"]
     no_reason = bank.post(f"/ledger/credit-lines/{line_p}/decision", {"decision": "reject"})
     assert no_reason.status_code == 400 and _status(engine, CreditLine, line_p) == "pending"
-    done = bank.post(f"/ledger/credit-lines/{line_p}/decision", {"decision": "approve"})
+    form = {"decision": "approve", "once": "form-1"}
+    done = bank.post(f"/ledger/credit-lines/{line_p}/decision", form)
     assert done.status_code == 303, done.text[:300]
     assert _status(engine, CreditLine, line_p) == "approved"
+    again = bank.post(f"/ledger/credit-lines/{line_p}/decision", form)  # the same form twice
+    assert again.status_code == 303 and _status(engine, CreditLine, line_p) == "approved"
     # bank B does not see bank A's line: 404; an enterprise may not decide: 403
     other = Visitor(api.app, "bank_b").post(
         f"/ledger/credit-lines/{own}/decision", {"decision": "approve"}

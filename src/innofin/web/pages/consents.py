@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response
 
@@ -24,11 +24,10 @@ from innofin.audit.models import AuditEvent
 from innofin.kernel.principal import Principal
 from innofin.registry.models import Enterprise, Institution
 from innofin.web.deps import page
+from innofin.web.forms import csrf_form, perform
 from innofin.web.render import render
-from innofin.web.writes import form_write
 
 router = APIRouter(include_in_schema=False)
-Token = Annotated[str | None, Form(alias="csrf", max_length=200)]
 AUDIT_LIMIT = 500
 
 
@@ -61,20 +60,28 @@ def consents(request: Request, p: Principal = page("consent:read")) -> Response:
 def grant_consent(
     request: Request,
     institution_id: Annotated[int, Form(ge=1, le=2_147_483_647)],
-    csrf: Token = None,
+    _: None = Depends(csrf_form),
     p: Principal = page("consent:write"),
 ) -> Response:
     now = api_state(request).clock()
-    form_write(request, p, csrf, lambda s, _actor: grants.grant(s, p, institution_id, now))
+    perform(
+        request,
+        p,
+        lambda s: grants.grant(s, p, institution_id, now),
+        payload={"institution_id": institution_id},
+    )
     return RedirectResponse("/consents", status_code=303)
 
 
 @router.post("/consents/{consent_id}/withdraw")
 def withdraw_consent(
-    request: Request, consent_id: RowId, csrf: Token = None, p: Principal = page("consent:write")
+    request: Request,
+    consent_id: RowId,
+    _: None = Depends(csrf_form),
+    p: Principal = page("consent:write"),
 ) -> Response:
     now = api_state(request).clock()
-    form_write(request, p, csrf, lambda s, _actor: grants.withdraw(s, p, consent_id, now))
+    perform(request, p, lambda s: grants.withdraw(s, p, consent_id, now))
     return RedirectResponse("/consents", status_code=303)
 
 

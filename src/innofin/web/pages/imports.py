@@ -9,11 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from starlette.responses import Response
 
 from innofin.api.deps import api_state
 from innofin.api.uploads import upload_folder
+from innofin.audit.recorder import Actor
 from innofin.ingest import service
 from innofin.ingest.errors import IngestError, RejectedRows
 from innofin.ingest.kinds import KINDS
@@ -22,9 +23,8 @@ from innofin.ingest.rejects import read_rejects
 from innofin.ingest.routes import MAX_REPORTED, may_import
 from innofin.kernel.principal import Principal
 from innofin.web.deps import page
-from innofin.web.pages.auth import check_csrf
+from innofin.web.forms import csrf_form
 from innofin.web.render import N_, render
-from innofin.web.writes import page_actor
 
 router = APIRouter(include_in_schema=False)
 NOT_A_TABLE = N_("Upload a .csv or .xlsx file.")
@@ -58,10 +58,9 @@ def import_upload(
     file: Annotated[UploadFile, File()],
     mapping: Annotated[str, Form(max_length=60)] = "",
     mapping_file: Annotated[UploadFile | None, File()] = None,
-    csrf: Annotated[str | None, Form(max_length=200)] = None,
+    _: None = Depends(csrf_form),
     p: Principal = page("import:run"),
 ) -> Response:
-    check_csrf(request, csrf)
     may_import(p)
     chosen = {"kind": kind, "mapping": mapping}
     if kind not in KINDS or (mapping and mapping not in shipped_mappings()):
@@ -87,7 +86,7 @@ def import_upload(
                 target,
                 mapping=own or (Path(mapping) if mapping else None),
                 rejects=rejects,
-                actor=page_actor(p),
+                actor=Actor.api(p.user_id, p.username),
             )
         except RejectedRows as exc:
             problems = read_rejects(exc.rejects_path)[:MAX_REPORTED]

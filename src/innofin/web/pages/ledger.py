@@ -15,13 +15,14 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
 from innofin.access.policy import may
 from innofin.api.deps import RowId, api_state, reading
+from innofin.audit.recorder import Actor
 from innofin.kernel.errors import InvalidInput
 from innofin.kernel.money import column_unit
 from innofin.kernel.principal import Principal
@@ -41,12 +42,11 @@ from innofin.ledger.scopes import ledger_write_scope
 from innofin.ledger.subsidies import records as subsidies
 from innofin.registry.models import Enterprise, Institution
 from innofin.web.deps import page
+from innofin.web.forms import Once, csrf_form, perform
 from innofin.web.render import N_, render
-from innofin.web.writes import form_write
 
 router = APIRouter(include_in_schema=False)
 LIMIT = 200  # rows a list page shows (the newest first)
-Token = Annotated[str | None, Form(alias="csrf", max_length=200)]
 Reason = Annotated[str, Form(max_length=500)]
 
 LINE_STATUSES = ("pending", "approved", "rejected", "closed")
@@ -281,7 +281,8 @@ def decide_line(
     line_id: RowId,
     decision: Annotated[str, Form(max_length=10)],
     reason: Reason = "",
-    csrf: Token = None,
+    once: Once = None,
+    _: None = Depends(csrf_form),
     p: Principal = page("credit_line:decide"),
 ) -> Response:
     """The checker's decision; a rejection must say why (the reason joins the audit trail)."""
@@ -289,12 +290,15 @@ def decide_line(
         raise InvalidInput("decision must be approve or reject", field="decision")
     if decision == "reject" and not reason.strip():
         raise InvalidInput("a rejection needs a reason", field="reason")
-    form_write(
+    actor = Actor.api(p.user_id, p.username, reason=reason.strip() or None)
+    approve = decision == "approve"
+    perform(
         request,
         p,
-        csrf,
-        lambda s, actor: loans.decide_line(s, p, actor, line_id, decision == "approve", None),
+        lambda s: loans.decide_line(s, p, actor, line_id, approve, None),
         reason=reason,
+        once=once,
+        payload={"approve": approve},
     )
     return RedirectResponse(f"/ledger/credit-lines/{line_id}", status_code=303)
 
@@ -422,10 +426,15 @@ def subsidy_list(
 
 @router.post("/ledger/subsidies/{subsidy_id}/confirmation")
 def confirm_subsidy(
-    request: Request, subsidy_id: RowId, csrf: Token = None, p: Principal = page("subsidy:confirm")
+    request: Request,
+    subsidy_id: RowId,
+    once: Once = None,
+    _: None = Depends(csrf_form),
+    p: Principal = page("subsidy:confirm"),
 ) -> Response:
     today = api_state(request).clock().date()
-    form_write(request, p, csrf, lambda s, actor: subsidies.confirm(s, p, actor, subsidy_id, today))
+    actor = Actor.api(p.user_id, p.username)
+    perform(request, p, lambda s: subsidies.confirm(s, p, actor, subsidy_id, today), once=once)
     return RedirectResponse(f"/ledger/subsidies#subsidy-{subsidy_id}", status_code=303)
 
 
@@ -434,16 +443,19 @@ def object_to_subsidy(
     request: Request,
     subsidy_id: RowId,
     text: Reason,
-    csrf: Token = None,
+    once: Once = None,
+    _: None = Depends(csrf_form),
     p: Principal = page("subsidy:object"),
 ) -> Response:
     if not text.strip():
         raise InvalidInput("say what is wrong", field="text")
     today = api_state(request).clock().date()
-    form_write(
+    actor = Actor.api(p.user_id, p.username)
+    perform(
         request,
         p,
-        csrf,
-        lambda s, actor: subsidies.object_to(s, p, actor, subsidy_id, text.strip(), today),
+        lambda s: subsidies.object_to(s, p, actor, subsidy_id, text.strip(), today),
+        once=once,
+        payload={"text": text.strip()},
     )
     return RedirectResponse(f"/ledger/subsidies#subsidy-{subsidy_id}", status_code=303)
