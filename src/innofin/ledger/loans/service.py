@@ -17,18 +17,19 @@ not equal to principal − repaid − written off).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from decimal import Decimal
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from innofin.audit.recorder import Actor, now
-from innofin.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
+from innofin.kernel.errors import Conflict, InvalidInput, NotFound
 from innofin.kernel.money import money_arg
 from innofin.ledger.journal import (
     ZERO,
+    T,
     get_row,
     limit_entry,
     locked,
@@ -36,9 +37,8 @@ from innofin.ledger.journal import (
     replayed,
 )
 from innofin.ledger.loans import engine as sched
+from innofin.ledger.loans import rules_engine as loan_rules
 from innofin.ledger.models import (
-    CATEGORIES,
-    METHODS,
     Agreement,
     AgreementCommitment,
     CreditLine,
@@ -52,74 +52,73 @@ from innofin.ledger.queries import lender_ids, nameable
 from innofin.ledger.scopes import line_pool_scope, line_product_scope
 from innofin.registry.models import Enterprise, Institution, Product
 
-CURRENCY = "CNY"
 #: events that can be reversed, and the kind of their reversal
-REVERSIBLE = {"repaid": "repaid_reversed", "written_off": "written_off_reversed"}
-REVERSIBLE["recovered"] = "recovered_reversed"
+REVERSIBLE = loan_rules.REVERSIBLE
 
 
 # --------------------------------------------------------------------------- credit lines
 
+LineSpec = loan_rules.LineSpec
+CURRENCY = loan_rules.CURRENCY
+#: who a historical credit line names as its maker: the officer who loaded it
+HISTORICAL = loan_rules.HISTORICAL
 
-@dataclass(frozen=True)
-class LineSpec:
-    institution_id: int
-    external_ref: str
-    enterprise_id: int
-    limit_amount: Decimal
-    opens_on: dt.date
-    matures_on: dt.date
-    rate: Decimal
-    rate_kind: str = "fixed"
-    spread_bp: int = 0
-    revolving: bool = False
-    currency: str = CURRENCY
-    programme_id: int | None = None
-    commitment_id: int | None = None
-    product_id: int | None = None
-    risk_pool_id: int | None = None
-    #: what a risk pool's rules read: first_loan, pure_credit, ip_pledge, guaranteed
-    tags: tuple[str, ...] = ()
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
-def _checked_line(
-    session: Session, spec: LineSpec
-) -> tuple[Decimal, Enterprise, AgreementCommitment | None]:
-    """The checks every new credit line passes: its limit, the commitment it draws on."""
-    limit = money_arg(spec.limit_amount, "limit_amount")
-    if spec.matures_on <= spec.opens_on:
-        raise InvalidInput("matures_on must be after opens_on", field="matures_on")
-    if spec.rate_kind not in ("fixed", "lpr_spread"):
-        raise InvalidInput("rate_kind must be fixed or lpr_spread", field="rate_kind")
-    if not isinstance(spec.rate, Decimal) or not Decimal(0) <= spec.rate < 1:
-        raise InvalidInput("rate is an annual fraction (0.0345) as a Decimal", field="rate")
-    enterprise = get_row(session, Enterprise, spec.enterprise_id, "enterprise")
-    get_row(session, Institution, spec.institution_id, "institution")
-    exists = select(CreditLine.id).where(
+def _ruled(rule: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> _R:
+    """A loan rule's outcome; its refusal raised as the service's error."""
+    try:
+        return rule(*args, **kwargs)
+    except loan_rules.Refused as refusal:
+        raise refusal.error() from None
+
+
+def line_request(spec: LineSpec, *, historical: bool, approval_ref: str | None) -> dict[str, Any]:
+    """The request a new line's idempotency key stands for (`propose_line`, `load_line`)."""
+    if historical:
+        return {"action": "load_line", **spec.__dict__, "approval_ref": approval_ref}
+    return {"action": "propose_line", **spec.__dict__}
+
+
+def _line_facts(session: Session, spec: LineSpec) -> loan_rules.LineFacts:
+    """What the new-line rules read of the database (see `loan_rules.LineFacts`); a commitment
+    the line draws on is locked."""
+    enterprise = session.get(Enterprise, spec.enterprise_id)
+    taken = select(CreditLine.id).where(
         CreditLine.institution_id == spec.institution_id,
         CreditLine.external_ref == spec.external_ref,
     )
-    if session.scalars(exists).first() is not None:
-        raise Conflict(f"credit line {spec.external_ref!r} exists already for this institution")
     lenders = lender_ids(session, spec.institution_id)
+    product = None
     if spec.product_id is not None:
-        nameable(session, Product, spec.product_id, line_product_scope(lenders), "product")
+        product = _nameable(session, Product, spec.product_id, line_product_scope(lenders))
+    pool = None
     if spec.risk_pool_id is not None:
-        pool = nameable(session, RiskPool, spec.risk_pool_id, line_pool_scope(lenders), "risk pool")
-        if pool.currency != spec.currency:
-            raise InvalidInput(
-                f"currency {spec.currency} does not match the pool's {pool.currency}",
-                field="currency",
-            )
+        pool = _nameable(session, RiskPool, spec.risk_pool_id, line_pool_scope(lenders))
     commitment = None
-    if spec.commitment_id is not None:
-        commitment = locked(session, AgreementCommitment, spec.commitment_id, "commitment")
-        agreement = get_row(session, Agreement, commitment.agreement_id, "agreement")
-        _check_commitment(commitment, agreement, enterprise, spec, limit)
-    return limit, enterprise, commitment
+    ident = spec.commitment_id
+    if ident is not None and session.get(AgreementCommitment, ident) is not None:
+        c = locked(session, AgreementCommitment, ident, "commitment")
+        a = get_row(session, Agreement, c.agreement_id, "agreement")
+        commitment = loan_rules.CommitmentState(
+            a.code, a.status, a.institution_id, a.currency, c.tech_field, c.period_start,
+            c.period_end, c.amount, c.used,
+        )  # fmt: skip
+    return loan_rules.LineFacts(
+        enterprise=enterprise is not None,
+        tech_field=None if enterprise is None else enterprise.tech_field,
+        institution=session.get(Institution, spec.institution_id) is not None,
+        ref_taken=session.scalars(taken).first() is not None,
+        product_nameable=spec.product_id is None or product is not None,
+        pool_nameable=pool is not None,
+        pool_currency=None if pool is None else pool.currency,
+        commitment=commitment,
+    )
 
 
-def _new_line(spec: LineSpec, limit: Decimal, status: str, maker: str) -> CreditLine:
+def _new_line(spec: LineSpec, state: loan_rules.LineState, maker: str) -> CreditLine:
     return CreditLine(
         institution_id=spec.institution_id,
         external_ref=spec.external_ref,
@@ -130,7 +129,7 @@ def _new_line(spec: LineSpec, limit: Decimal, status: str, maker: str) -> Credit
         risk_pool_id=spec.risk_pool_id,
         tags=sorted(set(spec.tags)),
         currency=spec.currency,
-        limit_amount=limit,
+        limit_amount=state.limit,
         used=ZERO,
         revolving=spec.revolving,
         opens_on=spec.opens_on,
@@ -138,10 +137,44 @@ def _new_line(spec: LineSpec, limit: Decimal, status: str, maker: str) -> Credit
         rate_kind=spec.rate_kind,
         rate=spec.rate,
         spread_bp=spec.spread_bp,
-        status=status,
+        status=state.status,
         maker_id=maker,
         created_at=now(),
     )
+
+
+def _enter_line(
+    session: Session,
+    actor: Actor,
+    spec: LineSpec,
+    *,
+    historical: bool,
+    approval_ref: str | None,
+    key: str | None,
+) -> LedgerEvent:
+    """What `propose_line` and `load_line` share: the checks, the line, its event and the
+    commitment's entry, as the rules decide."""
+    request = line_request(spec, historical=historical, approval_ref=approval_ref)
+    if (found := replayed(session, key, request)) is not None:
+        return found
+    limit = money_arg(spec.limit_amount, "limit_amount")
+    facts = _line_facts(session, spec)
+    if historical:
+        state, outcome = _ruled(loan_rules.load_line, spec, limit, facts, approval_ref)
+        maker = f"{HISTORICAL}{actor.label}"[:120]
+    else:
+        state, outcome = _ruled(loan_rules.propose_line, spec, limit, facts)
+        maker = actor.label
+    line = _new_line(spec, state, maker)
+    session.add(line)
+    session.flush()
+    ev = _record(session, actor, outcome, "credit_line", line.id, key=key, request=request,
+                 line_id=line.id, commitment_id=spec.commitment_id)  # fmt: skip
+    if spec.commitment_id is not None and outcome.commitment_used:
+        commitment = locked(session, AgreementCommitment, spec.commitment_id, "commitment")
+        commitment.used = commitment.used + outcome.commitment_used
+    session.flush()
+    return ev
 
 
 def propose_line(
@@ -149,35 +182,7 @@ def propose_line(
 ) -> LedgerEvent:
     """A credit line entered by its maker (status pending); a commitment it draws on is reserved
     at once, so two lines can never promise the same committed yuan."""
-    request = {"action": "propose_line", **spec.__dict__}
-    if (found := replayed(session, key, request)) is not None:
-        return found
-    limit, _enterprise, commitment = _checked_line(session, spec)
-    line = _new_line(spec, limit, "pending", actor.label)
-    session.add(line)
-    session.flush()
-    ev = record_event(
-        session,
-        actor,
-        "credit_line",
-        line.id,
-        "line_proposed",
-        spec.opens_on,
-        key=key,
-        request=request,
-        amount=limit,
-    )
-    if commitment is not None:
-        commitment.used = commitment.used + limit
-        limit_entry(
-            session, "commitment", commitment.id, "reserve", limit, "credit_line", line.id, ev
-        )
-    session.flush()
-    return ev
-
-
-#: who a historical credit line names as its maker: the officer who loaded it
-HISTORICAL = "historical:"
+    return _enter_line(session, actor, spec, historical=False, approval_ref=None, key=key)
 
 
 def load_line(
@@ -193,60 +198,24 @@ def load_line(
     who loads the return, with the bank's approval reference where the file has one. Maker-checker
     stays for every line entered in innofin (`propose_line`, `approve_line`); this is for a
     declared historical load (`ledger.returns`) only."""
-    request = {"action": "load_line", **spec.__dict__, "approval_ref": approval_ref}
-    if (found := replayed(session, key, request)) is not None:
-        return found
-    limit, _enterprise, commitment = _checked_line(session, spec)
-    line = _new_line(spec, limit, "approved", f"{HISTORICAL}{actor.label}"[:120])
-    session.add(line)
-    session.flush()
-    ev = record_event(
-        session,
-        actor,
-        "credit_line",
-        line.id,
-        "line_loaded",
-        spec.opens_on,
-        key=key,
-        request=request,
-        amount=limit,
-        historical=True,
-        approval_ref=approval_ref,
-    )
-    if commitment is not None:
-        commitment.used = commitment.used + limit
-        limit_entry(
-            session, "commitment", commitment.id, "consume", limit, "credit_line", line.id, ev
-        )
-    session.flush()
-    return ev
+    return _enter_line(session, actor, spec, historical=True, approval_ref=approval_ref, key=key)
 
 
-def _check_commitment(
-    c: AgreementCommitment, a: Agreement, e: Enterprise, spec: LineSpec, limit: Decimal
-) -> None:
-    if a.institution_id != spec.institution_id:  # another bank's commitment: as if none
-        raise NotFound(f"commitment {c.id} does not exist")
-    if a.status != "signed":
-        raise Conflict(f"agreement {a.code} is {a.status}")
-    if a.currency != spec.currency:
-        raise InvalidInput(
-            f"currency {spec.currency} does not match the agreement's {a.currency}",
-            field="currency",
-        )
-    if not c.period_start <= spec.opens_on <= c.period_end:
-        raise InvalidInput(
-            f"opens_on {spec.opens_on} is outside the commitment's period "
-            f"{c.period_start}–{c.period_end}",
-            field="opens_on",
-        )
-    if c.tech_field is not None and e.tech_field != c.tech_field:
-        raise InvalidInput(
-            f"the commitment is for field {c.tech_field}; the enterprise is in {e.tech_field}",
-            field="commitment_id",
-        )
-    if c.used + limit > c.amount:
-        raise Conflict(f"the commitment has {c.amount - c.used} left; the line asks for {limit}")
+def _nameable(session: Session, model: type[T], ident: int, scope: Any) -> T | None:
+    """The row a credit line names if its institution may name it (`queries.nameable`), else
+    None: the rules then answer as for a row that does not exist."""
+    try:
+        return nameable(session, model, ident, scope, "row")
+    except NotFound:
+        return None
+
+
+def line_state(line: CreditLine) -> loan_rules.LineState:
+    return loan_rules.LineState(
+        line.institution_id, line.enterprise_id, line.external_ref, line.status, line.currency,
+        line.opens_on, line.matures_on, line.limit_amount, line.used, line.rate, line.spread_bp,
+        line.revolving, line.risk_pool_id,
+    )  # fmt: skip
 
 
 def approve_line(
@@ -265,41 +234,22 @@ def approve_line(
     if (found := replayed(session, key, request)) is not None:
         return found
     line = locked(session, CreditLine, line_id, "credit line")
-    if line.status != "pending":
-        raise Conflict(f"credit line {line.external_ref} is {line.status}, not pending")
-    if actor.label == line.maker_id:
-        raise Forbidden(
-            f"maker-checker: {actor.label} entered credit line {line.external_ref} and may "
-            "not also approve it",
-            code="same_maker_and_checker",
-        )
-    if checker_institution_id is not None and checker_institution_id != line.institution_id:
-        raise Forbidden("the checker must belong to the line's institution")
-    line.status = "approved" if approve else "rejected"
-    line.checker_id = actor.label
-    ev = record_event(
-        session,
-        actor,
-        "credit_line",
-        line.id,
-        "line_approved" if approve else "line_rejected",
-        line.opens_on,
-        key=key,
-        request=request,
-        amount=line.limit_amount,
+    state, outcome = _ruled(
+        loan_rules.approve_line,
+        line_state(line),
+        maker=line.maker_id,
+        checker=actor.label,
+        checker_institution_id=checker_institution_id,
+        has_commitment=line.commitment_id is not None,
+        approve=approve,
     )
+    line.status = state.status
+    line.checker_id = actor.label
+    ev = _record(session, actor, outcome, "credit_line", line.id, key=key, request=request,
+                 line_id=line.id, commitment_id=line.commitment_id)  # fmt: skip
     if line.commitment_id is not None:
         commitment = locked(session, AgreementCommitment, line.commitment_id, "commitment")
-        limit = line.limit_amount
-        limit_entry(
-            session, "commitment", commitment.id, "release", limit, "credit_line", line.id, ev
-        )
-        if approve:
-            limit_entry(
-                session, "commitment", commitment.id, "consume", limit, "credit_line", line.id, ev
-            )
-        else:
-            commitment.used = commitment.used - limit
+        commitment.used = commitment.used + outcome.commitment_used
     session.flush()
     return ev
 
@@ -307,16 +257,104 @@ def approve_line(
 # --------------------------------------------------------------------------- loans
 
 
-def disbursement_outside(drawn_on: dt.date, opens_on: dt.date, matures_on: dt.date) -> str | None:
-    """Why a drawdown on `drawn_on` falls outside a line's period (None if it does not)."""
-    if drawn_on < opens_on:
-        return (
-            f"disbursement before the line's start (its approval): drawn_on {drawn_on} is "
-            f"before {opens_on}"
+disbursement_outside = loan_rules.disbursement_outside
+write_off_too_large = loan_rules.write_off_too_large
+
+
+def _record(
+    session: Session,
+    actor: Actor,
+    outcome: loan_rules.Outcome,
+    entity: str,
+    entity_id: int,
+    *,
+    key: str | None,
+    request: dict[str, Any] | None,
+    line_id: int | None = None,
+    loan_id: int | None = None,
+    commitment_id: int | None = None,
+    reverses_id: int | None = None,
+) -> LedgerEvent:
+    """The outcome's event (one: a service records one event per request) and its limit
+    entries."""
+    (e,) = outcome.events
+    ev = record_event(
+        session, actor, entity, entity_id, e.kind, e.on, key=key, request=request,
+        amount=e.amount, principal=e.principal, interest=e.interest, reverses_id=reverses_id,
+        **e.data,
+    )  # fmt: skip
+    sources = {"event": ev.id, "loan": loan_id, "credit_line": line_id}
+    for entry in outcome.entries:
+        account = line_id if entry.account == "credit_line" else commitment_id
+        source = sources[entry.source]
+        assert account is not None and source is not None
+        limit_entry(session, entry.account, account, entry.kind, entry.amount, entry.source,
+                    source, ev)  # fmt: skip
+    return ev
+
+
+def loan_state(loan: Loan) -> loan_rules.LoanState:
+    return loan_rules.LoanState(
+        loan.external_ref, loan.principal, loan.drawn_on, loan.status, loan.category,
+        loan.defaulted_on, loan.outstanding_principal, loan.principal_repaid,
+        loan.interest_paid, loan.written_off, loan.recovered,
+    )  # fmt: skip
+
+
+def _store(loan: Loan, state: loan_rules.LoanState | None) -> None:
+    """The loan's cached columns as the rule left them (only those that changed are set)."""
+    if state is None:
+        return
+    for column, value in (
+        ("status", state.status),
+        ("category", state.category),
+        ("defaulted_on", state.defaulted_on),
+        ("outstanding_principal", state.outstanding),
+        ("principal_repaid", state.repaid),
+        ("interest_paid", state.interest_paid),
+        ("written_off", state.written_off),
+        ("recovered", state.recovered),
+    ):
+        if getattr(loan, column) != value:
+            setattr(loan, column, value)
+
+
+def _apply(
+    session: Session,
+    actor: Actor,
+    loan: Loan,
+    line: CreditLine | None,
+    outcome: loan_rules.Outcome,
+    *,
+    key: str | None = None,
+    request: dict[str, Any] | None = None,
+    reverses_id: int | None = None,
+) -> LedgerEvent:
+    """Record a loan event's outcome: its event and entries, the loan, the line's use and the
+    covered credit of the line's pool."""
+    ev = _record(
+        session, actor, outcome, "loan", loan.id, key=key, request=request,
+        line_id=loan.credit_line_id, loan_id=loan.id, reverses_id=reverses_id,
+    )  # fmt: skip
+    _store(loan, outcome.loan)
+    if outcome.line_used:
+        assert line is not None
+        line.used = line.used + outcome.line_used
+    if outcome.covered:
+        assert line is not None and line.risk_pool_id is not None
+        pool = locked(session, RiskPool, line.risk_pool_id, "risk pool")
+        pool.covered_outstanding = pool.covered_outstanding + outcome.covered
+    session.flush()
+    return ev
+
+
+def pool_state(pool: RiskPool) -> loan_rules.PoolState:
+    headroom = None
+    if pool.leverage is not None:
+        headroom = pools.leverage_headroom(
+            pool.balance, pool.covered_outstanding, Decimal(pool.leverage)
         )
-    if drawn_on > matures_on:
-        return f"disbursement after the line's end: drawn_on {drawn_on} is after {matures_on}"
-    return None
+    return loan_rules.PoolState(pool.code, pool.balance, pool.leverage, headroom)
 
 
 def draw(
@@ -348,56 +386,39 @@ def draw(
     if (found := replayed(session, key, request)) is not None:
         return found
     principal = money_arg(amount, "amount")
-    if method not in METHODS:
-        raise InvalidInput(f"method must be one of {', '.join(METHODS)}", field="method")
-    if not isinstance(months, int) or months < 1:
-        raise InvalidInput(f"a term of {months} months: months must be ≥ 1", field="months")
     line = locked(session, CreditLine, line_id, "credit line")
-    if line.status != "approved":
-        raise Conflict(f"credit line {line.external_ref} is {line.status}, not approved")
-    if currency != line.currency:
-        raise InvalidInput(
-            f"currency {currency} does not match the credit line's {line.currency}",
-            field="currency",
-        )
-    if (problem := disbursement_outside(drawn_on, line.opens_on, line.matures_on)) is not None:
-        raise InvalidInput(problem, field="drawn_on")
-    available = line.limit_amount - line.used
-    if principal > available:
-        raise InvalidInput(
-            f"the drawdown of {principal} exceeds the line's available {available}",
-            field="amount",
-        )
     taken = select(Loan.id).where(
         Loan.institution_id == line.institution_id, Loan.external_ref == external_ref
     )
-    if session.scalars(taken).first() is not None:
-        raise Conflict(f"loan {external_ref!r} exists already for this institution")
-    rate = line.rate + Decimal(line.spread_bp) / Decimal(10_000)
-    try:
-        schedule = sched.build_schedule(principal, rate, drawn_on, months, method, day_count)  # type: ignore[arg-type]
-    except ValueError as exc:
-        raise InvalidInput(str(exc), field="day_count" if "basis" in str(exc) else None) from exc
+    pool = None
+    if line.risk_pool_id is not None:
+        pool = pool_state(locked(session, RiskPool, line.risk_pool_id, "risk pool"))
+    new, outcome = _ruled(
+        loan_rules.draw, line_state(line), line.id, pool, principal=principal,
+        drawn_on=drawn_on, external_ref=external_ref, months=months, method=method,
+        day_count=day_count, currency=currency,
+        ref_taken=session.scalars(taken).first() is not None,
+    )  # fmt: skip
     loan = Loan(
         credit_line_id=line.id,
         institution_id=line.institution_id,
         enterprise_id=line.enterprise_id,
         external_ref=external_ref,
-        currency=currency,
+        currency=new.currency,
         principal=principal,
         drawn_on=drawn_on,
-        matures_on=schedule[-1].due,
-        months=months,
-        method=method,
-        day_count=day_count,
-        annual_rate=rate,
-        status="active",
+        matures_on=new.matures_on,
+        months=new.months,
+        method=new.method,
+        day_count=new.day_count,
+        annual_rate=new.annual_rate,
+        status=new.state.status,
         principal_repaid=ZERO,
         interest_paid=ZERO,
         written_off=ZERO,
         recovered=ZERO,
         outstanding_principal=principal,
-        category="pass",
+        category=new.state.category,
     )
     session.add(loan)
     session.flush()
@@ -405,59 +426,9 @@ def draw(
         LoanInstalment(
             loan_id=loan.id, seq=i.seq, due_on=i.due, principal=i.principal, interest=i.interest
         )
-        for i in schedule
+        for i in new.schedule
     )
-    ev = record_event(
-        session,
-        actor,
-        "loan",
-        loan.id,
-        "drawn",
-        drawn_on,
-        key=key,
-        request=request,
-        principal=principal,
-        credit_line_id=line.id,
-    )
-    line.used = line.used + principal
-    limit_entry(session, "credit_line", line.id, "consume", principal, "loan", loan.id, ev)
-    if line.risk_pool_id is not None:
-        _cover(session, line.risk_pool_id, principal)
-    session.flush()
-    return ev
-
-
-def _cover(session: Session, pool_id: int, principal: Decimal) -> None:
-    """New covered credit: refused when the pool's leverage limit would be passed."""
-    pool = locked(session, RiskPool, pool_id, "risk pool")
-    if pool.leverage is not None:
-        headroom = pools.leverage_headroom(
-            pool.balance, pool.covered_outstanding, Decimal(pool.leverage)
-        )
-        if principal > headroom:
-            raise Conflict(
-                f"risk pool {pool.code}: the leverage limit ({pool.leverage} × its balance "
-                f"{pool.balance}) leaves {headroom} of new covered credit; the drawdown is "
-                f"{principal}"
-            )
-    pool.covered_outstanding = pool.covered_outstanding + principal
-
-
-def _uncover(session: Session, loan: Loan, principal: Decimal) -> None:
-    """Covered credit outstanding falls with repaid or written-off principal (or rises again
-    when such an event is reversed: `principal` negative)."""
-    line = session.get(CreditLine, loan.credit_line_id)
-    if line is None or line.risk_pool_id is None or principal == 0:
-        return
-    pool = locked(session, RiskPool, line.risk_pool_id, "risk pool")
-    pool.covered_outstanding = pool.covered_outstanding - principal
-
-
-def _open_loan(session: Session, loan_id: int) -> Loan:
-    loan = locked(session, Loan, loan_id, "loan")
-    if loan.status != "active":
-        raise Conflict(f"loan {loan.external_ref} is {loan.status}")
-    return loan
+    return _apply(session, actor, loan, line, outcome, key=key, request=request)
 
 
 def repay(
@@ -483,54 +454,13 @@ def repay(
         return found
     p = money_arg(principal, "principal", positive=False)
     i = money_arg(interest, "interest", positive=False)
-    if p == 0 and i == 0:
-        raise InvalidInput("a repayment needs principal or interest", field="principal")
-    loan = _open_loan(session, loan_id)
-    if paid_on < loan.drawn_on:
-        raise InvalidInput(
-            f"paid_on {paid_on} is before the drawdown on {loan.drawn_on}", field="paid_on"
-        )
-    if p > loan.outstanding_principal:
-        raise InvalidInput(
-            f"the repayment of {p} exceeds the outstanding principal {loan.outstanding_principal}",
-            field="principal",
-        )
-    ev = record_event(
-        session,
-        actor,
-        "loan",
-        loan.id,
-        "repaid",
-        paid_on,
-        key=key,
-        request=request,
-        principal=p,
-        interest=i,
-    )
-    _apply_repayment(session, loan, p, i, ev, sign=1)
-    return ev
-
-
-def _apply_repayment(
-    session: Session, loan: Loan, p: Decimal, i: Decimal, ev: LedgerEvent, *, sign: int
-) -> None:
-    loan.principal_repaid = loan.principal_repaid + sign * p
-    loan.interest_paid = loan.interest_paid + sign * i
-    loan.outstanding_principal = loan.outstanding_principal - sign * p
-    loan.status = _status(loan)
+    loan = locked(session, Loan, loan_id, "loan")
     line = locked(session, CreditLine, loan.credit_line_id, "credit line")
-    if line.revolving and p > 0:
-        kind = "release" if sign > 0 else "consume"
-        line.used = line.used - sign * p
-        limit_entry(session, "credit_line", line.id, kind, p, "event", ev.id, ev)
-    _uncover(session, loan, sign * p)
-    session.flush()
-
-
-def _status(loan: Loan) -> str:
-    if loan.outstanding_principal > 0:
-        return "active"
-    return "written_off" if loan.written_off > 0 else "closed"
+    outcome = _ruled(
+        loan_rules.repay, loan_state(loan), revolving=line.revolving,
+        covered=line.risk_pool_id is not None, principal=p, interest=i, paid_on=paid_on,
+    )  # fmt: skip
+    return _apply(session, actor, loan, line, outcome, key=key, request=request)
 
 
 def classify(
@@ -544,31 +474,14 @@ def classify(
 ) -> LedgerEvent | None:
     """Days past due from the schedule and the repayments, and the five-category class (at
     least `floor`, a bank's own downgrade). Records an event only when the class changes."""
-    if floor is not None and floor not in CATEGORIES:
-        raise InvalidInput(f"floor must be one of {', '.join(CATEGORIES)}", field="floor")
     loan = locked(session, Loan, loan_id, "loan")
-    if loan.defaulted_on is not None and (
-        floor is None or CATEGORIES.index(floor) < CATEGORIES.index("substandard")
-    ):
-        floor = "substandard"  # a defaulted loan stays non-performing
-    dpd = days_past_due(session, loan, as_of)
-    category = sched.classify(dpd, rules or sched.ClassificationRules(), floor)  # type: ignore[arg-type]
-    if category == loan.category:
+    outcome = _ruled(
+        loan_rules.classify, loan_state(loan), as_of=as_of,
+        days_past_due=days_past_due(session, loan, as_of), floor=floor, rules=rules,
+    )  # fmt: skip
+    if not outcome.events:
         return None
-    ev = record_event(
-        session,
-        actor,
-        "loan",
-        loan.id,
-        "classified",
-        as_of,
-        category=category,
-        previous=loan.category,
-        days_past_due=dpd,
-    )
-    loan.category = category
-    session.flush()
-    return ev
+    return _apply(session, actor, loan, None, outcome)
 
 
 def days_past_due(session: Session, loan: Loan, as_of: dt.date) -> int:
@@ -587,7 +500,7 @@ def days_past_due(session: Session, loan: Loan, as_of: dt.date) -> int:
         (e.effective_on, (e.principal or ZERO) + (e.interest or ZERO))
         for e in _live_events(session, loan.id, "repaid")
     ]
-    return sched.days_past_due(schedule, payments, as_of)
+    return loan_rules.days_past_due(loan_state(loan), schedule, payments, as_of)
 
 
 def _live_events(session: Session, loan_id: int, kind: str) -> Sequence[LedgerEvent]:
@@ -616,27 +529,9 @@ def mark_default(
     request = {"action": "default", "loan": loan_id, "on": on}
     if (found := replayed(session, key, request)) is not None:
         return found
-    loan = _open_loan(session, loan_id)
-    if loan.defaulted_on is not None:
-        raise Conflict(f"loan {loan.external_ref} defaulted on {loan.defaulted_on} already")
-    if on < loan.drawn_on:
-        raise InvalidInput(f"on {on} is before the drawdown on {loan.drawn_on}", field="on")
-    ev = record_event(
-        session, actor, "loan", loan.id, "defaulted", on, key=key, request=request,
-        principal=loan.outstanding_principal,
-    )  # fmt: skip
-    loan.defaulted_on = on
-    if CATEGORIES.index(loan.category) < CATEGORIES.index("substandard"):
-        loan.category = "substandard"
-    session.flush()
-    return ev
-
-
-def write_off_too_large(amount: Decimal, principal: Decimal, outstanding: Decimal) -> str:
-    """Why a write-off of `amount` is refused (it is above what is outstanding)."""
-    if amount > principal:
-        return f"a charge-off above the loan's principal: {amount} > {principal}"
-    return f"the write-off of {amount} exceeds the outstanding principal {outstanding}"
+    loan = locked(session, Loan, loan_id, "loan")
+    outcome = _ruled(loan_rules.default, loan_state(loan), on=on)
+    return _apply(session, actor, loan, None, outcome, key=key, request=request)
 
 
 def write_off(
@@ -653,21 +548,13 @@ def write_off(
     if (found := replayed(session, key, request)) is not None:
         return found
     p = money_arg(amount, "amount")
-    loan = _open_loan(session, loan_id)
-    if loan.defaulted_on is None:
-        raise Conflict(f"loan {loan.external_ref} has not defaulted; it cannot be written off")
-    if p > loan.outstanding_principal:
-        raise InvalidInput(write_off_too_large(p, loan.principal, loan.outstanding_principal),
-                           field="amount")  # fmt: skip
-    ev = record_event(
-        session, actor, "loan", loan.id, "written_off", on, key=key, request=request, principal=p
-    )
-    loan.written_off = loan.written_off + p
-    loan.outstanding_principal = loan.outstanding_principal - p
-    loan.status = _status(loan)
-    _uncover(session, loan, p)
-    session.flush()
-    return ev
+    loan = locked(session, Loan, loan_id, "loan")
+    line = get_row(session, CreditLine, loan.credit_line_id, "credit line")
+    outcome = _ruled(
+        loan_rules.write_off, loan_state(loan), covered=line.risk_pool_id is not None,
+        amount=p, on=on,
+    )  # fmt: skip
+    return _apply(session, actor, loan, line, outcome, key=key, request=request)
 
 
 def recover(
@@ -685,18 +572,8 @@ def recover(
         return found
     p = money_arg(amount, "amount")
     loan = locked(session, Loan, loan_id, "loan")
-    if p > loan.written_off - loan.recovered:
-        raise InvalidInput(
-            f"the recovery of {p} exceeds the unrecovered write-off "
-            f"{loan.written_off - loan.recovered}",
-            field="amount",
-        )
-    ev = record_event(
-        session, actor, "loan", loan.id, "recovered", on, key=key, request=request, principal=p
-    )
-    loan.recovered = loan.recovered + p
-    session.flush()
-    return ev
+    outcome = _ruled(loan_rules.recover, loan_state(loan), amount=p, on=on)
+    return _apply(session, actor, loan, None, outcome, key=key, request=request)
 
 
 def reverse(
@@ -719,33 +596,12 @@ def reverse(
     if session.scalars(done).first() is not None:
         raise Conflict(f"event {event_id} has been reversed already")
     loan = locked(session, Loan, original.entity_id, "loan")
-    p = original.principal or ZERO
-    i = original.interest or ZERO
-    ev = record_event(
-        session,
-        actor,
-        "loan",
-        loan.id,
-        REVERSIBLE[original.kind],
-        original.effective_on,
-        key=key,
-        request=request,
-        principal=p,
-        interest=i,
-        reverses_id=original.id,
-    )
-    if original.kind == "repaid":
-        if loan.status == "written_off":
-            raise Conflict("the loan has been written off since; reverse the write-off first")
-        _apply_repayment(session, loan, p, i, ev, sign=-1)
-    elif original.kind == "written_off":
-        if p > loan.written_off - loan.recovered:
-            raise Conflict("recoveries exceed what would remain written off; reverse them first")
-        loan.written_off = loan.written_off - p
-        loan.outstanding_principal = loan.outstanding_principal + p
-        loan.status = _status(loan)
-        _uncover(session, loan, -p)
-    else:
-        loan.recovered = loan.recovered - p
-    session.flush()
-    return ev
+    line = locked(session, CreditLine, loan.credit_line_id, "credit line")
+    outcome = _ruled(
+        loan_rules.reverse, loan_state(loan), revolving=line.revolving,
+        covered=line.risk_pool_id is not None, kind=original.kind,
+        principal=original.principal or ZERO, interest=original.interest or ZERO,
+        on=original.effective_on,
+    )  # fmt: skip
+    return _apply(session, actor, loan, line, outcome, key=key, request=request,
+                  reverses_id=original.id)  # fmt: skip
