@@ -53,6 +53,56 @@ LABELS_JS = """() => {
 }"""
 
 
+#: what assistive technology and keyboards need, checked on every page: one h1; every form
+#: control with a label; every button and link with a name; text contrast of at least 4.5:1
+#: (WCAG AA) against the first opaque background behind it
+ACCESSIBILITY_JS = """() => {
+  const problems = [];
+  if (document.querySelectorAll('h1').length !== 1) problems.push('h1 count');
+  for (const c of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
+    const named = (c.id && document.querySelector(`label[for="${c.id}"]`)) || c.closest('label')
+      || c.getAttribute('aria-label') || c.getAttribute('aria-labelledby');
+    if (!named) problems.push('unlabelled ' + (c.name || c.outerHTML.slice(0, 60)));
+  }
+  for (const b of document.querySelectorAll('button, a[href]')) {
+    if (!(b.innerText || b.getAttribute('aria-label') || '').trim()) {
+      problems.push('nameless ' + b.outerHTML.slice(0, 60));
+    }
+  }
+  const rgb = (t) => (t.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = (e) => {
+    for (; e; e = e.parentElement) {
+      const c = rgb(getComputedStyle(e).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] === 1)) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const e = walker.currentNode.parentElement;
+    const text = walker.currentNode.textContent.trim();
+    if (!text || !e || e.closest('.chart, script, .skip, .sr')) continue;
+    const style = getComputedStyle(e);
+    if (style.display === 'none' || style.visibility === 'hidden') continue;
+    const [a, b] = [lum(rgb(style.color).slice(0, 3)), lum(background(e))];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < 4.5) problems.push(`contrast ${ratio.toFixed(2)}: ${text.slice(0, 30)}`);
+  }
+  return problems;
+}"""
+
+
+def assert_accessible(visit: Visit) -> None:
+    problems: list[str] = visit.page.evaluate(ACCESSIBILITY_JS)
+    assert problems == [], problems
+    visit.page.keyboard.press("Tab")  # the first stop of the keyboard: the skip link
+    assert visit.page.evaluate("document.activeElement.className") == "skip"
+
+
 def sign_in(visit: Visit, who: str) -> None:
     visit.goto("/sign-in")
     visit.page.get_by_label("用户名").fill(who)
@@ -97,6 +147,7 @@ def test_the_sign_in_page_in_both_languages(browser: Any, site: Any) -> None:
     try:
         visit.goto("/sign-in")
         visit.screenshot("sign-in.png")
+        assert_accessible(visit)
         zh = labels(visit)
         visit.page.get_by_role("button", name="English").click()
         visit.page.wait_for_load_state("networkidle")
@@ -153,6 +204,7 @@ def test_every_page_in_chinese_and_then_in_english(browser: Any, site: Any) -> N
             assert visit.page.locator("html").get_attribute("lang") == "zh-CN"
             chinese[name] = labels(visit)
             visit.screenshot(f"{name}.png")
+            assert_accessible(visit)
         visit.page.get_by_role("button", name="English").click()
         visit.page.wait_for_load_state("networkidle")
         for name, path in pages_of(site):
