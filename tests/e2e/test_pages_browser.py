@@ -275,6 +275,9 @@ def test_the_enterprise_filters_update_the_list_in_place(browser: Any, site: Any
         page.get_by_label("名称或统一社会信用代码").fill(site.world.codes["e3"])
         expect(rows).to_have_count(1)
         assert "乙三科技" in rows.first.inner_text()
+        page.go_back()  # the Back button shows the whole page again, with the earlier results
+        expect(page.get_by_role("heading", level=1)).to_have_count(1)
+        expect(rows).to_have_count(2)
         page.keyboard.press("Tab")  # the filters are reachable by keyboard, in order
         assert page.evaluate("document.activeElement.id") == "f-zone"
         visit.assert_clean()

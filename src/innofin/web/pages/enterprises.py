@@ -214,10 +214,14 @@ def enterprise_list(
         "chosen": chosen,
         "query": urlencode({k: v for k, v in chosen.items() if v}),
     }
-    partial = request.headers.get("HX-Request") == "true"
-    return render(
-        request, "enterprises/_results.html" if partial else "enterprises/list.html", context
+    # HTMX asks for the results alone; restoring history (the Back button) needs the whole page
+    partial = request.headers.get("HX-Request") == "true" and not request.headers.get(
+        "HX-History-Restore-Request"
     )
+    template = "enterprises/_results.html" if partial else "enterprises/list.html"
+    response = render(request, template, context)
+    response.headers["Vary"] = "HX-Request, HX-History-Restore-Request, Cookie"
+    return response
 
 
 # --------------------------------------------------------------------------- the profile
