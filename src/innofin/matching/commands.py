@@ -266,6 +266,9 @@ def print_backtest(figures: dict[str, object]) -> None:
 
 
 def register(root: typer.Typer) -> None:
+    from innofin.matching import referral_commands
+
+    referral_commands.add_to(app)
     root.add_typer(app, name="match")
 
 

@@ -3,11 +3,19 @@ built from the access policy's (`innofin.access.policy`, where the actions are d
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, select, true
+from sqlalchemy import ColumnElement, false, or_, select, true
 
-from innofin.access.policy import enterprise_scope, enterprise_write_scope, institution_limited
+from innofin.access.policy import (
+    ENTERPRISE,
+    INSTITUTION,
+    enterprise_scope,
+    enterprise_write_scope,
+    in_ids,
+    institution_limited,
+    officer_enterprise_scope,
+)
 from innofin.kernel.principal import Principal
-from innofin.matching.models import FinancingNeed
+from innofin.matching.models import FinancingNeed, NeedReferral
 from innofin.registry.models import Enterprise
 
 
@@ -30,3 +38,28 @@ def need_write_scope(p: Principal) -> ColumnElement[bool]:
 def match_institution_ids(p: Principal) -> frozenset[int] | None:
     """The institutions whose best-fitting needs the caller may ask for (None: any it sees)."""
     return p.institution_ids if institution_limited(p) else None
+
+
+def need_referral_scope(p: Principal) -> ColumnElement[bool]:
+    """Referrals of needs: an institution sees only its own (and its branches'), an enterprise
+    those of its own needs, officers those of the needs of the enterprises they oversee."""
+    if p.is_admin:
+        return true()
+    clauses: list[ColumnElement[bool]] = []
+    officer = officer_enterprise_scope(p)
+    if officer:
+        firms = select(Enterprise.id).where(or_(*officer))
+        clauses.append(
+            NeedReferral.need_id.in_(
+                select(FinancingNeed.id).where(FinancingNeed.enterprise_id.in_(firms))
+            )
+        )
+    if p.has(INSTITUTION):
+        clauses.append(in_ids(NeedReferral.institution_id, p.institution_ids))
+    if p.has(ENTERPRISE) and p.enterprise_id is not None:
+        clauses.append(
+            NeedReferral.need_id.in_(
+                select(FinancingNeed.id).where(FinancingNeed.enterprise_id == p.enterprise_id)
+            )
+        )
+    return or_(false(), *clauses)

@@ -1,0 +1,453 @@
+"""`innofin match refer|respond|step|referrals|overdue|allocate|accept|funnel`: referrals of
+needs with deadlines and decline reasons, special-credit allocation, and the funnel.
+
+Exit codes: 0 done; 2 invalid input (an option named); 3 a need, referral, institution,
+programme or run that does not exist; 4 a conflict (already referred, answered or accepted).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from innofin.cli_support import console, engine, table
+from innofin.ledger.cli_options import REASON, amount_arg, day_arg
+
+if TYPE_CHECKING:
+    from innofin.matching.referrals import Rematch
+
+DECLINE_HELP = (
+    "Decline with a reason: too_young, revenue_too_low, outside_fields, amount_too_large, risk, "
+    "incomplete_documents, other (with --text)."
+)
+
+
+def _pairs(values: list[str], option: str) -> dict[str, Any]:
+    from innofin.kernel.errors import InvalidInput
+
+    out: dict[str, Any] = {}
+    for v in values:
+        key, sep, amount = v.partition("=")
+        if not sep or not key:
+            raise InvalidInput(f"--{option} takes CODE=AMOUNT, not {v!r}", field=option)
+        out[key.strip()] = amount_arg(amount, option)
+    return out
+
+
+def _referral_json(r: Any) -> dict[str, Any]:
+    return {
+        "referral_id": r.id,
+        "need_id": r.need_id,
+        "institution_id": r.institution_id,
+        "source": r.source,
+        "status": r.status,
+        "deadline": r.deadline.isoformat(),
+        "decline_code": r.decline_code,
+        "decline_text": r.decline_text,
+        "rematch_of_id": r.rematch_of_id,
+    }
+
+
+def print_rematch(rematch: Rematch) -> None:
+    if rematch.referred is not None:
+        console.print(
+            f"  re-matched: referred to institution {rematch.referred.institution_id} "
+            f"(referral {rematch.referred.id}, answer by {rematch.referred.deadline})",
+            highlight=False,
+        )
+    for alt in rematch.alternatives:
+        mark = (
+            "→ referred" if alt["referred"] else ("needs consent" if alt["needs_consent"] else "")
+        )
+        console.print(
+            f"  · {alt['institution_name']} {alt['product_name']} — {alt['zh']} / {alt['en']} "
+            f"(fit {alt['score']:.3f}) {mark}",
+            highlight=False,
+            markup=False,
+        )
+    if rematch.message:
+        console.print(f"  {rematch.message}", highlight=False, markup=False)
+
+
+def refer(
+    need_id: int = typer.Argument(..., help="The financing need."),
+    to: list[int] = typer.Option(..., "--to", help="An institution to refer it to (repeat)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the referrals as JSON."),
+    reason: str | None = REASON,
+) -> None:
+    """Refer a need to several institutions at once (each needs the enterprise's consent); each
+    answers within the programme's business days."""
+    from innofin.audit.recorder import Actor
+    from innofin.db.engine import unit_of_work
+    from innofin.matching import referrals, service
+
+    eng = engine()
+    try:
+        with unit_of_work(eng, immediate=True, actor=Actor.cli(reason)) as session:
+            rows = referrals.refer(session, service.OPERATOR, need_id, to)
+            out = [_referral_json(r) for r in rows]
+    finally:
+        eng.dispose()
+    if as_json:
+        print(json.dumps(out, ensure_ascii=False))
+        return
+    for r in out:
+        console.print(
+            f"need {need_id} referred to institution {r['institution_id']} "
+            f"(referral {r['referral_id']}); answer by {r['deadline']}",
+            highlight=False,
+        )
+
+
+def respond(
+    referral_id: int = typer.Argument(..., help="The referral."),
+    opt_in: bool = typer.Option(False, "--opt-in", help="The institution takes the need up."),
+    decline: str | None = typer.Option(None, "--decline", help=DECLINE_HELP),
+    text: str | None = typer.Option(None, help="Why, in words (required with --decline other)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the answer and re-match as JSON."),
+    reason: str | None = REASON,
+) -> None:
+    """An institution's answer to a referral: opt in, or decline with a reason (which
+    re-matches the need to other institutions or instruments)."""
+    from innofin.audit.recorder import Actor
+    from innofin.db.engine import unit_of_work
+    from innofin.kernel.errors import InvalidInput
+    from innofin.matching import referrals, service
+
+    if opt_in == (decline is not None):
+        raise InvalidInput("give either --opt-in or --decline CODE", field="decline")
+    eng = engine()
+    try:
+        with unit_of_work(eng, immediate=True, actor=Actor.cli(reason)) as session:
+            out = referrals.respond(
+                session,
+                service.OPERATOR,
+                referral_id,
+                "opt_in" if opt_in else "decline",
+                code=decline,
+                text=text,
+            )
+            doc = _referral_json(out.referral)
+            rematch = out.rematch
+            if rematch is not None:
+                doc["rematch"] = {
+                    "referred": None
+                    if rematch.referred is None
+                    else _referral_json(rematch.referred),
+                    "alternatives": rematch.alternatives,
+                    "message": rematch.message,
+                }
+    finally:
+        eng.dispose()
+    if as_json:
+        print(json.dumps(doc, ensure_ascii=False))
+        return
+    console.print(f"referral {referral_id}: {doc['status']}", highlight=False)
+    if rematch is not None:
+        print_rematch(rematch)
+
+
+def step(
+    referral_id: int = typer.Argument(..., help="The referral."),
+    to: str = typer.Argument(..., help="contacted, applied or approved."),
+    credit_line: int | None = typer.Option(None, help="On approval: the ledger's credit line."),
+    reason: str | None = REASON,
+) -> None:
+    """Move a referral along the funnel: contacted → applied → approved."""
+    from innofin.audit.recorder import Actor
+    from innofin.db.engine import unit_of_work
+    from innofin.matching import referrals, service
+
+    eng = engine()
+    try:
+        with unit_of_work(eng, immediate=True, actor=Actor.cli(reason)) as session:
+            row = referrals.advance(
+                session, service.OPERATOR, referral_id, to, credit_line_id=credit_line
+            )
+            status = row.status
+    finally:
+        eng.dispose()
+    console.print(f"referral {referral_id}: {status}", highlight=False)
+
+
+def list_referrals(
+    need_id: int | None = typer.Option(None, "--need", help="One need's referrals."),
+    institution_id: int | None = typer.Option(None, "--institution", help="One institution's."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List referrals with their status, deadline and decline reason."""
+    from innofin.db.engine import unit_of_work
+    from innofin.matching import referrals, service
+
+    eng = engine()
+    try:
+        with unit_of_work(eng) as session:
+            rows = session.scalars(
+                referrals.referrals_query(service.OPERATOR, need_id, institution_id)
+            ).all()
+            out = [_referral_json(r) for r in rows]
+    finally:
+        eng.dispose()
+    if as_json:
+        print(json.dumps(out, ensure_ascii=False))
+        return
+    console.print(
+        table(
+            "Referrals 推荐对接",
+            ("referral", "need", "institution", "source", "status", "deadline", "reason"),
+            [
+                (
+                    r["referral_id"],
+                    r["need_id"],
+                    r["institution_id"],
+                    r["source"],
+                    r["status"],
+                    r["deadline"],
+                    r["decline_code"] or "",
+                )
+                for r in out
+            ],
+        )
+    )
+
+
+def overdue(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Referrals past their deadline without an answer (flagged for the programme officer)."""
+    from innofin.audit.recorder import Actor
+    from innofin.db.engine import unit_of_work
+    from innofin.matching import referrals
+
+    eng = engine()
+    try:
+        with unit_of_work(eng, immediate=True, actor=Actor.cli(None)) as session:
+            out = [_referral_json(r) for r in referrals.flag_overdue(session)]
+    finally:
+        eng.dispose()
+    if as_json:
+        print(json.dumps(out, ensure_ascii=False))
+        return
+    if not out:
+        console.print("no overdue referrals")
+    for r in out:
+        console.print(
+            f"referral {r['referral_id']}: need {r['need_id']} at institution "
+            f"{r['institution_id']} unanswered since {r['deadline']}",
+            highlight=False,
+        )
+
+
+def allocate(
+    programme: str = typer.Argument(..., help="The programme's code."),
+    field_quota: list[str] = typer.Option([], help="FIELD=AMOUNT: at most this to a field."),
+    zone_quota: list[str] = typer.Option([], help="ZONE=AMOUNT: at most this to a zone."),
+    zone_floor: list[str] = typer.Option([], help="ZONE=AMOUNT: at least this to a zone."),
+    floor_share: str = typer.Option("0.05", help="Floor of zones not named: share of their ask."),
+    cap: str = typer.Option("5000000", help="Most one enterprise receives (yuan)."),
+    on: str | None = typer.Option(None, help="Day of the allocation (YYYY-MM-DD; today)."),
+    gap: float = typer.Option(0.001, min=0.0, max=1.0, help="Relative optimality gap."),
+    time_limit: float = typer.Option(60.0, min=1.0, help="Seconds the solver may take."),
+    as_json: bool = typer.Option(False, "--json", help="Print the run as JSON."),
+    reason: str | None = REASON,
+) -> None:
+    """Allocate special credit: which needs each cooperating institution funds, maximising the
+    amount weighted by points within the quotas, beside first-come-first-served."""
+    import datetime as dt
+    from decimal import Decimal, InvalidOperation
+
+    from sqlalchemy import select
+
+    from innofin.audit.recorder import Actor
+    from innofin.db.engine import unit_of_work
+    from innofin.kernel.errors import InvalidInput, NotFound
+    from innofin.ledger.models import Programme
+    from innofin.matching import allocation
+
+    try:
+        share = Decimal(floor_share)
+    except InvalidOperation:
+        raise InvalidInput("--floor-share is a number such as 0.05", field="floor-share") from None
+    quotas = allocation.Quotas(
+        field_max=_pairs(field_quota, "field-quota"),
+        zone_max=_pairs(zone_quota, "zone-quota"),
+        zone_floor=_pairs(zone_floor, "zone-floor"),
+        floor_share=share,
+        enterprise_cap=amount_arg(cap, "cap"),
+    )
+    day = day_arg(on, "on") if on else dt.date.today()
+    eng = engine()
+    try:
+        with unit_of_work(eng, immediate=True, actor=Actor.cli(reason)) as session:
+            pid = session.scalar(select(Programme.id).where(Programme.code == programme))
+            if pid is None:
+                raise NotFound(f"no programme {programme!r}")
+            run = allocation.allocate(
+                session,
+                pid,
+                quotas,
+                on=day,
+                created_by=Actor.cli(reason).label,
+                mip_gap=gap,
+                time_limit=time_limit,
+            )
+            doc = run_json(run)
+    finally:
+        eng.dispose()
+    if as_json:
+        print(json.dumps(doc, ensure_ascii=False))
+        return
+    print_run(doc)
+
+
+def run_json(run: Any) -> dict[str, Any]:
+    return {
+        "run_id": run.id,
+        "solver": f"{run.solver} {run.solver_version}",
+        "parameters": run.parameters,
+        "solver_status": run.solver_status,
+        "objective": run.objective,
+        "gap": run.gap,
+        "fcfs_objective": run.fcfs_objective,
+        **{k: v for k, v in run.result.items() if k not in ("objective", "gap", "solver")},
+    }
+
+
+def print_run(doc: dict[str, Any]) -> None:
+    from decimal import Decimal
+
+    ratio = doc["objective"] / doc["fcfs_objective"] if doc["fcfs_objective"] else None
+    console.print(
+        f"allocation run {doc['run_id']}: {doc['solver']} {doc['solver_status']}, "
+        f"gap {doc['gap'] if doc['gap'] is None else format(doc['gap'], '.4%')}; "
+        f"objective {doc['objective']:,.1f} (万元 × points) against first-come-first-served "
+        f"{doc['fcfs_objective']:,.1f}" + (f" ({ratio:.3f}×)" if ratio else ""),
+        highlight=False,
+    )
+    console.print(
+        f"  {doc['funded_needs']:,} of {doc['needs']:,} needs funded with "
+        f"{Decimal(doc['funded_fen']) / 100:,.2f} yuan from {doc['commitments']} commitments "
+        f"(first-come-first-served: {Decimal(doc['fcfs_funded_fen']) / 100:,.2f} yuan)",
+        highlight=False,
+    )
+    if doc.get("message"):
+        console.print(f"  {doc['message']}", highlight=False)
+    binding = doc["binding"]
+    if binding:
+        console.print(
+            table(
+                "Binding quotas and commitments 约束额度 (dual: objective per 万元 more)",
+                ("kind", "key", "bound", "dual"),
+                [
+                    (b["kind"], b["key"], Decimal(b["bound_fen"]) / 100, f"{b['dual_per_wan']:.3f}")
+                    for b in binding[:15]
+                ],
+                money=("bound",),
+            )
+        )
+    for line in doc["unmet"]:
+        console.print(f"  cannot be met: {line}", highlight=False, markup=False)
+
+
+def accept(
+    run_id: int = typer.Argument(..., help="The allocation run."),
+    opens_on: str = typer.Option(..., help="The day the proposed credit lines open."),
+    rate: str = typer.Option("0.0310", help="Annual rate of the lines, a fraction."),
+    reason: str | None = REASON,
+) -> None:
+    """Accept an allocation run: each row becomes a proposed credit line in the ledger, waiting
+    for its institution's checker."""
+    from decimal import Decimal, InvalidOperation
+
+    from innofin.audit.recorder import Actor
+    from innofin.db.engine import unit_of_work
+    from innofin.kernel.errors import InvalidInput
+    from innofin.matching import allocation
+
+    try:
+        value = Decimal(rate)
+    except InvalidOperation:
+        raise InvalidInput("--rate is a fraction such as 0.0310", field="rate") from None
+    actor = Actor.cli(reason)
+    eng = engine()
+    try:
+        with unit_of_work(eng, immediate=True, actor=actor) as session:
+            lines = allocation.accept(
+                session, actor, run_id, opens_on=day_arg(opens_on, "opens-on"), rate=value
+            )
+    finally:
+        eng.dispose()
+    console.print(
+        f"allocation run {run_id} accepted: {len(lines)} credit lines proposed, each waiting "
+        "for its institution's checker",
+        highlight=False,
+    )
+
+
+def funnel(
+    institution_id: int | None = typer.Option(None, "--institution", help="One institution."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """The funnel per institution: referred → answered → contacted → applied → approved →
+    credit line, declines by reason, conversion and median days to credit."""
+    from innofin.db.engine import unit_of_work
+    from innofin.matching import referrals
+
+    eng = engine()
+    try:
+        with unit_of_work(eng) as session:
+            rows = referrals.funnel(session, None if institution_id is None else [institution_id])
+    finally:
+        eng.dispose()
+    if as_json:
+        print(json.dumps([r.as_json() for r in rows], ensure_ascii=False))
+        return
+    print_funnel(rows)
+
+
+def print_funnel(rows: list[Any]) -> None:
+    console.print(
+        table(
+            "Funnel 对接漏斗",
+            (
+                "institution",
+                "referred",
+                "opted in",
+                "applied",
+                "approved",
+                "lines",
+                "declined",
+                "overdue",
+                "conversion",
+                "days to credit",
+            ),
+            [
+                (
+                    r.institution_name,
+                    r.referred,
+                    r.opted_in,
+                    r.applied,
+                    r.approved,
+                    r.credit_lines,
+                    r.declined,
+                    r.overdue,
+                    "" if r.conversion is None else f"{r.conversion:.0%}",
+                    "" if r.median_days_to_credit is None else f"{r.median_days_to_credit:.1f}",
+                )
+                for r in rows
+            ],
+        )
+    )
+
+
+def add_to(app: typer.Typer) -> None:
+    app.command("refer")(refer)
+    app.command("respond")(respond)
+    app.command("step")(step)
+    app.command("referrals")(list_referrals)
+    app.command("overdue")(overdue)
+    app.command("allocate")(allocate)
+    app.command("accept")(accept)
+    app.command("funnel")(funnel)
