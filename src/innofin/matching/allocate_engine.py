@@ -5,13 +5,13 @@ served on the same instance.
 The model. Need i asks for `amount[i]` fen, of which it may receive ``u[i] = min(amount[i],
 cap)`` (`cap`: the per-enterprise cap; an enterprise's needs together stay within it). The share
 funded ``y[i]`` is semi-continuous: 0, or between `min_share` and 1 (with `min_share` 1, all or
-nothing); a share is paid in whole yuan. Needs fall into groups (key technology field × zone); commitment c of
-an institution (from the ledger's agreements) covers one field or all, one zone or all, and
-lends at most `capacity[c]`. Transport variables ``z[c, g]`` carry committed money to the groups
-it covers: per group, the funded amount equals what the commitments send. Quotas cap the funded
-amount per field and per zone; each zone has a floor (the least the programme wants funded
-there). The objective is the funded amount weighted by each need's weight (by default the
-firm's innovation points): ``max Σ u[i] · y[i] · w[i]``.
+nothing); a share is paid in whole yuan. Needs fall into groups (key technology field × zone);
+commitment c of an institution (from the ledger's agreements) covers one field or all, one zone
+or all, and lends at most `capacity[c]`. Transport variables ``z[c, g]`` carry committed money
+to the groups it covers: per group, the funded amount equals what the commitments send. Quotas
+cap the funded amount per field and per zone; each zone has a floor (the least the programme
+wants funded there). The objective is the funded amount weighted by each need's weight (by
+default the firm's innovation points): ``max Σ u[i] · y[i] · w[i]``.
 
 A floor that cannot be met is not an error: its row has an elastic slack with a penalty larger
 than any gain, so the solve always ends, and the floors still short are named. Binding quotas
@@ -32,7 +32,7 @@ import highspy
 import numpy as np
 import numpy.typing as npt
 
-from innofin.scoring.quota_engine import HIGHS_INT, highs, solver_name
+from innofin.kernel.highs import HIGHS_INT, highs, solver_name
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -625,8 +625,8 @@ def solve(problem: Problem) -> Result:
     if n == 0 or problem.capacity.size == 0:
         empty = np.zeros(0, dtype=np.int64)
         unmet = [
-            f"zone {problem.zone_names[int(z)]}: floor {problem.zone_floor[z] / 100:,.2f} yuan cannot "
-            "be met: " + ("no open needs" if n == 0 else "no commitments")
+            f"zone {problem.zone_names[int(z)]}: floor {problem.zone_floor[z] / 100:,.2f} yuan "
+            "cannot be met: " + ("no open needs" if n == 0 else "no commitments")
             for z in np.flatnonzero(problem.zone_floor > 0)
         ]
         return Result(

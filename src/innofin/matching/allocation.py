@@ -146,7 +146,7 @@ def allocate(
         field_max[FIELDS.index(code)] = _fen(value, "field_max")
     problem = alloc.Problem(
         amount=amount,
-        weight=np.array([points.get(r.enterprise_id, 0.0) for r in needs], dtype=np.float64),
+        weight=np.array([points.get(r.enterprise_id, 1.0) for r in needs], dtype=np.float64),
         need_field=np.array([FIELDS.index(r.tech_field) for r in needs], dtype=np.int64),
         need_zone=need_zone,
         enterprise=np.array([r.enterprise_id for r in needs], dtype=np.int64),
@@ -237,6 +237,8 @@ def allocate(
 
 
 def _points(session: Session, enterprise_ids: list[int]) -> dict[int, float]:
+    """Each firm's points in the latest scoring run (a firm without points weighs 1: its amount
+    still counts, below every scored firm's)."""
     run = session.scalar(select(ScoreRun.id).order_by(ScoreRun.year.desc(), ScoreRun.id.desc()))
     if run is None or not enterprise_ids:
         return {}

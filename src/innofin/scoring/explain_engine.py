@@ -17,8 +17,8 @@ import numpy as np
 import numpy.typing as npt
 
 from innofin.kernel.errors import InvalidInput
+from innofin.kernel.highs import HIGHS_INT, highs
 from innofin.scoring.quota_engine import (
-    HIGHS_INT,
     BoolArray,
     IntArray,
     Labels,
@@ -27,7 +27,6 @@ from innofin.scoring.quota_engine import (
     csr,
     fmt,
     group_counts,
-    highs,
     in_group_of,
     listed,
     quota_labels,

@@ -5,23 +5,16 @@ solve and the explanations share.
 
 from __future__ import annotations
 
-import ctypes
-import os
-import sys
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import highspy
 import numpy as np
 import numpy.typing as npt
 
 from innofin.kernel.errors import InvalidInput
+from innofin.kernel.highs import HIGHS_INT, solver_name
 
 __all__ = ["Quota", "Selection", "SelectionProblem", "solver_name"]
-
-RANDOM_SEED = 20240601
-HIGHS_INT = np.int32  # HiGHS index type
 
 
 IntArray = npt.NDArray[np.intp]
@@ -247,48 +240,3 @@ def csr(
     order = np.lexsort((col_of, row_of))
     start = np.searchsorted(row_of[order], np.arange(num_rows)).astype(HIGHS_INT)
     return start, col_of[order].astype(HIGHS_INT), value[order]
-
-
-_banner_lock = threading.Lock()
-_banner_shown = False
-
-
-def _new_highs() -> highspy.Highs:
-    """A HiGHS instance, without the banner the first one in a process writes to the process's
-    standard output (from C, before any option can be set; in a pipe it surfaced in the middle
-    of the command's own output). Standard output points to /dev/null while it is made."""
-    global _banner_shown
-    with _banner_lock:
-        if _banner_shown:
-            return highspy.Highs()  # type: ignore[no-untyped-call]
-        sys.stdout.flush()
-        saved, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(null, 1)
-            h = highspy.Highs()  # type: ignore[no-untyped-call]
-            ctypes.CDLL(None).fflush(None)  # what C buffered goes to /dev/null too
-        finally:
-            os.dup2(saved, 1)
-            os.close(null)
-            os.close(saved)
-        _banner_shown = True
-        return h
-
-
-def highs(time_limit: float, mip_gap: float) -> highspy.Highs:
-    h = _new_highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("random_seed", RANDOM_SEED)
-    h.setOptionValue("time_limit", float(time_limit))
-    h.setOptionValue("mip_rel_gap", float(mip_gap))
-    return h
-
-
-def solver_name() -> str:
-    """The solver and its version, e.g. "HiGHS 1.15.1"."""
-    version = (
-        highspy.HIGHS_VERSION_MAJOR,
-        highspy.HIGHS_VERSION_MINOR,
-        highspy.HIGHS_VERSION_PATCH,
-    )
-    return "HiGHS " + ".".join(str(v) for v in version)

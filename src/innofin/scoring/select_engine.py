@@ -55,9 +55,9 @@ import highspy
 import numpy as np
 
 from innofin.kernel.errors import Infeasible, InnofinError
+from innofin.kernel.highs import HIGHS_INT, highs, solver_name
 from innofin.scoring.explain_engine import cheap_conflicts, elastic_conflicts
 from innofin.scoring.quota_engine import (
-    HIGHS_INT,
     FloatArray,
     IntArray,
     Labels,
@@ -66,10 +66,8 @@ from innofin.scoring.quota_engine import (
     SelectionProblem,
     csr,
     group_counts,
-    highs,
     listed,
     quota_labels,
-    solver_name,
     validate,
 )
 
