@@ -65,7 +65,6 @@ _SCOPES = (
     "the scopes step (issue 15: Principal in kernel, each room's row scopes beside its tables)"
 )
 _SPLIT = "the ledger service split (programmes' use cases and commands into their sub-room)"
-_ROUTES = "the write-route helper (issue 15: one helper, in api/, for the write routes' shape)"
 _SUBSIDY = "the subsidy engine out of the pool engine (issue 15), the shared rule types at the root"
 
 #: (rule, importer, imported): who removes the arrow. This list may only shrink.
@@ -92,10 +91,6 @@ KNOWN_EXCEPTIONS: dict[tuple[str, str, str], str] = {
     ("ledger-sub-rooms", "innofin.ledger.programmes.files", "innofin.ledger.pools.engine"): _SPLIT,
     ("ledger-sub-rooms", "innofin.ledger.programmes.files", "innofin.ledger.pools.service"): (
         _SPLIT
-    ),
-    ("ledger-sub-rooms", "innofin.ledger.pools.routes", "innofin.ledger.loans.routes"): _ROUTES,
-    ("ledger-sub-rooms", "innofin.ledger.subsidies.routes", "innofin.ledger.loans.routes"): (
-        _ROUTES
     ),
     ("ledger-sub-rooms", "innofin.ledger.subsidies.records", "innofin.ledger.pools.engine"): (
         _SUBSIDY

@@ -6,7 +6,6 @@ import ipaddress
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlalchemy.orm import Session
 
 from innofin.access import grants
 from innofin.access import service as access
@@ -35,7 +34,7 @@ from innofin.api.deps import (
 )
 from innofin.api.errors import ERROR_RESPONSES, ErrorBody
 from innofin.api.pages import Page, PageRequest, fetch_page, list_page, page_request, sort_query
-from innofin.api.writes import run_write
+from innofin.api.writes import WriteCall, write
 from innofin.kernel.principal import Principal
 from innofin.kernel.settings import Settings
 
@@ -91,12 +90,9 @@ def secure_cookie(request: Request, settings: Settings) -> bool:
 def logout(
     request: Request, w: WriteHeaders = Write, p: Principal = allow("auth:logout")
 ) -> Response:
-    now = api_state(request).clock()
-
-    def end(s: Session) -> None:
-        access.end_session(s, p, now)
-
-    response = run_write(request, p, w, end, status_code=204)
+    response = write(
+        request, p, w, lambda c: access.end_session(c.session, p, c.now), status_code=204
+    )
     response.delete_cookie(COOKIE)
     return response
 
@@ -149,9 +145,9 @@ def create_user(
     # hashed before the write transaction: Argon2 must not hold the database's write lock
     hashed = hash_password(body.password, body.username.strip())
 
-    def create(s: Session) -> UserOut:
+    def create(c: WriteCall) -> UserOut:
         user = access.create_user(
-            s,
+            c.session,
             username=body.username,
             password=None,
             password_hash=hashed,
@@ -162,7 +158,7 @@ def create_user(
         return UserOut.model_validate({**_user(user), "roles": sorted(r.value for r in body.roles)})
 
     payload = body.model_dump(mode="json", exclude={"password"})
-    return run_write(request, p, w, create, status_code=201, payload=payload)
+    return write(request, p, w, create, status_code=201, payload=payload)
 
 
 @router.get("/consents", response_model=Page[ConsentOut], tags=["consent"], summary="Consents")
@@ -190,14 +186,14 @@ def grant_consent(
     w: WriteHeaders = Write,
     p: Principal = allow("consent:write"),
 ) -> Response:
-    now = api_state(request).clock()
-    return run_write(
+    return write(
         request,
         p,
         w,
-        lambda s: ConsentOut.model_validate(grants.grant(s, p, body.institution_id, now)),
+        lambda c: grants.grant(c.session, p, body.institution_id, c.now),
+        ConsentOut,
         status_code=201,
-        payload=body.model_dump(mode="json"),
+        payload=body,
     )
 
 
@@ -213,12 +209,8 @@ def withdraw_consent(
     w: WriteHeaders = Write,
     p: Principal = allow("consent:write"),
 ) -> Response:
-    now = api_state(request).clock()
-    return run_write(
-        request,
-        p,
-        w,
-        lambda s: ConsentOut.model_validate(grants.withdraw(s, p, consent_id, now)),
+    return write(
+        request, p, w, lambda c: grants.withdraw(c.session, p, consent_id, c.now), ConsentOut
     )
 
 
@@ -246,14 +238,14 @@ def create_referral(
     w: WriteHeaders = Write,
     p: Principal = allow("referral:create"),
 ) -> Response:
-    now = api_state(request).clock()
-    return run_write(
+    return write(
         request,
         p,
         w,
-        lambda s: ReferralOut.model_validate(
-            grants.refer(s, p, body.enterprise_id, body.institution_id, body.note, now)
+        lambda c: grants.refer(
+            c.session, p, body.enterprise_id, body.institution_id, body.note, c.now
         ),
+        ReferralOut,
         status_code=201,
-        payload=body.model_dump(mode="json"),
+        payload=body,
     )

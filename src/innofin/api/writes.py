@@ -1,12 +1,18 @@
 """Every API write runs here: one transaction holding the change, its audit rows (the actor is
 the caller, with the optional reason) and, when the client sent an `Idempotency-Key`, the record
-of the response — so a retry returns the first result and changes nothing more."""
+of the response — so a retry returns the first result and changes nothing more.
+
+A write route has one shape, `write`: its use case gets a `WriteCall` (the session, the actor,
+the API clock's time, the client's key) and its result is answered as the route's response
+model. `run_write` is the transaction underneath, for a use case that needs only the session."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request, Response
@@ -121,6 +127,49 @@ def run_write(
                 .values(status_code=status_code, response_body=body)
             )
     return Response(body or None, status_code, media_type="application/json" if body else None)
+
+
+@dataclass(frozen=True)
+class WriteCall:
+    """What a write route's use case is given: the transaction's session, the actor its ledger
+    events name (the caller, with the reason it gave), the time by the API's clock when the
+    request came in, and the client's Idempotency-Key."""
+
+    session: Session
+    actor: Actor
+    now: dt.datetime
+    key: str | None
+
+    @property
+    def today(self) -> dt.date:
+        return self.now.date()
+
+
+def write(
+    request: Request,
+    principal: Principal,
+    headers: WriteHeaders,
+    use_case: Callable[[WriteCall], Any],
+    out: type[BaseModel] | None = None,
+    *,
+    status_code: int = 200,
+    payload: Any = None,
+) -> Response:
+    """The one shape of a write route: `use_case` runs in `run_write`'s transaction and its
+    result (a row, or a dict) is answered as `out`; with no `out` it returns the response
+    model itself, or None for an empty answer. `payload` — a request body (read as JSON) or
+    what stands for it — is the request's fingerprint for the idempotency record."""
+    actor = Actor.api(principal.user_id, principal.username, reason=headers.reason)
+    now = api_state(request).clock()
+    call_payload = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
+
+    def run(session: Session) -> BaseModel | None:
+        result = use_case(WriteCall(session, actor, now, headers.idempotency_key))
+        return result if out is None else out.model_validate(result)
+
+    return run_write(
+        request, principal, headers, run, status_code=status_code, payload=call_payload
+    )
 
 
 def replay(

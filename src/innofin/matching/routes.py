@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from innofin.api.deps import RowId, WriteHeaders, allow, api_state, ok, reading, write_headers
 from innofin.api.errors import ERROR_RESPONSES
 from innofin.api.pages import Page, PageRequest, list_page, page_request
-from innofin.api.writes import run_write
+from innofin.api.writes import write
 from innofin.kernel.jsontypes import IsoDate
 from innofin.kernel.principal import Principal
 from innofin.matching import service
@@ -45,13 +45,14 @@ def list_needs(
 def post_need(
     request: Request, body: NeedCreate, w: WriteHeaders = Write, p: Principal = allow("need:write")
 ) -> Response:
-    return run_write(
+    return write(
         request,
         p,
         w,
-        lambda s: NeedOut.model_validate(service.post_need(s, p, body)),
+        lambda c: service.post_need(c.session, p, body),
+        NeedOut,
         status_code=201,
-        payload=body.model_dump(mode="json"),
+        payload=body,
     )
 
 
@@ -69,11 +70,12 @@ def update_need(
     w: WriteHeaders = Write,
     p: Principal = allow("need:write"),
 ) -> Response:
-    return run_write(
+    return write(
         request,
         p,
         w,
-        lambda s: NeedOut.model_validate(service.update_need(s, p, need_id, body)),
+        lambda c: service.update_need(c.session, p, need_id, body),
+        NeedOut,
         payload=body.model_dump(mode="json", exclude_unset=True),
     )
 

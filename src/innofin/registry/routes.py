@@ -19,7 +19,7 @@ from innofin.api.deps import (
 )
 from innofin.api.errors import ERROR_RESPONSES
 from innofin.api.pages import Page, PageRequest, list_page, page_request, sort_query
-from innofin.api.writes import run_write
+from innofin.api.writes import write
 from innofin.kernel.codes import InstitutionKind, ProductKind, ZoneLevel
 from innofin.kernel.jsontypes import IsoDate, Text20, Text40, Text60
 from innofin.kernel.principal import Principal
@@ -73,13 +73,14 @@ def list_zones(
 def create_zone(
     request: Request, body: ZoneCreate, w: WriteHeaders = Write, p: Principal = allow("zone:create")
 ) -> Response:
-    return run_write(
+    return write(
         request,
         p,
         w,
-        lambda s: ZoneOut.model_validate(records.create_zone(s, p, body)),
+        lambda c: records.create_zone(c.session, p, body),
+        ZoneOut,
         status_code=201,
-        payload=body.model_dump(mode="json"),
+        payload=body,
     )
 
 
@@ -97,11 +98,12 @@ def update_zone(
     w: WriteHeaders = Write,
     p: Principal = allow("zone:update"),
 ) -> Response:
-    return run_write(
+    return write(
         request,
         p,
         w,
-        lambda s: ZoneOut.model_validate(records.update_zone(s, p, zone_id, body)),
+        lambda c: records.update_zone(c.session, p, zone_id, body),
+        ZoneOut,
         payload=body.model_dump(mode="json", exclude_unset=True),
     )
 
@@ -125,11 +127,12 @@ def put_zone_stat(
     w: WriteHeaders = Write,
     p: Principal = allow("zone_stat:write"),
 ) -> Response:
-    return run_write(
+    return write(
         request,
         p,
         w,
-        lambda s: ZoneStatOut.model_validate(records.put_zone_stat(s, p, zone_id, year, body)),
+        lambda c: records.put_zone_stat(c.session, p, zone_id, year, body),
+        ZoneStatOut,
         payload=body.model_dump(mode="json", exclude_unset=True),
     )
 
@@ -161,13 +164,14 @@ def create_enterprise(
     w: WriteHeaders = Write,
     p: Principal = allow("enterprise:create"),
 ) -> Response:
-    return run_write(
+    return write(
         request,
         p,
         w,
-        lambda s: EnterpriseOut.model_validate(records.create_enterprise(s, p, body)),
+        lambda c: records.create_enterprise(c.session, p, body),
+        EnterpriseOut,
         status_code=201,
-        payload=body.model_dump(mode="json"),
+        payload=body,
     )
 
 
@@ -192,13 +196,12 @@ def update_enterprise(
     w: WriteHeaders = Write,
     p: Principal = allow("enterprise:update"),
 ) -> Response:
-    return run_write(
+    return write(
         request,
         p,
         w,
-        lambda s: EnterpriseOut.model_validate(
-            records.update_enterprise(s, p, enterprise_id, body)
-        ),
+        lambda c: records.update_enterprise(c.session, p, enterprise_id, body),
+        EnterpriseOut,
         payload=body.model_dump(mode="json", exclude_unset=True),
     )
 
@@ -228,14 +231,12 @@ def put_report(
     w: WriteHeaders = Write,
     p: Principal = allow("report:write"),
 ) -> Response:
-    today = api_state(request).clock().date()
-    return run_write(
+    return write(
         request,
         p,
         w,
-        lambda s: ReportOut.model_validate(
-            records.put_report(s, p, enterprise_id, year, body, today)
-        ),
+        lambda c: records.put_report(c.session, p, enterprise_id, year, body, c.today),
+        ReportOut,
         payload=body.model_dump(mode="json", exclude_unset=True),
     )
 
@@ -266,15 +267,14 @@ def add_certification(
     w: WriteHeaders = Write,
     p: Principal = allow("certification:write"),
 ) -> Response:
-    return run_write(
+    return write(
         request,
         p,
         w,
-        lambda s: CertificationOut.model_validate(
-            records.add_certification(s, p, enterprise_id, body)
-        ),
+        lambda c: records.add_certification(c.session, p, enterprise_id, body),
+        CertificationOut,
         status_code=201,
-        payload=body.model_dump(mode="json"),
+        payload=body,
     )
 
 
@@ -302,13 +302,14 @@ def create_institution(
     w: WriteHeaders = Write,
     p: Principal = allow("institution:create"),
 ) -> Response:
-    return run_write(
+    return write(
         request,
         p,
         w,
-        lambda s: InstitutionOut.model_validate(records.create_institution(s, p, body)),
+        lambda c: records.create_institution(c.session, p, body),
+        InstitutionOut,
         status_code=201,
-        payload=body.model_dump(mode="json"),
+        payload=body,
     )
 
 
@@ -332,13 +333,12 @@ def update_institution(
     w: WriteHeaders = Write,
     p: Principal = allow("institution:update"),
 ) -> Response:
-    return run_write(
+    return write(
         request,
         p,
         w,
-        lambda s: InstitutionOut.model_validate(
-            records.update_institution(s, p, institution_id, body)
-        ),
+        lambda c: records.update_institution(c.session, p, institution_id, body),
+        InstitutionOut,
         payload=body.model_dump(mode="json", exclude_unset=True),
     )
 
@@ -367,13 +367,14 @@ def create_product(
     w: WriteHeaders = Write,
     p: Principal = allow("product:write"),
 ) -> Response:
-    return run_write(
+    return write(
         request,
         p,
         w,
-        lambda s: ProductOut.model_validate(records.create_product(s, p, body)),
+        lambda c: records.create_product(c.session, p, body),
+        ProductOut,
         status_code=201,
-        payload=body.model_dump(mode="json"),
+        payload=body,
     )
 
 
@@ -393,11 +394,12 @@ def update_product(
     w: WriteHeaders = Write,
     p: Principal = allow("product:write"),
 ) -> Response:
-    return run_write(
+    return write(
         request,
         p,
         w,
-        lambda s: ProductOut.model_validate(records.update_product(s, p, product_id, body)),
+        lambda c: records.update_product(c.session, p, product_id, body),
+        ProductOut,
         payload=body.model_dump(mode="json", exclude_unset=True),
     )
 

@@ -9,8 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from innofin.api.deps import RowId, WriteHeaders, allow, ok, reading, write_headers
 from innofin.api.errors import ERROR_RESPONSES
 from innofin.api.pages import Page, PageRequest, list_page, page_request, sort_query
-from innofin.api.writes import run_write
-from innofin.audit.recorder import Actor
+from innofin.api.writes import write
 from innofin.kernel.jsontypes import IsoDate
 from innofin.kernel.principal import Principal
 from innofin.ledger.loans import records
@@ -26,11 +25,6 @@ from innofin.ledger.schemas import (
 
 router = APIRouter(prefix="/api/v1", tags=["ledger"], responses=ERROR_RESPONSES)
 Write = Depends(write_headers)
-
-
-def write_actor(request: Request, p: Principal, w: WriteHeaders) -> Actor:
-    """The ledger actor of a write: the caller, with the reason it gave."""
-    return Actor.api(p.user_id, p.username, reason=w.reason)
 
 
 @router.get("/credit-lines", response_model=Page[CreditLineOut], summary="List credit lines")
@@ -67,16 +61,14 @@ def create_line(
     w: WriteHeaders = Write,
     p: Principal = allow("credit_line:propose"),
 ) -> Response:
-    actor = write_actor(request, p, w)
-    return run_write(
+    return write(
         request,
         p,
         w,
-        lambda s: CreditLineOut.model_validate(
-            records.propose_line(s, p, actor, body, w.idempotency_key)
-        ),
+        lambda c: records.propose_line(c.session, p, c.actor, body, c.key),
+        CreditLineOut,
         status_code=201,
-        payload=body.model_dump(mode="json"),
+        payload=body,
     )
 
 
@@ -92,15 +84,13 @@ def decide_line(
     w: WriteHeaders = Write,
     p: Principal = allow("credit_line:decide"),
 ) -> Response:
-    actor = write_actor(request, p, w)
-    return run_write(
+    return write(
         request,
         p,
         w,
-        lambda s: CreditLineOut.model_validate(
-            records.decide_line(s, p, actor, line_id, body.approve, w.idempotency_key)
-        ),
-        payload=body.model_dump(mode="json"),
+        lambda c: records.decide_line(c.session, p, c.actor, line_id, body.approve, c.key),
+        CreditLineOut,
+        payload=body,
     )
 
 
@@ -117,16 +107,14 @@ def create_drawdown(
     w: WriteHeaders = Write,
     p: Principal = allow("loan:draw"),
 ) -> Response:
-    actor = write_actor(request, p, w)
-    return run_write(
+    return write(
         request,
         p,
         w,
-        lambda s: LoanOut.model_validate(
-            records.draw(s, p, actor, line_id, body, w.idempotency_key)
-        ),
+        lambda c: records.draw(c.session, p, c.actor, line_id, body, c.key),
+        LoanOut,
         status_code=201,
-        payload=body.model_dump(mode="json"),
+        payload=body,
     )
 
 
@@ -182,13 +170,11 @@ def create_repayment(
     w: WriteHeaders = Write,
     p: Principal = allow("loan:repay"),
 ) -> Response:
-    actor = write_actor(request, p, w)
-    return run_write(
+    return write(
         request,
         p,
         w,
-        lambda s: LoanOut.model_validate(
-            records.repay(s, p, actor, loan_id, body, w.idempotency_key)
-        ),
-        payload=body.model_dump(mode="json"),
+        lambda c: records.repay(c.session, p, c.actor, loan_id, body, c.key),
+        LoanOut,
+        payload=body,
     )

@@ -7,12 +7,11 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from innofin.api.deps import RowId, WriteHeaders, allow, api_state, ok, reading, write_headers
+from innofin.api.deps import RowId, WriteHeaders, allow, ok, reading, write_headers
 from innofin.api.errors import ERROR_RESPONSES
 from innofin.api.pages import Page, PageRequest, list_page, page_request, sort_query
-from innofin.api.writes import run_write
+from innofin.api.writes import write
 from innofin.kernel.principal import Principal
-from innofin.ledger.loans.routes import write_actor
 from innofin.ledger.pools import records
 from innofin.ledger.schemas import (
     ClaimCreate,
@@ -62,13 +61,12 @@ def create_contribution(
     w: WriteHeaders = Write,
     p: Principal = allow("risk_pool:contribute"),
 ) -> Response:
-    actor = write_actor(request, p, w)
-    return run_write(
+    return write(
         request,
         p,
         w,
-        lambda s: records.contribute(s, p, actor, pool_id, body, w.idempotency_key),
-        payload=body.model_dump(mode="json"),
+        lambda c: records.contribute(c.session, p, c.actor, pool_id, body, c.key),
+        payload=body,
     )
 
 
@@ -85,17 +83,14 @@ def create_claim(
     w: WriteHeaders = Write,
     p: Principal = allow("pool_claim:file"),
 ) -> Response:
-    actor = write_actor(request, p, w)
-    today = api_state(request).clock().date()
-    return run_write(
+    return write(
         request,
         p,
         w,
-        lambda s: ClaimOut.model_validate(
-            records.file_claim(s, p, actor, pool_id, body, today, w.idempotency_key)
-        ),
+        lambda c: records.file_claim(c.session, p, c.actor, pool_id, body, c.today, c.key),
+        ClaimOut,
         status_code=201,
-        payload=body.model_dump(mode="json"),
+        payload=body,
     )
 
 
@@ -132,16 +127,15 @@ def decide_claim(
     w: WriteHeaders = Write,
     p: Principal = allow("pool_claim:decide"),
 ) -> Response:
-    actor = write_actor(request, p, w)
-    today = api_state(request).clock().date()
-    return run_write(
+    return write(
         request,
         p,
         w,
-        lambda s: ClaimOut.model_validate(
-            records.decide_claim(s, p, actor, claim_id, body.approve, today, w.idempotency_key)
+        lambda c: records.decide_claim(
+            c.session, p, c.actor, claim_id, body.approve, c.today, c.key
         ),
-        payload=body.model_dump(mode="json"),
+        ClaimOut,
+        payload=body,
     )
 
 
@@ -157,15 +151,14 @@ def pay_claim(
     w: WriteHeaders = Write,
     p: Principal = allow("pool_claim:pay"),
 ) -> Response:
-    actor = write_actor(request, p, w)
     paid = body or Payment()
-    paid_on = paid.paid_on or api_state(request).clock().date()
-    return run_write(
+    return write(
         request,
         p,
         w,
-        lambda s: ClaimOut.model_validate(
-            records.pay_claim(s, p, actor, claim_id, paid_on, w.idempotency_key)
+        lambda c: records.pay_claim(
+            c.session, p, c.actor, claim_id, paid.paid_on or c.today, c.key
         ),
-        payload=paid.model_dump(mode="json"),
+        ClaimOut,
+        payload=paid,
     )

@@ -7,12 +7,11 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from innofin.api.deps import RowId, WriteHeaders, allow, api_state, ok, reading, write_headers
+from innofin.api.deps import RowId, WriteHeaders, allow, ok, reading, write_headers
 from innofin.api.errors import ERROR_RESPONSES
 from innofin.api.pages import Page, PageRequest, list_page, page_request, sort_query
-from innofin.api.writes import run_write
+from innofin.api.writes import write
 from innofin.kernel.principal import Principal
-from innofin.ledger.loans.routes import write_actor
 from innofin.ledger.schemas import (
     Objection,
     Payment,
@@ -65,15 +64,13 @@ def publish_subsidies(
     w: WriteHeaders = Write,
     p: Principal = allow("subsidy:publish"),
 ) -> Response:
-    actor = write_actor(request, p, w)
-    today = api_state(request).clock().date()
-    return run_write(
+    return write(
         request,
         p,
         w,
-        lambda s: records.publish(s, p, actor, body, today),
+        lambda c: records.publish(c.session, p, c.actor, body, c.today),
         status_code=201,
-        payload=body.model_dump(mode="json"),
+        payload=body,
     )
 
 
@@ -89,16 +86,13 @@ def object_to_subsidy(
     w: WriteHeaders = Write,
     p: Principal = allow("subsidy:object"),
 ) -> Response:
-    actor = write_actor(request, p, w)
-    today = api_state(request).clock().date()
-    return run_write(
+    return write(
         request,
         p,
         w,
-        lambda s: SubsidyOut.model_validate(
-            records.object_to(s, p, actor, subsidy_id, body.text, today)
-        ),
-        payload=body.model_dump(mode="json"),
+        lambda c: records.object_to(c.session, p, c.actor, subsidy_id, body.text, c.today),
+        SubsidyOut,
+        payload=body,
     )
 
 
@@ -114,16 +108,13 @@ def resolve_objection(
     w: WriteHeaders = Write,
     p: Principal = allow("subsidy:resolve"),
 ) -> Response:
-    actor = write_actor(request, p, w)
-    today = api_state(request).clock().date()
-    return run_write(
+    return write(
         request,
         p,
         w,
-        lambda s: SubsidyOut.model_validate(
-            records.resolve(s, p, actor, subsidy_id, body.upheld, today)
-        ),
-        payload=body.model_dump(mode="json"),
+        lambda c: records.resolve(c.session, p, c.actor, subsidy_id, body.upheld, c.today),
+        SubsidyOut,
+        payload=body,
     )
 
 
@@ -138,13 +129,12 @@ def confirm_subsidy(
     w: WriteHeaders = Write,
     p: Principal = allow("subsidy:confirm"),
 ) -> Response:
-    actor = write_actor(request, p, w)
-    today = api_state(request).clock().date()
-    return run_write(
+    return write(
         request,
         p,
         w,
-        lambda s: SubsidyOut.model_validate(records.confirm(s, p, actor, subsidy_id, today)),
+        lambda c: records.confirm(c.session, p, c.actor, subsidy_id, c.today),
+        SubsidyOut,
     )
 
 
@@ -160,13 +150,12 @@ def pay_subsidy(
     w: WriteHeaders = Write,
     p: Principal = allow("subsidy:pay"),
 ) -> Response:
-    actor = write_actor(request, p, w)
     paid = body or Payment()
-    paid_on = paid.paid_on or api_state(request).clock().date()
-    return run_write(
+    return write(
         request,
         p,
         w,
-        lambda s: SubsidyOut.model_validate(records.pay(s, p, actor, subsidy_id, paid_on)),
-        payload=paid.model_dump(mode="json"),
+        lambda c: records.pay(c.session, p, c.actor, subsidy_id, paid.paid_on or c.today),
+        SubsidyOut,
+        payload=paid,
     )
