@@ -544,10 +544,9 @@ def _need_columns(session: Session, codes: Codes, rows: Sequence[FinancingNeed])
     return NeedColumns(np.array([r.id for r in rows], dtype=np.int64), ent, needs, firms_out)
 
 
-def _history(
-    session: Session, codes: Codes, lenders: Lenders, until: dt.date | None = None
-) -> pl.DataFrame:
-    """Every loan (drawn up to `until`) with its lender's index and its borrower's codes."""
+def _loan_frame(session: Session, until: dt.date | None = None) -> pl.DataFrame:
+    """Every loan (drawn up to `until`): lender, borrower, day drawn, principal in yuan (float:
+    analytics), whether it defaulted, the borrower's zone and field."""
     stmt = select(
         Loan.institution_id,
         Loan.enterprise_id,
@@ -573,35 +572,30 @@ def _history(
         },
         orient="row",
     )
+    return frame.with_columns(pl.col("principal").cast(pl.Float64).alias("amount")).drop(
+        "principal"
+    )
+
+
+def _history(
+    session: Session, codes: Codes, lenders: Lenders, until: dt.date | None = None
+) -> pl.DataFrame:
+    """Every loan (drawn up to `until`) with its lender's index and its borrower's codes."""
+    frame = _loan_frame(session, until)
     revenue = _firms_revenue(session, frame["enterprise"].unique().to_list())
     zone = _zone_index(codes, frame["zone_id"].cast(pl.Float64).to_numpy())
-    return (
-        frame.join(revenue, on="enterprise", how="left")
-        .with_columns(
-            pl.Series(
-                "institution", np.searchsorted(lenders.ids, frame["institution_id"].to_numpy())
-            ),
-            pl.col("principal").cast(pl.Float64).alias("amount"),
-            pl.Series("zone", zone),
-            pl.Series(
-                "province", np.where(zone >= 0, codes.zone_province[np.maximum(zone, 0)], -1)
-            ),
-            pl.Series("field", _code_index(frame["tech_field"].to_list(), elig.FIELDS)),
-        )
-        .with_columns(
-            pl.Series(
-                "size",
-                track.size_band(
-                    frame.join(revenue, on="enterprise", how="left")["revenue"]
-                    .fill_null(np.nan)
-                    .to_numpy()
-                ),
-            )
-        )
+    joined = frame.join(revenue, on="enterprise", how="left", maintain_order="left")
+    return joined.with_columns(
+        pl.Series("institution", np.searchsorted(lenders.ids, frame["institution_id"].to_numpy())),
+        pl.Series("zone", zone),
+        pl.Series("province", np.where(zone >= 0, codes.zone_province[np.maximum(zone, 0)], -1)),
+        pl.Series("field", _code_index(frame["tech_field"].to_list(), elig.FIELDS)),
+        pl.Series("size", track.size_band(joined["revenue"].fill_null(np.nan).to_numpy())),
     )
 
 
 def _firms_revenue(session: Session, ids: Sequence[int]) -> pl.DataFrame:
+    """Each firm's revenue in its latest report that has one (yuan, float: analytics)."""
     if not ids:
         return pl.DataFrame(schema={"enterprise": pl.Int64, "revenue": pl.Float64})
     latest = (
@@ -617,10 +611,11 @@ def _firms_revenue(session: Session, ids: Sequence[int]) -> pl.DataFrame:
             & (latest.c.year == IndicatorReport.year),
         )
     ).all()
-    return pl.DataFrame(
+    frame = pl.DataFrame(
         {"enterprise": [r[0] for r in rows], "revenue": [float(r[1] or 0) for r in rows]},
         schema={"enterprise": pl.Int64, "revenue": pl.Float64},
     )
+    return frame.filter(pl.col("enterprise").is_in(list(ids)))
 
 
 def _affinity(
@@ -1091,24 +1086,21 @@ def backtest(
         )
     codes = _codes(session)
     lenders = _lenders(session)
-    rows = session.execute(
-        select(Loan.institution_id, Loan.enterprise_id, Loan.drawn_on, Loan.principal)
-    ).all()
-    firms = session.execute(
-        select(Enterprise.id, Enterprise.zone_id, Enterprise.tech_field).order_by(Enterprise.id)
-    ).all()
-    firm_ids = np.array([f.id for f in firms], dtype=np.int64)
-    zone = _zone_index(codes, np.array([np.nan if f.zone_id is None else f.zone_id for f in firms]))
+    frame = _loan_frame(session)
+    firm_ids, first, firm_of_loan = np.unique(
+        frame["enterprise"].to_numpy(), return_index=True, return_inverse=True
+    )
+    zone = _zone_index(codes, frame["zone_id"].cast(pl.Float64).to_numpy()[first])
     loans = {
-        "institution": np.searchsorted(lenders.ids, np.array([r[0] for r in rows], dtype=np.int64)),
-        "enterprise": np.searchsorted(firm_ids, np.array([r[1] for r in rows], dtype=np.int64)),
-        "day": np.array([(r[2] - DAY0).days for r in rows], dtype=np.int64),
-        "amount": np.array([float(r[3]) for r in rows], dtype=np.float64),
+        "institution": np.searchsorted(lenders.ids, frame["institution_id"].to_numpy()),
+        "enterprise": firm_of_loan.ravel(),
+        "day": frame["drawn_on"].cast(pl.Int32).to_numpy().astype(np.int64),
+        "amount": frame["amount"].to_numpy(),
     }
     firm_cols = {
         "zone": zone,
         "province": np.where(zone >= 0, codes.zone_province[np.maximum(zone, 0)], -1),
-        "field": _code_index([f.tech_field for f in firms], elig.FIELDS),
+        "field": _code_index(frame["tech_field"].gather(first).to_list(), elig.FIELDS),
         "size": np.full(firm_ids.size, -1),
         "n_zone": np.array(codes.zone_ids.size),
         "n_province": np.array(len(codes.provinces)),
