@@ -43,7 +43,7 @@ from innofin.scoring import records as score_records
 from innofin.scoring.models import KeyList, KeyListEntry, ScoreResult, ScoreRun, ScoreSystemRecord
 from innofin.web import i18n
 from innofin.web.deps import page
-from innofin.web.render import render
+from innofin.web.render import N_, render
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
@@ -268,6 +268,33 @@ def report_values(
     return money, counts
 
 
+PEER_KEYS = {
+    "field": N_("field"),
+    "stage": N_("stage"),
+    "size": N_("size"),
+    "zone": N_("zone"),
+}
+SIZES = {"micro": N_("micro"), "small": N_("small"), "medium": N_("medium"), "large": N_("large")}
+
+
+def peer_label(label: str, ref: Names, lang: str) -> str:
+    """A peer group as people read it: ``field=new_materials, stage=growth`` → ``领域：新材料，
+    阶段：成长期``; ``all`` → all scored enterprises."""
+    gettext = i18n.translations(lang).gettext
+    if label == "all":
+        return gettext("all scored enterprises")
+    names = {"field": ref.fields, "stage": ref.stages, "size": SIZES}
+    parts = []
+    for part in label.split(", "):
+        key, _, value = part.partition("=")
+        shown = names.get(key, {}).get(value, value)
+        shown = gettext(shown) if key == "size" else shown
+        if value in ("", "-"):
+            shown = gettext("not given")
+        parts.append(f"{gettext(PEER_KEYS.get(key, key))}{'：' if lang == 'zh' else ': '}{shown}")
+    return ("，" if lang == "zh" else ", ").join(parts)
+
+
 def _decimal(x: float | None) -> Decimal | None:
     return None if x is None else Decimal(repr(x))
 
@@ -342,6 +369,7 @@ def enterprise_profile(
         "item_unit": item_unit,
         "item_names": names_by_indicator,
         "decimal": _decimal,
+        "peer_label": lambda label: peer_label(label, ref, lang),
         "history": history,
         "systems": systems,
         "system": shown,
