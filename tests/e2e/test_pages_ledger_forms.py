@@ -70,6 +70,9 @@ def test_the_checker_approves_another_officers_line_never_its_own(
     made = api.call("bank_a", "POST", "/api/v1/credit-lines", json=body)
     assert made.status_code == 201, made.text
     own = made.json()["id"]
+    home = bank.client.get("/").text  # the home page counts the lines others entered
+    waiting = re.search(r'href="/ledger/credit-lines">.*?class="value"[^>]*>([^<]+)<', home, re.S)
+    assert waiting and waiting[1] == "1"  # line p; not the line bank_a entered itself
     queue = bank.client.get("/ledger/credit-lines")
     assert f'id="queue-{own}"' in queue.text and f'id="queue-{w.ids["line_p"]}"' in queue.text
     refused = bank.post(f"/ledger/credit-lines/{own}/decision", {"decision": "approve"})

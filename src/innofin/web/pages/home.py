@@ -21,6 +21,7 @@ from innofin.kernel.principal import Principal
 from innofin.registry.models import Enterprise
 from innofin.scoring.models import KeyList, ScoreResult, ScoreRun, ZoneRanking
 from innofin.web.deps import page
+from innofin.web.pages.ledger import ledger_steps
 from innofin.web.render import N_, render
 
 router = APIRouter(include_in_schema=False)
@@ -129,7 +130,7 @@ def scoring_steps(s: Session, p: Principal) -> list[Step]:
 
 
 #: the areas' next steps, in the order the home page shows them
-STEPS: list[StepSource] = [registry_steps, scoring_steps]
+STEPS: list[StepSource] = [registry_steps, scoring_steps, ledger_steps]
 
 
 @router.get("/")

@@ -459,3 +459,63 @@ def object_to_subsidy(
         payload={"text": text.strip()},
     )
     return RedirectResponse(f"/ledger/subsidies#subsidy-{subsidy_id}", status_code=303)
+
+
+# --------------------------------------------------------------------------- home page
+
+
+def ledger_steps(s: Session, p: Principal) -> list[Any]:
+    """The ledger's next steps on the home page: a bank officer's lines waiting for its
+    decision (entered by another officer), an enterprise's subsidies under public notice, an
+    officer's programmes."""
+    from sqlalchemy import func
+
+    from innofin.web.pages.home import Step
+
+    steps: list[Any] = []
+    if may(p, "credit_line:decide"):
+        waiting = (
+            loans.lines_query(p, "pending", None)
+            .where(CreditLine.institution_id.in_(ledger_write_scope(p)))
+            .where(CreditLine.maker_id != f"api:{p.username}")
+        )
+        count = s.scalar(select(func.count()).select_from(waiting.subquery())) or 0
+        steps.append(
+            Step(
+                N_("Decide the credit lines waiting for you"),
+                N_(
+                    "Lines another officer of your institution entered: approve, or reject them "
+                    "with a reason."
+                ),
+                "/ledger/credit-lines",
+                N_("Waiting"),
+                f"{count:,}",
+            )
+        )
+    if p.enterprise_id is not None and may(p, "subsidy:confirm"):
+        notice = subsidies.subsidies_query(p, None, "published", p.enterprise_id)
+        count = s.scalar(select(func.count()).select_from(notice.subquery())) or 0
+        steps.append(
+            Step(
+                N_("Check your interest subsidies"),
+                N_("Confirm each subsidy once its public notice ends, or object while it lasts."),
+                "/ledger/subsidies?status=published",
+                N_("Under public notice"),
+                f"{count:,}",
+            )
+        )
+    elif may(p, "programme:read") and not may(p, "credit_line:decide"):
+        count = (
+            s.scalar(select(func.count()).select_from(programmes.programmes_query(p).subquery()))
+            or 0
+        )
+        steps.append(
+            Step(
+                N_("Follow the programmes' ledger"),
+                N_("Targets, agreements, credit lines, risk pools and subsidies."),
+                "/ledger",
+                N_("Programmes"),
+                f"{count:,}",
+            )
+        )
+    return steps
