@@ -464,6 +464,15 @@ MATCHING_READS: list[Case] = [
         allow("admin", "national", "province"),
     ),
 ]
+MATCHING_READS += [
+    Case("GET", "/api/v1/need-referrals", lambda w: "/api/v1/need-referrals", allow(*ALL)),
+    Case(
+        "GET",
+        "/api/v1/matching/funnel",
+        lambda w: "/api/v1/matching/funnel",
+        allow(*OFFICERS, "bank_a", "bank_b"),
+    ),
+]
 READS += MATCHING_READS
 
 

@@ -153,6 +153,10 @@ def test_a_need_goes_to_several_institutions_with_a_deadline_past_a_holiday(
         assert s.get(FinancingNeed, ids["need"]).status == "referred"  # type: ignore[union-attr]
     with unit_of_work(engine) as s, pytest.raises(Conflict, match="referred already"):
         referrals.refer(s, OPERATOR, ids["need"], [ids["A"]], at=FRIDAY)
+    with unit_of_work(engine) as s:  # an institution sees only its own referrals
+        seen = s.scalars(referrals.referrals_query(_bank(ids["A"]))).all()
+        assert [r.institution_id for r in seen] == [ids["A"]]
+        assert s.scalars(referrals.referrals_query(_bank(ids["C"]))).all() == []
 
 
 def test_an_institution_without_consent_is_named_and_nothing_written(engine: Engine) -> None:

@@ -122,17 +122,11 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "match:recommend": EVERYONE,
     "match:institution": frozenset({ADMIN, PROGRAMME, ZONE, INSTITUTION}),
     "match:backtest": frozenset({ADMIN, PROGRAMME}),
-    # referrals of needs: officers (and the firm, for its own need) refer with the firm's
-    # consent; the institution answers and moves the funnel; everyone involved sees its own
+    # referrals of needs: each caller sees its own (an institution those sent to it, a firm
+    # those of its needs, officers those of the firms they oversee)
     "need_referral:read": EVERYONE,
-    "need_referral:create": OFFICERS | {ENTERPRISE},
-    "need_referral:respond": frozenset({ADMIN, INSTITUTION}),
-    "need_referral:overdue": frozenset({ADMIN, PROGRAMME, ZONE}),
-    # the funnel per institution: an institution its own row, others' rows under disclosure
+    # the funnel per institution: an institution its own rows and the total under disclosure
     "match:funnel": frozenset({ADMIN, PROGRAMME, ZONE, INSTITUTION}),
-    "allocation:read": frozenset({ADMIN, PROGRAMME, INSTITUTION}),
-    "allocation:run": frozenset({ADMIN, PROGRAMME}),
-    "allocation:accept": frozenset({ADMIN, PROGRAMME}),
 }
 #: actions anyone may attempt without signing in
 PUBLIC_ACTIONS = frozenset({"auth:login", "health:read", "ui:language"})

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from innofin.audit.recorder import Actor
@@ -77,7 +77,9 @@ def allocate(
     time_limit: float = 60.0,
 ) -> AllocationRun:
     """Solve the allocation of programme `programme_id` on day `on` and store the run
-    (status ``proposed``). Quotas that cannot be met are named in the run, not raised."""
+    (status ``proposed``). Its needs: those posted under it, and those posted under no
+    programme by firms in its zones. Quotas that cannot be met are named in the run, not
+    raised."""
     programme = session.get(Programme, programme_id)
     if programme is None:
         raise NotFound(f"no programme {programme_id}")
@@ -101,7 +103,11 @@ def allocate(
         )
         .join(Enterprise, Enterprise.id == FinancingNeed.enterprise_id)
         .where(
-            FinancingNeed.programme_id == programme_id,
+            or_(
+                FinancingNeed.programme_id == programme_id,
+                FinancingNeed.programme_id.is_(None)
+                & Enterprise.zone_id.in_(list(programme.zone_ids or [])),
+            ),
             FinancingNeed.status.in_(("open", "referred")),
         )
         .order_by(FinancingNeed.posted_at, FinancingNeed.id)

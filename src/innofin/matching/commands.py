@@ -327,3 +327,6 @@ def print_demo(eng: Engine, last_year: int) -> None:
         "beats both baselines" if len(beaten) == 2 else f"beats: {', '.join(beaten) or 'none'}"
     )
     console.print(f"  the recommender {verdict} (hit@1 and MRR)", highlight=False)
+    from innofin.matching import referral_commands
+
+    referral_commands.print_demo(eng)

@@ -451,3 +451,128 @@ def add_to(app: typer.Typer) -> None:
     app.command("allocate")(allocate)
     app.command("accept")(accept)
     app.command("funnel")(funnel)
+
+
+def print_demo(eng: Any) -> None:
+    """`make demo`'s referral and allocation part: one need referred to two institutions with
+    the firm's consent, one declines with a reason and the need is re-matched, the other opts
+    in; then the special-credit allocation of the programme with the most commitments, beside
+    first-come-first-served; the funnel."""
+    import datetime as dt
+
+    from sqlalchemy import func, select
+
+    from innofin.access.models import Consent
+    from innofin.audit.recorder import Actor
+    from innofin.cli_support import section
+    from innofin.db.engine import unit_of_work
+    from innofin.ledger.models import Agreement, AgreementCommitment, Programme
+    from innofin.matching import allocation, referrals, service
+    from innofin.matching.models import FinancingNeed
+
+    actor = Actor.cli("demo: referral and allocation")
+    section("[bold]10. Referrals: one need to two institutions, a decline and the re-match")
+    with unit_of_work(eng, immediate=True, actor=actor) as session:
+        candidates = list(
+            session.scalars(
+                select(FinancingNeed)
+                .where(FinancingNeed.status == "open")
+                .order_by(FinancingNeed.id)
+                .limit(200)
+            )
+        )
+        chosen: tuple[int, list[int]] | None = None
+        if candidates:
+            run = service.run_recommendations(session, candidates, k=10, per_institution=1)
+            for row, need in enumerate(candidates):
+                recs = service.need_recommendations(run, row, frozenset())
+                fits = [m.institution_id for m in recs.institutions]
+                if len(fits) >= 4:
+                    chosen = (need.id, fits[:3])
+                    break
+        if chosen is not None:
+            need_row = session.get(FinancingNeed, chosen[0])
+            assert need_row is not None
+            have = referrals.consented(session, need_row.enterprise_id, chosen[1])
+            now = dt.datetime.now(dt.UTC)
+            for inst in chosen[1]:
+                if inst not in have:
+                    session.add(
+                        Consent(
+                            enterprise_id=need_row.enterprise_id,
+                            institution_id=inst,
+                            granted_at=now,
+                        )
+                    )
+            session.flush()
+            console.print(
+                f"  the firm of need {chosen[0]} consents to share its data with institutions "
+                f"{', '.join(map(str, chosen[1]))}",
+                highlight=False,
+            )
+            chosen = (chosen[0], chosen[1][:2])
+        if chosen is None:
+            console.print("  no open need with four fitting institutions")
+        else:
+            need_id, two = chosen
+            rows = referrals.refer(session, service.OPERATOR, need_id, two, source="recommendation")
+            for r in rows:
+                console.print(
+                    f"  need {need_id} referred to institution {r.institution_id} "
+                    f"(referral {r.id}); answer by {r.deadline} (2 business days)",
+                    highlight=False,
+                )
+            out = referrals.respond(session, service.OPERATOR, rows[0].id, "decline", code="risk")
+            console.print(
+                f"  institution {rows[0].institution_id} declines: risk (风险过高); re-match:",
+                highlight=False,
+            )
+            if out.rematch is not None:
+                print_rematch(out.rematch)
+            referrals.respond(session, service.OPERATOR, rows[1].id, "opt_in")
+            referrals.advance(session, service.OPERATOR, rows[1].id, "contacted")
+            console.print(
+                f"  institution {rows[1].institution_id} opts in and contacts the firm",
+                highlight=False,
+            )
+    section("[bold]11. Special-credit allocation (HiGHS) beside first-come-first-served")
+    with unit_of_work(eng, immediate=True, actor=actor) as session:
+        best = session.execute(
+            select(Programme.id, Programme.code, func.max(AgreementCommitment.period_end))
+            .join(Agreement, Agreement.programme_id == Programme.id)
+            .join(AgreementCommitment, AgreementCommitment.agreement_id == Agreement.id)
+            .where(Agreement.status == "signed")
+            .group_by(Programme.id, Programme.code)
+            .order_by(func.count(AgreementCommitment.id).desc(), Programme.id)
+        ).first()
+        if best is None:
+            console.print("  no programme with signed commitments")
+            doc = None
+        else:
+            start = session.scalar(
+                select(func.max(AgreementCommitment.period_start))
+                .join(Agreement, Agreement.id == AgreementCommitment.agreement_id)
+                .where(Agreement.programme_id == best.id)
+            )
+            on = min(max(start or dt.date.today(), dt.date.min), best[2])
+            quotas = allocation.Quotas(field_max={}, zone_max={}, zone_floor={})
+            arun = allocation.allocate(
+                session, best.id, quotas, on=on, created_by=actor.label, time_limit=20.0
+            )
+            doc = run_json(arun)
+            console.print(
+                f"  programme {best.code} on {on}: objective amount × points, a floor of 5 % of "
+                "each zone's ask, at most 5 million yuan per firm",
+                highlight=False,
+            )
+    if doc is not None:
+        print_run(doc)
+        console.print(
+            f"  innofin match accept {doc['run_id']} --opens-on DATE turns it into proposed "
+            "credit lines (maker-checker)",
+            highlight=False,
+        )
+    with unit_of_work(eng) as session:
+        rows_f = referrals.funnel(session)
+    if rows_f:
+        print_funnel(rows_f)

@@ -98,7 +98,7 @@ def referral(session: Session, p: Principal, referral_id: int) -> NeedReferral:
     )
 
 
-def _consented(session: Session, enterprise_id: int, institution_ids: Sequence[int]) -> set[int]:
+def consented(session: Session, enterprise_id: int, institution_ids: Sequence[int]) -> set[int]:
     return set(
         session.scalars(
             select(Consent.institution_id).where(
@@ -155,8 +155,8 @@ def refer(
     )
     if missing := [i for i in institution_ids if i not in known]:
         raise NotFound(f"no institution {', '.join(map(str, missing))}")
-    consented = _consented(session, row.enterprise_id, institution_ids)
-    if lacking := [i for i in institution_ids if i not in consented]:
+    allowed = consented(session, row.enterprise_id, institution_ids)
+    if lacking := [i for i in institution_ids if i not in allowed]:
         raise InvalidInput(
             f"enterprise {row.enterprise_id} has not consented to share its data with "
             f"institution {', '.join(map(str, lacking))}: it grants consent first",
@@ -288,7 +288,7 @@ def rematch(session: Session, declined: NeedReferral, at: dt.datetime) -> Rematc
             f"no other product fits this need: every institution whose products fit need "
             f"{need_row.id} has had it already ({len(tried)} referred)" + near,
         )
-    consented = _consented(
+    allowed = consented(
         session, need_row.enterprise_id, [products[int(i)].institution_id for i in order.order]
     )
     alternatives: list[dict[str, Any]] = []
@@ -300,7 +300,7 @@ def rematch(session: Session, declined: NeedReferral, at: dt.datetime) -> Rematc
             continue
         seen.add(m.institution_id)
         zh, en = ref.INSTRUMENT_WORDS[instrument]
-        can = m.institution_id in consented
+        can = m.institution_id in allowed
         alt = {
             "institution_id": m.institution_id,
             "institution_name": m.institution_name,

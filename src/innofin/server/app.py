@@ -33,6 +33,7 @@ from innofin.ledger.loans import routes as ledger_routes
 from innofin.ledger.pools import routes as pool_routes
 from innofin.ledger.programmes import routes as programme_routes
 from innofin.ledger.subsidies import routes as subsidy_routes
+from innofin.matching import referral_routes
 from innofin.matching import routes as matching_routes
 from innofin.registry import routes as registry_routes
 from innofin.scoring import routes as scoring_routes
@@ -48,6 +49,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     pool_routes.router,
     subsidy_routes.router,
     matching_routes.router,
+    referral_routes.router,
 )
 
 health = APIRouter(prefix="/api/v1", tags=["meta"])
