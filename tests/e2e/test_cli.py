@@ -83,6 +83,9 @@ def test_demo_run_is_what_make_demo_shows(tmp_path: Path) -> None:
     assert "3,000" in out and "示例" in out  # the small scale, labelled synthetic
     assert out.count("exported again: identical") == 2
     assert "What to look at next" in out
+    # matching: a need referred, declined with a reason and re-matched; an allocation run
+    assert "declines: risk" in out and "re-match" in out
+    assert "allocation run 1: HiGHS" in out and "first-come-first-served" in out
     for name in ("enterprises.xlsx", "indicators.csv", "年度指标-万元-GBK.csv"):
         assert (tmp_path / "out" / name).stat().st_size > 0
     again = _innofin(run, tmp_path / "demo.db", cwd=tmp_path)
