@@ -11,6 +11,7 @@ left out exactly as the API leaves them out.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -47,6 +48,15 @@ from innofin.web.render import N_, render
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
+#: the columns the list shows (plain rows: no ORM objects to build)
+LIST_COLUMNS = (
+    Enterprise.id,
+    Enterprise.name,
+    Enterprise.identifier,
+    Enterprise.zone_id,
+    Enterprise.tech_field,
+    Enterprise.growth_stage,
+)
 BANDS = 5  # points bands: fifths of the latest run's scale
 
 
@@ -63,29 +73,74 @@ class Names:
     certs: dict[str, str]
 
 
-def names(s: Session, lang: str) -> Names:
+def _names(s: Session, lang: str) -> Names:
     en = lang == "en"
 
-    def pick(zh: str, other: str) -> str:
-        return other if en and other else zh
+    def pick(rows: Any) -> dict[Any, str]:
+        return {code: (other if en and other else zh) for code, zh, other in rows}
 
-    zones = {z.id: pick(z.name_zh, z.name_en) for z in s.scalars(select(Zone).order_by(Zone.code))}
-    fields = {f.code: pick(f.name_zh, f.name_en) for f in s.scalars(select(TechFieldRef))}
-    stages = {
-        g.code: pick(g.name_zh, g.name_en)
-        for g in s.scalars(select(GrowthStageRef).order_by(GrowthStageRef.sort_order))
-    }
-    certs = {c.code: pick(c.name_zh, c.name_en) for c in s.scalars(select(CertificationKindRef))}
-    return Names(zones, fields, stages, certs)
+    return Names(
+        pick(s.execute(select(Zone.id, Zone.name_zh, Zone.name_en).order_by(Zone.code))),
+        pick(s.execute(select(TechFieldRef.code, TechFieldRef.name_zh, TechFieldRef.name_en))),
+        pick(
+            s.execute(
+                select(
+                    GrowthStageRef.code, GrowthStageRef.name_zh, GrowthStageRef.name_en
+                ).order_by(GrowthStageRef.sort_order)
+            )
+        ),
+        pick(
+            s.execute(
+                select(
+                    CertificationKindRef.code,
+                    CertificationKindRef.name_zh,
+                    CertificationKindRef.name_en,
+                )
+            )
+        ),
+    )
+
+
+#: reference names and the latest run change rarely: each pages application keeps them this long
+REFERENCE_SECONDS = 5.0
+
+
+def _cached(request: Request, key: tuple[Any, ...], load: Any) -> Any:
+    """`load()` kept for REFERENCE_SECONDS on the pages application (one per server process)."""
+    cache: dict[tuple[Any, ...], tuple[float, Any]] = request.app.state.__dict__.setdefault(
+        "reference_cache", {}
+    )
+    now = time.monotonic()
+    found = cache.get(key)
+    if found is not None and now - found[0] < REFERENCE_SECONDS:
+        return found[1]
+    value = load()
+    cache[key] = (now, value)
+    return value
+
+
+def names(s: Session, lang: str, request: Request | None = None) -> Names:
+    """Reference names in `lang` (cached a few seconds per application when `request` is given)."""
+    if request is None:
+        return _names(s, lang)
+    found: Names = _cached(request, ("names", lang), lambda: _names(s, lang))
+    return found
 
 
 #: the indicator system whose points the pages show first (others on request)
 MAIN_SYSTEM = "default"
 
 
-def latest_run(s: Session, system: str | None = None) -> tuple[ScoreRun, int] | None:
+def latest_run(
+    s: Session, system: str | None = None, request: Request | None = None
+) -> tuple[ScoreRun, int] | None:
     """The latest scoring run of `system` (else of the main system, else of any) and its
-    system's scale."""
+    system's scale (cached a few seconds per application when `request` is given)."""
+    if request is not None:
+        cached: tuple[ScoreRun, int] | None = _cached(
+            request, ("run", system), lambda: latest_run(s, system)
+        )
+        return cached  # detached rows keep their values (sessions do not expire on commit)
     found = None
     for code in (system,) if system else (MAIN_SYSTEM, None):
         stmt = select(ScoreRun).join(ScoreSystemRecord, ScoreSystemRecord.id == ScoreRun.system_id)
@@ -154,8 +209,8 @@ def enterprise_list(
     today = api_state(request).clock().date()
     number = _int(page_no, "page") or 1
     with reading(request) as s:
-        ref = names(s, lang)
-        run = latest_run(s)
+        ref = names(s, lang, request)
+        run = latest_run(s, request=request)
         stmt = records.enterprises_query(
             p, _int(zone, "zone"), field.strip() or None, stage.strip() or None, None
         )
@@ -187,7 +242,9 @@ def enterprise_list(
             )
             stmt = stmt.where(Enterprise.id.in_(in_band))
         request_page = PageRequest(limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE, sort=None)
-        rows, total = fetch_page(s, stmt, request_page, "name", records.ENTERPRISE_SORTS)
+        rows, total = fetch_page(
+            s, stmt, request_page, "name", records.ENTERPRISE_SORTS, load=LIST_COLUMNS
+        )
         ids = [e.id for e in rows]
         certs = current_certifications(s, ids, today)
         points: dict[int, float] = {}
@@ -311,7 +368,7 @@ def enterprise_profile(
     today = api_state(request).clock().date()
     with reading(request) as s:
         record = records.enterprise_detail(s, p, enterprise_id)  # 404 outside the scope
-        ref = names(s, lang)
+        ref = names(s, lang, request)
         certifications = records.certifications(s, p, enterprise_id)
         # annual reports: only with the right to read indicator details (consent)
         reports = list(records.reports(s, p, enterprise_id)) if record["indicators_visible"] else []
