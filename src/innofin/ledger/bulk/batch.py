@@ -5,7 +5,6 @@ the batch's running state; `record_many`, the entry of bank returns, the demo an
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -133,7 +132,7 @@ class _Batch:
             p.entry(entry.account, account, entry.kind, entry.amount, entry.source, source, ev)
         if outcome.line_used:
             line = s.lines[line_id]
-            s.lines[line_id] = replace(line, used=line.used + outcome.line_used)
+            s.lines[line_id] = loan_rules.evolve(line, used=line.used + outcome.line_used)
             s.line_change[line_id] = s.line_change.get(line_id, ZERO) + outcome.line_used
         if outcome.covered:
             pool_id = s.lines[line_id].pool_id
@@ -144,7 +143,8 @@ class _Batch:
         if outcome.commitment_used:
             assert commitment_id is not None
             c = s.commitments[commitment_id]
-            s.commitments[commitment_id] = replace(c, used=c.used + outcome.commitment_used)
+            used = c.used + outcome.commitment_used
+            s.commitments[commitment_id] = loan_rules.evolve(c, used=used)
             s.commitment_change[commitment_id] = (
                 s.commitment_change.get(commitment_id, ZERO) + outcome.commitment_used
             )
@@ -372,7 +372,7 @@ def _then(first: loan_rules.Outcome, then: loan_rules.Outcome) -> loan_rules.Out
     return loan_rules.Outcome(
         then.loan,
         first.events + then.events,
-        first.entries + tuple(replace(e, event=e.event + shift) for e in then.entries),
+        first.entries + tuple(loan_rules.evolve(e, event=e.event + shift) for e in then.entries),
         first.line_used + then.line_used,
         first.covered + then.covered,
         first.commitment_used + then.commitment_used,

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Final, Literal, get_args
+from typing import Any, Final, Literal, TypeVar, get_args
 
 from innofin.kernel.errors import Conflict, Forbidden, InnofinError, InvalidInput, NotFound
 from innofin.ledger.loans import engine as sched
@@ -48,6 +48,7 @@ __all__ = [
     "default",
     "disbursement_outside",
     "draw",
+    "evolve",
     "load_line",
     "propose_line",
     "recover",
@@ -101,6 +102,20 @@ class Refused(Exception):
 
 
 # --------------------------------------------------------------------------- states and outcomes
+
+_S = TypeVar("_S")
+
+
+def evolve(state: _S, **changes: Any) -> _S:
+    """A copy of a frozen state with `changes` (as `dataclasses.replace`, which costs ~9 µs a
+    call — a tenth of a bulk row's whole cost — because it re-runs the generated ``__init__``)."""
+    new = object.__new__(type(state))
+    values = new.__dict__
+    values.update(state.__dict__)
+    if not changes.keys() <= values.keys():
+        raise TypeError(f"{type(state).__name__} has no field {sorted(changes - values.keys())}")
+    values.update(changes)
+    return new
 
 
 @dataclass(frozen=True)
@@ -417,7 +432,7 @@ def approve_line(
         else:
             used = -line.limit
     status = "approved" if approve else "rejected"
-    return replace(line, status=status), Outcome(None, (event,), entries, commitment_used=used)
+    return evolve(line, status=status), Outcome(None, (event,), entries, commitment_used=used)
 
 
 # --------------------------------------------------------------------------- drawdowns
@@ -554,7 +569,7 @@ def _repayment(
 ) -> Outcome:
     p, i = event.principal or _ZERO, event.interest or _ZERO
     outstanding = loan.outstanding - sign * p
-    state = replace(
+    state = evolve(
         loan,
         repaid=loan.repaid + sign * p,
         interest_paid=loan.interest_paid + sign * i,
@@ -610,7 +625,7 @@ def classify(
         as_of,
         data={"category": category, "previous": loan.category, "days_past_due": days_past_due},
     )
-    return Outcome(replace(loan, category=category), (event,))
+    return Outcome(evolve(loan, category=category), (event,))
 
 
 def default(loan: LoanState, *, on: dt.date) -> Outcome:
@@ -626,7 +641,7 @@ def default(loan: LoanState, *, on: dt.date) -> Outcome:
     if sched.CATEGORIES.index(category) < _SUBSTANDARD:
         category = "substandard"
     event = Event("defaulted", on, principal=loan.outstanding)
-    return Outcome(replace(loan, defaulted_on=on, category=category), (event,))
+    return Outcome(evolve(loan, defaulted_on=on, category=category), (event,))
 
 
 def write_off_too_large(amount: Decimal, principal: Decimal, outstanding: Decimal) -> str:
@@ -651,7 +666,7 @@ def write_off(loan: LoanState, *, covered: bool, amount: Decimal, on: dt.date) -
         )
     written = loan.written_off + amount
     outstanding = loan.outstanding - amount
-    state = replace(
+    state = evolve(
         loan, written_off=written, outstanding=outstanding, status=_status(outstanding, written)
     )
     event = Event("written_off", on, principal=amount)
@@ -668,7 +683,7 @@ def recover(loan: LoanState, *, amount: Decimal, on: dt.date) -> Outcome:
             f"{loan.written_off - loan.recovered}",
         )
     event = Event("recovered", on, principal=amount)
-    return Outcome(replace(loan, recovered=loan.recovered + amount), (event,))
+    return Outcome(evolve(loan, recovered=loan.recovered + amount), (event,))
 
 
 #: events that can be reversed, and the kind of their reversal
@@ -709,8 +724,8 @@ def reverse(
             )
         written = loan.written_off - principal
         outstanding = loan.outstanding + principal
-        state = replace(
+        state = evolve(
             loan, written_off=written, outstanding=outstanding, status=_status(outstanding, written)
         )
         return Outcome(state, (event,), covered=principal if covered else _ZERO)
-    return Outcome(replace(loan, recovered=loan.recovered - principal), (event,))
+    return Outcome(evolve(loan, recovered=loan.recovered - principal), (event,))
