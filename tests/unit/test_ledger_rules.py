@@ -1,6 +1,6 @@
-"""The loan rules alone (`ledger.loans.rules_engine`), with no database: the one place each rule is
-written, which the one-by-one services and the bulk path both call (their equality is proven in
-tests/integration/test_ledger_bulk.py and test_ledger_properties.py)."""
+"""The loan rules alone (`ledger.loans.rules_engine`, `lines_engine`), with no database: the one
+place each rule is written, which the one-by-one services and the bulk path both call (their
+equality is proven in tests/integration/test_ledger_bulk.py and test_ledger_properties.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from innofin.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
 from innofin.ledger.loans import engine as sched
+from innofin.ledger.loans import lines_engine as lines
 from innofin.ledger.loans import rules_engine as rules
 
 D = dt.date
@@ -221,18 +222,18 @@ def test_drawdown_refusals_in_the_order_a_user_meets_them() -> None:
         _refused(lambda: rules.draw(line, 1, None, **{**base, **change}), kind, field)  # type: ignore[arg-type]  # noqa: B023
 
 
-def _spec(**more: object) -> rules.LineSpec:
-    spec = rules.LineSpec(1, "LINE-9", 2, Decimal("500.00"), D(2024, 2, 1), D(2025, 2, 1),
+def _spec(**more: object) -> lines.LineSpec:
+    spec = lines.LineSpec(1, "LINE-9", 2, Decimal("500.00"), D(2024, 2, 1), D(2025, 2, 1),
                           Decimal("0.04"), commitment_id=3)  # fmt: skip
     return replace(spec, **more)  # type: ignore[arg-type]
 
 
-def _facts(used: str = "0.00", **more: object) -> rules.LineFacts:
-    commitment = rules.CommitmentState(
+def _facts(used: str = "0.00", **more: object) -> lines.LineFacts:
+    commitment = lines.CommitmentState(
         "AG-1", "signed", 1, "CNY", None, D(2024, 1, 1), D(2024, 12, 31), Decimal(1000),
         Decimal(used),
     )  # fmt: skip
-    facts = rules.LineFacts(enterprise=True, tech_field="ai", institution=True, ref_taken=False,
+    facts = lines.LineFacts(enterprise=True, tech_field="ai", institution=True, ref_taken=False,
                             commitment=commitment)  # fmt: skip
     return replace(facts, **more)  # type: ignore[arg-type]
 
@@ -244,14 +245,14 @@ def test_a_commitment_never_promises_a_yuan_twice(used: Decimal) -> None:
     spec, limit = _spec(), Decimal("500.00")
     facts = _facts(str(used))
     if used + limit > Decimal("1000.00"):
-        _refused(lambda: rules.propose_line(spec, limit, facts), "conflict", "commitment_id")
-        _refused(lambda: rules.load_line(spec, limit, facts, None), "conflict", "commitment_id")
+        _refused(lambda: lines.propose_line(spec, limit, facts), "conflict", "commitment_id")
+        _refused(lambda: lines.load_line(spec, limit, facts, None), "conflict", "commitment_id")
         return
-    pending, proposed = rules.propose_line(spec, limit, facts)
-    approved, decided = rules.approve_line(
+    pending, proposed = lines.propose_line(spec, limit, facts)
+    approved, decided = lines.approve_line(
         pending, maker="m", checker="c", checker_institution_id=1, has_commitment=True
     )
-    loaded, historical = rules.load_line(spec, limit, facts, "APP-1")
+    loaded, historical = lines.load_line(spec, limit, facts, "APP-1")
     assert (pending.status, approved.status, loaded.status) == ("pending", "approved", "approved")
     assert proposed.commitment_used + decided.commitment_used == limit
     assert historical.commitment_used == limit
@@ -259,7 +260,7 @@ def test_a_commitment_never_promises_a_yuan_twice(used: Decimal) -> None:
     assert kinds == ["reserve", "release", "consume"]
     assert [e.kind for e in historical.entries] == ["consume"]
     assert dict(historical.events[0].data) == {"historical": True, "approval_ref": "APP-1"}
-    rejected, undone = rules.approve_line(pending, maker="m", checker="c",
+    rejected, undone = lines.approve_line(pending, maker="m", checker="c",
                                           checker_institution_id=None, has_commitment=True,
                                           approve=False)  # fmt: skip
     assert rejected.status == "rejected" and proposed.commitment_used + undone.commitment_used == 0
@@ -280,12 +281,12 @@ def test_new_line_refusals() -> None:
         (_spec(), _facts(commitment=None), "not_found", "commitment_id"),
         (_spec(opens_on=D(2025, 1, 1), matures_on=D(2026, 1, 1)), _facts(), "invalid", "opens_on"),
     ]:  # fmt: skip
-        error = _refused(lambda: rules.propose_line(spec, limit, facts), kind, field).error()  # noqa: B023
+        error = _refused(lambda: lines.propose_line(spec, limit, facts), kind, field).error()  # noqa: B023
         assert isinstance(error, InvalidInput if kind == "invalid" else NotFound | Conflict)
-    pending, _ = rules.propose_line(_spec(), limit, _facts())
-    same = _refused(lambda: rules.approve_line(pending, maker="m", checker="m",
+    pending, _ = lines.propose_line(_spec(), limit, _facts())
+    same = _refused(lambda: lines.approve_line(pending, maker="m", checker="m",
                                                checker_institution_id=None, has_commitment=True),
                     "forbidden", "checker").error()  # fmt: skip
     assert isinstance(same, Forbidden) and same.code == "same_maker_and_checker"
-    _refused(lambda: rules.approve_line(pending, maker="m", checker="c", checker_institution_id=9,
+    _refused(lambda: lines.approve_line(pending, maker="m", checker="c", checker_institution_id=9,
                                         has_commitment=True), "forbidden", "checker")  # fmt: skip

@@ -32,6 +32,7 @@ from innofin.ledger.bulk.rows import (
 from innofin.ledger.bulk.writing import Pending, write
 from innofin.ledger.journal import ZERO, fingerprint
 from innofin.ledger.loans import engine as sched
+from innofin.ledger.loans import lines_engine as line_rules
 from innofin.ledger.loans import rules_engine as loan_rules
 from innofin.ledger.loans import service
 
@@ -184,13 +185,13 @@ class _Batch:
         facts = self.state.line_facts(spec)
         keys: list[tuple[str | None, dict[str, Any] | None]] = [(r.key, request)]
         if historical:
-            line, outcome = loan_rules.load_line(spec, limit, facts, r.approval_ref)
+            line, outcome = line_rules.load_line(spec, limit, facts, r.approval_ref)
             maker = f"{service.HISTORICAL}{self.actor.label}"[:120]
             checker = None
         else:
             assert r.maker is not None and r.checker is not None
-            line, outcome = loan_rules.propose_line(spec, limit, facts)
-            line, approved = loan_rules.approve_line(
+            line, outcome = line_rules.propose_line(spec, limit, facts)
+            line, approved = line_rules.approve_line(
                 line,
                 maker=r.maker.label,
                 checker=r.checker.label,

@@ -19,6 +19,7 @@ from innofin.ledger import queries
 from innofin.ledger.bulk.rows import Classification, Drawdown, LineRef, LoanRef, NewLine, Row
 from innofin.ledger.journal import ZERO
 from innofin.ledger.loans import engine as sched
+from innofin.ledger.loans import lines_engine as line_rules
 from innofin.ledger.loans import rules_engine as loan_rules
 from innofin.ledger.models import (
     Agreement,
@@ -104,7 +105,7 @@ class State:
         self.loans: dict[int, LoanRow] = {}
         self.lines: dict[int, loan_rules.LineState] = {}
         self.pools: dict[int, PoolRow] = {}
-        self.commitments: dict[int, loan_rules.CommitmentState] = {}
+        self.commitments: dict[int, line_rules.CommitmentState] = {}
         #: changes of the lines' and commitments' use made by the batch
         self.line_change: dict[int, Decimal] = {}
         self.commitment_change: dict[int, Decimal] = {}
@@ -124,11 +125,11 @@ class State:
             self.asked.add(ref)
         return ref in self.loan_refs
 
-    def line_facts(self, spec: loan_rules.LineSpec) -> loan_rules.LineFacts:
+    def line_facts(self, spec: line_rules.LineSpec) -> line_rules.LineFacts:
         """What the new-line rules read, from the batch's state."""
         pools_ok, products_ok = self.nameable.get(spec.institution_id, (set(), set()))
         pool = None if spec.risk_pool_id is None else self.pools.get(spec.risk_pool_id)
-        return loan_rules.LineFacts(
+        return line_rules.LineFacts(
             enterprise=spec.enterprise_id in self.tech_fields,
             tech_field=self.tech_fields.get(spec.enterprise_id),
             institution=spec.institution_id in self.institutions,
@@ -240,7 +241,7 @@ class State:
                 values: tuple[Any, ...] = tuple(row)
                 self.lines[row[0]] = loan_rules.LineState(*values[1:])
 
-    def _load_nameable(self, new: list[loan_rules.LineSpec]) -> None:
+    def _load_nameable(self, new: list[line_rules.LineSpec]) -> None:
         """The pools and products each institution's new lines name that the access policy
         lets them name (`scopes.line_pool_scope`, `scopes.line_product_scope`)."""
         for inst in sorted({spec.institution_id for spec in new}):
@@ -295,7 +296,7 @@ class State:
                 .with_for_update(of=c)
             ):
                 values: tuple[Any, ...] = tuple(row)
-                self.commitments[row[0]] = loan_rules.CommitmentState(*values[1:])
+                self.commitments[row[0]] = line_rules.CommitmentState(*values[1:])
 
 
 def _load_loans(session: Session, ids: Sequence[int], classified: set[int]) -> dict[int, LoanRow]:

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from innofin.audit.recorder import Actor
-from innofin.ledger.loans.rules_engine import CURRENCY, LineSpec
+from innofin.ledger.loans.lines_engine import LineSpec
+from innofin.ledger.loans.rules_engine import CURRENCY
 
 
 @dataclass(frozen=True)

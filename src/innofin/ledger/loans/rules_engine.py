@@ -1,14 +1,16 @@
-"""The loan rules (pure): what a credit line, a drawdown, a repayment, a classification, a
-default, a write-off, a recovery or a reversal does to a loan's state, written once.
+"""The loan rules (pure): what a drawdown, a repayment, a classification, a default, a write-off,
+a recovery or a reversal does to a loan's state, written once.
 
-Each rule takes the state it needs (`LoanState`, `LineState`, `PoolState`, `CommitmentState`:
+Each rule takes the state it needs (`LoanState`, `LineState`, `PoolState`, and for new lines
+`lines_engine.CommitmentState`:
 plain values the caller read under its locks) and one command, and returns an `Outcome` — the
 new state, the events to record (`Event`) and the limit entries to write (`Entry`), and how the
 line's use, the pool's covered credit and the commitment's use change — or raises `Refused`
 naming the field and the reason. The one-by-one services (`ledger.loans.service`) call a rule
 per request and turn a refusal into its error (`Refused.error`); the bulk path (`ledger.bulk`)
 calls the same rules row after row on its running state and reports a refusal against the row.
-Neither re-states a rule: `tests/integration/test_ledger_bulk.py` and
+The rules of new credit lines and their approval are in `lines_engine`, on the same states and
+outcomes. Neither path re-states a rule: `tests/integration/test_ledger_bulk.py` and
 `test_ledger_properties.py` prove the two paths equal; `tests/unit/test_ledger_rules.py` tests
 the rules with no database.
 
@@ -29,28 +31,21 @@ from innofin.ledger.loans import engine as sched
 
 __all__ = [
     "CURRENCY",
-    "HISTORICAL",
     "METHODS",
-    "CommitmentState",
     "Entry",
     "Event",
-    "LineFacts",
-    "LineSpec",
     "LineState",
     "LoanState",
     "NewLoan",
     "Outcome",
     "PoolState",
     "Refused",
-    "approve_line",
     "classify",
     "days_past_due",
     "default",
     "disbursement_outside",
     "draw",
     "evolve",
-    "load_line",
-    "propose_line",
     "recover",
     "repay",
     "reverse",
@@ -59,8 +54,6 @@ __all__ = [
 ]
 
 CURRENCY: Final = "CNY"
-#: who a historical credit line names as its maker: the officer who loaded it
-HISTORICAL: Final = "historical:"
 METHODS: Final[tuple[str, ...]] = get_args(sched.RepaymentMethod)
 _ZERO: Final = Decimal("0.00")
 _SUBSTANDARD: Final = sched.CATEGORIES.index("substandard")
@@ -167,21 +160,6 @@ class PoolState:
 
 
 @dataclass(frozen=True)
-class CommitmentState:
-    """A commitment with what the rules read of its agreement."""
-
-    agreement: str
-    agreement_status: str
-    institution_id: int
-    currency: str
-    tech_field: str | None
-    period_start: dt.date
-    period_end: dt.date
-    amount: Decimal
-    used: Decimal
-
-
-@dataclass(frozen=True)
 class Event:
     """A ledger event to record (the caller adds who, when, the key and the request)."""
 
@@ -232,207 +210,6 @@ def _open(loan: LoanState) -> None:
     if loan.status != "active" or loan.outstanding == 0:
         status = "closed" if loan.outstanding == 0 and loan.status == "active" else loan.status
         raise Refused("conflict", "loan_id", f"loan {loan.external_ref} is {status}")
-
-
-# --------------------------------------------------------------------------- credit lines
-
-
-@dataclass(frozen=True)
-class LineSpec:
-    institution_id: int
-    external_ref: str
-    enterprise_id: int
-    limit_amount: Decimal
-    opens_on: dt.date
-    matures_on: dt.date
-    rate: Decimal
-    rate_kind: str = "fixed"
-    spread_bp: int = 0
-    revolving: bool = False
-    currency: str = CURRENCY
-    programme_id: int | None = None
-    commitment_id: int | None = None
-    product_id: int | None = None
-    risk_pool_id: int | None = None
-    #: what a risk pool's rules read: first_loan, pure_credit, ip_pledge, guaranteed
-    tags: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class LineFacts:
-    """What a new line's checks read of the database, under the access policy: the enterprise's
-    field (`enterprise` False when it does not exist), whether the institution exists, whether
-    its number is taken, whether the line may name its product and pool (`line_product_scope`,
-    `line_pool_scope`), the pool's currency, and the commitment it draws on (None when it does
-    not exist)."""
-
-    enterprise: bool
-    tech_field: str | None
-    institution: bool
-    ref_taken: bool
-    product_nameable: bool = True
-    pool_nameable: bool = True
-    pool_currency: str | None = None
-    commitment: CommitmentState | None = None
-
-
-def _check_line(spec: LineSpec, limit: Decimal, facts: LineFacts) -> None:
-    """The checks every new credit line passes, in the order the user meets them."""
-    if spec.matures_on <= spec.opens_on:
-        raise Refused("invalid", "matures_on", "matures_on must be after opens_on")
-    if spec.rate_kind not in ("fixed", "lpr_spread"):
-        raise Refused("invalid", "rate_kind", "rate_kind must be fixed or lpr_spread")
-    if not isinstance(spec.rate, Decimal) or not Decimal(0) <= spec.rate < 1:
-        raise Refused("invalid", "rate", "rate is an annual fraction (0.0345) as a Decimal")
-    if not facts.enterprise:
-        raise Refused("not_found", "enterprise", f"enterprise {spec.enterprise_id} does not exist")
-    if not facts.institution:
-        raise Refused(
-            "not_found", "institution", f"institution {spec.institution_id} does not exist"
-        )
-    if facts.ref_taken:
-        raise Refused(
-            "conflict",
-            "external_ref",
-            f"credit line {spec.external_ref!r} exists already for this institution",
-        )
-    if spec.product_id is not None and not facts.product_nameable:
-        # another institution's product reads as one that does not exist
-        raise Refused("not_found", "product_id", f"product {spec.product_id} does not exist")
-    if spec.risk_pool_id is not None:
-        if not facts.pool_nameable or facts.pool_currency is None:
-            # so does a pool of a programme the institution is not in
-            raise Refused(
-                "not_found", "risk_pool_id", f"risk pool {spec.risk_pool_id} does not exist"
-            )
-        if facts.pool_currency != spec.currency:
-            raise Refused(
-                "invalid",
-                "currency",
-                f"currency {spec.currency} does not match the pool's {facts.pool_currency}",
-            )
-    if spec.commitment_id is not None:
-        c = facts.commitment
-        if c is None or c.institution_id != spec.institution_id:
-            # another bank's commitment: as if none
-            raise Refused(
-                "not_found", "commitment_id", f"commitment {spec.commitment_id} does not exist"
-            )
-        _check_commitment(c, spec, limit, facts.tech_field)
-
-
-def _check_commitment(
-    c: CommitmentState, spec: LineSpec, limit: Decimal, tech_field: str | None
-) -> None:
-    if c.agreement_status != "signed":
-        reason = f"agreement {c.agreement} is {c.agreement_status}"
-        raise Refused("conflict", "commitment_id", reason)
-    if c.currency != spec.currency:
-        raise Refused(
-            "invalid",
-            "currency",
-            f"currency {spec.currency} does not match the agreement's {c.currency}",
-        )
-    if not c.period_start <= spec.opens_on <= c.period_end:
-        raise Refused(
-            "invalid",
-            "opens_on",
-            f"opens_on {spec.opens_on} is outside the commitment's period "
-            f"{c.period_start}–{c.period_end}",
-        )
-    if c.tech_field is not None and tech_field != c.tech_field:
-        raise Refused(
-            "invalid",
-            "commitment_id",
-            f"the commitment is for field {c.tech_field}; the enterprise is in {tech_field}",
-        )
-    if c.used + limit > c.amount:
-        raise Refused(
-            "conflict",
-            "commitment_id",
-            f"the commitment has {c.amount - c.used} left; the line asks for {limit}",
-        )
-
-
-def _new_line(spec: LineSpec, limit: Decimal, status: str) -> LineState:
-    return LineState(
-        spec.institution_id, spec.enterprise_id, spec.external_ref, status, spec.currency,
-        spec.opens_on, spec.matures_on, limit, _ZERO, spec.rate, spec.spread_bp, spec.revolving,
-        spec.risk_pool_id,
-    )  # fmt: skip
-
-
-def propose_line(spec: LineSpec, limit: Decimal, facts: LineFacts) -> tuple[LineState, Outcome]:
-    """A credit line entered by its maker (status pending, event ``line_proposed``); a
-    commitment it draws on is reserved at once, so two lines can never promise the same
-    committed yuan."""
-    _check_line(spec, limit, facts)
-    entries: tuple[Entry, ...] = ()
-    if spec.commitment_id is not None:
-        entries = (Entry("commitment", "reserve", limit, "credit_line"),)
-    event = Event("line_proposed", spec.opens_on, amount=limit, by="maker")
-    used = limit if entries else _ZERO
-    return _new_line(spec, limit, "pending"), Outcome(None, (event,), entries, commitment_used=used)
-
-
-def load_line(
-    spec: LineSpec, limit: Decimal, facts: LineFacts, approval_ref: str | None
-) -> tuple[LineState, Outcome]:
-    """A credit line of a bank's historical book (历史存量): approved at once (event
-    ``line_loaded``); a commitment it draws on is consumed."""
-    _check_line(spec, limit, facts)
-    entries: tuple[Entry, ...] = ()
-    if spec.commitment_id is not None:
-        entries = (Entry("commitment", "consume", limit, "credit_line"),)
-    event = Event(
-        "line_loaded",
-        spec.opens_on,
-        amount=limit,
-        data={"historical": True, "approval_ref": approval_ref},
-    )
-    used = limit if entries else _ZERO
-    outcome = Outcome(None, (event,), entries, commitment_used=used)
-    return _new_line(spec, limit, "approved"), outcome
-
-
-def approve_line(
-    line: LineState,
-    *,
-    maker: str,
-    checker: str,
-    checker_institution_id: int | None,
-    has_commitment: bool,
-    approve: bool = True,
-) -> tuple[LineState, Outcome]:
-    """The checker's decision on a pending line. The maker may not check its own line; a
-    checker of another institution may not either. Approval turns the commitment's
-    reservation into consumption; rejection releases it."""
-    if line.status != "pending":
-        raise Refused(
-            "conflict", "line", f"credit line {line.external_ref} is {line.status}, not pending"
-        )
-    if checker == maker:
-        raise Refused(
-            "forbidden",
-            "checker",
-            f"maker-checker: {checker} entered credit line {line.external_ref} and may "
-            "not also approve it",
-            code="same_maker_and_checker",
-        )
-    if checker_institution_id is not None and checker_institution_id != line.institution_id:
-        raise Refused("forbidden", "checker", "the checker must belong to the line's institution")
-    kind = "line_approved" if approve else "line_rejected"
-    event = Event(kind, line.opens_on, amount=line.limit, by="checker")
-    entries: tuple[Entry, ...] = ()
-    used = _ZERO
-    if has_commitment:
-        entries = (Entry("commitment", "release", line.limit, "credit_line"),)
-        if approve:
-            entries += (Entry("commitment", "consume", line.limit, "credit_line"),)
-        else:
-            used = -line.limit
-    status = "approved" if approve else "rejected"
-    return evolve(line, status=status), Outcome(None, (event,), entries, commitment_used=used)
 
 
 # --------------------------------------------------------------------------- drawdowns

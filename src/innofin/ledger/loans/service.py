@@ -37,6 +37,7 @@ from innofin.ledger.journal import (
     replayed,
 )
 from innofin.ledger.loans import engine as sched
+from innofin.ledger.loans import lines_engine as line_rules
 from innofin.ledger.loans import rules_engine as loan_rules
 from innofin.ledger.models import (
     Agreement,
@@ -58,10 +59,10 @@ REVERSIBLE = loan_rules.REVERSIBLE
 
 # --------------------------------------------------------------------------- credit lines
 
-LineSpec = loan_rules.LineSpec
+LineSpec = line_rules.LineSpec
 CURRENCY = loan_rules.CURRENCY
 #: who a historical credit line names as its maker: the officer who loaded it
-HISTORICAL = loan_rules.HISTORICAL
+HISTORICAL = line_rules.HISTORICAL
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -82,8 +83,8 @@ def line_request(spec: LineSpec, *, historical: bool, approval_ref: str | None) 
     return {"action": "propose_line", **spec.__dict__}
 
 
-def _line_facts(session: Session, spec: LineSpec) -> loan_rules.LineFacts:
-    """What the new-line rules read of the database (see `loan_rules.LineFacts`); a commitment
+def _line_facts(session: Session, spec: LineSpec) -> line_rules.LineFacts:
+    """What the new-line rules read of the database (see `line_rules.LineFacts`); a commitment
     the line draws on is locked."""
     enterprise = session.get(Enterprise, spec.enterprise_id)
     taken = select(CreditLine.id).where(
@@ -102,11 +103,11 @@ def _line_facts(session: Session, spec: LineSpec) -> loan_rules.LineFacts:
     if ident is not None and session.get(AgreementCommitment, ident) is not None:
         c = locked(session, AgreementCommitment, ident, "commitment")
         a = get_row(session, Agreement, c.agreement_id, "agreement")
-        commitment = loan_rules.CommitmentState(
+        commitment = line_rules.CommitmentState(
             a.code, a.status, a.institution_id, a.currency, c.tech_field, c.period_start,
             c.period_end, c.amount, c.used,
         )  # fmt: skip
-    return loan_rules.LineFacts(
+    return line_rules.LineFacts(
         enterprise=enterprise is not None,
         tech_field=None if enterprise is None else enterprise.tech_field,
         institution=session.get(Institution, spec.institution_id) is not None,
@@ -160,10 +161,10 @@ def _enter_line(
     limit = money_arg(spec.limit_amount, "limit_amount")
     facts = _line_facts(session, spec)
     if historical:
-        state, outcome = _ruled(loan_rules.load_line, spec, limit, facts, approval_ref)
+        state, outcome = _ruled(line_rules.load_line, spec, limit, facts, approval_ref)
         maker = f"{HISTORICAL}{actor.label}"[:120]
     else:
-        state, outcome = _ruled(loan_rules.propose_line, spec, limit, facts)
+        state, outcome = _ruled(line_rules.propose_line, spec, limit, facts)
         maker = actor.label
     line = _new_line(spec, state, maker)
     session.add(line)
@@ -235,7 +236,7 @@ def approve_line(
         return found
     line = locked(session, CreditLine, line_id, "credit line")
     state, outcome = _ruled(
-        loan_rules.approve_line,
+        line_rules.approve_line,
         line_state(line),
         maker=line.maker_id,
         checker=actor.label,
