@@ -1,8 +1,9 @@
-"""`innofin ledger …`: the story of a record, the balance check, repayments and corrections."""
+"""`innofin ledger …`: the group, and its commands over the whole ledger: the story of a record,
+bank returns, the balance check, the portfolio's totals and the rebuild of the caches. The
+sub-rooms' commands (loans, programmes, pools and claims, subsidies) are registered here."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,12 +12,13 @@ import typer
 
 from innofin.cli_support import UNIT, console, engine, progress_bar, table
 from innofin.ingest import commands as ingest_commands
-from innofin.kernel.errors import Conflict, InvalidInput, NotFound
-from innofin.kernel.money import AmountUnit, format_amount, parse_unit_option
-from innofin.ledger.cli_options import KEY, REASON
-from innofin.ledger.cli_options import amount_arg as _amount
-from innofin.ledger.cli_options import day_arg as _day
+from innofin.kernel.errors import Conflict, InvalidInput
+from innofin.kernel.money import AmountUnit, parse_unit_option
+from innofin.ledger.cli_options import REASON
+from innofin.ledger.loans import commands as loan_commands
+from innofin.ledger.pools import commands as pool_commands
 from innofin.ledger.programmes import commands as programme_commands
+from innofin.ledger.subsidies import commands as subsidy_commands
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -97,101 +99,9 @@ def history(
     )
 
 
-@app.command("loan")
-def show_loan(
-    loan_id: int = typer.Argument(help="The loan's id."),
-    as_of: str = typer.Option(None, "--as-of", help="Days past due on this date (default today)."),
-    unit: str | None = UNIT,
-) -> None:
-    """A loan's balances, class, days past due and its planned schedule."""
-    from sqlalchemy import select
-
-    from innofin.db.engine import unit_of_work
-    from innofin.ledger.loans import service
-    from innofin.ledger.models import Loan, LoanInstalment
-
-    day = _day(as_of, "as-of") if as_of else dt.date.today()
-    chosen = parse_unit_option(unit)
-    eng = engine()
-    try:
-        with unit_of_work(eng) as session:
-            loan = session.get(Loan, loan_id)
-            if loan is None:
-                raise NotFound(f"loan {loan_id} does not exist")
-            dpd = service.days_past_due(session, loan, day)
-            plan = session.scalars(
-                select(LoanInstalment)
-                .where(LoanInstalment.loan_id == loan_id)
-                .order_by(LoanInstalment.seq)
-            ).all()
-            console.print(
-                f"loan {loan.id} ({loan.external_ref}), {loan.method}, {loan.day_count}, "
-                f"rate {loan.annual_rate:%}: drawn {format_amount(loan.principal)} on "
-                f"{loan.drawn_on}, outstanding {format_amount(loan.outstanding_principal)}, "
-                f"interest paid {format_amount(loan.interest_paid)}, status {loan.status}, "
-                f"class {loan.category}, {dpd} days past due on {day}"
-            )
-            console.print(
-                table(
-                    "planned schedule",
-                    ("#", "due", "principal", "interest"),
-                    [(i.seq, i.due_on, i.principal, i.interest) for i in plan],
-                    money=("principal", "interest"),
-                    unit=chosen,
-                )
-            )
-    finally:
-        eng.dispose()
-
-
-@app.command("repay")
-def repay(
-    loan_id: int = typer.Argument(help="The loan's id."),
-    principal: str = typer.Option("0", "--principal", help="Principal repaid, e.g. 10000.00."),
-    interest: str = typer.Option("0", "--interest", help="Interest paid."),
-    paid_on: str = typer.Option(..., "--on", help="The date paid, YYYY-MM-DD."),
-    key: str = KEY,
-    reason: str = REASON,
-) -> None:
-    """Record a repayment (exit 2 if it exceeds the outstanding principal; nothing is written)."""
-    from innofin.audit.recorder import Actor
-    from innofin.ledger.journal import perform
-    from innofin.ledger.loans import service
-
-    actor = Actor.cli(reason)
-    p, i, day = _amount(principal, "principal"), _amount(interest, "interest"), _day(paid_on, "on")
-    eng = engine()
-    try:
-        ev = perform(
-            eng,
-            lambda s: service.repay(
-                s, actor, loan_id, principal=p, interest=i, paid_on=day, key=key
-            ),
-            actor,
-        )
-    finally:
-        eng.dispose()
-    console.print(f"event {ev.id}: loan {ev.entity_id} repaid {format_amount(p)} + {i} interest")
-
-
-@app.command("reverse")
-def reverse(
-    event_id: int = typer.Argument(help="The event to undo (a repayment, write-off, recovery)."),
-    reason: str = typer.Option(..., "--reason", help="Why the event was wrong (required)."),
-    key: str = KEY,
-) -> None:
-    """Correct an event by a reversing event; history is never rewritten."""
-    from innofin.audit.recorder import Actor
-    from innofin.ledger.journal import perform
-    from innofin.ledger.loans import service
-
-    actor = Actor.cli(reason)
-    eng = engine()
-    try:
-        ev = perform(eng, lambda s: service.reverse(s, actor, event_id, key=key), actor)
-    finally:
-        eng.dispose()
-    console.print(f"event {ev.id}: {ev.kind} of event {event_id}")
+app.command("loan")(loan_commands.show_loan)
+app.command("repay")(loan_commands.repay)
+app.command("reverse")(loan_commands.reverse)
 
 
 @app.command("import")
@@ -254,38 +164,10 @@ def import_return(
         console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
 
 
-programme_app = typer.Typer(
-    help="Programmes: load one from a YAML file, list them, show one.", no_args_is_help=True
-)
-app.add_typer(programme_app, name="programme")
-programme_app.command("list")(programme_commands.list_programmes)
-programme_app.command("show")(programme_commands.show_programme)
-app.add_typer(programme_commands.pool_app, name="pool")
-app.add_typer(programme_commands.claim_app, name="claim")
-app.add_typer(programme_commands.subsidy_app, name="subsidy")
-
-
-@programme_app.command("load")
-def load_programme(
-    path: Path = typer.Argument(
-        help="A programme YAML file (see ledger/examples/programme-example.yaml)."
-    ),
-    reason: str = REASON,
-) -> None:
-    """Create a programme with its targets, agreements, commitments and risk pools, all or
-    nothing (exit 2 with the file and line of the first problem)."""
-    from innofin.audit.recorder import Actor
-    from innofin.db.engine import unit_of_work
-    from innofin.ledger.programmes import files as programmes
-
-    actor = Actor.cli(reason)
-    eng = engine()
-    try:
-        with unit_of_work(eng, immediate=True, actor=actor) as session:
-            prog = programmes.load_programme(session, actor, path)
-            console.print(f"programme {prog.id} {prog.code}: {prog.name}")
-    finally:
-        eng.dispose()
+app.add_typer(programme_commands.programme_app, name="programme")
+app.add_typer(pool_commands.pool_app, name="pool")
+app.add_typer(pool_commands.claim_app, name="claim")
+app.add_typer(subsidy_commands.subsidy_app, name="subsidy")
 
 
 @app.command("check")
