@@ -369,6 +369,7 @@ def programme_world(world: World) -> None:
     from innofin.ledger.pools import engine as pool_engine
     from innofin.ledger.pools import service as pools
     from innofin.ledger.programmes import service as programme_service
+    from innofin.ledger.subsidies import engine as subsidy_engine
     from innofin.ledger.subsidies import service as subsidies
 
     engine, ids = world.engine, world.ids
@@ -376,7 +377,7 @@ def programme_world(world: World) -> None:
     checker = Actor(label="cli:seed-checker", channel="cli")
     officer = Actor(label="cli:seed-officer", channel="cli")
     firm = Actor(label="cli:seed-firm", channel="cli")
-    rules = pool_engine.SubsidyRules(share=Decimal("0.5"))
+    rules = subsidy_engine.SubsidyRules(share=Decimal("0.5"))
     day = dt.date
     with unit_of_work(engine, immediate=True, actor=officer) as s:
 

@@ -15,12 +15,12 @@ from innofin.kernel.errors import Conflict, Forbidden
 from innofin.ledger import queries
 from innofin.ledger.journal import perform
 from innofin.ledger.loans import service
-from innofin.ledger.pools import engine as pool_engine
+from innofin.ledger.subsidies import engine as subsidy_engine
 from innofin.ledger.subsidies import service as subsidies
 
 D = dt.date
 M = lw.MAKER
-RULES = pool_engine.SubsidyRules(share=Decimal("0.5"), rate_cap=Decimal("0.03"))
+RULES = subsidy_engine.SubsidyRules(share=Decimal("0.5"), rate_cap=Decimal("0.03"))
 
 
 def _loan_paying(w: lw.World, ref: str, interest: str, enterprise: int = 0) -> int:
@@ -78,7 +78,7 @@ def test_publish_object_confirm_and_pay(engine: Engine) -> None:
 def test_caps_per_loan_carry_over_periods(engine: Engine) -> None:
     w = lw.build(engine)
     loan = _loan_paying(w, "LN-1", "20000.00")
-    rules = pool_engine.SubsidyRules(share=Decimal("0.5"), cap_per_loan=Decimal("12000.00"))
+    rules = subsidy_engine.SubsidyRules(share=Decimal("0.5"), cap_per_loan=Decimal("12000.00"))
 
     def publish(start: dt.date, end: dt.date) -> list[object]:
         with unit_of_work(engine, actor=M) as s:

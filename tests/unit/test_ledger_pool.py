@@ -28,18 +28,20 @@ from innofin.ledger.pools.engine import (
     ClaimReason,
     PoolInputError,
     PoolRules,
-    SubsidyCap,
-    SubsidyReason,
-    SubsidyRules,
     assess_claim,
     check_payout,
-    compute_subsidy,
     early_province_county_rules,
     leverage_headroom,
     province_direct_guaranteed_bonus_rules,
     split_pro_rata,
     split_recovery,
     zone_pool_rules,
+)
+from innofin.ledger.subsidies.engine import (
+    SubsidyCap,
+    SubsidyReason,
+    SubsidyRules,
+    compute_subsidy,
 )
 
 D = Decimal

@@ -13,7 +13,7 @@ from pydantic import TypeAdapter, ValidationError
 from innofin.kernel.jsontypes import AmountIn, AmountJson, IsoDate, MoneyIn, QuantityIn
 from innofin.kernel.money import to_money
 from innofin.kernel.numtext import fold_width, plain_decimal
-from innofin.ledger.pools.engine import SubsidyRules
+from innofin.ledger.subsidies.engine import SubsidyRules
 
 FULL = str.maketrans({chr(c): chr(c + 0xFEE0) for c in range(0x21, 0x7F)})
 

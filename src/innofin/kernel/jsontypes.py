@@ -19,12 +19,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from pydantic import BeforeValidator, PlainSerializer, StringConstraints, WithJsonSchema
 
 from innofin.kernel.money import money_arg
-from innofin.kernel.numtext import fold_width
+from innofin.kernel.numtext import fold_width, plain_decimal
 
 MONEY_PATTERN = r"^-?[0-9]{1,16}(\.[0-9]{1,2})?$"
 AMOUNT_PATTERN = r"^[0-9]{1,16}(\.[0-9]{1,2})?$"
@@ -212,4 +212,59 @@ IsoDate = Annotated[
     dt.date,
     BeforeValidator(_iso_date),
     WithJsonSchema({"type": "string", "format": "date", "examples": ["2024-12-31"]}),
+]
+
+
+# --- shares, rates and tags of rule files --------------------------------------------------------
+
+_RATE_PLACES: Final = 10
+_RATE_LIMIT: Final = Decimal(10) ** 6
+
+
+def _rate(value: object) -> Decimal:
+    """A share or rate: a `Decimal`, an `int` or a numeric string; never a float."""
+    if isinstance(value, bool | float):
+        raise ValueError(
+            f'write shares and rates as strings such as "0.30", not as {type(value).__name__} '
+            f"({value!r}): binary floating point is not exact"
+        )
+    if isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, int):
+        number = Decimal(value)
+    elif isinstance(value, str):
+        parsed = plain_decimal(fold_width(value).strip())  # full-width digits read as ASCII
+        if parsed is None:
+            raise ValueError(f"not a decimal number: {value!r}")
+        number = parsed
+    else:
+        raise ValueError(f'a share or rate is a string such as "0.30", not {type(value).__name__}')
+    if not number.is_finite():
+        raise ValueError(f"not a finite number: {value!r}")
+    exponent = number.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -_RATE_PLACES:
+        raise ValueError(f"at most {_RATE_PLACES} decimal places: {value!r}")
+    if abs(number) >= _RATE_LIMIT:
+        raise ValueError(f"out of range: {value!r}")
+    return number
+
+
+def _decimal_text(value: Decimal) -> str:
+    return format(value, "f")
+
+
+def _sorted_tags(value: frozenset[str]) -> list[str]:
+    return sorted(value)
+
+
+#: a share, coverage or rate (exact; written as a string in JSON)
+Rate = Annotated[
+    Decimal,
+    BeforeValidator(_rate),
+    PlainSerializer(_decimal_text, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": r"^-?[0-9]{1,6}(\.[0-9]{1,10})?$"}),
+]
+#: a set of tags, written as a sorted list (so stored JSON is stable)
+Tags = Annotated[
+    frozenset[str], PlainSerializer(_sorted_tags, return_type=list[str], when_used="json")
 ]

@@ -304,7 +304,7 @@ class Payment(_In):
 
 
 class SubsidyRulesIn(_In):
-    """How a period's subsidies are computed (see `pool_engine.SubsidyRules`)."""
+    """How a period's subsidies are computed (see `ledger.subsidies.engine.SubsidyRules`)."""
 
     #: the share of the subsidisable interest paid back, in (0, 1]
     share: QuantityIn

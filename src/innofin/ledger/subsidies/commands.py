@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from innofin.ledger.models import InterestSubsidy
-    from innofin.ledger.pools import engine as pool_engine
+    from innofin.ledger.subsidies import engine
 
 SUBSIDY_STATUSES = ("published", "objected", "withdrawn", "confirmed", "paid")
 
@@ -53,17 +53,17 @@ _RULE_OPTIONS = {
 }
 
 
-def _subsidy_rules(**given: str | None) -> pool_engine.SubsidyRules:
+def _subsidy_rules(**given: str | None) -> engine.SubsidyRules:
     from pydantic import ValidationError
 
-    from innofin.ledger.pools import engine as pool_engine
+    from innofin.ledger.subsidies import engine
 
     values: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
     for name in ("cap_per_loan", "cap_per_enterprise_year"):
         if name in values:
             values[name] = amount_arg(values[name], _RULE_OPTIONS[name])
     try:
-        return pool_engine.SubsidyRules(**values)
+        return engine.SubsidyRules(**values)
     except ValidationError as exc:
         first = exc.errors()[0]
         option = _RULE_OPTIONS.get(str(first["loc"][0]), str(first["loc"][0]))

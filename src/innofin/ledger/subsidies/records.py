@@ -24,7 +24,6 @@ from innofin.db.queries import visible, writable
 from innofin.kernel.errors import Forbidden, InvalidInput
 from innofin.kernel.principal import Principal
 from innofin.ledger.models import InterestSubsidy, Programme
-from innofin.ledger.pools import engine as pool_engine
 from innofin.ledger.schemas import SubsidyBatch, SubsidyOut, SubsidyPublish, SubsidyRulesIn
 from innofin.ledger.scopes import (
     loan_scope,
@@ -33,6 +32,7 @@ from innofin.ledger.scopes import (
     subsidy_run_scope,
     subsidy_scope,
 )
+from innofin.ledger.subsidies import engine
 from innofin.ledger.subsidies import service as subsidies
 
 SUBSIDY_SORTS = {
@@ -66,10 +66,10 @@ def _run(session: Session, p: Principal, subsidy_id: int) -> InterestSubsidy:
     return found
 
 
-def rules(body: SubsidyRulesIn) -> pool_engine.SubsidyRules:
+def rules(body: SubsidyRulesIn) -> engine.SubsidyRules:
     """The engine's rules from the request, each problem named as ``rules.<field>``."""
     try:
-        return pool_engine.SubsidyRules(**body.model_dump(exclude_none=True))
+        return engine.SubsidyRules(**body.model_dump(exclude_none=True))
     except ValidationError as exc:
         first = exc.errors()[0]
         where = "rules." + ".".join(str(part) for part in first["loc"])

@@ -1,6 +1,6 @@
 """Interest subsidies paid without application (免申即享).
 
-From the loans' own data the ledger computes each subsidy (`pool_engine.compute_subsidy`: a
+From the loans' own data the ledger computes each subsidy (`engine.compute_subsidy`: a
 share of the interest paid in the period, capped by rate, loan and enterprise-year), publishes
 the list for a notice period (公示) during which anyone may object, lets the enterprise confirm
 once the notice has passed without a standing objection, then pays. Every step is an event.
@@ -27,7 +27,7 @@ from innofin.ledger.models import (
     Loan,
     RiskPool,
 )
-from innofin.ledger.pools import engine
+from innofin.ledger.subsidies import engine
 
 
 def programme_loans(programme_id: int) -> Select[Any]:
