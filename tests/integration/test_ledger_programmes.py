@@ -13,9 +13,9 @@ from sqlalchemy import Engine, func, select
 from innofin.audit.recorder import Actor
 from innofin.db.engine import unit_of_work
 from innofin.kernel.yamlfile import YamlError
+from innofin.ledger import programme_files as programmes
 from innofin.ledger import replay
 from innofin.ledger.models import AgreementCommitment, Programme, ProgrammeTarget, RiskPool
-from innofin.ledger.programmes import files as programmes
 from innofin.registry.models import Institution
 
 ACTOR = Actor.cli("test")

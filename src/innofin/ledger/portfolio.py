@@ -87,76 +87,49 @@ def summary(session: Session, by: str | None = None) -> list[Totals]:
 
 # --------------------------------------------------------------------------- exports
 
-LOAN_COLUMNS = (
-    "institution", "loan_ref", "line_ref", "id_scheme", "enterprise", "enterprise_name",
-    "currency", "principal", "drawn_on", "matures_on", "months", "method", "day_count",
-    "annual_rate", "status", "principal_repaid", "interest_paid", "written_off", "recovered",
-    "outstanding_principal", "category", "defaulted_on",
-)  # fmt: skip
-LINE_COLUMNS = (
-    "institution", "line_ref", "id_scheme", "enterprise", "enterprise_name", "currency",
-    "limit", "used", "opens_on", "matures_on", "rate_kind", "rate", "spread_bp", "revolving",
-    "status", "maker", "checker",
-)  # fmt: skip
 EXPORTS = ("loans", "credit-lines")
 
 
-def _export_query(kind: str) -> Any:
-    e, i, line = Enterprise, Institution, CreditLine
+def _fields(model: Any, names: str) -> list[tuple[str, Any]]:
+    """Columns of `model` exported under their own names."""
+    return [(name, getattr(model, name)) for name in names.split()]
+
+
+def _export_columns(kind: str) -> list[tuple[str, Any]]:
+    """An export's columns in order: the header, and the column it reads. Both exports start
+    with the institution's code, the bank's own numbers and the borrower's identifier."""
+    line = CreditLine
+    borrower = [("id_scheme", Enterprise.id_scheme), ("enterprise", Enterprise.identifier),
+                ("enterprise_name", Enterprise.name)]  # fmt: skip
     if kind == "loans":
-        return (
-            select(
-                i.code,
-                Loan.external_ref,
-                line.external_ref,
-                e.id_scheme,
-                e.identifier,
-                e.name,
-                Loan.currency,
-                Loan.principal,
-                Loan.drawn_on,
-                Loan.matures_on,
-                Loan.months,
-                Loan.method,
-                Loan.day_count,
-                Loan.annual_rate,
-                Loan.status,
-                Loan.principal_repaid,
-                Loan.interest_paid,
-                Loan.written_off,
-                Loan.recovered,
-                Loan.outstanding_principal,
-                Loan.category,
-                Loan.defaulted_on,
-            )
-            .join(i, i.id == Loan.institution_id)
-            .join(line, line.id == Loan.credit_line_id)
-            .join(e, e.id == Loan.enterprise_id)
-            .order_by(i.code, Loan.external_ref)
+        refs = [("loan_ref", Loan.external_ref), ("line_ref", line.external_ref)]
+        own = _fields(
+            Loan,
+            "currency principal drawn_on matures_on months method day_count annual_rate status "
+            "principal_repaid interest_paid written_off recovered outstanding_principal category "
+            "defaulted_on",
         )
-    return (
-        select(
-            i.code,
-            line.external_ref,
-            e.id_scheme,
-            e.identifier,
-            e.name,
-            line.currency,
-            line.limit_amount,
-            line.used,
-            line.opens_on,
-            line.matures_on,
-            line.rate_kind,
-            line.rate,
-            line.spread_bp,
-            line.revolving,
-            line.status,
-            line.maker_id,
-            line.checker_id,
-        )
-        .join(i, i.id == line.institution_id)
-        .join(e, e.id == line.enterprise_id)
-        .order_by(i.code, line.external_ref)
+    else:
+        refs = [("line_ref", line.external_ref)]
+        own = [
+            ("currency", line.currency),
+            ("limit", line.limit_amount),
+            *_fields(line, "used opens_on matures_on rate_kind rate spread_bp revolving status"),
+            ("maker", line.maker_id),
+            ("checker", line.checker_id),
+        ]
+    return [("institution", Institution.code), *refs, *borrower, *own]
+
+
+def _export_query(kind: str, columns: list[tuple[str, Any]]) -> Any:
+    row: Any = Loan if kind == "loans" else CreditLine
+    stmt = select(*(column for _, column in columns)).join(
+        Institution, Institution.id == row.institution_id
+    )
+    if kind == "loans":
+        stmt = stmt.join(CreditLine, CreditLine.id == Loan.credit_line_id)
+    return stmt.join(Enterprise, Enterprise.id == row.enterprise_id).order_by(
+        Institution.code, row.external_ref
     )
 
 
@@ -175,7 +148,8 @@ def export_file(
     are annual fractions (0.0435), amounts yuan."""
     if kind not in EXPORTS:
         raise InvalidInput(f"kind must be one of {', '.join(EXPORTS)}", field="kind")
-    header = list(LOAN_COLUMNS if kind == "loans" else LINE_COLUMNS)
+    columns = _export_columns(kind)
+    header = [name for name, _ in columns]
     with engine.connect() as conn, conn.begin():
-        rows = conn.execution_options(yield_per=5_000).execute(_export_query(kind))
+        rows = conn.execution_options(yield_per=5_000).execute(_export_query(kind, columns))
         return write_table(Path(path), kind, header, rows, progress)

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from innofin.audit.recorder import Actor, now
 from innofin.kernel.errors import Conflict, InvalidInput, NotFound
 from innofin.kernel.money import money_arg
+from innofin.ledger.coverage import pool_state
 from innofin.ledger.journal import (
     ZERO,
     T,
@@ -48,7 +49,6 @@ from innofin.ledger.models import (
     LoanInstalment,
     RiskPool,
 )
-from innofin.ledger.pools import engine as pools
 from innofin.ledger.queries import lender_ids, nameable
 from innofin.ledger.scopes import line_pool_scope, line_product_scope
 from innofin.registry.models import Enterprise, Institution, Product
@@ -347,15 +347,6 @@ def _apply(
         pool.covered_outstanding = pool.covered_outstanding + outcome.covered
     session.flush()
     return ev
-
-
-def pool_state(pool: RiskPool) -> loan_rules.PoolState:
-    headroom = None
-    if pool.leverage is not None:
-        headroom = pools.leverage_headroom(
-            pool.balance, pool.covered_outstanding, Decimal(pool.leverage)
-        )
-    return loan_rules.PoolState(pool.code, pool.balance, pool.leverage, headroom)
 
 
 def draw(

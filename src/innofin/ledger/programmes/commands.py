@@ -175,7 +175,7 @@ def load_programme(
     nothing (exit 2 with the file and line of the first problem)."""
     from innofin.audit.recorder import Actor
     from innofin.db.engine import unit_of_work
-    from innofin.ledger.programmes import files as programmes
+    from innofin.ledger import programme_files as programmes
 
     actor = Actor.cli(reason)
     eng = engine()

@@ -1,8 +1,9 @@
 """Programmes as files: a programme, its targets, agreements with their commitments and risk
 pools, written in YAML and loaded in one transaction (``innofin ledger programme load``).
 
-Amounts are numbers or decimal strings in yuan, or ``{amount: "2100", unit: 亿元}``. Every error
-names the file and line.
+It writes across the ledger's sub-rooms (programmes and agreements, then risk pools), so it
+sits at the ledger's root. Amounts are numbers or decimal strings in yuan, or
+``{amount: "2100", unit: 亿元}``. Every error names the file and line.
 """
 
 from __future__ import annotations
