@@ -23,11 +23,11 @@ from innofin.db.engine import unit_of_work
 from innofin.kernel.errors import InvalidArgument
 from innofin.kernel.yamlfile import YamlError
 from innofin.ledger import bulk
+from innofin.ledger import programme_files as programmes
 from innofin.ledger.journal import perform
 from innofin.ledger.loans import service
 from innofin.ledger.models import LedgerEvent, Programme
 from innofin.ledger.pools import service as pools
-from innofin.ledger.programmes import files as programmes
 from innofin.registry.models import Institution
 
 D = dt.date

@@ -64,8 +64,6 @@ NOT_ENGINES = frozenset({"innofin.db.engine"})
 _SCOPES = (
     "the scopes step (issue 15: Principal in kernel, each room's row scopes beside its tables)"
 )
-_SPLIT = "the ledger service split (programmes' use cases and commands into their sub-room)"
-_SUBSIDY = "the subsidy engine out of the pool engine (issue 15), the shared rule types at the root"
 
 #: (rule, importer, imported): who removes the arrow. This list may only shrink.
 KNOWN_EXCEPTIONS: dict[tuple[str, str, str], str] = {
@@ -75,29 +73,6 @@ KNOWN_EXCEPTIONS: dict[tuple[str, str, str], str] = {
     # a pool's candidate pool (备选企业库) is a key list of scoring's, which itself reads the
     # ledger (troubled_enterprises): which of the two reads the other is the lead's decision
     ("layers", "innofin.ledger.pools.service", "innofin.scoring.models"): "the lead (decision)",
-    # sub-rooms reaching into one another
-    ("ledger-sub-rooms", "innofin.ledger.loans.service", "innofin.ledger.pools.engine"): _SPLIT,
-    ("ledger-sub-rooms", "innofin.ledger.programmes.commands", "innofin.ledger.pools.engine"): (
-        _SPLIT
-    ),
-    ("ledger-sub-rooms", "innofin.ledger.programmes.commands", "innofin.ledger.pools.service"): (
-        _SPLIT
-    ),
-    (
-        "ledger-sub-rooms",
-        "innofin.ledger.programmes.commands",
-        "innofin.ledger.subsidies.service",
-    ): _SPLIT,
-    ("ledger-sub-rooms", "innofin.ledger.programmes.files", "innofin.ledger.pools.engine"): _SPLIT,
-    ("ledger-sub-rooms", "innofin.ledger.programmes.files", "innofin.ledger.pools.service"): (
-        _SPLIT
-    ),
-    ("ledger-sub-rooms", "innofin.ledger.subsidies.records", "innofin.ledger.pools.engine"): (
-        _SUBSIDY
-    ),
-    ("ledger-sub-rooms", "innofin.ledger.subsidies.service", "innofin.ledger.pools.engine"): (
-        _SUBSIDY
-    ),
 }
 
 
