@@ -23,6 +23,7 @@ from innofin.ingest import commands as ingest_commands
 from innofin.kernel.errors import InnofinError
 from innofin.ledger import commands as ledger_commands
 from innofin.matching import commands as matching_commands
+from innofin.monitoring import commands as monitoring_commands
 from innofin.registry import commands as registry_commands
 from innofin.scoring import commands as scoring_commands
 from innofin.server import commands as api_commands
@@ -108,6 +109,7 @@ for _capability in (
     scoring_commands,
     ledger_commands,
     matching_commands,
+    monitoring_commands,
     api_commands,
 ):
     _capability.register(app)

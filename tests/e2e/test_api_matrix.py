@@ -475,6 +475,27 @@ MATCHING_READS += [
 ]
 READS += MATCHING_READS
 
+#: monitoring: the funnel and scorecards — officers every institution, a bank its own rows and
+#: the others as anonymous aggregates; a programme the caller does not see is 404
+MONITORING_READS: list[Case] = []
+for _template in ("/api/v1/monitoring/funnel", "/api/v1/monitoring/scorecards"):
+    MONITORING_READS += [
+        Case("GET", _template, lambda w, t=_template: t, allow(*OFFICERS, "bank_a", "bank_b")),
+        Case(  # programme 甲 (zone Z1, bank A): bank B does not take part
+            "GET",
+            _template,
+            lambda w, t=_template: f"{t}?programme_id={w.ids['prg_jia']}",
+            allow(*OFFICERS, "bank_a", hidden=("bank_b",)),
+        ),
+        Case(  # programme 乙 (zone Z2, bank B): only the admin, the national office and bank B
+            "GET",
+            _template,
+            lambda w, t=_template: f"{t}?programme_id={w.ids['prg_yi']}",
+            allow("admin", "national", "bank_b", hidden=("province", "zone", "bank_a")),
+        ),
+    ]
+READS += MONITORING_READS
+
 
 def _need_body(w: World, who: str) -> dict[str, Any]:
     firm = "e3" if who in ("admin", "national") else "e1"

@@ -127,6 +127,10 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "need_referral:read": EVERYONE,
     # the funnel per institution: an institution its own rows and the total under disclosure
     "match:funnel": frozenset({ADMIN, PROGRAMME, ZONE, INSTITUTION}),
+    # monitoring: the funnel and institution scorecards — officers every institution, an
+    # institution its own and the others as anonymous aggregates under the disclosure rule
+    "monitor:funnel": frozenset({ADMIN, PROGRAMME, ZONE, INSTITUTION}),
+    "monitor:scorecard": frozenset({ADMIN, PROGRAMME, ZONE, INSTITUTION}),
 }
 #: actions anyone may attempt without signing in
 PUBLIC_ACTIONS = frozenset({"auth:login", "health:read", "ui:language"})
