@@ -6,7 +6,7 @@ SCALE  ?= small
 SEED   ?= 42
 DEMO_DB ?= innofin-demo.db
 
-.PHONY: setup demo test test-fast lint typecheck pytest test-schemathesis bench-generate bench-import bench-api bench-pages bench-score bench-select bench-ledger bench-match clean
+.PHONY: setup report-font demo test test-fast lint typecheck pytest test-schemathesis bench-generate bench-import bench-api bench-pages bench-score bench-select bench-ledger bench-match clean
 
 $(BIN)/innofin: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,22 @@ $(ASSETS): package.json package-lock.json
 	cp node_modules/htmx.org/dist/htmx.min.js node_modules/echarts/dist/echarts.min.js $(dir $(ASSETS))
 	touch $(ASSETS)
 
-# everything a command below needs: the virtualenv and the pages' assets
-setup: $(BIN)/innofin $(ASSETS)
+# A Chinese TrueType font for the PDF reports (innofin.monitoring.report_pdf looks for these
+# Debian fonts, or the file INNOFIN_REPORT_FONT names): when none is there and make runs as root
+# with apt-get, Debian's fonts-wqy-microhei is installed; otherwise a note says what to install.
+REPORT_FONTS := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc /usr/share/fonts/truetype/arphic/uming.ttc /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf
+report-font:
+	@found="$$INNOFIN_REPORT_FONT"; for f in $(REPORT_FONTS); do [ -f "$$f" ] && found="$$f"; done; \
+	if [ -n "$$found" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's fonts-wqy-microhei (a Chinese font for the PDF reports)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null; \
+	else \
+		echo "note: PDF reports need a Chinese TrueType font: apt-get install fonts-wqy-microhei, or set INNOFIN_REPORT_FONT to a .ttf/.ttc file"; \
+	fi
+
+# everything a command below needs: the virtualenv, the pages' assets, the reports' font
+setup: $(BIN)/innofin $(ASSETS) report-font
 
 # Build the demo database on SQLite, run everything that exists, print a summary.
 demo: setup

@@ -9,12 +9,12 @@ works as it is; `tests/unit/test_web_catalogue.py` fails when a marked text has 
 from __future__ import annotations
 
 import gettext
-import io
-from functools import cache
 from pathlib import Path
 from typing import Final
 
 from starlette.requests import Request
+
+from innofin.kernel.catalogues import compiled
 
 LANGS: Final = ("zh", "en")
 DEFAULT: Final = "zh"
@@ -28,20 +28,11 @@ def catalogue_path(lang: str) -> Path:
     return LOCALE_DIR / CATALOGUES[lang] / "LC_MESSAGES" / "messages.po"
 
 
-@cache
 def translations(lang: str) -> gettext.NullTranslations:
     """The compiled translations of `lang` (the English ids pass through unchanged)."""
     if lang not in CATALOGUES:
         return gettext.NullTranslations()
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-
-    with catalogue_path(lang).open("rb") as po:
-        catalog = read_po(po, locale=CATALOGUES[lang])
-    compiled = io.BytesIO()
-    write_mo(compiled, catalog, use_fuzzy=False)
-    compiled.seek(0)
-    return gettext.GNUTranslations(compiled)
+    return compiled(catalogue_path(lang), CATALOGUES[lang])
 
 
 def language(request: Request) -> str:
