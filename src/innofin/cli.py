@@ -19,6 +19,7 @@ from innofin.audit import commands as audit_commands
 from innofin.cli_support import err_console
 from innofin.db import commands as db_commands
 from innofin.demo import commands as demo_commands
+from innofin.events import commands as event_commands
 from innofin.ingest import commands as ingest_commands
 from innofin.kernel.errors import InnofinError
 from innofin.ledger import commands as ledger_commands
@@ -109,6 +110,7 @@ for _capability in (
     scoring_commands,
     ledger_commands,
     matching_commands,
+    event_commands,
     monitoring_commands,
     api_commands,
 ):

@@ -53,6 +53,9 @@ EXPECTED = {
     ("risk_pool", "programme_id"): {"admin", "national"},
     ("financing_need", "enterprise_id"): set(),
     ("financing_need", "amount"): set(CALLERS),
+    ("event", "zone_id"): {"admin", "national", "province"},
+    ("event", "province"): {"admin", "national"},
+    ("event", "venue"): set(CALLERS),
 }
 
 

@@ -49,6 +49,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("ledger",),
     ("scoring",),
     ("matching",),
+    ("events",),
     ("monitoring",),
     ("demo",),
     ("web",),  # server-rendered pages over every room: all entry modules (ENTRY_ROOMS)

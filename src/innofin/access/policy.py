@@ -131,6 +131,17 @@ ACTIONS: dict[str, frozenset[Role]] = {
     # institution its own and the others as anonymous aggregates under the disclosure rule
     "monitor:funnel": frozenset({ADMIN, PROGRAMME, ZONE, INSTITUTION}),
     "monitor:scorecard": frozenset({ADMIN, PROGRAMME, ZONE, INSTITUTION}),
+    # matchmaking meetings: the notice is public; officers organise (within their reach);
+    # each participant books, reads its agenda and (institutions) records outcomes of its own
+    "event:read": EVERYONE,
+    "event:organise": OFFICERS,
+    "event:register": OFFICERS | {ENTERPRISE},
+    "event:participate": EVERYONE,
+    "event:request": EVERYONE,
+    "event:schedule": OFFICERS,
+    "event:agenda": EVERYONE,
+    "event:outcome": frozenset({ADMIN, PROGRAMME, ZONE, INSTITUTION}),
+    "event:report": frozenset({ADMIN, PROGRAMME, ZONE, INSTITUTION}),
 }
 #: actions anyone may attempt without signing in
 PUBLIC_ACTIONS = frozenset({"auth:login", "health:read", "ui:language"})
@@ -207,6 +218,8 @@ REACH_FIELDS: dict[str, dict[str, ReachField]] = {
     "risk_pool": {"programme_id": _ADMIN_OR_NATIONAL},
     # a need belongs to the enterprise that posted it (or was posted for)
     "financing_need": {"enterprise_id": _FIXED},
+    # an event's zone and province decide which officers organise it
+    "event": {"zone_id": _ABOVE_ZONE, "province": _ADMIN_OR_NATIONAL},
 }
 
 

@@ -64,10 +64,10 @@ class Audited:
 
 
 def jsonable(value: Any) -> Any:
-    """A column value as JSON: Decimal as a string (exact), dates in ISO form."""
+    """A column value as JSON: Decimal as a string (exact), dates and times in ISO form."""
     if isinstance(value, Decimal):
         return format(value, "f")
-    if isinstance(value, dt.date | dt.datetime):
+    if isinstance(value, dt.date | dt.datetime | dt.time):
         return value.isoformat()
     return value
 

@@ -11,6 +11,7 @@ from innofin.access import models as access_models
 from innofin.api import models as api_models
 from innofin.audit import models as audit_models
 from innofin.db.base import Base
+from innofin.events import models as events_models
 from innofin.ledger import models as ledger_models
 from innofin.matching import models as matching_models
 from innofin.registry import models as registry_models
@@ -24,6 +25,7 @@ ROOM_MODELS = (
     scoring_models,
     ledger_models,
     matching_models,
+    events_models,
 )
 
 metadata = Base.metadata

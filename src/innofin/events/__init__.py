@@ -1,0 +1,1 @@
+"""Matchmaking meetings (银企对接会): events, requests, the timetable, agendas, outcomes."""

@@ -1,0 +1,239 @@
+"""`innofin event …`: matchmaking meetings (银企对接会) — create an event, add institutions with
+their desks, register and validate enterprises, enter requests, plan and announce the
+timetable, write agendas and lists, record outcomes, report.
+
+Exit codes: 0 done; 2 invalid input (an option named); 3 an event, participant or credit line
+that does not exist; 4 a conflict (a code taken, booking closed, no schedule to announce).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from innofin.cli_support import console, engine, table
+from innofin.kernel.errors import InvalidInput
+from innofin.ledger.cli_options import REASON, amount_arg, day_arg
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session
+
+app = typer.Typer(
+    help="Matchmaking meetings: events, registrations, requests, the timetable, agendas, "
+    "outcomes and the event report.",
+    no_args_is_help=True,
+)
+
+_SESSION = re.compile(r"([0-2][0-9]):([0-5][0-9])x([0-9]{1,2})(m2o)?")
+SESSION_HELP = (
+    "A session as HH:MMxSLOTS, e.g. 09:00x8 (eight slots from 9:00); add m2o for a "
+    "many-to-one session (several institutions meet one firm). Repeat for several sessions."
+)
+
+
+def _sessions(texts: list[str]) -> list[dict[str, Any]]:
+    out = []
+    for text in texts:
+        found = _SESSION.fullmatch(text.strip())
+        if found is None or int(found[1]) > 23 or int(found[3]) < 1:
+            raise InvalidInput(
+                f"--session must look like 09:00x8 (start, slots), not {text!r}", field="session"
+            )
+        out.append(
+            {
+                "starts": dt.time(int(found[1]), int(found[2])).isoformat(),
+                "slots": int(found[3]),
+                "kind": "many_to_one" if found[4] else "one_to_one",
+            }
+        )
+    return out
+
+
+def _write(action: Any, reason: str | None = None) -> Any:
+    """Run one write as the operator, in its own unit of work; returns what `action` returns."""
+    from innofin.audit.recorder import Actor
+    from innofin.db.engine import unit_of_work
+
+    eng = engine()
+    try:
+        with unit_of_work(eng, immediate=True, actor=Actor.cli(reason)) as session:
+            return action(session)
+    finally:
+        eng.dispose()
+
+
+def _validated(model: Any, values: dict[str, Any]) -> Any:
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).replace("_", "-") if first["loc"] else "input"
+        raise InvalidInput(f"--{name}: {first['msg']}", field=name) from None
+
+
+@app.command("create")
+def create(
+    code: str = typer.Argument(..., help="A short code for the event, e.g. JS-2026-07."),
+    name: str = typer.Option(..., help="The event's name (Chinese)."),
+    name_en: str | None = typer.Option(None, help="Its name in English."),
+    on: str = typer.Option(..., "--on", help="The day of the event, YYYY-MM-DD."),
+    venue: str = typer.Option(..., help="Where it is held."),
+    session: list[str] = typer.Option(..., "--session", help=SESSION_HELP),
+    slot_minutes: int = typer.Option(30, min=20, max=30, help="Minutes a meeting (20–30)."),
+    booking_opens: str = typer.Option(..., help="First day of booking, YYYY-MM-DD."),
+    booking_closes: str = typer.Option(..., help="Last day of booking, YYYY-MM-DD."),
+    max_requests: int = typer.Option(8, min=1, max=100, help="Requests a participant may make."),
+    zone: int | None = typer.Option(None, help="The zone organising it (a zone's event)."),
+    province: str | None = typer.Option(None, help="The province organising it."),
+    reason: str | None = REASON,
+) -> None:
+    """Create a matchmaking event with its sessions of slots."""
+    from innofin.events import service
+    from innofin.events.schemas import EventCreate
+
+    body = _validated(
+        EventCreate,
+        {
+            "code": code,
+            "name": name,
+            "name_en": name_en,
+            "held_on": day_arg(on, "on").isoformat(),
+            "venue": venue,
+            "slot_minutes": slot_minutes,
+            "booking_opens": day_arg(booking_opens, "booking-opens").isoformat(),
+            "booking_closes": day_arg(booking_closes, "booking-closes").isoformat(),
+            "max_requests": max_requests,
+            "zone_id": zone,
+            "province": province,
+            "sessions": _sessions(session),
+        },
+    )
+    event_id = _write(lambda s: service.create_event(s, service.OPERATOR, body).id, reason)
+    console.print(f"created event {event_id} ({code})")
+
+
+@app.command("list")
+def list_events(limit: int = typer.Option(20, min=1, help="How many (latest first).")) -> None:
+    """List events."""
+    from innofin.events import service
+    from innofin.events.models import Event
+
+    def read(s: Session) -> list[tuple[object, ...]]:
+        stmt = service.events_query(service.OPERATOR).order_by(Event.held_on.desc()).limit(limit)
+        return [
+            (e.id, e.code, e.name, e.held_on.isoformat(), e.venue, e.status)
+            for e in s.scalars(stmt)
+        ]
+
+    rows = _write(read)
+    console.print(table("Events 对接会", ("id", "code", "name", "day", "venue", "status"), rows))
+
+
+@app.command("institution")
+def institution(
+    event_id: int = typer.Argument(..., help="The event."),
+    institution_id: int = typer.Argument(..., help="The institution taking part."),
+    desks: int = typer.Option(1, min=1, max=50, help="Its desks (meetings at once)."),
+    max_meetings: int | None = typer.Option(None, min=0, help="At most this many meetings."),
+    cancel: bool = typer.Option(False, help="Cancel its participation instead."),
+    reason: str | None = REASON,
+) -> None:
+    """Add an institution to an event with its desks (or cancel its participation)."""
+    from innofin.events import service
+
+    def act(s: Session) -> str:
+        if cancel:
+            service.set_institution_status(
+                s, service.OPERATOR, event_id, institution_id, "cancelled"
+            )
+            return f"cancelled institution {institution_id} at event {event_id}"
+        service.add_institution(s, service.OPERATOR, event_id, institution_id, desks, max_meetings)
+        return f"institution {institution_id} at event {event_id} with {desks} desk(s)"
+
+    console.print(_write(act, reason))
+
+
+@app.command("register")
+def register_enterprises(
+    event_id: int = typer.Argument(..., help="The event."),
+    enterprise_id: list[int] = typer.Argument(..., help="The enterprise(s) to register."),
+    status: str = typer.Option(
+        "validated", help="validated (the organiser registers), rejected or cancelled."
+    ),
+    max_meetings: int | None = typer.Option(None, min=0, help="At most this many meetings."),
+    reason: str | None = REASON,
+) -> None:
+    """Register enterprises for an event as the organiser (validated), or reject or cancel
+    their registration."""
+    from innofin.events import service
+
+    if status not in ("validated", "rejected", "cancelled"):
+        raise InvalidInput(
+            f"--status is validated, rejected or cancelled, not {status!r}", field="status"
+        )
+
+    def act(s: Session) -> int:
+        for firm in enterprise_id:
+            if status == "validated":
+                service.register_enterprise(s, service.OPERATOR, event_id, firm, max_meetings)
+            else:
+                service.set_enterprise_status(s, service.OPERATOR, event_id, firm, status)
+        return len(enterprise_id)
+
+    count = _write(act, reason)
+    console.print(f"{count} enterprise(s) {status} at event {event_id}")
+
+
+@app.command("request")
+def request(
+    event_id: int = typer.Argument(..., help="The event."),
+    enterprise: int | None = typer.Option(
+        None, help="The enterprise asking; --target names institutions."
+    ),
+    institution: int | None = typer.Option(
+        None, help="The institution asking; --target names enterprises."
+    ),
+    target: list[int] = typer.Option(
+        [], "--target", help="Whom it wants to meet, most wanted first (repeat)."
+    ),
+    reason: str | None = REASON,
+) -> None:
+    """Enter one participant's meeting requests, most wanted first (replacing its earlier
+    ones; none given: its requests are cleared and matching's recommendations stand in)."""
+    from innofin.events import requests, service
+
+    if (enterprise is None) == (institution is None):
+        raise InvalidInput("give --enterprise or --institution (one of them)", field="enterprise")
+    side, party = (
+        ("enterprise", enterprise) if enterprise is not None else ("institution", institution)
+    )
+    assert party is not None
+    made = _write(
+        lambda s: len(requests.set_preferences(s, service.OPERATOR, event_id, side, party, target)),
+        reason,
+    )
+    console.print(f"{side} {party}: {made} request(s) at event {event_id}")
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="event")
+
+
+def _amount(text: str | None) -> str | None:
+    return None if text is None else str(amount_arg(text, "amount"))
+
+
+def _path(out: Path, name: str) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    return out / name
+
+
+def _engine() -> Engine:
+    return engine()
