@@ -1,0 +1,149 @@
+"""Which requests meet, and in which session: the aggregated model on HiGHS.
+
+One variable per (request, session) where the two parties share an available slot: y[r, s] = 1
+when pair r meets in session s. Each pair meets at most once; per session an enterprise has at
+most as many meetings as it has available slots (and its session cap), an institution at most
+desks × available slots (and its session cap); per event the caps. The objective is the meetings'
+values, plus the keep bonus for an announced meeting in its announced session.
+
+The model is a relaxation of the timetable (it forgets which slot), so its LP relaxation and its
+dual bound bound every schedule; by König's theorem its solutions fit into slots exactly when no
+participant is unavailable within a session (`slots_engine` does the fitting). It is handed to
+HiGHS in one `passModel` call (column-wise arrays, five entries a column), never a variable at a
+time: 16,000 requests × 2 sessions make a model of 32,000 columns.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+
+from innofin.events.instance_engine import FloatArray, IntArray, Prepared
+from innofin.kernel.highs import HIGHS_INT, highs
+
+#: relative MIP gap at which HiGHS stops (values are integers; small instances solve exactly)
+MIP_GAP = 1e-4
+
+STATUS = {
+    highspy.HighsModelStatus.kOptimal: "optimal",
+    highspy.HighsModelStatus.kTimeLimit: "time_limit",
+    highspy.HighsModelStatus.kInterrupt: "interrupted",
+    highspy.HighsModelStatus.kIterationLimit: "iteration_limit",
+    highspy.HighsModelStatus.kSolutionLimit: "solution_limit",
+}
+
+
+@dataclass(frozen=True)
+class Columns:
+    request: IntArray
+    session: IntArray
+    cost: FloatArray
+
+
+@dataclass(frozen=True)
+class Outcome:
+    request: IntArray  # chosen (request, session) pairs
+    session: IntArray
+    bound: float  # the solve's proven bound (the LP value when solved as an LP)
+    status: str
+    has_solution: bool
+
+
+def columns(prep: Prepared) -> Columns:
+    inst = prep.instance
+    per_session = np.add.reduceat(prep.common.astype(np.int64), prep.session_first, axis=1) > 0
+    request, session = np.nonzero(per_session) if inst.n_requests else (np.zeros(0, np.int64),) * 2
+    request = request.astype(np.int64)
+    session = session.astype(np.int64)
+    cost = prep.value[request].astype(np.float64)
+    keep = prep.keepable
+    if keep.any():
+        assert inst.session_of_slot is not None
+        a_req = prep.announced_request[keep]
+        a_session = inst.session_of_slot[inst.announced_slot[keep]]
+        n_s = inst.n_sessions
+        bonus = np.zeros(inst.n_requests * n_s, dtype=np.float64)
+        np.add.at(bonus, a_req * n_s + a_session, float(prep.keep))
+        cost += bonus[request * n_s + session]
+    return Columns(request, session, cost)
+
+
+def solve_sessions(
+    prep: Prepared, cols: Columns, *, integer: bool, time_limit: float, seed: int
+) -> Outcome:
+    inst = prep.instance
+    n_r, n_e, n_i, n_s = inst.n_requests, inst.n_enterprises, inst.n_institutions, inst.n_sessions
+    n = cols.request.size
+    if n == 0:
+        return Outcome(cols.request, cols.session, 0.0, "optimal", True)
+    ent = inst.request_enterprise[cols.request]
+    ins = inst.request_institution[cols.request]
+    es_row = n_r
+    is_row = es_row + n_e * n_s
+    e_row = is_row + n_i * n_s
+    i_row = e_row + n_e
+    n_rows = i_row + n_i
+    index = np.stack(
+        [
+            cols.request,
+            es_row + ent * n_s + cols.session,
+            is_row + ins * n_s + cols.session,
+            e_row + ent,
+            i_row + ins,
+        ],
+        axis=1,
+    ).reshape(-1)
+    upper = np.concatenate(
+        [
+            np.ones(n_r),
+            prep.enterprise_session_room.reshape(-1),
+            prep.institution_session_room.reshape(-1),
+            prep.enterprise_room,
+            prep.institution_room,
+        ]
+    ).astype(np.float64)
+    h = highs(time_limit, MIP_GAP)
+    h.setOptionValue("random_seed", int(seed) % 2_147_483_647)
+    h.passModel(
+        n,
+        n_rows,
+        int(index.size),
+        int(highspy.MatrixFormat.kColwise),
+        int(highspy.ObjSense.kMaximize),
+        0.0,
+        cols.cost,
+        np.zeros(n),
+        np.ones(n),
+        np.zeros(n_rows),
+        upper,
+        np.arange(0, 5 * n, 5, dtype=HIGHS_INT),
+        index.astype(HIGHS_INT),
+        np.ones(index.size),
+        np.full(n, 1 if integer else 0, dtype=HIGHS_INT),
+    )
+    h.run()
+    model_status = h.getModelStatus()
+    status = STATUS.get(model_status, model_status.name.removeprefix("k").lower())
+    info = h.getInfo()
+    if integer:
+        bound = float(info.mip_dual_bound)
+        has = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    else:
+        bound = float(info.objective_function_value)
+        has = status == "optimal"
+    if not math.isfinite(bound):
+        bound = float(cols.cost.sum())
+    if not has:
+        return Outcome(np.zeros(0, np.int64), np.zeros(0, np.int64), bound, status, False)
+    x = np.asarray(h.getSolution().col_value)
+    chosen = x > 0.5
+    return Outcome(cols.request[chosen], cols.session[chosen], bound, status, True)
+
+
+def lp_bound(prep: Prepared, *, time_limit: float = 60.0) -> float:
+    """The LP relaxation of the aggregated model: no schedule is worth more."""
+    cols = columns(prep)
+    return solve_sessions(prep, cols, integer=False, time_limit=time_limit, seed=0).bound

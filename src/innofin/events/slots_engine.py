@@ -1,0 +1,147 @@
+"""Slots for meetings already given a session: a bipartite edge colouring (König).
+
+Each institution is split into its desks; an enterprise and a desk are vertices, a meeting an
+edge, a slot a colour. When every enterprise has at most as many meetings in a session as it has
+slots there, and every institution at most desks × slots, König's theorem says the meetings fit;
+the alternating-path (Kempe chain) construction below finds the colouring: put the meeting in a
+slot free at both ends, else swap two slots along an alternating path from the desk, which frees
+one. An unavailable slot, and an announced meeting kept in its slot, are edges that never move;
+a swap that would move one is refused and another pair of slots tried. A meeting that finds no
+slot is returned unplaced (only unavailability or kept meetings can cause it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from innofin.events.instance_engine import IntArray, Prepared
+
+FREE = -1
+BLOCKED = -2
+
+
+class _Board:
+    """Who meets whom in which slot: `occ[v][t]` is the meeting (edge) of vertex v in slot t,
+    FREE or BLOCKED; vertices are the enterprises, then every desk of every institution."""
+
+    def __init__(self, prep: Prepared) -> None:
+        inst = prep.instance
+        self.n_slots = inst.n_slots
+        self.desk_start = np.r_[0, np.cumsum(inst.desks)].astype(np.int64) + inst.n_enterprises
+        blocked_e = np.where(prep.enterprise_free, FREE, BLOCKED)
+        blocked_i = np.repeat(np.where(prep.institution_free, FREE, BLOCKED), inst.desks, axis=0)
+        self.occ: list[list[int]] = (
+            np.vstack([blocked_e, blocked_i]).tolist()
+            if (inst.n_enterprises + int(inst.desks.sum()))
+            else []
+        )
+        self.ends: list[tuple[int, int]] = []  # edge → (enterprise vertex, desk vertex)
+        self.colour: list[int] = []
+        self.fixed: list[bool] = []
+        self.request: list[int] = []
+
+    def desks(self, institution: int) -> range:
+        return range(int(self.desk_start[institution]), int(self.desk_start[institution + 1]))
+
+    def put(self, request: int, e: int, d: int, t: int, fixed: bool) -> None:
+        edge = len(self.ends)
+        self.ends.append((e, d))
+        self.colour.append(t)
+        self.fixed.append(fixed)
+        self.request.append(request)
+        self.occ[e][t] = edge
+        self.occ[d][t] = edge
+
+    def first_fit(self, request: int, e: int, institution: int, slots: range) -> bool:
+        occ_e = self.occ[e]
+        for t in slots:
+            if occ_e[t] != FREE:
+                continue
+            for d in self.desks(institution):
+                if self.occ[d][t] == FREE:
+                    self.put(request, e, d, t, False)
+                    return True
+        return False
+
+    def _swap(self, start: int, a: int, b: int) -> bool:
+        """Swaps slots a and b along the alternating path that leaves `start` by its slot-a
+        meeting; False (nothing changed) when the path meets a meeting or slot that cannot move."""
+        path: list[int] = []
+        v, want, other = start, a, b
+        while True:
+            edge = self.occ[v][want]
+            if edge == FREE:
+                break
+            if edge == BLOCKED or self.fixed[edge]:
+                return False
+            path.append(edge)
+            e, d = self.ends[edge]
+            v = d if v == e else e
+            want, other = other, want
+        for edge in path:
+            e, d = self.ends[edge]
+            c = self.colour[edge]
+            self.occ[e][c] = FREE
+            self.occ[d][c] = FREE
+        for edge in path:
+            e, d = self.ends[edge]
+            c = b if self.colour[edge] == a else a
+            self.colour[edge] = c
+            self.occ[e][c] = edge
+            self.occ[d][c] = edge
+        return True
+
+    def place(self, request: int, e: int, institution: int, slots: range) -> bool:
+        if self.first_fit(request, e, institution, slots):
+            return True
+        free_e = [t for t in slots if self.occ[e][t] == FREE]
+        for d in self.desks(institution):
+            free_d = [t for t in slots if self.occ[d][t] == FREE]
+            for a in free_e:
+                for b in free_d:
+                    if self._swap(d, a, b):
+                        assert self.occ[e][a] == FREE and self.occ[d][a] == FREE
+                        self.put(request, e, d, a, False)
+                        return True
+        return False
+
+
+def colour(
+    prep: Prepared,
+    request: IntArray,
+    session: IntArray,
+    pinned: IntArray,
+) -> tuple[IntArray, IntArray]:
+    """Slots for the meetings `request` in their `session`s; `pinned[k]` ≥ 0 asks for that slot
+    (an announced meeting kept in place: tried first, then never moved). Returns (slot of each
+    meeting, or -1 where none was found, in the order given) and the pinned meetings that could
+    not have their slot."""
+    inst = prep.instance
+    board = _Board(prep)
+    ent, ins = inst.request_enterprise, inst.request_institution
+    first = prep.session_first
+    size = prep.session_size
+    slot = np.full(request.size, -1, dtype=np.int64)
+    lost_pin: list[int] = []
+    for k in np.flatnonzero(pinned >= 0).tolist():
+        r, t = int(request[k]), int(pinned[k])
+        e, i = int(ent[r]), int(ins[r])
+        if board.occ[e][t] == FREE:
+            d = next((d for d in board.desks(i) if board.occ[d][t] == FREE), None)
+            if d is not None:
+                board.put(r, e, d, t, True)
+                slot[k] = t
+                continue
+        lost_pin.append(k)
+    rest = np.flatnonzero(slot < 0)
+    rest = rest[np.argsort(-prep.value[request[rest]], kind="stable")]
+    for k in rest.tolist():
+        r, s = int(request[k]), int(session[k])
+        slots = range(int(first[s]), int(first[s] + size[s]))
+        if board.place(r, int(ent[r]), int(ins[r]), slots):
+            slot[k] = -2  # placed; its slot may still change by later swaps
+    # read the slots back (swaps move meetings after they are placed)
+    at = dict(zip(board.request, board.colour, strict=True))
+    for k in np.flatnonzero(slot == -2).tolist():
+        slot[k] = at[int(request[k])]
+    return slot, np.asarray(lost_pin, dtype=np.int64)

@@ -1,0 +1,276 @@
+"""The matchmaking timetable (对接会日程): one-to-one meetings between enterprises and
+institutions in time slots, without the database.
+
+Rules: each party has at most one meeting a slot; an institution's meetings in a slot are at most
+its desks; a pair meets at most once; a participant meets only in its available slots; optional
+caps on meetings per participant in the event and per session. The objective is the total value
+of the meetings held — a request's preference weight, plus (mutual requests first) twice the
+largest weight for a request both sides made, so a mutual meeting outweighs any two one-sided
+ones — plus, when re-scheduling, a keep bonus for each announced meeting held in its announced
+slot (more than any two meetings: announced meetings move or go only where they cannot stay).
+
+The public API (signatures stable):
+
+- ``Instance(n_enterprises, n_institutions, n_slots, desks, request_enterprise,
+  request_institution, request_weight, request_mutual, session_of_slot=None,
+  enterprise_cap=None, institution_cap=None, enterprise_session_cap=None,
+  institution_session_cap=None, enterprise_unavailable=None, institution_unavailable=None,
+  announced_enterprise=[], announced_institution=[], announced_slot=[])`` — arrays indexed from
+  0; validated on construction (`InvalidArgument` naming the field).
+- ``Schedule`` — per meeting: request, enterprise, institution, slot, desk, weight, mutual; and
+  objective, upper_bound, lp_bound, gap, status, solver, parameters, seconds, the unscheduled
+  requests with a reason each (`REASONS`), the outcome of each announced meeting (`OUTCOMES`);
+  ``n_meetings``, ``n_mutual``, ``total_weight``, ``reasons()``.
+- ``solve(instance, time_limit_s=60.0, seed=RANDOM_SEED, exact=True) -> Schedule`` — optimal or
+  within `MIP_GAP` of it, or the best found in the time;
+- ``greedy(instance) -> Schedule`` — the baseline: announced meetings in their slots, then
+  requests in order of value (mutual first, then weight, then request order), each in its first
+  free slot;
+- ``upper_bound(instance) -> float`` — the LP relaxation: no schedule is worth more;
+- ``announce(instance, schedule) -> Instance`` — the instance with the schedule's meetings as
+  announced ones. To re-schedule after late registrations or cancellations, build the new
+  instance with the announced meetings mapped to its indices and call `solve` (or `reschedule`,
+  the same): `Schedule.announced_outcome` says which were kept, moved, dropped or cancelled.
+
+How `solve` works: (1) the aggregated model (`sessions_engine`: which pairs meet in which
+session) on HiGHS, with its LP relaxation as the reported bound; (2) slots by bipartite edge
+colouring (`slots_engine`, exact by König's theorem when availability is per session); (3) a
+first-free-slot pass over what is still left; (4) only when the result is not proven within the
+gap (someone unavailable inside a session, announced meetings that cannot all stay), the exact
+time-indexed model on CP-SAT (`exact_engine`), started from that schedule, for the time left.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+import numpy as np
+
+from innofin.events import exact_engine, sessions_engine, slots_engine
+from innofin.events.instance_engine import (
+    OUTCOMES,
+    REASONS,
+    BoolArray,
+    Instance,
+    IntArray,
+    Prepared,
+    Schedule,
+    keep_bonus,
+    make_schedule,
+    meeting_values,
+    objective_of,
+    prepare,
+)
+from innofin.kernel.highs import RANDOM_SEED, solver_name
+
+__all__ = [
+    "MIP_GAP",
+    "OUTCOMES",
+    "REASONS",
+    "Instance",
+    "Schedule",
+    "announce",
+    "greedy",
+    "keep_bonus",
+    "meeting_values",
+    "reschedule",
+    "solve",
+    "upper_bound",
+]
+
+MIP_GAP = sessions_engine.MIP_GAP
+#: the exact model is tried only up to this many (request, slot) variables
+EXACT_MAX_VARIABLES = 400_000
+
+
+class _Fill:
+    """The running state of a first-free-slot pass: who is busy when, and how many meetings each
+    party has per session and in all."""
+
+    def __init__(self, prep: Prepared) -> None:
+        inst = prep.instance
+        self.prep = prep
+        self.e_busy = ~prep.enterprise_free
+        self.i_load = np.zeros((inst.n_institutions, inst.n_slots), dtype=np.int64)
+        self.i_open = prep.institution_free
+        self.e_count_s = np.zeros((inst.n_enterprises, inst.n_sessions), dtype=np.int64)
+        self.i_count_s = np.zeros((inst.n_institutions, inst.n_sessions), dtype=np.int64)
+        self.e_count = np.zeros(inst.n_enterprises, dtype=np.int64)
+        self.i_count = np.zeros(inst.n_institutions, dtype=np.int64)
+        self.held = np.zeros(inst.n_requests, dtype=np.bool_)
+        self.request: list[int] = []
+        self.slot: list[int] = []
+        assert inst.session_of_slot is not None
+        self.sessions = inst.session_of_slot
+
+    def fits(self, r: int) -> BoolArray:
+        """The slots where request r could be added now (a mask over slots)."""
+        prep, inst = self.prep, self.prep.instance
+        e, i = int(inst.request_enterprise[r]), int(inst.request_institution[r])
+        if self.held[r] or self.e_count[e] >= prep.enterprise_room[e]:
+            return np.zeros(inst.n_slots, dtype=np.bool_)
+        if self.i_count[i] >= prep.institution_room[i]:
+            return np.zeros(inst.n_slots, dtype=np.bool_)
+        ok: BoolArray = prep.common[r] & ~self.e_busy[e] & (self.i_load[i] < inst.desks[i])
+        ok &= (self.e_count_s[e] < prep.enterprise_session_room[e])[self.sessions]
+        ok &= (self.i_count_s[i] < prep.institution_session_room[i])[self.sessions]
+        return ok
+
+    def add(self, r: int, t: int) -> None:
+        inst = self.prep.instance
+        e, i = int(inst.request_enterprise[r]), int(inst.request_institution[r])
+        s = int(self.sessions[t])
+        self.e_busy[e, t] = True
+        self.i_load[i, t] += 1
+        self.e_count_s[e, s] += 1
+        self.i_count_s[i, s] += 1
+        self.e_count[e] += 1
+        self.i_count[i] += 1
+        self.held[r] = True
+        self.request.append(r)
+        self.slot.append(t)
+
+    def first_free(self, order: IntArray) -> None:
+        for r in order.tolist():
+            ok = self.fits(r)
+            if ok.any():
+                self.add(r, int(np.argmax(ok)))
+
+    def arrays(self) -> tuple[IntArray, IntArray]:
+        return np.asarray(self.request, dtype=np.int64), np.asarray(self.slot, dtype=np.int64)
+
+
+def _by_value(prep: Prepared) -> IntArray:
+    """Requests in order of preference: value (mutual first, then weight), then request order."""
+    return np.lexsort((np.arange(prep.value.size), -prep.value)).astype(np.int64)
+
+
+def _announced_first(fill: _Fill) -> None:
+    prep = fill.prep
+    for a in np.flatnonzero(prep.keepable).tolist():
+        r, t = int(prep.announced_request[a]), int(prep.instance.announced_slot[a])
+        if fill.fits(r)[t]:
+            fill.add(r, t)
+
+
+def greedy(instance: Instance) -> Schedule:
+    """The baseline: announced meetings kept in their slots where they fit, then the requests in
+    order of preference, each in the first slot free for both parties."""
+    started = time.perf_counter()
+    prep = prepare(instance)
+    fill = _Fill(prep)
+    _announced_first(fill)
+    fill.first_free(_by_value(prep))
+    request, slot = fill.arrays()
+    return make_schedule(
+        prep,
+        request,
+        slot,
+        upper_bound=float("nan"),
+        lp_bound=float("nan"),
+        status="greedy",
+        solver="greedy (first free slot)",
+        parameters={},
+        seconds=time.perf_counter() - started,
+    )
+
+
+def upper_bound(instance: Instance, time_limit_s: float = 60.0) -> float:
+    """The LP relaxation of the aggregated model (pairs × sessions): no schedule is worth more."""
+    return sessions_engine.lp_bound(prepare(instance), time_limit=time_limit_s)
+
+
+def _from_sessions(prep: Prepared, outcome: sessions_engine.Outcome) -> tuple[IntArray, IntArray]:
+    """Slots for the aggregated model's meetings, then a first-free-slot pass over the rest."""
+    inst = prep.instance
+    assert inst.session_of_slot is not None
+    pinned = np.full(outcome.request.size, -1, dtype=np.int64)
+    keep = np.flatnonzero(prep.keepable)
+    if keep.size and outcome.request.size:
+        at = {r: k for k, r in enumerate(outcome.request.tolist())}
+        for a in keep.tolist():
+            k = at.get(int(prep.announced_request[a]))
+            t = int(inst.announced_slot[a])
+            if k is not None and int(inst.session_of_slot[t]) == int(outcome.session[k]):
+                pinned[k] = t
+    slot, _ = slots_engine.colour(prep, outcome.request, outcome.session, pinned)
+    fill = _Fill(prep)
+    for r, t in zip(outcome.request[slot >= 0].tolist(), slot[slot >= 0].tolist(), strict=True):
+        fill.add(r, t)
+    fill.first_free(_by_value(prep))
+    return fill.arrays()
+
+
+def solve(
+    instance: Instance,
+    time_limit_s: float = 60.0,
+    seed: int = RANDOM_SEED,
+    exact: bool = True,
+) -> Schedule:
+    """The best timetable found within `time_limit_s` seconds: optimal, or within `MIP_GAP` of
+    the bound, unless the time ran out (`status` says which). `exact=False` skips the CP-SAT
+    stage (step 4 of the module's description)."""
+    started = time.perf_counter()
+    deadline = started + float(time_limit_s)
+
+    def left() -> float:
+        return max(deadline - time.perf_counter(), 0.05)
+
+    prep = prepare(instance)
+    cols = sessions_engine.columns(prep)
+    lp = sessions_engine.solve_sessions(prep, cols, integer=False, time_limit=left(), seed=seed)
+    mip = sessions_engine.solve_sessions(prep, cols, integer=True, time_limit=left(), seed=seed)
+    bound = min(lp.bound, mip.bound)
+    fallback = greedy(instance)
+    request, slot = fallback.request, fallback.slot
+    if mip.has_solution:
+        found = _from_sessions(prep, mip)
+        if objective_of(prep, *found) >= fallback.objective:
+            request, slot = found
+    objective = objective_of(prep, request, slot)
+    solvers = [solver_name()]
+    parameters: dict[str, Any] = {
+        "time_limit_s": float(time_limit_s),
+        "seed": int(seed),
+        "mip_gap": MIP_GAP,
+        "exact": bool(exact),
+    }
+    n_vars = int(prep.common.sum())
+    proven = bound - objective < 1 or (bound - objective) / max(bound, 1.0) <= MIP_GAP
+    if not proven and exact and n_vars <= EXACT_MAX_VARIABLES and left() > 1.0:
+        result = exact_engine.solve_exact(prep, request, slot, time_limit=left(), seed=seed)
+        solvers.append(result.version)
+        parameters["exact_workers"] = exact_engine.WORKERS
+        if result.has_solution and objective_of(prep, result.request, result.slot) > objective:
+            request, slot = result.request, result.slot
+            objective = objective_of(prep, request, slot)
+        bound = min(bound, result.bound)
+        proven = bound - objective < 1 or (bound - objective) / max(bound, 1.0) <= MIP_GAP
+    return make_schedule(
+        prep,
+        request,
+        slot,
+        upper_bound=max(bound, float(objective)),
+        lp_bound=lp.bound,
+        status="optimal" if proven else "time_limit",
+        solver=" + ".join(solvers),
+        parameters=parameters,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def reschedule(instance: Instance, time_limit_s: float = 60.0, seed: int = RANDOM_SEED) -> Schedule:
+    """`solve` for an instance with announced meetings: the fewest changes to them first."""
+    return solve(instance, time_limit_s=time_limit_s, seed=seed)
+
+
+def announce(instance: Instance, schedule: Schedule) -> Instance:
+    """`instance` with `schedule`'s meetings as its announced meetings."""
+    return dataclasses.replace(
+        instance,
+        announced_enterprise=schedule.enterprise.copy(),
+        announced_institution=schedule.institution.copy(),
+        announced_slot=schedule.slot.copy(),
+    )

@@ -1,0 +1,359 @@
+"""The matchmaking timetable: every schedule the solver or greedy produces passes an independent
+checker (tests/timetable_check.py) on random instances; the solver equals brute force on small
+ones; greedy is feasible and never better; re-scheduling keeps announced meetings where it can;
+requests beyond the slots are reported with their reason."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import timetable_check as check
+from innofin.events import timetable_engine as tt
+from innofin.kernel.errors import InvalidArgument
+
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def instances(
+    draw: st.DrawFn,
+    max_enterprises: int = 8,
+    max_institutions: int = 4,
+    max_slots: int = 6,
+    max_requests: int = 24,
+) -> tt.Instance:
+    n_e = draw(st.integers(1, max_enterprises))
+    n_i = draw(st.integers(1, max_institutions))
+    n_t = draw(st.integers(1, max_slots))
+    cuts = sorted(draw(st.sets(st.integers(1, n_t - 1), max_size=2))) if n_t > 1 else []
+    sessions = np.zeros(n_t, dtype=np.int64)
+    for c in cuts:
+        sessions[c:] += 1
+    pairs = draw(
+        st.lists(
+            st.tuples(st.integers(0, n_e - 1), st.integers(0, n_i - 1)),
+            unique=True,
+            max_size=min(max_requests, n_e * n_i),
+        )
+    )
+    n_r = len(pairs)
+    ent = np.array([p[0] for p in pairs], dtype=np.int64)
+    inst = np.array([p[1] for p in pairs], dtype=np.int64)
+    weight = np.array(draw(st.lists(st.integers(1, 9), min_size=n_r, max_size=n_r)), dtype=np.int64)
+    mutual = np.array(draw(st.lists(st.booleans(), min_size=n_r, max_size=n_r)), dtype=np.bool_)
+    desks = np.array(draw(st.lists(st.integers(0, 2), min_size=n_i, max_size=n_i)), dtype=np.int64)
+
+    def maybe_caps(n: int, high: int) -> Any:
+        if not draw(st.booleans()):
+            return None
+        return np.array(draw(st.lists(st.integers(0, high), min_size=n, max_size=n)))
+
+    def maybe_flags(n: int) -> Any:
+        if not draw(st.booleans()):
+            return None
+        return np.array(
+            draw(
+                st.lists(
+                    st.lists(st.booleans(), min_size=n_t, max_size=n_t), min_size=n, max_size=n
+                )
+            ),
+            dtype=np.bool_,
+        ).reshape(n, n_t)
+
+    announced = draw(
+        st.lists(
+            st.tuples(st.integers(0, n_e - 1), st.integers(0, n_i - 1), st.integers(0, n_t - 1)),
+            max_size=4,
+        )
+    )
+    return tt.Instance(
+        n_enterprises=n_e,
+        n_institutions=n_i,
+        n_slots=n_t,
+        desks=desks,
+        request_enterprise=ent,
+        request_institution=inst,
+        request_weight=weight,
+        request_mutual=mutual,
+        session_of_slot=sessions,
+        enterprise_cap=maybe_caps(n_e, 4),
+        institution_cap=maybe_caps(n_i, 6),
+        enterprise_session_cap=maybe_caps(n_e, 3),
+        institution_session_cap=maybe_caps(n_i, 4),
+        enterprise_unavailable=maybe_flags(n_e),
+        institution_unavailable=maybe_flags(n_i),
+        announced_enterprise=np.array([a[0] for a in announced], dtype=np.int64),
+        announced_institution=np.array([a[1] for a in announced], dtype=np.int64),
+        announced_slot=np.array([a[2] for a in announced], dtype=np.int64),
+    )
+
+
+@SETTINGS
+@given(instances())
+def test_every_schedule_passes_the_independent_checker(instance: tt.Instance) -> None:
+    solved = tt.solve(instance, time_limit_s=20)
+    assert check.check_schedule(instance, solved) == []
+    assert solved.status == "optimal"
+    baseline = tt.greedy(instance)
+    assert check.check_schedule(instance, baseline) == []
+    assert baseline.objective <= solved.objective <= solved.upper_bound + 1e-6
+    assert solved.upper_bound <= solved.lp_bound + 1e-6
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(max_enterprises=4, max_institutions=3, max_slots=3, max_requests=6))
+def test_the_solver_equals_brute_force(instance: tt.Instance) -> None:
+    best = check.brute_force(instance)
+    solved = tt.solve(instance, time_limit_s=20)
+    assert solved.objective == best
+    assert tt.upper_bound(instance) >= best - 1e-6
+
+
+def test_the_exact_stage_settles_what_the_sessions_cannot() -> None:
+    """Two enterprises both available in slot 0 only ask one institution with one desk in two
+    slots: the aggregated model (one session of two slots) holds both, which no timetable can.
+    The CP-SAT stage proves the one-meeting schedule optimal, and the bound comes down to it."""
+    instance = tt.Instance(
+        n_enterprises=3,
+        n_institutions=1,
+        n_slots=2,
+        desks=np.array([1]),
+        request_enterprise=np.array([0, 1, 2]),
+        request_institution=np.array([0, 0, 0]),
+        request_weight=np.array([5, 4, 1]),
+        request_mutual=np.array([False, False, False]),
+        enterprise_unavailable=np.array([[False, True], [False, True], [True, False]]),
+    )
+    assert tt.upper_bound(instance) == 9
+    solved = tt.solve(instance, time_limit_s=20)
+    assert check.check_schedule(instance, solved) == []
+    assert "CP-SAT" in solved.solver
+    assert solved.status == "optimal"
+    assert solved.objective == check.brute_force(instance) == solved.upper_bound == 6
+    assert dict(zip(solved.request.tolist(), solved.slot.tolist(), strict=True)) == {0: 0, 2: 1}
+    assert dict(zip(solved.unscheduled.tolist(), solved.unscheduled_reason, strict=True)) == {
+        1: "institution_full"
+    }
+
+
+def _without(instance: tt.Instance, cancelled: np.ndarray) -> tt.Instance:
+    """The instance with the requests `cancelled` (a mask) withdrawn."""
+    keep = ~cancelled
+    return dataclasses.replace(
+        instance,
+        request_enterprise=instance.request_enterprise[keep],
+        request_institution=instance.request_institution[keep],
+        request_weight=instance.request_weight[keep],
+        request_mutual=instance.request_mutual[keep],
+    )
+
+
+@SETTINGS
+@given(instances(max_enterprises=10, max_requests=30), st.data())
+def test_cancellations_keep_every_announced_meeting_that_stands(
+    instance: tt.Instance, data: st.DataObject
+) -> None:
+    instance = dataclasses.replace(
+        instance,
+        announced_enterprise=np.zeros(0, np.int64),
+        announced_institution=np.zeros(0, np.int64),
+        announced_slot=np.zeros(0, np.int64),
+    )
+    first = tt.solve(instance, time_limit_s=20)
+    announced = tt.announce(instance, first)
+    mask = np.array(
+        data.draw(
+            st.lists(st.booleans(), min_size=instance.n_requests, max_size=instance.n_requests)
+        ),
+        dtype=np.bool_,
+    )
+    later = _without(announced, mask)
+    again = tt.reschedule(later, time_limit_s=20)
+    assert check.check_schedule(later, again) == []
+    withdrawn = set(
+        zip(
+            instance.request_enterprise[mask].tolist(),
+            instance.request_institution[mask].tolist(),
+            strict=True,
+        )
+    )
+    for e, i, outcome in zip(
+        first.enterprise.tolist(), first.institution.tolist(), again.announced_outcome, strict=True
+    ):
+        assert outcome == ("cancelled" if (e, i) in withdrawn else "kept")
+    assert again.objective >= check.value(
+        later, [(int(r), int(t)) for r, t in zip(again.request, again.slot, strict=True)]
+    )
+
+
+def test_late_registrations_fill_around_announced_meetings() -> None:
+    rng = np.random.default_rng(7)
+    n_e, n_i, n_t = 30, 4, 6
+    pairs = sorted({(int(rng.integers(n_e - 10)), int(rng.integers(n_i))) for _ in range(60)})
+    ent = np.array([p[0] for p in pairs])
+    ins = np.array([p[1] for p in pairs])
+    base = tt.Instance(
+        n_e,
+        n_i,
+        n_t,
+        np.array([2, 1, 2, 1]),
+        ent,
+        ins,
+        rng.integers(1, 6, ent.size),
+        rng.random(ent.size) < 0.5,
+    )
+    first = tt.solve(base, time_limit_s=20)
+    # ten late enterprises (20..29) each ask two institutions, mutually and with a high weight
+    late = [(e, i) for e in range(20, 30) for i in (0, 2)]
+    ent2 = np.r_[ent, [p[0] for p in late]]
+    ins2 = np.r_[ins, [p[1] for p in late]]
+    weight2 = np.r_[base.request_weight, np.full(len(late), 9)]
+    mutual2 = np.r_[base.request_mutual, np.ones(len(late), dtype=bool)]
+    later = tt.announce(
+        dataclasses.replace(
+            base,
+            request_enterprise=ent2,
+            request_institution=ins2,
+            request_weight=weight2,
+            request_mutual=mutual2,
+        ),
+        first,
+    )
+    again = tt.solve(later, time_limit_s=20)
+    assert check.check_schedule(later, again) == []
+    assert set(again.announced_outcome) == {"kept"}
+    late_held = set(again.request.tolist()) & set(range(ent.size, ent2.size))
+    assert late_held  # the late requests got what room was left
+
+
+def test_desks_taken_away_move_or_drop_the_fewest_announced_meetings() -> None:
+    """An institution with two desks loses one: of the two announced meetings in a slot one
+    stays, the other moves to a free slot."""
+    base = tt.Instance(
+        2,
+        1,
+        2,
+        np.array([2]),
+        np.array([0, 1]),
+        np.array([0, 0]),
+        np.array([3, 3]),
+        np.array([True, True]),
+    )
+    announced = dataclasses.replace(
+        base,
+        desks=np.array([1]),
+        announced_enterprise=np.array([0, 1]),
+        announced_institution=np.array([0, 0]),
+        announced_slot=np.array([0, 0]),
+    )
+    again = tt.solve(announced, time_limit_s=20)
+    assert check.check_schedule(announced, again) == []
+    assert sorted(again.announced_outcome) == ["kept", "moved"]
+
+
+def test_more_requests_than_slots_are_reported_with_their_reason() -> None:
+    """Ten enterprises ask one institution with one desk in four slots; enterprise 0 also asks
+    six other institutions; institution 7 is never available."""
+    ent = list(range(10)) + [0] * 6 + [1]
+    ins = [0] * 10 + [1, 2, 3, 4, 5, 6] + [7]
+    instance = tt.Instance(
+        n_enterprises=10,
+        n_institutions=8,
+        n_slots=4,
+        desks=np.ones(8, dtype=np.int64),
+        request_enterprise=np.array(ent),
+        request_institution=np.array(ins),
+        request_weight=np.array([10 - k for k in range(10)] + [1] * 7),
+        request_mutual=np.zeros(len(ent), dtype=bool),
+        institution_unavailable=np.array([[k == 7] * 4 for k in range(8)]),
+    )
+    for schedule in (tt.solve(instance, time_limit_s=20), tt.greedy(instance)):
+        assert check.check_schedule(instance, schedule) == []
+        why = dict(zip(schedule.unscheduled.tolist(), schedule.unscheduled_reason, strict=True))
+        assert why[16] == "no_common_slot"
+        assert sum(1 for r in range(10) if r in why) == 6
+        assert all(why[r] == "institution_full" for r in range(10) if r in why)
+        assert sum(1 for r in range(10, 16) if r in why) >= 3
+        assert all(why[r] == "enterprise_full" for r in range(10, 16) if r in why)
+        assert schedule.reasons()["no_common_slot"] == 1
+
+
+def test_mutual_requests_come_first() -> None:
+    """One slot, one desk: a mutual request of weight 1 beats a one-sided one of weight 9."""
+    instance = tt.Instance(
+        2,
+        1,
+        1,
+        np.array([1]),
+        np.array([0, 1]),
+        np.array([0, 0]),
+        np.array([9, 1]),
+        np.array([False, True]),
+    )
+    assert tt.solve(instance).request.tolist() == [1]
+    assert tt.greedy(instance).request.tolist() == [1]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"request_weight": np.array([0])}, "request_weight"),
+        ({"request_institution": np.array([3])}, "request_institution"),
+        ({"desks": np.array([1, 1])}, "desks"),
+        ({"session_of_slot": np.array([1, 0])}, "session_of_slot"),
+        ({"enterprise_unavailable": np.zeros((1, 3), dtype=bool)}, "enterprise_unavailable"),
+        ({"announced_slot": np.array([5])}, "announced_slot"),
+    ],
+)
+def test_bad_instances_name_the_field(change: dict[str, Any], field: str) -> None:
+    fields: dict[str, Any] = {
+        "n_enterprises": 1,
+        "n_institutions": 1,
+        "n_slots": 2,
+        "desks": np.array([1]),
+        "request_enterprise": np.array([0]),
+        "request_institution": np.array([0]),
+        "request_weight": np.array([1]),
+        "request_mutual": np.array([True]),
+        "announced_enterprise": np.array([0]),
+        "announced_institution": np.array([0]),
+        "announced_slot": np.array([1]),
+    }
+    with pytest.raises(InvalidArgument) as caught:
+        tt.Instance(**(fields | change))
+    assert caught.value.field == field
+
+
+def test_a_pair_requested_twice_is_refused() -> None:
+    with pytest.raises(InvalidArgument, match="twice"):
+        tt.Instance(
+            1,
+            1,
+            1,
+            np.array([1]),
+            np.array([0, 0]),
+            np.array([0, 0]),
+            np.array([1, 1]),
+            np.array([True, True]),
+        )
+
+
+def test_an_empty_event_has_an_empty_schedule() -> None:
+    instance = tt.Instance(
+        0,
+        0,
+        2,
+        np.zeros(0, np.int64),
+        np.zeros(0, np.int64),
+        np.zeros(0, np.int64),
+        np.zeros(0, np.int64),
+        np.zeros(0, bool),
+    )
+    for schedule in (tt.solve(instance), tt.greedy(instance)):
+        assert schedule.n_meetings == 0 and schedule.unscheduled.size == 0
