@@ -1,5 +1,6 @@
 """`innofin monitor …`: the monitoring group. Each part of the room adds its commands
-(`funnel_commands`: funnel, scorecard)."""
+(`cube_commands`: slice, cube, growth, quota, coverage, targets, backtest, snapshot;
+`funnel_commands`: funnel, scorecard)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ app = typer.Typer(
 
 
 def register(root: typer.Typer) -> None:
-    from innofin.monitoring import funnel_commands
+    from innofin.monitoring import cube_commands, funnel_commands
 
+    cube_commands.add_to(app)
     funnel_commands.add_to(app)
     root.add_typer(app, name="monitor")

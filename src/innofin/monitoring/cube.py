@@ -1,0 +1,394 @@
+"""The balance cube's inputs, read from the database or from a Parquet snapshot, and the cube
+itself with its as-of time.
+
+`read_ledger` reads, in one read-only transaction, the columns the cube needs: the loans and
+their events, the credit lines (with their products) and their lifecycle events, the risk
+pools' events, the borrowers' zone, field and certifications, the published key lists, the
+programmes with their targets, and the commitments. Money is read as Int64 fen and dates as
+dates, so no `Decimal` per row is made (a national ledger has millions of events). Nothing is
+kept: every figure is derived from the ledger's history each time (or from a snapshot of it,
+which `write_snapshot` writes as one Parquet file per table beside a ``snapshot.json`` that
+holds its as-of time).
+
+`Cube` holds one reading and answers slices: month-end balances and the month's flows at any
+grouping and filter, the limits of open credit lines, and the risk pools' positions, each frame
+carrying the reading's ``as_of`` time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Final
+
+import polars as pl
+from sqlalchemy import Connection, Engine
+
+from innofin.kernel.errors import InvalidInput, NotFound
+from innofin.monitoring import cube_engine as ce
+
+#: the snapshot's format; a reader refuses another
+SNAPSHOT_VERSION: Final = 1
+MANIFEST: Final = "snapshot.json"
+
+#: table → (columns and their types) of a reading
+SCHEMAS: Final[dict[str, dict[str, Any]]] = {
+    "loans": {
+        "loan_id": pl.Int64,
+        "credit_line_id": pl.Int64,
+        "institution_id": pl.Int64,
+        "enterprise_id": pl.Int64,
+        "drawn_on": pl.Date,
+        "principal": pl.Int64,
+    },
+    "loan_events": {
+        "event_id": pl.Int64,
+        "loan_id": pl.Int64,
+        "kind": pl.String,
+        "on": pl.Date,
+        "principal": pl.Int64,
+        "category": pl.String,
+    },
+    "lines": {
+        "credit_line_id": pl.Int64,
+        "institution_id": pl.Int64,
+        "enterprise_id": pl.Int64,
+        "programme_id": pl.Int64,
+        "risk_pool_id": pl.Int64,
+        "commitment_id": pl.Int64,
+        "product_id": pl.Int64,
+        "tags": pl.String,
+        "limit_amount": pl.Int64,
+        "opens_on": pl.Date,
+        "matures_on": pl.Date,
+        "financing_mode": pl.String,
+        "collateral": pl.String,
+        "product_kind_code": pl.String,
+    },
+    "line_events": {"credit_line_id": pl.Int64, "kind": pl.String, "on": pl.Date},
+    "pool_events": {"pool_id": pl.Int64, "kind": pl.String, "on": pl.Date, "amount": pl.Int64},
+    "pools": {"pool_id": pl.Int64, "code": pl.String, "programme_id": pl.Int64},
+    "enterprises": {"enterprise_id": pl.Int64, "zone_id": pl.Int64, "tech_field": pl.String},
+    "certifications": {
+        "enterprise_id": pl.Int64,
+        "kind": pl.String,
+        "valid_from": pl.Date,
+        "valid_until": pl.Date,
+    },
+    "key_members": {"name": pl.String, "year": pl.Int32, "enterprise_id": pl.Int64},
+    "programmes": {
+        "programme_id": pl.Int64,
+        "code": pl.String,
+        "name": pl.String,
+        "starts_on": pl.Date,
+        "ends_on": pl.Date,
+        "candidate_list": pl.String,
+    },
+    "targets": {
+        "target_id": pl.Int64,
+        "programme_id": pl.Int64,
+        "kind": pl.String,
+        "tech_field": pl.String,
+        "amount": pl.Int64,
+        "count": pl.Int64,
+        "rate": pl.Float64,
+        "period_start": pl.Date,
+        "due_on": pl.Date,
+    },
+    "commitments": {
+        "commitment_id": pl.Int64,
+        "agreement_id": pl.Int64,
+        "programme_id": pl.Int64,
+        "institution_id": pl.Int64,
+        "tech_field": pl.String,
+        "period_start": pl.Date,
+        "period_end": pl.Date,
+        "amount": pl.Int64,
+    },
+    "institutions": {
+        "institution_id": pl.Int64,
+        "code": pl.String,
+        "name": pl.String,
+        "parent_id": pl.Int64,
+    },
+    "zones": {"zone_id": pl.Int64, "code": pl.String, "name": pl.String, "province": pl.String},
+}
+
+
+def _queries(dialect: str) -> dict[str, str]:
+    """The SQL of each table of a reading. Money as fen: SQLite stores it so, PostgreSQL's
+    NUMERIC is scaled; JSON: the classified event's class."""
+    pg = dialect == "postgresql"
+
+    def fen(column: str) -> str:
+        return f"CAST(ROUND({column} * 100) AS BIGINT)" if pg else column
+
+    category = "data->>'category'" if pg else "json_extract(data, '$.category')"
+    tags = "CAST(l.tags AS TEXT)" if pg else "l.tags"
+    return {
+        "loans": "SELECT id, credit_line_id, institution_id, enterprise_id, drawn_on, "
+        f"{fen('principal')} FROM loan",
+        "loan_events": f"SELECT id, entity_id, kind, effective_on, {fen('principal')}, "
+        f"CASE WHEN kind = 'classified' THEN {category} END FROM ledger_event "
+        "WHERE entity = 'loan'",
+        "lines": f"SELECT l.id, l.institution_id, l.enterprise_id, l.programme_id, "
+        f"l.risk_pool_id, l.commitment_id, l.product_id, {tags}, {fen('l.limit_amount')}, "
+        "l.opens_on, l.matures_on, p.financing_mode, p.collateral, p.kind "
+        "FROM credit_line l LEFT JOIN product p ON p.id = l.product_id",
+        "line_events": "SELECT entity_id, kind, effective_on FROM ledger_event "
+        "WHERE entity = 'credit_line'",
+        "pool_events": f"SELECT entity_id, kind, effective_on, {fen('amount')} FROM ledger_event "
+        "WHERE entity = 'risk_pool'",
+        "pools": "SELECT id, code, programme_id FROM risk_pool",
+        "enterprises": "SELECT id, zone_id, tech_field FROM enterprise",
+        "certifications": "SELECT enterprise_id, kind, valid_from, valid_until FROM certification",
+        # the latest version of each published list (name, year): its members
+        "key_members": "SELECT k.name, k.year, e.enterprise_id FROM key_list k "
+        "JOIN key_list_entry e ON e.list_id = k.id WHERE e.member AND k.version = "
+        "(SELECT MAX(k2.version) FROM key_list k2 WHERE k2.name = k.name AND k2.year = k.year)",
+        "programmes": "SELECT id, code, name, starts_on, ends_on, candidate_list FROM programme",
+        "targets": f"SELECT id, programme_id, kind, tech_field, {fen('amount')}, count, "
+        f"{'rate' if pg else 'rate / 10000.0'}, period_start, due_on FROM programme_target",
+        "commitments": f"SELECT c.id, c.agreement_id, a.programme_id, a.institution_id, "
+        f"c.tech_field, c.period_start, c.period_end, {fen('c.amount')} "
+        "FROM agreement_commitment c JOIN agreement a ON a.id = c.agreement_id",
+        "institutions": "SELECT id, code, name, parent_id FROM institution",
+        "zones": "SELECT id, code, name_zh, province FROM zone",
+    }
+
+
+def _frame(rows: Sequence[Any], schema: Mapping[str, Any]) -> pl.DataFrame:
+    """Rows as a frame of `schema`; dates stored as text (SQLite) are parsed."""
+    if not rows:
+        return pl.DataFrame(schema=schema)
+    raw = pl.DataFrame(
+        [
+            pl.Series(name, col, strict=False)
+            for name, col in zip(schema, zip(*rows, strict=True), strict=True)
+        ]
+    )
+    casts = []
+    for name, dtype in schema.items():
+        col = pl.col(name)
+        if dtype == pl.Date and raw.schema[name] == pl.String:
+            casts.append(col.str.to_date("%Y-%m-%d").alias(name))
+        else:
+            casts.append(col.cast(dtype).alias(name))
+    return raw.select(casts)
+
+
+@dataclass(frozen=True)
+class LedgerFrames:
+    """One reading of the ledger's columns: `tables` by the names of `SCHEMAS`, and `as_of`,
+    the moment they were read (UTC)."""
+
+    as_of: dt.datetime
+    tables: dict[str, pl.DataFrame] = field(repr=False)
+
+    def __getitem__(self, name: str) -> pl.DataFrame:
+        return self.tables[name]
+
+
+def read_ledger(engine: Engine) -> LedgerFrames:
+    """Read the cube's inputs from the database in one transaction (a consistent reading)."""
+    queries = _queries(engine.dialect.name)
+    tables: dict[str, pl.DataFrame] = {}
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        as_of = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        for name, sql in queries.items():
+            tables[name] = _read(conn, sql, SCHEMAS[name])
+    return LedgerFrames(as_of, tables)
+
+
+def _read(conn: Connection, sql: str, schema: Mapping[str, Any]) -> pl.DataFrame:
+    result = conn.exec_driver_sql(sql)
+    parts = []
+    while rows := result.fetchmany(500_000):
+        parts.append(_frame(rows, schema))
+    return pl.concat(parts) if parts else _frame([], schema)
+
+
+def write_snapshot(frames: LedgerFrames, folder: Path) -> Path:
+    """Write a reading as a Parquet snapshot: one file per table and ``snapshot.json`` (format,
+    as-of time, row counts). Returns the manifest's path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, table in frames.tables.items():
+        table.write_parquet(folder / f"{name}.parquet", compression="zstd")
+    manifest = {
+        "format": "innofin-ledger-snapshot",
+        "version": SNAPSHOT_VERSION,
+        "as_of": frames.as_of.isoformat(),
+        "rows": {name: table.height for name, table in frames.tables.items()},
+    }
+    path = folder / MANIFEST
+    path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def read_snapshot(folder: Path) -> LedgerFrames:
+    """A snapshot written by `write_snapshot` (its as-of time is the reading's, not today's)."""
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise NotFound(f"no ledger snapshot in {folder} (no {MANIFEST})")
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    if manifest.get("version") != SNAPSHOT_VERSION:
+        raise InvalidInput(
+            f"snapshot {folder} has format version {manifest.get('version')}, "
+            f"this innofin reads {SNAPSHOT_VERSION}"
+        )
+    tables = {}
+    for name, schema in SCHEMAS.items():
+        file = folder / f"{name}.parquet"
+        table = pl.read_parquet(file) if file.is_file() else pl.DataFrame(schema=schema)
+        tables[name] = table.select(pl.col(n).cast(t) for n, t in schema.items())
+    return LedgerFrames(dt.datetime.fromisoformat(manifest["as_of"]), tables)
+
+
+# --- the cube ------------------------------------------------------------------------------------
+
+#: attribute → the frame and column its names come from (for tables and reports)
+FILTERABLE: Final = ce.ATTRIBUTES
+
+
+class Cube:
+    """The balance cube of one reading. Frames it returns carry ``month`` (the month-end date)
+    and ``as_of``; amounts are Int64 fen."""
+
+    def __init__(self, frames: LedgerFrames, *, through: dt.date | None = None) -> None:
+        self.frames = frames
+        self.as_of = frames.as_of
+        events = frames["loan_events"]
+        first = events["on"].min()
+        last = events["on"].max()
+        if not isinstance(first, dt.date) or not isinstance(last, dt.date):
+            first = last = frames.as_of.date()
+        if through is not None:
+            last = through
+        self.months = ce.Months(_month(first), _month(last))
+
+    @property
+    def first_month(self) -> dt.date:
+        return _month_end(self.months.first)
+
+    @property
+    def last_month(self) -> dt.date:
+        """The month end of the cube's last month (the ledger's latest event's month)."""
+        return _month_end(self.months.last)
+
+    @cached_property
+    def lines(self) -> pl.DataFrame:
+        lines = ce.product_kinds(self.frames["lines"])
+        return lines.join(
+            self.frames["enterprises"].select("enterprise_id", "zone_id", "tech_field"),
+            on="enterprise_id",
+            how="left",
+        )
+
+    @cached_property
+    def attributes(self) -> pl.DataFrame:
+        """Every loan's attributes (`cube_engine.ATTRIBUTES`) and its drawdown day."""
+        f = self.frames
+        return ce.loan_attributes(
+            f["loans"], self.lines, f["enterprises"], f["certifications"], f["key_members"]
+        )
+
+    @cached_property
+    def flows(self) -> pl.DataFrame:
+        return ce.loan_flows(self.frames["loan_events"])
+
+    def _stamp(self, frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.with_columns(month=ce.month_end_of(pl.col("month")), as_of=pl.lit(self.as_of))
+
+    def loans(self, where: Mapping[str, Any] | None = None) -> pl.DataFrame:
+        """The loans' attributes, filtered: each `where` entry is an attribute and a value or
+        a list of values (None matches a missing value)."""
+        return _filtered(self.attributes, where)
+
+    def balances(
+        self,
+        by: Sequence[str] = ce.DIMENSIONS,
+        where: Mapping[str, Any] | None = None,
+        *,
+        dense: bool | None = None,
+    ) -> pl.DataFrame:
+        """Month-end balances (outstanding, by class, NPL) and the month's flows (new lending,
+        repayments, write-offs, recoveries, drawdowns) by `by`, over the loans `where` selects."""
+        unknown = [a for a in (*by, *(where or {})) if a not in ce.ATTRIBUTES]
+        if unknown:
+            raise InvalidInput(
+                f"unknown dimension {unknown[0]!r}: use {', '.join(ce.ATTRIBUTES)}", field="by"
+            )
+        out = ce.cube(self.flows, self.loans(where), self.months, list(by), dense=dense)
+        return self._stamp(out)
+
+    def line_limits(
+        self, by: Sequence[str] = (), where: Mapping[str, Any] | None = None
+    ) -> pl.DataFrame:
+        """Limits and number of the credit lines open at each month end, by `by` (of
+        `cube_engine.LINE_DIMENSIONS`)."""
+        unknown = [a for a in (*by, *(where or {})) if a not in ce.LINE_DIMENSIONS]
+        if unknown:
+            raise InvalidInput(
+                f"credit lines have no dimension {unknown[0]!r}: use "
+                f"{', '.join(ce.LINE_DIMENSIONS)}",
+                field="by",
+            )
+        lines = _filtered(self.lines, where)
+        out = ce.line_limits(lines, self.frames["line_events"], self.months, list(by))
+        return self._stamp(out)
+
+    def pools(self) -> pl.DataFrame:
+        """Each risk pool by month: contributions, claims paid, recoveries shared, balance, and
+        its exposure (the month-end outstanding of the loans its lines cover)."""
+        flows = ce.pool_flows(self.frames["pool_events"], self.months)
+        exposure = ce.cube(
+            self.flows,
+            self.attributes.filter(pl.col("risk_pool_id").is_not_null()),
+            self.months,
+            ["risk_pool_id"],
+            dense=True,
+        ).select("month", pool_id="risk_pool_id", exposure="outstanding")
+        if "pool_id" not in flows.columns:
+            return self._stamp(exposure)
+        out = flows.join(exposure, on=["pool_id", "month"], how="full", coalesce=True)
+        return self._stamp(out.fill_null(0).sort("pool_id", "month"))
+
+
+def _filtered(frame: pl.DataFrame, where: Mapping[str, Any] | None) -> pl.DataFrame:
+    if not where:
+        return frame
+    conditions = []
+    for name, value in where.items():
+        values = list(value) if isinstance(value, list | tuple | set | frozenset) else [value]
+        col = pl.col(name)
+        known = [v for v in values if v is not None]
+        cond = col.is_in(known) if known else pl.lit(False)
+        if None in values:
+            cond = cond | col.is_null()
+        conditions.append(cond)
+    return frame.filter(*conditions)
+
+
+def _month(day: dt.date) -> int:
+    return day.year * 12 + day.month - 1
+
+
+def _month_end(key: int) -> dt.date:
+    from innofin.kernel.periods import month_end
+
+    return month_end(dt.date(key // 12, key % 12 + 1, 1))
+
+
+def load(engine: Engine | None = None, snapshot: Path | None = None) -> Cube:
+    """The cube from a Parquet snapshot (when given) or else the database."""
+    if snapshot is not None:
+        return Cube(read_snapshot(snapshot))
+    if engine is None:
+        raise InvalidInput("the cube needs a database or a snapshot")
+    return Cube(read_ledger(engine))
