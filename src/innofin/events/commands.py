@@ -20,7 +20,6 @@ from innofin.kernel.errors import InvalidInput
 from innofin.ledger.cli_options import REASON, amount_arg, day_arg
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
     from sqlalchemy.orm import Session
 
 app = typer.Typer(
@@ -222,6 +221,285 @@ def request(
     console.print(f"{side} {party}: {made} request(s) at event {event_id}")
 
 
+@app.command("schedule")
+def schedule(
+    event_id: int = typer.Argument(..., help="The event."),
+    time_limit: float = typer.Option(10.0, min=0.1, max=600, help="Seconds for the solver."),
+    seed: int = typer.Option(0, min=0, help="The solver's random seed."),
+    announce: bool = typer.Option(False, help="Announce the schedule at once."),
+    reason: str | None = REASON,
+) -> None:
+    """Plan the timetable (re-plan it, keeping announced meetings, after late registrations or
+    cancellations); show it beside the greedy schedule and what could not be placed."""
+    from innofin.events import scheduling, service
+
+    def act(s: Session) -> dict[str, Any]:
+        row = scheduling.plan(
+            s, service.OPERATOR, event_id, time_limit_s=time_limit, seed=seed,
+            announce_it=announce,
+        )  # fmt: skip
+        return _schedule_view(row)
+
+    view = _write(act, reason)
+    print_schedule(view)
+
+
+def _schedule_view(row: Any) -> dict[str, Any]:
+    return {
+        name: getattr(row, name)
+        for name in (
+            "id", "event_id", "base_id", "solver", "solver_status", "objective", "bound", "gap",
+            "meetings", "mutual_meetings", "greedy_objective", "greedy_meetings",
+            "greedy_mutual_meetings", "requested_pairs", "moved", "dropped", "result", "seconds",
+            "status",
+        )
+    }  # fmt: skip
+
+
+def print_schedule(view: dict[str, Any], unscheduled_shown: int = 15) -> None:
+    """A stored schedule: the solver's and greedy's figures, changes, what was left out."""
+    gap = "" if view["gap"] is None else f"{view['gap']:.2%}"
+    console.print(
+        f"schedule {view['id']} of event {view['event_id']} ({view['status']}): "
+        f"{view['solver']} — {view['solver_status']}, {view['seconds']:.1f} s"
+    )
+    console.print(
+        table(
+            "Timetable 对接日程",
+            ("", "meetings", "mutual", "objective", "bound", "gap"),
+            [
+                (
+                    "solver",
+                    view["meetings"],
+                    view["mutual_meetings"],
+                    f"{view['objective']:.0f}",
+                    f"{view['bound']:.0f}",
+                    gap,
+                ),
+                (
+                    "greedy",
+                    view["greedy_meetings"],
+                    view["greedy_mutual_meetings"],
+                    f"{view['greedy_objective']:.0f}",
+                    "",
+                    "",
+                ),
+            ],
+        )
+    )
+    result = view["result"]
+    console.print(
+        f"{view['requested_pairs']} requested pairs, {view['meetings']} placed; "
+        f"stand-ins from recommendations: {result.get('stand_ins', {})}"
+    )
+    if view["base_id"] is not None:
+        console.print(
+            f"re-plans schedule {view['base_id']}: announced meetings {result.get('announced')}"
+        )
+    left = result.get("unscheduled", [])
+    if left:
+        console.print(
+            table(
+                f"Requests not placed 未能安排的意向 ({len(left)}; by reason {result['reasons']})",
+                ("enterprise", "institution", "mutual", "weight", "reason"),
+                [
+                    (
+                        x["enterprise_name"],
+                        x["institution_name"],
+                        "yes" if x["mutual"] else "",
+                        x["weight"],
+                        x["reason"],
+                    )
+                    for x in left[:unscheduled_shown]
+                ],
+            )
+        )
+
+
+@app.command("announce")
+def announce(
+    event_id: int = typer.Argument(..., help="The event."),
+    schedule_id: int = typer.Argument(..., help="The draft schedule to announce."),
+    reason: str | None = REASON,
+) -> None:
+    """Announce a draft schedule: agendas show it from now on."""
+    from innofin.events import scheduling, service
+
+    _write(lambda s: scheduling.announce(s, service.OPERATOR, event_id, schedule_id), reason)
+    console.print(f"announced schedule {schedule_id} of event {event_id}")
+
+
+@app.command("agenda")
+def agenda(
+    event_id: int = typer.Argument(..., help="The event."),
+    enterprise: int | None = typer.Option(None, help="The enterprise's agenda."),
+    institution: int | None = typer.Option(None, help="The institution's agenda."),
+    lang: str = typer.Option("zh", help="zh or en."),
+    out: Path = typer.Option(Path("."), help="Folder for the .xlsx and .ics files."),
+) -> None:
+    """Write one participant's agenda as XLSX and iCalendar (.ics); print the paths."""
+    from innofin.events import service
+
+    if (enterprise is None) == (institution is None):
+        raise InvalidInput("give --enterprise or --institution (one of them)", field="enterprise")
+    party, party_id = (
+        ("enterprise", enterprise) if enterprise is not None else ("institution", institution)
+    )
+    assert party_id is not None
+    if lang not in ("zh", "en"):
+        raise InvalidInput(f"--lang is zh or en, not {lang!r}", field="lang")
+    paths = _write(
+        lambda s: write_agenda(s, service.OPERATOR, event_id, party, party_id, lang, out)
+    )
+    for path in paths:
+        console.print(str(path))
+
+
+def write_agenda(
+    s: Session, p: Any, event_id: int, party: str, party_id: int, lang: str, out: Path
+) -> list[Path]:
+    from innofin.events import agendas, service
+
+    ag = agendas.agenda(s, p, event_id, party, party_id)
+    ev = service.event(s, p, event_id)
+    stem = f"agenda-{ev.code}-{party}-{party_id}-{lang}"
+    xlsx, ics = _path(out, stem + ".xlsx"), _path(out, stem + ".ics")
+    xlsx.write_bytes(agendas.agenda_xlsx(ag, lang))
+    ics.write_bytes(agendas.agenda_ics(ag, ev, lang))
+    return [xlsx, ics]
+
+
+@app.command("timetable")
+def timetable(
+    event_id: int = typer.Argument(..., help="The event."),
+    xlsx: Path | None = typer.Option(None, help="Also write it to this .xlsx file."),
+    lang: str = typer.Option("zh", help="zh or en (the file's headers)."),
+) -> None:
+    """The master timetable of the announced schedule, per desk."""
+    from innofin.events import agendas, service
+
+    grid = _write(lambda s: agendas.master_timetable(s, service.OPERATOR, event_id))
+    console.print(
+        table(
+            f"Master timetable 总日程 (schedule {grid['schedule_id']})",
+            ("desk", "institution", *grid["slots"]),
+            [(r["desk"], r["institution_name"], *r["cells"]) for r in grid["rows"]],
+        )
+    )
+    if xlsx is not None:
+        xlsx.write_bytes(agendas.master_xlsx(grid, lang))
+        console.print(str(xlsx))
+
+
+@app.command("badges")
+def badges(
+    event_id: int = typer.Argument(..., help="The event."),
+    xlsx: Path | None = typer.Option(None, help="Also write it to this .xlsx file."),
+    reminders: bool = typer.Option(
+        False, help="Only the participants without a meeting (the reminders list)."
+    ),
+) -> None:
+    """The name-badge list (or, with --reminders, who has no meeting yet)."""
+    from innofin.events import agendas, service
+
+    pick = agendas.reminders if reminders else agendas.participants
+    rows = _write(lambda s: pick(s, service.OPERATOR, event_id))
+    title = "Reminders 待提醒" if reminders else "Badges 胸牌"
+    console.print(
+        table(
+            title,
+            ("badge", "kind", "name", "meetings", "requests"),
+            [(r["badge"], r["kind"], r["name"], r["meetings"], r["requests"]) for r in rows],
+        )
+    )
+    if xlsx is not None:
+        xlsx.write_bytes(agendas.list_xlsx(rows))
+        console.print(str(xlsx))
+
+
+@app.command("outcome")
+def outcome(
+    event_id: int = typer.Argument(..., help="The event."),
+    enterprise: int = typer.Option(..., help="The enterprise met."),
+    institution: int = typer.Option(..., help="The institution that met it."),
+    kind: str = typer.Option(
+        ..., "--outcome", help="follow_up, agreement, credit_line, no_interest or no_show."
+    ),
+    why: str | None = typer.Option(
+        None,
+        "--why",
+        help="For no_interest: outside_fields, too_early, amount_mismatch, risk, terms, "
+        "already_financed, other.",
+    ),
+    why_text: str | None = typer.Option(None, help="In words (needed for other)."),
+    amount: str | None = typer.Option(None, help="The amount agreed, in yuan."),
+    credit_line: int | None = typer.Option(None, help="The ledger's credit line, once granted."),
+    note: str | None = typer.Option(None, help="A note."),
+    reason: str | None = REASON,
+) -> None:
+    """Record what came of a meeting."""
+    from innofin.events import outcomes, service
+    from innofin.events.schemas import OutcomeIn
+
+    body = _validated(
+        OutcomeIn,
+        {
+            "enterprise_id": enterprise,
+            "institution_id": institution,
+            "outcome": kind,
+            "reason_code": why,
+            "reason_text": why_text,
+            "amount": _amount(amount),
+            "credit_line_id": credit_line,
+            "note": note,
+        },
+    )
+    _write(lambda s: outcomes.record_outcome(s, service.OPERATOR, event_id, body), reason)
+    console.print(f"recorded {kind} for enterprise {enterprise} and institution {institution}")
+
+
+@app.command("report")
+def report(event_id: int = typer.Argument(..., help="The event.")) -> None:
+    """The event's results by institution: meetings held, agreements, credit within 30/90
+    days."""
+    from innofin.events import outcomes
+
+    rep = _write(lambda s: outcomes.event_report(s, event_id))
+    console.print(
+        table(
+            f"Event {event_id} ({rep.held_on}) 对接会成效",
+            (
+                "institution",
+                "scheduled",
+                "held",
+                "agreements",
+                "no interest",
+                "lines 30d",
+                "credit 30d",
+                "lines 90d",
+                "credit 90d",
+                "linked",
+            ),
+            [
+                (
+                    r.institution_name,
+                    r.meetings_scheduled,
+                    r.meetings_held,
+                    r.agreements,
+                    r.no_interest,
+                    r.credit_lines_30d,
+                    r.credit_30d,
+                    r.credit_lines_90d,
+                    r.credit_90d,
+                    r.linked_credit_lines,
+                )
+                for r in rep.institutions
+            ],
+            money=("credit 30d", "credit 90d"),
+        )
+    )
+
+
 def register(root: typer.Typer) -> None:
     root.add_typer(app, name="event")
 
@@ -233,7 +511,3 @@ def _amount(text: str | None) -> str | None:
 def _path(out: Path, name: str) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     return out / name
-
-
-def _engine() -> Engine:
-    return engine()

@@ -144,8 +144,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("event_id", sa.Integer(), nullable=False),
         sa.Column("base_id", sa.Integer(), nullable=True),
-        sa.Column("solver", sa.String(length=30), nullable=False),
-        sa.Column("solver_version", sa.String(length=30), nullable=False),
+        sa.Column("solver", sa.String(length=120), nullable=False),
+        sa.Column("solver_version", sa.String(length=60), nullable=False),
         sa.Column(
             "parameters",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
