@@ -6,7 +6,7 @@ SCALE  ?= small
 SEED   ?= 42
 DEMO_DB ?= innofin-demo.db
 
-.PHONY: setup report-font demo test test-fast lint typecheck pytest test-schemathesis bench-generate bench-import bench-api bench-pages bench-score bench-select bench-ledger bench-match clean
+.PHONY: setup report-font demo test test-fast lint typecheck pytest test-schemathesis bench-generate bench-import bench-api bench-pages bench-score bench-select bench-ledger bench-match bench-timetable clean
 
 $(BIN)/innofin: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -92,6 +92,9 @@ bench-select: setup
 
 bench-match: setup
 	$(BIN)/python benchmarks/bench_match.py
+
+bench-timetable: setup
+	$(BIN)/python benchmarks/bench_timetable.py
 
 bench-ledger: setup
 	$(BIN)/python benchmarks/bench_ledger.py

@@ -97,27 +97,18 @@ def violations(instance: Any, meetings: list[tuple[int, int]]) -> list[str]:
 
 
 def kept(instance: Any, meetings: list[tuple[int, int]]) -> int:
-    """Announced meetings held by the same pair in the same slot (a pair announced twice counts
-    once)."""
+    """Announced meetings held by the same pair in the same slot."""
     held = {
         (int(instance.request_enterprise[r]), int(instance.request_institution[r]), t)
         for r, t in meetings
     }
-    announced = set(
-        zip(
-            (int(v) for v in instance.announced_enterprise),
-            (int(v) for v in instance.announced_institution),
-            (int(v) for v in instance.announced_slot),
-            strict=True,
-        )
+    announced = zip(
+        instance.announced_enterprise.tolist(),
+        instance.announced_institution.tolist(),
+        instance.announced_slot.tolist(),
+        strict=True,
     )
-    pairs: set[tuple[int, int]] = set()
-    count = 0
-    for e, i, t in announced:
-        if (e, i, t) in held and (e, i) not in pairs:
-            pairs.add((e, i))
-            count += 1
-    return count
+    return sum(1 for a in announced if a in held)
 
 
 def value(instance: Any, meetings: list[tuple[int, int]]) -> int:

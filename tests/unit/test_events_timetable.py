@@ -14,7 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import timetable_check as check
+from innofin.events import exact_engine, sessions_engine
 from innofin.events import timetable_engine as tt
+from innofin.events.instance_engine import prepare
 from innofin.kernel.errors import InvalidArgument
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -70,6 +72,7 @@ def instances(
         st.lists(
             st.tuples(st.integers(0, n_e - 1), st.integers(0, n_i - 1), st.integers(0, n_t - 1)),
             max_size=4,
+            unique_by=lambda a: (a[0], a[1]),
         )
     )
     return tt.Instance(
@@ -113,6 +116,44 @@ def test_the_solver_equals_brute_force(instance: tt.Instance) -> None:
     solved = tt.solve(instance, time_limit_s=20)
     assert solved.objective == best
     assert tt.upper_bound(instance) >= best - 1e-6
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(max_enterprises=4, max_institutions=3, max_slots=3, max_requests=6))
+def test_the_exact_model_alone_equals_brute_force(instance: tt.Instance) -> None:
+    """The CP-SAT stage, from no hint: the checker's rules and brute force's optimum."""
+    found = exact_engine.solve_exact(
+        prepare(instance), np.zeros(0, np.int64), np.zeros(0, np.int64), time_limit=20, seed=1
+    )
+    assert found.status == "optimal"
+    meetings = list(zip(found.request.tolist(), found.slot.tolist(), strict=True))
+    assert check.violations(instance, meetings) == []
+    assert check.value(instance, meetings) == check.brute_force(instance) == found.bound
+
+
+@SETTINGS
+@given(instances(max_enterprises=10, max_requests=30))
+def test_the_sessions_model_as_an_integer_programme_meets_its_lp(instance: tt.Instance) -> None:
+    """The aggregated model solved as a MIP (the path taken when its LP is fractional): no more
+    than its LP, as much when the LP is 0/1, and within every session capacity."""
+    prep = prepare(instance)
+    cols = sessions_engine.columns(prep)
+    lp = sessions_engine.solve_sessions(prep, cols, integer=False, time_limit=20, seed=1)
+    mip = sessions_engine.solve_sessions(prep, cols, integer=True, time_limit=20, seed=1)
+    assert mip.status == "optimal" and mip.has_solution
+    chosen = np.isin(cols.request * 10 + cols.session, mip.request * 10 + mip.session)
+    value = cols.cost[chosen].sum()
+    assert value <= lp.bound + 1e-6
+    if lp.integral:
+        assert value == pytest.approx(lp.bound)
+    assert np.unique(mip.request).size == mip.request.size
+    ent = instance.request_enterprise[mip.request]
+    ins = instance.request_institution[mip.request]
+    n_s = instance.n_sessions
+    e_load = np.bincount(ent * n_s + mip.session, minlength=instance.n_enterprises * n_s)
+    i_load = np.bincount(ins * n_s + mip.session, minlength=instance.n_institutions * n_s)
+    assert (e_load <= prep.enterprise_session_room.reshape(-1)).all()
+    assert (i_load <= prep.institution_session_room.reshape(-1)).all()
 
 
 def test_the_exact_stage_settles_what_the_sessions_cannot() -> None:
@@ -309,6 +350,14 @@ def test_mutual_requests_come_first() -> None:
         ({"session_of_slot": np.array([1, 0])}, "session_of_slot"),
         ({"enterprise_unavailable": np.zeros((1, 3), dtype=bool)}, "enterprise_unavailable"),
         ({"announced_slot": np.array([5])}, "announced_slot"),
+        (
+            {
+                "announced_enterprise": np.array([0, 0]),
+                "announced_institution": np.array([0, 0]),
+                "announced_slot": np.array([0, 1]),
+            },
+            "announced_institution",
+        ),
     ],
 )
 def test_bad_instances_name_the_field(change: dict[str, Any], field: str) -> None:

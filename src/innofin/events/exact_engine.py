@@ -7,6 +7,7 @@ here only, when this runs."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -40,6 +41,7 @@ def solve_exact(
     # OR-Tools is heavy and only needed when the exact model runs
     from ortools.sat.python import cp_model
 
+    started = time.perf_counter()
     inst = prep.instance
     n_t = inst.n_slots
     request, slot = np.nonzero(prep.common)
@@ -89,7 +91,8 @@ def solve_exact(
             model.add_hint(x[k], bool(h))
     solver = cp_model.CpSolver()
     params: Any = solver.parameters
-    params.max_time_in_seconds = max(float(time_limit), 0.1)
+    # the time limit counts the model's construction too
+    params.max_time_in_seconds = max(float(time_limit) - (time.perf_counter() - started), 0.1)
     params.num_workers = WORKERS
     params.random_seed = int(seed) % 2_147_483_647
     params.relative_gap_limit = 0.0

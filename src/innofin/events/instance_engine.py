@@ -151,6 +151,10 @@ class Instance:
         _below("announced_institution", a_inst, n_i)
         a_slot = _ints("announced_slot", self.announced_slot, a_ent.size)
         _below("announced_slot", a_slot, n_t)
+        if np.unique(a_ent * max(n_i, 1) + a_inst).size != a_ent.size:
+            raise InvalidArgument(
+                "announced_institution: a pair is announced twice", field="announced_institution"
+            )
         put(self, "announced_enterprise", a_ent)
         put(self, "announced_institution", a_inst)
         put(self, "announced_slot", a_slot)
@@ -286,7 +290,7 @@ def prepare(instance: Instance) -> Prepared:
         e_room = np.minimum(e_room, instance.enterprise_cap)
     if instance.institution_cap is not None:
         i_room = np.minimum(i_room, instance.institution_cap)
-    # announced meetings → requests (by pair); a pair announced twice is kept once
+    # announced meetings → requests (by pair)
     keys = ent * max(n_i, 1) + inst
     a_keys = instance.announced_enterprise * max(n_i, 1) + instance.announced_institution
     a_req = np.full(a_keys.size, -1, dtype=np.int64)
@@ -297,12 +301,6 @@ def prepare(instance: Instance) -> Prepared:
     keepable = a_req >= 0
     if keepable.any():
         keepable[keepable] = common[a_req[keepable], instance.announced_slot[keepable]]
-    _, first_of = np.unique(
-        np.where(keepable, a_req, -1 - np.arange(a_req.size)), return_index=True
-    )
-    once = np.zeros(a_req.size, dtype=np.bool_)
-    once[first_of] = True
-    keepable &= once
     return Prepared(
         instance=instance,
         value=meeting_values(instance),

@@ -50,6 +50,7 @@ class Outcome:
     bound: float  # the solve's proven bound (the LP value when solved as an LP)
     status: str
     has_solution: bool
+    integral: bool = True  # the solution is 0/1 (an LP vertex often is: then it is the MIP's)
 
 
 def columns(prep: Prepared) -> Columns:
@@ -137,10 +138,11 @@ def solve_sessions(
     if not math.isfinite(bound):
         bound = float(cols.cost.sum())
     if not has:
-        return Outcome(np.zeros(0, np.int64), np.zeros(0, np.int64), bound, status, False)
+        return Outcome(np.zeros(0, np.int64), np.zeros(0, np.int64), bound, status, False, False)
     x = np.asarray(h.getSolution().col_value)
     chosen = x > 0.5
-    return Outcome(cols.request[chosen], cols.session[chosen], bound, status, True)
+    integral = bool(np.all(np.abs(x - chosen) <= 1e-6))
+    return Outcome(cols.request[chosen], cols.session[chosen], bound, status, True, integral)
 
 
 def lp_bound(prep: Prepared, *, time_limit: float = 60.0) -> float:

@@ -221,7 +221,10 @@ def solve(
     prep = prepare(instance)
     cols = sessions_engine.columns(prep)
     lp = sessions_engine.solve_sessions(prep, cols, integer=False, time_limit=left(), seed=seed)
-    mip = sessions_engine.solve_sessions(prep, cols, integer=True, time_limit=left(), seed=seed)
+    if lp.has_solution and lp.integral:  # the LP's vertex is 0/1: the MIP's optimum already
+        mip = lp
+    else:
+        mip = sessions_engine.solve_sessions(prep, cols, integer=True, time_limit=left(), seed=seed)
     bound = min(lp.bound, mip.bound)
     fallback = greedy(instance)
     request, slot = fallback.request, fallback.slot
