@@ -190,6 +190,7 @@ def _build(engine: Engine) -> World:
     score_world(engine)
     ledger_world(world)
     programme_world(world)
+    scenario_world(world)
     return world
 
 
@@ -493,6 +494,22 @@ def programme_world(world: World) -> None:
         for who in RUNNERS:
             ids[f"sub_pay_{who}"] = sub = month("jia", *next(months), day(2026, 1, 1))
             subsidies.confirm(s, firm, sub, enterprise_id=ids["e1"], on=day(2026, 1, 10))
+
+
+def scenario_world(world: World) -> None:
+    """A stored scenario run of programme 甲 (a small one: 12 months, 100 paths)."""
+    from innofin.matching.service import OPERATOR
+    from innofin.monitoring import scenario
+
+    with unit_of_work(world.engine) as s:
+        world.ids["scenario_jia"] = scenario.run_scenario(
+            s,
+            OPERATOR,
+            Actor.cli("test world"),
+            world.ids["prg_jia"],
+            assumptions={"months": 12, "paths": 100},
+            seed=1,
+        )
 
 
 def leak_markers(w: World) -> dict[str, set[str]]:

@@ -494,6 +494,16 @@ for _template in ("/api/v1/monitoring/funnel", "/api/v1/monitoring/scorecards"):
             allow("admin", "national", "bank_b", hidden=("province", "zone", "bank_a")),
         ),
     ]
+MONITORING_READS += [
+    Case("GET", "/api/v1/monitoring/scenarios", lambda w: "/api/v1/monitoring/scenarios",
+         allow(*OFFICERS)),
+    Case(  # a run of programme 甲: officers who see 甲 (zone Z1 is in 甲省)
+        "GET",
+        "/api/v1/monitoring/scenarios/{run_id}",
+        lambda w: f"/api/v1/monitoring/scenarios/{w.ids['scenario_jia']}",
+        allow(*OFFICERS),
+    ),
+]  # fmt: skip
 READS += MONITORING_READS
 
 
@@ -648,6 +658,28 @@ LEDGER_WRITES: list[Case] = [
         path_for=own("sub_pay", RUNNERS, "/api/v1/subsidies/{}/payment"),
     ),
 ]
+
+#: scenarios: those who run the programme (甲: the admin, the national and 甲's provincial
+#: office; 乙: the admin and the national office, 甲's office does not see it)
+MONITORING_WRITES: list[Case] = [
+    Case(
+        "POST",
+        "/api/v1/monitoring/scenarios",
+        lambda w: "/api/v1/monitoring/scenarios",
+        allow("admin", "national", "province"),
+        body=lambda w, who: {
+            "programme_id": w.ids["prg_jia"], "levers": {"risk_share": "0.5"}, "months": 12,
+            "paths": 100, "seed": 3,
+        },
+    ),
+    Case(
+        "POST",
+        "/api/v1/monitoring/scenarios",
+        lambda w: "/api/v1/monitoring/scenarios",
+        allow("admin", "national", hidden=("province",)),
+        body=lambda w, who: {"programme_id": w.ids["prg_yi"], "months": 12, "paths": 100},
+    ),
+]  # fmt: skip
 
 WRITES: list[Case] = [
     Case(  # bank B may not enter a line for bank A (403); only institution officers enter lines
@@ -828,6 +860,7 @@ WRITES: list[Case] = [
     Case("POST", "/api/v1/users", lambda w: "/api/v1/users", allow("admin"), body=_user_body),
     *LEDGER_WRITES,
     *MATCHING_WRITES,
+    *MONITORING_WRITES,
     Case(
         "POST",
         "/api/v1/imports/{kind}",

@@ -142,6 +142,10 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "event:agenda": EVERYONE,
     "event:outcome": frozenset({ADMIN, PROGRAMME, ZONE, INSTITUTION}),
     "event:report": frozenset({ADMIN, PROGRAMME, ZONE, INSTITUTION}),
+    # scenarios on a programme's levers: officers read the runs of the programmes they see;
+    # those who run a programme run them
+    "scenario:read": OFFICERS,
+    "scenario:run": frozenset({ADMIN, PROGRAMME}),
 }
 #: actions anyone may attempt without signing in
 PUBLIC_ACTIONS = frozenset({"auth:login", "health:read", "ui:language"})

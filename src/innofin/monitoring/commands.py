@@ -1,6 +1,6 @@
 """`innofin monitor …`: the monitoring group. Each part of the room adds its commands
 (`cube_commands`: slice, cube, growth, quota, coverage, targets, backtest, snapshot;
-`funnel_commands`: funnel, scorecard)."""
+`funnel_commands`: funnel, scorecard; `scenario_commands`: scenario run|show|list)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ app = typer.Typer(
 
 
 def register(root: typer.Typer) -> None:
-    from innofin.monitoring import cube_commands, funnel_commands
+    from innofin.monitoring import cube_commands, funnel_commands, scenario_commands
 
     cube_commands.add_to(app)
     funnel_commands.add_to(app)
+    scenario_commands.add_to(app)
     root.add_typer(app, name="monitor")

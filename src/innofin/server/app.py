@@ -35,7 +35,7 @@ from innofin.ledger.programmes import routes as programme_routes
 from innofin.ledger.subsidies import routes as subsidy_routes
 from innofin.matching import referral_routes
 from innofin.matching import routes as matching_routes
-from innofin.monitoring import funnel_routes
+from innofin.monitoring import funnel_routes, scenario_routes
 from innofin.registry import routes as registry_routes
 from innofin.scoring import routes as scoring_routes
 
@@ -52,6 +52,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     matching_routes.router,
     referral_routes.router,
     funnel_routes.router,
+    scenario_routes.router,
 )
 
 health = APIRouter(prefix="/api/v1", tags=["meta"])
