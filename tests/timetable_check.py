@@ -49,6 +49,12 @@ def session(instance: Any, t: int) -> int:
     return 0 if instance.session_of_slot is None else int(instance.session_of_slot[t])
 
 
+def group(instance: Any, t: int) -> int:
+    """How many institutions may meet one enterprise at once in slot t."""
+    sizes = getattr(instance, "session_group_size", None)
+    return 1 if sizes is None else int(sizes[session(instance, t)])
+
+
 def violations(instance: Any, meetings: list[tuple[int, int]]) -> list[str]:
     """The rules a list of (request, slot) breaks."""
     problems = []
@@ -76,7 +82,7 @@ def violations(instance: Any, meetings: list[tuple[int, int]]) -> list[str]:
         per_enterprise_session[e, session(instance, t)] += 1
         per_institution_session[i, session(instance, t)] += 1
     for (e, t), n in by_enterprise_slot.items():
-        if n > 1:
+        if n > group(instance, t):
             problems.append(f"enterprise {e} has {n} meetings in slot {t}")
     for (i, t), n in by_institution_slot.items():
         if n > int(instance.desks[i]):

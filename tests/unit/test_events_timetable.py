@@ -94,6 +94,13 @@ def instances(
         announced_enterprise=np.array([a[0] for a in announced], dtype=np.int64),
         announced_institution=np.array([a[1] for a in announced], dtype=np.int64),
         announced_slot=np.array([a[2] for a in announced], dtype=np.int64),
+        session_group_size=np.array(
+            draw(
+                st.lists(
+                    st.sampled_from([1, 1, 2, 3]), min_size=len(cuts) + 1, max_size=len(cuts) + 1
+                )
+            )
+        ),
     )
 
 
@@ -106,6 +113,9 @@ def test_every_schedule_passes_the_independent_checker(instance: tt.Instance) ->
     baseline = tt.greedy(instance)
     assert check.check_schedule(instance, baseline) == []
     assert baseline.objective <= solved.objective <= solved.upper_bound + 1e-6
+    plain = tt.greedy(instance, mutual_first=False)
+    assert check.check_schedule(instance, plain) == []
+    assert plain.objective <= solved.objective
     assert solved.upper_bound <= solved.lp_bound + 1e-6
 
 
@@ -325,6 +335,30 @@ def test_more_requests_than_slots_are_reported_with_their_reason() -> None:
         assert schedule.reasons()["no_common_slot"] == 1
 
 
+def test_a_many_to_one_session_seats_several_institutions_with_one_firm() -> None:
+    """Three institutions ask one firm; one slot in each of two sessions. In the one-to-one
+    morning the firm meets one of them; in the afternoon, a many-to-one session of group size
+    two, it meets two at once."""
+    instance = tt.Instance(
+        n_enterprises=1,
+        n_institutions=3,
+        n_slots=2,
+        desks=np.array([1, 1, 1]),
+        request_enterprise=np.array([0, 0, 0]),
+        request_institution=np.array([0, 1, 2]),
+        request_weight=np.array([3, 2, 1]),
+        request_mutual=np.array([True, True, True]),
+        session_of_slot=np.array([0, 1]),
+        session_group_size=np.array([1, 2]),
+    )
+    for schedule in (tt.solve(instance), tt.greedy(instance)):
+        assert check.check_schedule(instance, schedule) == []
+        assert schedule.n_meetings == 3
+        assert sorted(schedule.slot.tolist()) == [0, 1, 1]
+    one_to_one = dataclasses.replace(instance, session_group_size=None)
+    assert tt.solve(one_to_one).n_meetings == 2
+
+
 def test_mutual_requests_come_first() -> None:
     """One slot, one desk: a mutual request of weight 1 beats a one-sided one of weight 9."""
     instance = tt.Instance(
@@ -350,6 +384,7 @@ def test_mutual_requests_come_first() -> None:
         ({"session_of_slot": np.array([1, 0])}, "session_of_slot"),
         ({"enterprise_unavailable": np.zeros((1, 3), dtype=bool)}, "enterprise_unavailable"),
         ({"announced_slot": np.array([5])}, "announced_slot"),
+        ({"session_group_size": np.array([0])}, "session_group_size"),
         (
             {
                 "announced_enterprise": np.array([0, 0]),

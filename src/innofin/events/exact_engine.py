@@ -68,7 +68,7 @@ def solve_exact(
                 model.add(cp_model.LinearExpr.sum([x[k] for k in g.tolist()]) <= bound)
 
     at_most(request, None)  # a pair meets once
-    at_most(ent * n_t + slot, None)  # an enterprise is in one meeting a slot
+    at_most(ent * n_t + slot, np.tile(inst.seats, inst.n_enterprises))  # its seats a slot
     desks_per_key = np.repeat(inst.desks, n_t)
     at_most(ins * n_t + slot, desks_per_key)
     at_most(ent * n_s + session, prep.enterprise_session_room.reshape(-1))

@@ -78,7 +78,10 @@ class Instance:
       session;
     - `*_unavailable[p, t]`: participant p cannot meet in slot t;
     - `announced_*`: meetings already announced (enterprise, institution, slot), kept where
-      possible when the instance is solved again after late registrations or cancellations.
+      possible when the instance is solved again after late registrations or cancellations;
+    - `session_group_size[s]`: how many institutions may meet one enterprise at once in session
+      s (default 1: one-to-one; more for a many-to-one session, as zone service centres run
+      them — each institution still counts one meeting at one of its desks).
     """
 
     n_enterprises: int
@@ -99,6 +102,7 @@ class Instance:
     announced_enterprise: IntArray = field(default_factory=_empty)
     announced_institution: IntArray = field(default_factory=_empty)
     announced_slot: IntArray = field(default_factory=_empty)
+    session_group_size: IntArray | None = None
 
     def __post_init__(self) -> None:
         n_e, n_i, n_t = int(self.n_enterprises), int(self.n_institutions), int(self.n_slots)
@@ -158,6 +162,13 @@ class Instance:
         put(self, "announced_enterprise", a_ent)
         put(self, "announced_institution", a_inst)
         put(self, "announced_slot", a_slot)
+        n_s = int(sessions[-1]) + 1
+        groups = (
+            np.ones(n_s, dtype=np.int64)
+            if self.session_group_size is None
+            else _ints("session_group_size", self.session_group_size, n_s, low=1)
+        )
+        put(self, "session_group_size", groups)
 
     @property
     def n_requests(self) -> int:
@@ -167,6 +178,12 @@ class Instance:
     def n_sessions(self) -> int:
         assert self.session_of_slot is not None
         return int(self.session_of_slot[-1]) + 1
+
+    @property
+    def seats(self) -> IntArray:
+        """(T,) meetings one enterprise may hold at once in each slot (its session's group)."""
+        assert self.session_of_slot is not None and self.session_group_size is not None
+        return self.session_group_size[self.session_of_slot]
 
 
 @dataclass(frozen=True, eq=False)
@@ -273,11 +290,8 @@ def prepare(instance: Instance) -> Prepared:
     n_s = instance.n_sessions
     first = np.searchsorted(sessions, np.arange(n_s)).astype(np.int64)
     size = np.bincount(sessions, minlength=n_s).astype(np.int64)
-    e_room_s = (
-        np.add.reduceat(e_free.astype(np.int64), first, axis=1)
-        if n_e
-        else np.zeros((0, n_s), np.int64)
-    )
+    e_seat_slots = e_free.astype(np.int64) * instance.seats[None, :]
+    e_room_s = np.add.reduceat(e_seat_slots, first, axis=1) if n_e else np.zeros((0, n_s), np.int64)
     i_desk_slots = i_free.astype(np.int64) * instance.desks[:, None]
     i_room_s = np.add.reduceat(i_desk_slots, first, axis=1) if n_i else np.zeros((0, n_s), np.int64)
     if instance.enterprise_session_cap is not None:
@@ -357,8 +371,8 @@ def reasons_for(
     held[request] = True
     left = np.flatnonzero(~held)
     ent, ins = inst.request_enterprise, inst.request_institution
-    e_busy = np.zeros((inst.n_enterprises, n_t), dtype=np.bool_)
-    e_busy[ent[request], slot] = True
+    e_load = np.zeros((inst.n_enterprises, n_t), dtype=np.int64)
+    np.add.at(e_load, (ent[request], slot), 1)
     i_load = np.zeros((inst.n_institutions, n_t), dtype=np.int64)
     np.add.at(i_load, (ins[request], slot), 1)
     e_count = np.bincount(ent[request], minlength=inst.n_enterprises)
@@ -371,7 +385,7 @@ def reasons_for(
     np.add.at(i_count_s, (ins[request], sessions[slot]), 1)
     e_l, i_l = ent[left], ins[left]
     # room per slot: free now, and its session and the event not at their caps
-    e_ok = prep.enterprise_free[e_l] & ~e_busy[e_l]
+    e_ok = prep.enterprise_free[e_l] & (e_load[e_l] < inst.seats[None, :])
     e_ok &= (e_count_s[e_l] < prep.enterprise_session_room[e_l])[:, sessions]
     e_ok &= (e_count[e_l] < prep.enterprise_room[e_l])[:, None]
     i_ok = prep.institution_free[i_l] & (i_load[i_l] < inst.desks[i_l][:, None])

@@ -1,13 +1,15 @@
 """Slots for meetings already given a session: a bipartite edge colouring (König).
 
-Each institution is split into its desks; an enterprise and a desk are vertices, a meeting an
-edge, a slot a colour. When every enterprise has at most as many meetings in a session as it has
-slots there, and every institution at most desks × slots, König's theorem says the meetings fit;
-the alternating-path (Kempe chain) construction below finds the colouring: put the meeting in a
-slot free at both ends, else swap two slots along an alternating path from the desk, which frees
-one. An unavailable slot, and an announced meeting kept in its slot, are edges that never move;
-a swap that would move one is refused and another pair of slots tried. A meeting that finds no
-slot is returned unplaced (only unavailability or kept meetings can cause it).
+Each institution is split into its desks (and an enterprise into its seats, in a many-to-one
+session); a seat and a desk are vertices, a meeting an edge, a slot a colour. When every
+enterprise has at most as many meetings in a session as it has seats × slots there, and every
+institution at most desks × slots, König's theorem says the meetings fit; the alternating-path
+(Kempe chain) construction below finds the colouring: put the meeting in a slot free at both
+ends, else swap two slots along an alternating path from the desk, which frees one. An
+unavailable slot, and an announced meeting kept in its slot, are edges that never move; a swap
+that would move one is refused and another pair of slots tried. A meeting that finds no slot is
+returned unplaced (only unavailability or kept meetings can cause it).
+
 """
 
 from __future__ import annotations
@@ -22,26 +24,39 @@ BLOCKED = -2
 
 class _Board:
     """Who meets whom in which slot: `occ[v][t]` is the meeting (edge) of vertex v in slot t,
-    FREE or BLOCKED; vertices are the enterprises, then every desk of every institution."""
+    FREE or BLOCKED. Vertices are the enterprises' seats (one, or a session's group size in a
+    many-to-one session: the seats beyond it are blocked elsewhere), then every desk of every
+    institution."""
 
     def __init__(self, prep: Prepared) -> None:
         inst = prep.instance
+        assert inst.session_group_size is not None
         self.n_slots = inst.n_slots
-        self.desk_start = np.r_[0, np.cumsum(inst.desks)].astype(np.int64) + inst.n_enterprises
-        blocked_e = np.where(prep.enterprise_free, FREE, BLOCKED)
+        g = int(inst.session_group_size.max())
+        self.group = g
+        n_seats = inst.n_enterprises * g
+        self.desk_start = np.r_[0, np.cumsum(inst.desks)].astype(np.int64) + n_seats
+        seat_free = prep.enterprise_free[:, None, :] & (np.arange(g)[:, None] < inst.seats)[None]
+        blocked_e = np.where(seat_free.reshape(n_seats, inst.n_slots), FREE, BLOCKED)
         blocked_i = np.repeat(np.where(prep.institution_free, FREE, BLOCKED), inst.desks, axis=0)
-        self.occ: list[list[int]] = (
-            np.vstack([blocked_e, blocked_i]).tolist()
-            if (inst.n_enterprises + int(inst.desks.sum()))
-            else []
-        )
-        self.ends: list[tuple[int, int]] = []  # edge → (enterprise vertex, desk vertex)
+        n_vertices = n_seats + int(inst.desks.sum())
+        self.occ: list[list[int]] = np.vstack([blocked_e, blocked_i]).tolist() if n_vertices else []
+        self.ends: list[tuple[int, int]] = []  # edge → (seat vertex, desk vertex)
         self.colour: list[int] = []
         self.fixed: list[bool] = []
         self.request: list[int] = []
 
+    def seats(self, enterprise: int) -> range:
+        return range(enterprise * self.group, (enterprise + 1) * self.group)
+
     def desks(self, institution: int) -> range:
         return range(int(self.desk_start[institution]), int(self.desk_start[institution + 1]))
+
+    def free_pair(self, enterprise: int, institution: int, t: int) -> tuple[int, int] | None:
+        """A seat and a desk both free in slot t."""
+        e = next((e for e in self.seats(enterprise) if self.occ[e][t] == FREE), None)
+        d = next((d for d in self.desks(institution) if self.occ[d][t] == FREE), None)
+        return None if e is None or d is None else (e, d)
 
     def put(self, request: int, e: int, d: int, t: int, fixed: bool) -> None:
         edge = len(self.ends)
@@ -52,15 +67,12 @@ class _Board:
         self.occ[e][t] = edge
         self.occ[d][t] = edge
 
-    def first_fit(self, request: int, e: int, institution: int, slots: range) -> bool:
-        occ_e = self.occ[e]
+    def first_fit(self, request: int, enterprise: int, institution: int, slots: range) -> bool:
         for t in slots:
-            if occ_e[t] != FREE:
-                continue
-            for d in self.desks(institution):
-                if self.occ[d][t] == FREE:
-                    self.put(request, e, d, t, False)
-                    return True
+            pair = self.free_pair(enterprise, institution, t)
+            if pair is not None:
+                self.put(request, pair[0], pair[1], t, False)
+                return True
         return False
 
     def _swap(self, start: int, a: int, b: int) -> bool:
@@ -91,18 +103,19 @@ class _Board:
             self.occ[d][c] = edge
         return True
 
-    def place(self, request: int, e: int, institution: int, slots: range) -> bool:
-        if self.first_fit(request, e, institution, slots):
+    def place(self, request: int, enterprise: int, institution: int, slots: range) -> bool:
+        if self.first_fit(request, enterprise, institution, slots):
             return True
-        free_e = [t for t in slots if self.occ[e][t] == FREE]
-        for d in self.desks(institution):
-            free_d = [t for t in slots if self.occ[d][t] == FREE]
-            for a in free_e:
-                for b in free_d:
-                    if self._swap(d, a, b):
-                        assert self.occ[e][a] == FREE and self.occ[d][a] == FREE
-                        self.put(request, e, d, a, False)
-                        return True
+        for e in self.seats(enterprise):
+            free_e = [t for t in slots if self.occ[e][t] == FREE]
+            for d in self.desks(institution):
+                free_d = [t for t in slots if self.occ[d][t] == FREE]
+                for a in free_e:
+                    for b in free_d:
+                        if self._swap(d, a, b):
+                            assert self.occ[e][a] == FREE and self.occ[d][a] == FREE
+                            self.put(request, e, d, a, False)
+                            return True
         return False
 
 
@@ -125,13 +138,11 @@ def colour(
     lost_pin: list[int] = []
     for k in np.flatnonzero(pinned >= 0).tolist():
         r, t = int(request[k]), int(pinned[k])
-        e, i = int(ent[r]), int(ins[r])
-        if board.occ[e][t] == FREE:
-            d = next((d for d in board.desks(i) if board.occ[d][t] == FREE), None)
-            if d is not None:
-                board.put(r, e, d, t, True)
-                slot[k] = t
-                continue
+        pair = board.free_pair(int(ent[r]), int(ins[r]), t)
+        if pair is not None:
+            board.put(r, pair[0], pair[1], t, True)
+            slot[k] = t
+            continue
         lost_pin.append(k)
     rest = np.flatnonzero(slot < 0)
     rest = rest[np.argsort(-prep.value[request[rest]], kind="stable")]

@@ -1,13 +1,14 @@
 """The matchmaking timetable (对接会日程): one-to-one meetings between enterprises and
 institutions in time slots, without the database.
 
-Rules: each party has at most one meeting a slot; an institution's meetings in a slot are at most
-its desks; a pair meets at most once; a participant meets only in its available slots; optional
-caps on meetings per participant in the event and per session. The objective is the total value
-of the meetings held — a request's preference weight, plus (mutual requests first) twice the
-largest weight for a request both sides made, so a mutual meeting outweighs any two one-sided
-ones — plus, when re-scheduling, a keep bonus for each announced meeting held in its announced
-slot (more than any two meetings: announced meetings move or go only where they cannot stay).
+Rules: each party has at most one meeting a slot (an enterprise as many as its session's group
+size in a many-to-one session); an institution's meetings in a slot are at most its desks; a
+pair meets at most once; a participant meets only in its available slots; optional caps on
+meetings per participant in the event and per session. The objective is the total value of the
+meetings held — a request's preference weight, plus (mutual requests first) twice the largest
+weight for a request both sides made, so a mutual meeting outweighs any two one-sided ones —
+plus, when re-scheduling, a keep bonus for each announced meeting held in its announced slot
+(more than any two meetings: announced meetings move or go only where they cannot stay).
 
 The public API (signatures stable):
 
@@ -15,17 +16,18 @@ The public API (signatures stable):
   request_institution, request_weight, request_mutual, session_of_slot=None,
   enterprise_cap=None, institution_cap=None, enterprise_session_cap=None,
   institution_session_cap=None, enterprise_unavailable=None, institution_unavailable=None,
-  announced_enterprise=[], announced_institution=[], announced_slot=[])`` — arrays indexed from
-  0; validated on construction (`InvalidArgument` naming the field).
+  announced_enterprise=[], announced_institution=[], announced_slot=[],
+  session_group_size=None)`` — arrays indexed from 0; validated on construction
+  (`InvalidArgument` naming the field).
 - ``Schedule`` — per meeting: request, enterprise, institution, slot, desk, weight, mutual; and
   objective, upper_bound, lp_bound, gap, status, solver, parameters, seconds, the unscheduled
   requests with a reason each (`REASONS`), the outcome of each announced meeting (`OUTCOMES`);
   ``n_meetings``, ``n_mutual``, ``total_weight``, ``reasons()``.
 - ``solve(instance, time_limit_s=60.0, seed=RANDOM_SEED, exact=True) -> Schedule`` — optimal or
   within `MIP_GAP` of it, or the best found in the time;
-- ``greedy(instance) -> Schedule`` — the baseline: announced meetings in their slots, then
-  requests in order of value (mutual first, then weight, then request order), each in its first
-  free slot;
+- ``greedy(instance, mutual_first=True) -> Schedule`` — the baseline: announced meetings in
+  their slots, then requests in order of value (mutual first, then weight, then request order;
+  by weight alone with `mutual_first=False`), each in its first free slot;
 - ``upper_bound(instance) -> float`` — the LP relaxation: no schedule is worth more;
 - ``announce(instance, schedule) -> Instance`` — the instance with the schedule's meetings as
   announced ones. To re-schedule after late registrations or cancellations, build the new
@@ -92,7 +94,8 @@ class _Fill:
     def __init__(self, prep: Prepared) -> None:
         inst = prep.instance
         self.prep = prep
-        self.e_busy = ~prep.enterprise_free
+        self.e_load = np.where(prep.enterprise_free, 0, inst.seats[None, :]).astype(np.int64)
+        self.seats = inst.seats
         self.i_load = np.zeros((inst.n_institutions, inst.n_slots), dtype=np.int64)
         self.i_open = prep.institution_free
         self.e_count_s = np.zeros((inst.n_enterprises, inst.n_sessions), dtype=np.int64)
@@ -113,7 +116,8 @@ class _Fill:
             return np.zeros(inst.n_slots, dtype=np.bool_)
         if self.i_count[i] >= prep.institution_room[i]:
             return np.zeros(inst.n_slots, dtype=np.bool_)
-        ok: BoolArray = prep.common[r] & ~self.e_busy[e] & (self.i_load[i] < inst.desks[i])
+        ok: BoolArray = prep.common[r] & (self.e_load[e] < self.seats)
+        ok &= self.i_load[i] < inst.desks[i]
         ok &= (self.e_count_s[e] < prep.enterprise_session_room[e])[self.sessions]
         ok &= (self.i_count_s[i] < prep.institution_session_room[i])[self.sessions]
         return ok
@@ -122,7 +126,7 @@ class _Fill:
         inst = self.prep.instance
         e, i = int(inst.request_enterprise[r]), int(inst.request_institution[r])
         s = int(self.sessions[t])
-        self.e_busy[e, t] = True
+        self.e_load[e, t] += 1
         self.i_load[i, t] += 1
         self.e_count_s[e, s] += 1
         self.i_count_s[i, s] += 1
@@ -155,14 +159,19 @@ def _announced_first(fill: _Fill) -> None:
             fill.add(r, t)
 
 
-def greedy(instance: Instance) -> Schedule:
+def greedy(instance: Instance, mutual_first: bool = True) -> Schedule:
     """The baseline: announced meetings kept in their slots where they fit, then the requests in
-    order of preference, each in the first slot free for both parties."""
+    order of preference, each in the first slot free for both parties. The order is the
+    requests' value (mutual first, then weight); with `mutual_first=False` the weight alone."""
     started = time.perf_counter()
     prep = prepare(instance)
     fill = _Fill(prep)
     _announced_first(fill)
-    fill.first_free(_by_value(prep))
+    if mutual_first:
+        fill.first_free(_by_value(prep))
+    else:
+        weight = instance.request_weight
+        fill.first_free(np.lexsort((np.arange(weight.size), -weight)).astype(np.int64))
     request, slot = fill.arrays()
     return make_schedule(
         prep,
@@ -172,7 +181,7 @@ def greedy(instance: Instance) -> Schedule:
         lp_bound=float("nan"),
         status="greedy",
         solver="greedy (first free slot)",
-        parameters={},
+        parameters={"mutual_first": mutual_first},
         seconds=time.perf_counter() - started,
     )
 
