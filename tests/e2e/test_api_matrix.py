@@ -506,6 +506,53 @@ MONITORING_READS += [
 ]  # fmt: skip
 READS += MONITORING_READS
 
+#: the balance cube, growth, programme summaries and quota use: officers their scope, a bank its
+#: own loans and the others anonymously; a programme the caller does not see is 404
+PROGRAMME_MONITOR: list[Case] = []
+for _template in ("/api/v1/monitoring/balances", "/api/v1/monitoring/growth"):
+    PROGRAMME_MONITOR += [
+        Case("GET", _template, lambda w, t=_template: t, allow(*OFFICERS, "bank_a", "bank_b")),
+        Case(
+            "GET",
+            _template,
+            lambda w, t=_template: f"{t}?programme_id={w.ids['prg_jia']}",
+            allow(*OFFICERS, "bank_a", hidden=("bank_b",)),
+        ),
+        Case(
+            "GET",
+            _template,
+            lambda w, t=_template: f"{t}?programme_id={w.ids['prg_yi']}",
+            allow("admin", "national", "bank_b", hidden=("province", "zone", "bank_a")),
+        ),
+    ]
+PROGRAMME_MONITOR.append(
+    Case(
+        "GET",
+        "/api/v1/monitoring/balances",
+        lambda w: "/api/v1/monitoring/balances?by=institution_id,tech_field,product_kind",
+        allow(*OFFICERS, "bank_a", "bank_b"),
+    )
+)
+for _template in (
+    "/api/v1/monitoring/programmes/{programme_id}/summary",
+    "/api/v1/monitoring/programmes/{programme_id}/quota",
+):
+    PROGRAMME_MONITOR += [
+        Case(
+            "GET",
+            _template,
+            lambda w, t=_template: t.format(programme_id=w.ids["prg_jia"]),
+            allow(*OFFICERS, "bank_a", hidden=("bank_b",)),
+        ),
+        Case(
+            "GET",
+            _template,
+            lambda w, t=_template: t.format(programme_id=w.ids["prg_yi"]),
+            allow("admin", "national", "bank_b", hidden=("province", "zone", "bank_a")),
+        ),
+    ]
+READS += PROGRAMME_MONITOR
+
 
 def _need_body(w: World, who: str) -> dict[str, Any]:
     firm = "e3" if who in ("admin", "national") else "e1"

@@ -131,6 +131,13 @@ ACTIONS: dict[str, frozenset[Role]] = {
     # institution its own and the others as anonymous aggregates under the disclosure rule
     "monitor:funnel": frozenset({ADMIN, PROGRAMME, ZONE, INSTITUTION}),
     "monitor:scorecard": frozenset({ADMIN, PROGRAMME, ZONE, INSTITUTION}),
+    # the balance cube and growth: officers the loans of their scope, an institution its own
+    # and the other institutions' as anonymous cells under the disclosure rule
+    "monitor:balances": frozenset({ADMIN, PROGRAMME, ZONE, INSTITUTION}),
+    # a programme's targets and quota use: whoever sees the programme (an institution the
+    # programme-wide amounts only under the disclosure rule, its own commitments only)
+    "monitor:targets": frozenset({ADMIN, PROGRAMME, ZONE, INSTITUTION}),
+    "monitor:quota": frozenset({ADMIN, PROGRAMME, ZONE, INSTITUTION}),
     # matchmaking meetings: the notice is public; officers organise (within their reach);
     # each participant books, reads its agenda and (institutions) records outcomes of its own
     "event:read": EVERYONE,

@@ -305,10 +305,18 @@ class Cube:
     def _stamp(self, frame: pl.DataFrame) -> pl.DataFrame:
         return frame.with_columns(month=ce.month_end_of(pl.col("month")), as_of=pl.lit(self.as_of))
 
-    def loans(self, where: Mapping[str, Any] | None = None) -> pl.DataFrame:
+    def loans(
+        self, where: Mapping[str, Any] | None = None, *, ids: Sequence[int] | None = None
+    ) -> pl.DataFrame:
         """The loans' attributes, filtered: each `where` entry is an attribute and a value or
-        a list of values (None matches a missing value)."""
-        return _filtered(self.attributes, where)
+        a list of values (None matches a missing value); `ids`, when given, the loans to keep
+        (a caller's row scope)."""
+        out = _filtered(self.attributes, where)
+        if ids is not None:
+            out = out.filter(
+                pl.col("loan_id").is_in(pl.Series(list(ids), dtype=pl.Int64).implode())
+            )
+        return out
 
     def balances(
         self,
@@ -316,15 +324,17 @@ class Cube:
         where: Mapping[str, Any] | None = None,
         *,
         dense: bool | None = None,
+        ids: Sequence[int] | None = None,
     ) -> pl.DataFrame:
         """Month-end balances (outstanding, by class, NPL) and the month's flows (new lending,
-        repayments, write-offs, recoveries, drawdowns) by `by`, over the loans `where` selects."""
+        repayments, write-offs, recoveries, drawdowns) by `by`, over the loans `where` (and
+        `ids`, when given) selects."""
         unknown = [a for a in (*by, *(where or {})) if a not in ce.ATTRIBUTES]
         if unknown:
             raise InvalidInput(
                 f"unknown dimension {unknown[0]!r}: use {', '.join(ce.ATTRIBUTES)}", field="by"
             )
-        out = ce.cube(self.flows, self.loans(where), self.months, list(by), dense=dense)
+        out = ce.cube(self.flows, self.loans(where, ids=ids), self.months, list(by), dense=dense)
         return self._stamp(out)
 
     def line_limits(

@@ -36,6 +36,7 @@ from innofin.ledger.subsidies import routes as subsidy_routes
 from innofin.matching import referral_routes
 from innofin.matching import routes as matching_routes
 from innofin.monitoring import funnel_routes, scenario_routes
+from innofin.monitoring import routes as monitoring_routes
 from innofin.registry import routes as registry_routes
 from innofin.scoring import routes as scoring_routes
 
@@ -53,6 +54,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     referral_routes.router,
     funnel_routes.router,
     scenario_routes.router,
+    monitoring_routes.router,
 )
 
 health = APIRouter(prefix="/api/v1", tags=["meta"])
