@@ -191,6 +191,7 @@ def _build(engine: Engine) -> World:
     ledger_world(world)
     programme_world(world)
     scenario_world(world)
+    event_world(world)
     return world
 
 
@@ -510,6 +511,43 @@ def scenario_world(world: World) -> None:
             assumptions={"months": 12, "paths": 100},
             seed=1,
         )
+
+
+def event_world(world: World) -> None:
+    """甲's matchmaking event in zone Z1 (``event``): banks A (two desks) and B (one) at it, e1
+    and e2 registered and validated; e1 asks for A then B, bank A for e1 then e2; the schedule
+    is announced (``schedule``) — e1 meets A and B, e2 meets A — and a draft is planned after
+    it (``schedule_draft``)."""
+    from innofin.events import requests, scheduling
+    from innofin.events import service as events
+    from innofin.events.schemas import EventCreate
+
+    ids = world.ids
+    at = T0 - dt.timedelta(days=10)
+    with unit_of_work(world.engine, actor=Actor.cli("test world")) as s:
+        op = events.OPERATOR
+        body = EventCreate.model_validate(
+            {
+                "code": "EV-JIA",
+                "name": "甲省银企对接会",
+                "held_on": "2026-03-25",
+                "venue": "甲市会展中心",
+                "booking_opens": "2026-02-01",
+                "booking_closes": "2026-03-20",
+                "zone_id": ids["z1"],
+                "sessions": [{"starts": "09:00", "slots": 2}, {"starts": "14:00", "slots": 2}],
+            }
+        )
+        ev = events.create_event(s, op, body, at)
+        ids["event"] = ev.id
+        events.add_institution(s, op, ev.id, ids["a"], 2, at=at)
+        events.add_institution(s, op, ev.id, ids["b"], 1, at=at)
+        for firm in ("e1", "e2"):
+            events.register_enterprise(s, op, ev.id, ids[firm], at=at)
+        requests.set_preferences(s, op, ev.id, "enterprise", ids["e1"], [ids["a"], ids["b"]], at)
+        requests.set_preferences(s, op, ev.id, "institution", ids["a"], [ids["e1"], ids["e2"]], at)
+        ids["schedule"] = scheduling.plan(s, op, ev.id, time_limit_s=5, announce_it=True, at=at).id
+        ids["schedule_draft"] = scheduling.plan(s, op, ev.id, time_limit_s=5, at=at).id
 
 
 def leak_markers(w: World) -> dict[str, set[str]]:

@@ -554,6 +554,67 @@ for _template in (
 READS += PROGRAMME_MONITOR
 
 
+#: matchmaking meetings: 甲's event (zone Z1, banks A and B, firms e1 and e2). The notice is
+#: public; officers of Z1's reach organise it; each participant reads its own rows
+def _ev(suffix: str = "") -> Callable[[World], str]:
+    return lambda w: f"/api/v1/events/{w.ids['event']}{suffix}"
+
+
+def _agenda_of(fmt: str) -> Callable[[World, str], str]:
+    def path(w: World, who: str) -> str:
+        party, key = {"bank_a": ("institution", "a"), "bank_b": ("institution", "b")}.get(
+            who, ("enterprise", "e1")
+        )
+        return (
+            f"/api/v1/events/{w.ids['event']}/agenda?party={party}&party_id={w.ids[key]}"
+            f"&format={fmt}"
+        )
+
+    return path
+
+
+ORGANISERS = OFFICERS  # Z1's event: every officer reaches it
+EVENT_READS: list[Case] = [
+    Case("GET", "/api/v1/events", lambda w: "/api/v1/events", allow(*ALL)),
+    Case("GET", "/api/v1/events/{event_id}", _ev(), allow(*ALL)),
+    Case("GET", "/api/v1/events/{event_id}/institutions", _ev("/institutions"), allow(*ALL)),
+    Case("GET", "/api/v1/events/{event_id}/enterprises", _ev("/enterprises"), allow(*ALL)),
+    Case("GET", "/api/v1/events/{event_id}/requests", _ev("/requests"), allow(*ALL)),
+    Case("GET", "/api/v1/events/{event_id}/schedules", _ev("/schedules"), allow(*ORGANISERS)),
+    *(
+        Case(
+            "GET",
+            "/api/v1/events/{event_id}/agenda",
+            _ev("/agenda"),
+            allow(*ALL),
+            path_for=_agenda_of(fmt),
+        )
+        for fmt in ("json", "ics", "xlsx")
+    ),
+    Case(  # the banks see e1 at the event, but its agenda is e1's own (and the organiser's)
+        "GET",
+        "/api/v1/events/{event_id}/agenda",
+        lambda w: f"/api/v1/events/{w.ids['event']}/agenda?party=enterprise&party_id={w.ids['e1']}",
+        allow(*ORGANISERS, "firm"),
+    ),
+    Case("GET", "/api/v1/events/{event_id}/timetable", _ev("/timetable"), allow(*ORGANISERS)),
+    Case("GET", "/api/v1/events/{event_id}/participants", _ev("/participants"), allow(*ORGANISERS)),
+    Case(
+        "GET",
+        "/api/v1/events/{event_id}/outcomes",
+        _ev("/outcomes"),
+        allow(*ORGANISERS, "bank_a", "bank_b"),
+    ),
+    Case(
+        "GET",
+        "/api/v1/events/{event_id}/report",
+        _ev("/report"),
+        allow(*ORGANISERS, "bank_a", "bank_b"),
+    ),
+]
+READS += EVENT_READS
+
+
 def _need_body(w: World, who: str) -> dict[str, Any]:
     firm = "e3" if who in ("admin", "national") else "e1"
     return {
@@ -602,6 +663,136 @@ MATCHING_WRITES: list[Case] = [
         lambda w: f"/api/v1/needs/{w.ids['need_e3']}",
         allow("admin", "national", hidden=("province", "zone", "firm")),
         body=lambda w, who: {"status": "open"},
+    ),
+]
+
+
+def _event_body(w: World, who: str) -> dict[str, Any]:
+    return {
+        "code": f"EV-{next(_counter)}",
+        "name": "对接会",
+        "held_on": "2026-04-20",
+        "venue": "会场",
+        "booking_opens": "2026-03-01",
+        "booking_closes": "2026-04-10",
+        "sessions": [{"starts": "09:00", "slots": 4}],
+    }
+
+
+def _preferences(w: World, who: str) -> dict[str, Any]:
+    if who == "firm":
+        return {"side": "enterprise", "party_id": w.ids["e1"], "targets": [w.ids["a"]]}
+    if who in ("bank_a", "bank_b"):
+        bank = "a" if who == "bank_a" else "b"
+        return {"side": "institution", "party_id": w.ids[bank], "targets": [w.ids["e1"]]}
+    return {"side": "enterprise", "party_id": w.ids["e2"], "targets": [w.ids["b"], w.ids["a"]]}
+
+
+def _outcome(w: World, who: str) -> dict[str, Any]:
+    bank = "b" if who == "bank_b" else "a"
+    return {"enterprise_id": w.ids["e1"], "institution_id": w.ids[bank], "outcome": "follow_up"}
+
+
+EVENT_WRITES: list[Case] = [
+    Case("POST", "/api/v1/events", lambda w: "/api/v1/events", allow(*OFFICERS), body=_event_body),
+    Case(
+        "PATCH",
+        "/api/v1/events/{event_id}",
+        _ev(),
+        allow(*ORGANISERS),
+        body=lambda w, who: {"venue": f"会场 ({who})"},
+    ),
+    Case(  # the event's province decides who organises it: only the admin or the national office
+        "PATCH",
+        "/api/v1/events/{event_id}",
+        _ev(),
+        allow("admin", "national"),
+        body=lambda w, who: {"province": "甲省"},
+    ),
+    Case(  # its zone: a programme office may move it within its province, a zone officer not
+        "PATCH",
+        "/api/v1/events/{event_id}",
+        _ev(),
+        allow("admin", "national", "province"),
+        body=lambda w, who: {"zone_id": w.ids["z1"]},
+    ),
+    Case(
+        "POST",
+        "/api/v1/events/{event_id}/institutions",
+        _ev("/institutions"),
+        allow(*ORGANISERS),
+        body=lambda w, who: {"institution_id": w.ids["a1"], "desks": 1},
+    ),
+    Case(  # a firm registers itself; an officer registers a firm it oversees
+        "POST",
+        "/api/v1/events/{event_id}/enterprises",
+        _ev("/enterprises"),
+        allow(*ORGANISERS, "firm"),
+        body=lambda w, who: {"enterprise_id": w.ids["e1" if who == "firm" else "e2"]},
+    ),
+    Case(  # e3 (乙省) is not the province's or zone's to register
+        "POST",
+        "/api/v1/events/{event_id}/enterprises",
+        _ev("/enterprises"),
+        allow("admin", "national", hidden=("province", "zone", "firm")),
+        body=lambda w, who: {"enterprise_id": w.ids["e3"]},
+    ),
+    Case(  # the organiser validates; e2 is not the firm's to see
+        "PATCH",
+        "/api/v1/events/{event_id}/enterprises/{enterprise_id}",
+        lambda w: f"/api/v1/events/{w.ids['event']}/enterprises/{w.ids['e2']}",
+        allow(*ORGANISERS, hidden=("firm",)),
+        body=lambda w, who: {"status": "validated"},
+    ),
+    Case(
+        "PUT",
+        "/api/v1/events/{event_id}/preferences",
+        _ev("/preferences"),
+        allow(*ALL),
+        body=_preferences,
+    ),
+    Case(  # bank B may not book for bank A; a firm not for another firm
+        "PUT",
+        "/api/v1/events/{event_id}/preferences",
+        _ev("/preferences"),
+        allow(*ORGANISERS) | {"bank_a": OK, "bank_b": 403, "firm": 404},
+        body=lambda w, who: {
+            "side": "institution",
+            "party_id": w.ids["a"],
+            "targets": [w.ids["e1"], w.ids["e2"]],
+        },
+    ),
+    Case(
+        "POST",
+        "/api/v1/events/{event_id}/schedules",
+        _ev("/schedules"),
+        allow(*ORGANISERS),
+        body=lambda w, who: {"time_limit_s": 5},
+    ),
+    Case(
+        "POST",
+        "/api/v1/events/{event_id}/schedules/{schedule_id}/announce",
+        lambda w: f"/api/v1/events/{w.ids['event']}/schedules/{w.ids['schedule']}/announce",
+        allow(*ORGANISERS),
+    ),
+    Case(  # each bank records its own meetings' outcomes; bank B does not see A's
+        "POST",
+        "/api/v1/events/{event_id}/outcomes",
+        _ev("/outcomes"),
+        allow(*ORGANISERS, "bank_a", "bank_b"),
+        body=_outcome,
+    ),
+    Case(
+        "POST",
+        "/api/v1/events/{event_id}/outcomes",
+        _ev("/outcomes"),
+        allow(*ORGANISERS, "bank_a", hidden=("bank_b",)),
+        body=lambda w, who: {
+            "enterprise_id": w.ids["e1"],
+            "institution_id": w.ids["a"],
+            "outcome": "no_interest",
+            "reason_code": "too_early",
+        },
     ),
 ]
 
@@ -908,6 +1099,7 @@ WRITES: list[Case] = [
     *LEDGER_WRITES,
     *MATCHING_WRITES,
     *MONITORING_WRITES,
+    *EVENT_WRITES,
     Case(
         "POST",
         "/api/v1/imports/{kind}",

@@ -93,7 +93,8 @@ def set_preferences(
     if party_id not in mine:
         raise NotFound(f"{side} {party_id} is not a participant of event {event_id}")
     if ev.status not in ("open", "closed", "scheduled") or (
-        not organiser and (ev.status != "open" or not ev.booking_opens <= when.date())
+        not organiser
+        and (ev.status not in ("open", "scheduled") or not ev.booking_opens <= when.date())
     ):
         raise Conflict(f"event {ev.code} is {ev.status}: booking is closed")
     if not organiser and when.date() > ev.booking_closes:

@@ -83,8 +83,8 @@ def build_plan(session: Session, ev: Event, base: EventSchedule | None) -> Plan:
     e_cap = np.array([n_slots if f[1] is None else f[1] for f in firms], dtype=np.int64)
     i_cap = np.array([n_slots * b[1] if b[2] is None else b[2] for b in banks], dtype=np.int64)
     session_of_slot = np.repeat(np.arange(len(blocks)), [b.slots for b in blocks])
-    caps = {b.max_per_participant for b in blocks if b.max_per_participant is not None}
-    per_session = min(caps) if caps else None
+    # one cap serves every session (`service.create_event` refuses different ones)
+    per_session = blocks[0].max_per_participant if blocks else None
     table = requests_.request_table(session, ev.id)
     e_index = {int(x): k for k, x in enumerate(ent_ids)}
     i_index = {int(x): k for k, x in enumerate(inst_ids)}
@@ -260,6 +260,8 @@ def announce(
     )
     if row is None:
         raise NotFound(f"no schedule {schedule_id} of event {event_id}")
+    if row.status == "announced":
+        return row  # announced already: announcing again changes nothing
     if row.status != "draft":
         raise Conflict(f"schedule {schedule_id} is {row.status}, not a draft")
     latest = current_schedule(session, event_id)

@@ -124,6 +124,12 @@ def create_event(
     if session.scalar(select(Event.id).where(Event.code == body.code)) is not None:
         raise Conflict(f"there is already an event {body.code}")
     zone_id, province = _reach(session, p, body.zone_id, body.province)
+    caps = {s.max_per_participant for s in body.sessions}
+    if len(caps) > 1:
+        raise InvalidInput(
+            "one cap of meetings per participant serves every session (or none)",
+            field="sessions",
+        )
     starts = [s.starts for s in body.sessions]
     if starts != sorted(starts):
         raise InvalidInput("sessions must be given in the order of the day", field="sessions")
@@ -249,7 +255,7 @@ def register_enterprise(
             f"only enterprise {enterprise_id} itself or the organiser registers it",
             field="enterprise_id",
         )
-    if ev.status != "open" and not organiser:
+    if ev.status not in ("open", "scheduled") and not organiser:
         raise Conflict(f"event {ev.code} is {ev.status}: registration is closed")
     if not organiser and not ev.booking_opens <= when.date() <= ev.booking_closes:
         raise Conflict(
@@ -263,6 +269,8 @@ def register_enterprise(
     if row is None:
         row = EventEnterprise(event_id=event_id, enterprise_id=enterprise_id, registered_at=when)
         session.add(row)
+    elif not organiser and row.status in ("pending", "validated"):
+        return row  # registered already: a second request changes nothing
     status = "validated" if organiser else "pending"
     changes: dict[str, Any] = {"status": status, "max_meetings": max_meetings, "cancelled_at": None}
     if organiser:

@@ -27,6 +27,7 @@ from innofin.api.guards import RequestGuards
 from innofin.api.proxies import TrustedProxies
 from innofin.audit import routes as audit_routes
 from innofin.db import make_engine
+from innofin.events import routes as event_routes
 from innofin.ingest import routes as ingest_routes
 from innofin.kernel.settings import Settings
 from innofin.ledger.loans import routes as ledger_routes
@@ -52,6 +53,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     subsidy_routes.router,
     matching_routes.router,
     referral_routes.router,
+    event_routes.router,
     funnel_routes.router,
     scenario_routes.router,
     monitoring_routes.router,
