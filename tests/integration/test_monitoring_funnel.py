@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 import factories
 from innofin.db import unit_of_work
+from innofin.events.models import Event, EventSchedule, Meeting, MeetingOutcome
 from innofin.kernel.codes import Role
 from innofin.kernel.disclosure import DisclosureRule
 from innofin.kernel.errors import NotFound
@@ -21,8 +22,7 @@ from innofin.kernel.principal import Principal
 from innofin.ledger.models import CreditLine, Loan, Programme
 from innofin.matching.models import FinancingNeed, NeedReferral
 from innofin.matching.service import OPERATOR
-from innofin.monitoring import funnel as funnel_module
-from innofin.monitoring.funnel import MeetingOutcomes, funnel_summary, meetings_source
+from innofin.monitoring.funnel import funnel_summary
 from innofin.monitoring.scorecard import scorecards
 from innofin.registry.models import IndicatorReport, Institution, Product
 
@@ -229,16 +229,62 @@ def test_an_institution_sees_its_own_rows_and_anonymous_totals(engine: Engine) -
     assert loose.step("approved").count == 3 and loose.step("drawn").count is None
 
 
-def test_a_registered_meetings_source_fills_the_seam(engine: Engine) -> None:
+def _event(engine: Engine, ids: dict[str, int]) -> None:
+    """A matchmaking event of the programme: a superseded schedule (not counted) and the
+    announced one, in which bank A meets firms 1–5 and bank C firm 6; outcomes: two agreements,
+    a follow-up, a no-show, and one for a pair the announced schedule dropped (not counted)."""
+    with unit_of_work(engine) as s:
+        ev = Event(
+            code="EV1", name="对接会", held_on=dt.date(2025, 4, 10), venue="会议中心",
+            booking_opens=dt.date(2025, 3, 1), booking_closes=dt.date(2025, 4, 1),
+            programme_id=ids["prog"], created_by="test", created_at=T0,
+        )  # fmt: skip
+        s.add(ev)
+        s.flush()
+        schedules = []
+        for status in ("superseded", "announced"):
+            sched = EventSchedule(
+                event_id=ev.id, solver="test", solver_version="1", solver_status="optimal",
+                status=status, created_by="test", created_at=T0,
+            )  # fmt: skip
+            s.add(sched)
+            s.flush()
+            schedules.append(sched.id)
+        old, now = schedules
+        s.add(Meeting(schedule_id=old, event_id=ev.id, enterprise_id=ids["e1"],
+                      institution_id=ids["B"], slot=1, desk=1))  # fmt: skip
+        pairs = [(n, "A") for n in range(1, 6)] + [(6, "C")]
+        for slot, (n, bank) in enumerate(pairs):
+            s.add(Meeting(schedule_id=now, event_id=ev.id, enterprise_id=ids[f"e{n}"],
+                          institution_id=ids[bank], slot=slot + 1, desk=1))  # fmt: skip
+        for n, bank, kind in ((1, "A", "agreement"), (2, "A", "agreement"),
+                              (3, "A", "follow_up"), (6, "C", "no_show"),
+                              (1, "B", "agreement")):  # fmt: skip
+            s.add(MeetingOutcome(event_id=ev.id, enterprise_id=ids[f"e{n}"],
+                                 institution_id=ids[bank], outcome=kind, recorded_by="test",
+                                 recorded_at=T0))  # fmt: skip
+
+
+def test_meetings_at_the_programmes_events_join_the_funnel(engine: Engine) -> None:
     ids = _world(engine)
-    saved = list(funnel_module._MEETINGS)
-    try:
-        meetings_source(lambda s, programme_id: MeetingOutcomes(4, 1, {"agreement": 1}))
-        with unit_of_work(engine) as s:
-            f = funnel_summary(s, OPERATOR, ids["prog"], at=AT)
-        assert f.meetings == MeetingOutcomes(4, 1, {"agreement": 1})
-    finally:
-        funnel_module._MEETINGS[:] = saved
+    with unit_of_work(engine) as s:
+        assert funnel_summary(s, OPERATOR, ids["prog"], at=AT).meetings is None  # no event yet
+    _event(engine, ids)
+    with unit_of_work(engine) as s:
+        f = funnel_summary(s, OPERATOR, ids["prog"], at=AT)
+        mine = funnel_summary(s, _bank(ids, "C"), ids["prog"], at=AT)
+    m = f.meetings
+    assert m is not None
+    assert (m.events, m.meetings, m.enterprises, m.agreements) == (1, 6, 6, 2)
+    assert m.by_outcome == {
+        "follow_up": 1, "agreement": 2, "credit_line": 0, "no_interest": 0, "no_show": 1,
+    }  # fmt: skip
+    rows = {r.institution_name: r.meetings for r in f.institutions}
+    assert rows == {"银行A": 5, "银行B": 0, "银行C": 1}
+    # bank C: its own row; the six meetings of six firms are shown, two agreements are not
+    assert [(r.institution_name, r.meetings) for r in mine.institutions] == [("银行C", 1)]
+    assert mine.meetings is not None
+    assert mine.meetings.meetings == 6 and mine.meetings.agreements is None
 
 
 def test_scorecards_as_an_officer_sees_them(engine: Engine) -> None:

@@ -16,25 +16,26 @@ Who sees what (the disclosure rule of the access policy):
   (`kernel.disclosure.disclosable`; a hidden cell is None);
 * enterprise users are not let in (the policy's ``monitor:funnel``).
 
-Meetings at matchmaking events (the events room) are a later step of the funnel: `MEETINGS` is the
-seam — a function the events room registers (``meetings_source``) that counts a programme's
-meetings and their outcomes; until one is registered the summary's ``meetings`` is None.
+Meetings at matchmaking events (the events room) run beside referrals: ``meetings`` counts the
+meetings of each event's announced schedule (the programme's events, or every event the caller's
+reach covers) and what came of them (`events.models.MeetingOutcome`), under the same rule.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select, true
+from sqlalchemy import ColumnElement, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from innofin.access.policy import institution_limited, officer_enterprise_scope
 from innofin.db.queries import visible
+from innofin.events.models import OUTCOMES, Event, EventSchedule, Meeting, MeetingOutcome
 from innofin.kernel.disclosure import CellStats, DisclosureRule, disclosable
 from innofin.kernel.principal import Principal
 from innofin.ledger.models import CreditLine, Loan, Programme
@@ -59,23 +60,15 @@ ZERO = Decimal(0)
 
 @dataclass(frozen=True)
 class MeetingOutcomes:
-    """Meetings at matchmaking events for the programme's needs (filled by the events room)."""
+    """Meetings of the announced schedules of matchmaking events and what came of them:
+    ``by_outcome`` counts follow-ups, agreements, credit lines, no interest and no-shows (None:
+    hidden by the disclosure rule, as every count here for an institution with too few firms)."""
 
-    meetings: int
-    agreements: int
-    by_outcome: dict[str, int]
-
-
-#: the events room's hook: (session, programme_id or None) → its meetings' outcomes
-MeetingsSource = Callable[[Session, int | None], MeetingOutcomes | None]
-_MEETINGS: list[MeetingsSource] = []
-
-
-def meetings_source(source: MeetingsSource) -> MeetingsSource:
-    """Register the function that counts meetings and their outcomes (the events room)."""
-    _MEETINGS.clear()
-    _MEETINGS.append(source)
-    return source
+    events: int
+    meetings: int | None
+    enterprises: int | None
+    agreements: int | None
+    by_outcome: dict[str, int | None]
 
 
 @dataclass(frozen=True)
@@ -115,6 +108,8 @@ class InstitutionFunnel:
     median_days_to_response: float | None
     median_days_to_credit: float | None
     declines: dict[str, int]
+    #: meetings at matchmaking events (announced schedules) in the same reach
+    meetings: int = 0
 
 
 @dataclass(frozen=True)
@@ -270,6 +265,68 @@ def _drawdowns(session: Session, line_ids: Sequence[int]) -> dict[int, tuple[dt.
     return out
 
 
+@dataclass(frozen=True)
+class _Meetings:
+    events: int
+    #: (enterprise, institution) of every meeting of the events' announced schedules
+    pairs: tuple[tuple[int, int], ...]
+    #: (enterprise, outcome) of the outcomes recorded for those meetings
+    outcomes: tuple[tuple[int, str], ...]
+
+
+def _meetings(session: Session, programme: Programme | None, p: Principal) -> _Meetings:
+    """The meetings of the programme's events (or of every event, within an officer's
+    jurisdiction) in each event's latest announced schedule, and their recorded outcomes."""
+    events = select(Event.id)
+    if programme is not None:
+        events = events.where(Event.programme_id == programme.id)
+    latest = (
+        select(func.max(EventSchedule.id))
+        .where(EventSchedule.status == "announced", EventSchedule.event_id.in_(events))
+        .group_by(EventSchedule.event_id)
+    )
+    stmt = select(Meeting.enterprise_id, Meeting.institution_id, Meeting.event_id).where(
+        Meeting.schedule_id.in_(latest)
+    )
+    if programme is None and not (p.is_admin or p.is_national or institution_limited(p)):
+        officer = officer_enterprise_scope(p)
+        if officer:
+            stmt = stmt.where(Meeting.enterprise_id.in_(select(Enterprise.id).where(or_(*officer))))
+    rows = session.execute(stmt).all()
+    pairs = {(int(e), int(i)): int(ev) for e, i, ev in rows}
+    outcomes = session.execute(
+        select(
+            MeetingOutcome.enterprise_id,
+            MeetingOutcome.institution_id,
+            MeetingOutcome.event_id,
+            MeetingOutcome.outcome,
+        ).where(MeetingOutcome.event_id.in_(set(pairs.values())))
+    ).all()
+    kept = tuple(
+        (int(e), str(kind)) for e, i, ev, kind in outcomes if pairs.get((int(e), int(i))) == ev
+    )
+    return _Meetings(len(set(pairs.values())), tuple(pairs), kept)
+
+
+def _meeting_outcomes(met: _Meetings, rule: DisclosureRule | None) -> MeetingOutcomes | None:
+    if not met.events:
+        return None
+    one = Decimal(1)
+    per_firm: dict[int, Decimal] = {}
+    for firm, _bank in met.pairs:
+        _add(per_firm, firm, one)
+    meetings, firms, _ = _cell(len(met.pairs), per_firm, rule)
+    by_outcome: dict[str, int | None] = {}
+    for kind in OUTCOMES:
+        firms_of: dict[int, Decimal] = {}
+        for firm, k in met.outcomes:
+            if k == kind:
+                _add(firms_of, firm, one)
+        count = sum(1 for _, k in met.outcomes if k == kind)
+        by_outcome[kind] = _cell(count, firms_of, rule)[0]
+    return MeetingOutcomes(met.events, meetings, firms, by_outcome["agreement"], by_outcome)
+
+
 # --------------------------------------------------------------------------- computing
 
 
@@ -360,11 +417,17 @@ def _institution_rows(
     drawn: dict[int, tuple[dt.date, Decimal]],
     today: dt.date,
     only: frozenset[int] | None,
+    met: _Meetings,
 ) -> tuple[InstitutionFunnel, ...]:
     by_inst: dict[int, list[_Referral]] = {}
     for r in refs:
         if only is None or r.institution_id in only:
             by_inst.setdefault(r.institution_id, []).append(r)
+    meetings: dict[int, int] = {}
+    for _firm, bank in met.pairs:
+        if only is None or bank in only:
+            meetings[bank] = meetings.get(bank, 0) + 1
+            by_inst.setdefault(bank, [])
     names = dict(
         session.execute(
             select(Institution.id, Institution.name).where(Institution.id.in_(list(by_inst)))
@@ -402,6 +465,7 @@ def _institution_rows(
                 median_days_to_response=_median([d for d, _ in response]),
                 median_days_to_credit=_median([d for d, _ in credit]),
                 declines=dict(sorted(declines.items())),
+                meetings=meetings.get(inst, 0),
             )
         )
     return tuple(out)
@@ -454,7 +518,7 @@ def funnel_summary(
     limited = institution_limited(principal)
     aggregate_rule = rule if limited else None
     response, approval, credit = _times(refs, drawn)
-    meetings = _MEETINGS[0](session, programme_id) if _MEETINGS else None
+    met = _meetings(session, programme, principal)
     notes: tuple[str, ...] = ()
     if limited:
         notes = (
@@ -477,7 +541,8 @@ def funnel_summary(
             drawn,
             china_day(at),
             principal.institution_ids if limited else None,
+            met,
         ),
-        meetings=meetings,
+        meetings=_meeting_outcomes(met, aggregate_rule),
         notes=notes,
     )

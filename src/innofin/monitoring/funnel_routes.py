@@ -49,12 +49,15 @@ class InstitutionFunnelOut(_Out):
     median_days_to_response: float | None
     median_days_to_credit: float | None
     declines: dict[str, int]
+    meetings: int
 
 
 class MeetingOutcomesOut(_Out):
-    meetings: int
-    agreements: int
-    by_outcome: dict[str, int]
+    events: int
+    meetings: int | None
+    enterprises: int | None
+    agreements: int | None
+    by_outcome: dict[str, int | None]
 
 
 class FunnelOut(_Out):
