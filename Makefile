@@ -6,7 +6,7 @@ SCALE  ?= small
 SEED   ?= 42
 DEMO_DB ?= innofin-demo.db
 
-.PHONY: setup report-font demo test test-fast lint typecheck pytest test-schemathesis bench-generate bench-import bench-api bench-pages bench-score bench-select bench-ledger bench-match bench-timetable clean
+.PHONY: setup report-font demo test test-fast lint typecheck pytest test-schemathesis bench-generate bench-import bench-api bench-pages bench-score bench-select bench-ledger bench-match bench-timetable bench-allocate clean
 
 $(BIN)/innofin: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -95,6 +95,9 @@ bench-match: setup
 
 bench-timetable: setup
 	$(BIN)/python benchmarks/bench_timetable.py
+
+bench-allocate: setup
+	$(BIN)/python benchmarks/bench_allocate.py
 
 bench-ledger: setup
 	$(BIN)/python benchmarks/bench_ledger.py

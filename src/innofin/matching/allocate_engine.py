@@ -18,29 +18,70 @@ than any gain, so the solve always ends, and the floors still short are named. B
 and commitments are reported with their dual values from the LP relaxation (the gain in
 objective per 万元 more of quota). Amounts are integer fen in and out; the solver works in 万元
 and its transport solution is turned back into whole fen per group (largest remainder) and
-split across the funded needs of each group by cumulative sums, so every row is exact money.
+split across the funded needs of each group by cumulative sums, so every row is exact money
+(`allocate_money_engine`).
+
+How it is solved. The LP relaxation (every share in [0, 1]) gives the bound and the duals. Its
+point funds some needs below their least share — mostly where an enterprise's cap binds and the
+LP fills it with a sliver of another need, which costs the LP nothing when the firm's needs share
+one weight (its points). Dives (`_dive`) settle those needs, each held at its least share or left
+out, re-solving the LP from its basis until no need is below its least share; the point, in
+whole fen and topped up greedily, is an integer solution whose gap is measured against the LP
+bound. Only when no dive is within `mip_gap` does HiGHS's integer programme run, from the best
+point, for the time left, and its dual bound may tighten the gap.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import highspy
 import numpy as np
 import numpy.typing as npt
 
 from innofin.kernel.highs import HIGHS_INT, highs, solver_name
+from innofin.matching.allocate_instance_engine import (
+    PENALTY,
+    WAN,
+    Binding,
+    FloatArray,
+    IntArray,
+    Problem,
+    Result,
+    check,
+    covers,
+    fundable,
+    groups,
+)
+from innofin.matching.allocate_money_engine import (
+    exact,
+    fcfs,
+    greedy,
+    new_state,
+    split,
+)
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
-WAN = 1_000_000  # fen in 1 万元
-#: objective weight of one 万元 of unmet floor, as a multiple of the largest weight
-PENALTY = 1000.0
-#: how many times the LP is solved again after leaving out needs funded below the least share
-ROUNDS = 6
+__all__ = [
+    "DIVE_HOLD",
+    "DIVE_ROUNDS",
+    "PENALTY",
+    "WAN",
+    "Binding",
+    "Problem",
+    "Result",
+    "check",
+    "fcfs",
+    "fundable",
+    "solve",
+]
+
+#: the most times the LP is solved again while a dive settles needs funded below the least share
+DIVE_ROUNDS = 50
+#: the dives tried in turn (until one is within the gap): a need the LP funds below its least
+#: share is held at that share if the LP funds at least this fraction of it (else left out)
+DIVE_HOLD = (0.0, 0.3, 0.5)
 
 STATUS = {
     highspy.HighsModelStatus.kOptimal: "optimal",
@@ -50,153 +91,6 @@ STATUS = {
     highspy.HighsModelStatus.kIterationLimit: "iteration_limit",
     highspy.HighsModelStatus.kSolutionLimit: "solution_limit",
 }
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One allocation instance. Needs are in arrival order (first-come-first-served reads it).
-    Fields and zones are indices into `field_names` / `zone_names`; -1 in a commitment's field or
-    zone means "any"."""
-
-    amount: IntArray  # fen per need
-    weight: FloatArray  # per need (innovation points; 0 when unknown)
-    need_field: IntArray
-    need_zone: IntArray
-    enterprise: IntArray
-    capacity: IntArray  # fen per commitment
-    commitment_field: IntArray
-    commitment_zone: IntArray
-    field_names: Sequence[str]
-    zone_names: Sequence[str]
-    #: per field / per zone: the most that may be funded (fen; -1: no quota)
-    field_max: IntArray
-    zone_max: IntArray
-    #: per zone: the least the programme wants funded there (fen; 0: none)
-    zone_floor: IntArray
-    #: the most one enterprise's needs may receive together (fen; 0: no cap)
-    enterprise_cap: int = 0
-    #: the least share of a need that is funded when it is funded at all (1: all or nothing)
-    min_share: float = 0.5
-    mip_gap: float = 0.001
-    time_limit: float = 60.0
-
-    def parameters(self) -> dict[str, object]:
-        return {
-            "mip_rel_gap": self.mip_gap,
-            "min_share": self.min_share,
-            "time_limit": self.time_limit,
-            "enterprise_cap_fen": int(self.enterprise_cap),
-            "penalty_per_wan_unmet_floor": PENALTY,
-        }
-
-
-@dataclass(frozen=True)
-class Binding:
-    kind: str  # field_quota, zone_quota, zone_floor, commitment, enterprise_cap
-    key: str  # the field code, zone code or commitment index
-    bound_fen: int
-    activity_fen: int
-    dual: float  # objective per 万元 more of the bound (LP relaxation)
-
-    def as_json(self) -> dict[str, object]:
-        return {
-            "kind": self.kind,
-            "key": self.key,
-            "bound_fen": self.bound_fen,
-            "activity_fen": self.activity_fen,
-            "dual_per_wan": round(self.dual, 6),
-        }
-
-
-@dataclass
-class Result:
-    status: str
-    solver: str
-    objective: float  # Σ funded 万元 × weight (penalties left out)
-    gap: float
-    lp_bound: float
-    funded: npt.NDArray[np.bool_]  # per need
-    funded_fen: IntArray  # per need (u[i] if funded, else 0)
-    #: one row per piece: need index, commitment index, fen
-    row_need: IntArray
-    row_commitment: IntArray
-    row_fen: IntArray
-    binding: list[Binding] = field(default_factory=list)
-    unmet: list[str] = field(default_factory=list)
-    fcfs_objective: float = 0.0
-    fcfs_funded_fen: int = 0
-    seconds: float = 0.0
-    fcfs_seconds: float = 0.0
-    variables: int = 0
-    constraints: int = 0
-
-    def summary(self) -> dict[str, object]:
-        return {
-            "status": self.status,
-            "solver": self.solver,
-            "objective": self.objective,
-            "gap": self.gap,
-            "lp_bound": self.lp_bound,
-            "funded_needs": int(self.funded.sum()),
-            "funded_fen": int(self.funded_fen.sum()),
-            "fcfs_objective": self.fcfs_objective,
-            "fcfs_funded_fen": self.fcfs_funded_fen,
-            "binding": [b.as_json() for b in self.binding],
-            "unmet": list(self.unmet),
-            "seconds": round(self.seconds, 3),
-            "variables": self.variables,
-            "constraints": self.constraints,
-        }
-
-
-def fundable(problem: Problem) -> IntArray:
-    """What each need would receive if funded: its amount, within the per-enterprise cap."""
-    cap = int(problem.enterprise_cap)
-    return np.minimum(problem.amount, cap) if cap > 0 else problem.amount.copy()
-
-
-def _covers(problem: Problem, group_field: IntArray, group_zone: IntArray) -> tuple[IntArray, ...]:
-    """Pairs (commitment, group) where the commitment may fund the group's needs."""
-    cf = problem.commitment_field[:, None]
-    cz = problem.commitment_zone[:, None]
-    ok = ((cf < 0) | (cf == group_field[None, :])) & ((cz < 0) | (cz == group_zone[None, :]))
-    c, g = np.nonzero(ok)
-    return c.astype(np.int64), g.astype(np.int64)
-
-
-def check(problem: Problem) -> list[str]:
-    """What the input gets wrong, each named (empty: fine)."""
-    n = problem.amount.size
-    errors: list[str] = []
-    for name in ("weight", "need_field", "need_zone", "enterprise"):
-        if getattr(problem, name).size != n:
-            errors.append(f"{name} has {getattr(problem, name).size} entries for {n} needs")
-    if (problem.amount <= 0).any():
-        errors.append(f"need {int(np.argmax(problem.amount <= 0))}: amount must be positive")
-    if (problem.capacity < 0).any():
-        errors.append("a commitment's capacity is negative")
-    for what, names, floor, top in (
-        ("zone", problem.zone_names, problem.zone_floor, problem.zone_max),
-    ):
-        bad = (top >= 0) & (floor > top)
-        errors += [
-            f"{what} {names[int(k)]}: floor {floor[k] / 100:,.2f} yuan is above its quota "
-            f"{top[k] / 100:,.2f} yuan"
-            for k in np.flatnonzero(bad)
-        ]
-    return errors
-
-
-def _groups(problem: Problem) -> tuple[IntArray, IntArray, IntArray]:
-    """Group index per need and the groups' field and zone."""
-    n_zone = max(len(problem.zone_names), 1)
-    key = problem.need_field * n_zone + problem.need_zone
-    uniq, group = np.unique(key, return_inverse=True)
-    return (
-        group.astype(np.int64),
-        (uniq // n_zone).astype(np.int64),
-        (uniq % n_zone).astype(np.int64),
-    )
 
 
 @dataclass(frozen=True)
@@ -220,7 +114,7 @@ class _Model:
 def _build(problem: Problem, u: IntArray, group: IntArray, gf: IntArray, gz: IntArray) -> _Model:
     n = u.size
     uw = u / WAN  # 万元
-    pair_c, pair_g = _covers(problem, gf, gz)
+    pair_c, pair_g = covers(problem, gf, gz)
     floors = np.flatnonzero(problem.zone_floor > 0)
     n_groups = gf.size
     rows: list[tuple[str, int]] = [("group", g) for g in range(n_groups)]
@@ -325,7 +219,6 @@ def _solve(
     integer: bool,
     time_limit: float,
     start: FloatArray | None = None,
-    fixed: tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]] | None = None,
 ) -> highspy.Highs:
     h = highs(time_limit, problem.mip_gap)
     num_cols = model.cost.size
@@ -333,15 +226,8 @@ def _solve(
     col_lower = model.col_lower.copy()
     if integer:  # semi-continuous: 0, or a share in [min_share, 1]
         integrality[: model.n] = 1 if problem.min_share >= 1 else 2
-        col_lower[: model.n] = 0.0 if problem.min_share >= 1 else problem.min_share
+        col_lower[: model.n] = 0.0 if problem.min_share >= 1 else _least(problem, fundable(problem))
     col_upper = model.col_upper.copy()
-    if fixed is not None:  # needs the LP funds in full stay funded, those it leaves out stay out
-        ones, zeros = fixed
-        if integer:
-            integrality[: model.n][ones | zeros] = 0
-        col_lower[: model.n][ones] = 1.0
-        col_lower[: model.n][zeros] = 0.0
-        col_upper[: model.n][zeros] = 0.0
     h.passModel(
         num_cols,
         model.lower.size,
@@ -368,16 +254,6 @@ def _solve(
     return h
 
 
-def _fen_of_share(problem: Problem, u: IntArray, share: FloatArray) -> IntArray:
-    """Whole fen funded per need from the solver's shares: all of it, or a share of at least
-    `min_share` in whole yuan, or nothing."""
-    part = (np.floor(share * u / 100 + 1e-6) * 100).astype(np.int64)
-    part = np.minimum(part, u)
-    full = share >= 1 - 1e-6
-    least = np.ceil(u * min(problem.min_share, 1.0) - 1e-6 * u)
-    return np.where(full, u, np.where(part >= np.maximum(least, 1), part, 0)).astype(np.int64)
-
-
 def _round_down(
     problem: Problem, model: _Model, u: IntArray, group: IntArray, n_groups: int, x: FloatArray
 ) -> FloatArray:
@@ -401,6 +277,114 @@ def _round_down(
     floor = problem.zone_floor[model.slack_zone] / WAN
     out[n + pairs :] = np.clip(floor - per_zone[model.slack_zone], 0.0, floor)
     return out
+
+
+def _least(problem: Problem, u: IntArray) -> FloatArray:
+    """Per need, the least share funded when it is funded at all, rounded up to whole yuan."""
+    share = min(problem.min_share, 1.0)
+    least = np.ceil(u * share / 100 - 1e-9) * 100 / np.maximum(u, 1)
+    return np.minimum(least, 1.0)
+
+
+def _dive(
+    problem: Problem, model: _Model, u: IntArray, h: highspy.Highs, deadline: float, hold: float
+) -> tuple[FloatArray | None, int]:
+    """A point of the integer programme from the LP relaxation solved in `h`, and the rounds it
+    took (None when the time ran out first). The LP funds some needs below their least share
+    (where an enterprise's cap binds, the LP fills it with a sliver of another need); each
+    round settles them: a need is held at its least share or more (lower bound) if the LP
+    funds at least `hold` of that share and its enterprise's held needs fit the cap, else held
+    at nothing, and the LP is solved again from its last basis. Settled needs stay settled, so
+    the rounds end, and the last LP's point has no need below its least share. With one weight
+    per enterprise (its points) the LP is highly degenerate — which of a capped firm's needs
+    takes the money changes nothing — and holding the slivers costs nothing or little: on the
+    benchmark the point reaches the LP bound."""
+    n = model.n
+    least = _least(problem, u)
+    lower = np.zeros(n)
+    upper = np.ones(n)
+    cap = float(problem.enterprise_cap) if problem.enterprise_cap > 0 else math.inf
+    _ids, ent = np.unique(problem.enterprise, return_inverse=True)
+    for rounds in range(DIVE_ROUNDS + 1):
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None, rounds
+        x = np.asarray(h.getSolution().col_value, dtype=np.float64)
+        share = x[:n]
+        low = np.flatnonzero((share > 1e-7) & (share < least - 1e-7) & (upper > 0))
+        if low.size == 0:
+            return x, rounds
+        left = deadline - time.perf_counter()
+        if left <= 0 or rounds == DIVE_ROUNDS:
+            return None, rounds
+        held = np.bincount(ent, weights=lower * u, minlength=_ids.size)
+        order = low[np.argsort(-share[low] / least[low], kind="stable")]
+        on: list[int] = []
+        for i in order.tolist():  # the needs the LP funds most first
+            need = least[i] * u[i]
+            if share[i] >= hold * least[i] and held[ent[i]] + need <= cap:
+                held[ent[i]] += need
+                on.append(i)
+        on_ = np.array(on, dtype=np.int64)
+        off = np.setdiff1d(low, on_)
+        lower[on_] = least[on_]
+        upper[off] = 0.0
+        h.setOptionValue("time_limit", float(left))
+        _bounds(h, low, lower, upper)
+        h.run()
+        if on_.size and h.getModelStatus() == highspy.HighsModelStatus.kInfeasible:
+            lower[on_] = 0.0  # holding them all does not fit: leave them out instead
+            upper[on_] = 0.0
+            _bounds(h, on_, lower, upper)
+            h.run()
+    return None, DIVE_ROUNDS
+
+
+def _dives(
+    problem: Problem,
+    model: _Model,
+    u: IntArray,
+    group: IntArray,
+    n_groups: int,
+    h: highspy.Highs,
+    lp_bound: float,
+    started: float,
+) -> tuple[FloatArray | None, float, list[int]]:
+    """The best point of the dives of `DIVE_HOLD` (each from the LP's basis, its shares turned
+    into whole fen and topped up by `_repair`), trying them in turn until one is within the
+    gap; its objective; the rounds each dive took."""
+    n = model.n
+    basis = h.getBasis()
+    everything = np.arange(n, dtype=np.int64)
+    best: FloatArray | None = None
+    found = -math.inf
+    rounds: list[int] = []
+    for k, hold in enumerate(DIVE_HOLD):
+        if k:  # back to the relaxation and its basis
+            _bounds(h, everything, np.zeros(n), np.ones(n))
+            h.setBasis(basis)
+            h.run()
+        x, taken = _dive(problem, model, u, h, started + problem.time_limit * 0.75, hold)
+        rounds.append(taken)
+        if x is None:
+            break
+        x = _repair(problem, model, u, group, n_groups,
+                    _round_down(problem, model, u, group, n_groups, x))  # fmt: skip
+        value = float(model.cost @ x)
+        if value > found:
+            best, found = x, value
+        if _gap(lp_bound, found) <= problem.mip_gap:
+            break
+    return best, found, rounds
+
+
+def _bounds(h: highspy.Highs, cols: IntArray, lower: FloatArray, upper: FloatArray) -> None:
+    index = cols.astype(HIGHS_INT)
+    h.changeColsBounds(int(index.size), index, lower[cols], upper[cols])
+
+
+def _gap(bound: float, found: float) -> float:
+    """Relative gap as HiGHS reports it: (bound - found) / |found|."""
+    return max(bound - found, 0.0) / max(abs(found), 1e-9)
 
 
 def _label(problem: Problem, kind: str, key: int) -> str:
@@ -440,151 +424,17 @@ def _binding(problem: Problem, model: _Model, h: highspy.Highs) -> list[Binding]
     return out
 
 
-def _to_fen(targets: FloatArray, caps: IntArray, pair_c: IntArray, pair_g: IntArray,
-            totals: IntArray) -> IntArray:  # fmt: skip
-    """Whole fen per (commitment, group) pair summing exactly to each group's funded total and
-    staying within each commitment's capacity."""
-    t = np.clip(np.floor(targets * WAN + 1e-6).astype(np.int64), 0, None)
-    t = np.minimum(t, caps[pair_c])
-    n_groups = totals.size
-    sent = np.bincount(pair_g, weights=t, minlength=n_groups).astype(np.int64)
-    short = totals - sent
-    if not short.any():
-        return t
-    used = np.bincount(pair_c, weights=t, minlength=caps.size).astype(np.int64)
-    for g in np.flatnonzero(short):  # a few fen per group left by rounding
-        need = int(short[g])
-        for p in np.flatnonzero(pair_g == g):
-            c = int(pair_c[p])
-            step = min(need, int(caps[c] - used[c])) if need > 0 else -min(-need, int(t[p]))
-            t[p] += step
-            used[c] += step
-            need -= step
-            if need == 0:
-                break
-        if need:
-            raise RuntimeError(f"group {g}: {need} fen could not be placed (solver tolerance)")
-    return t
-
-
-def _split(
-    funded_fen: IntArray,
-    group: IntArray,
-    pair_c: IntArray,
-    pair_g: IntArray,
-    t: IntArray,
-) -> tuple[IntArray, IntArray, IntArray]:
-    """Pieces (need, commitment, fen): each group's funded needs, in order, filled from its
-    commitments' amounts, by cumulative sums over all groups at once."""
-    needs = np.flatnonzero(funded_fen > 0)
-    needs = needs[np.lexsort((needs, group[needs]))]
-    pairs = np.flatnonzero(t > 0)
-    pairs = pairs[np.lexsort((pair_c[pairs], pair_g[pairs]))]
-    need_end = np.cumsum(funded_fen[needs])
-    pair_end = np.cumsum(t[pairs])
-    if need_end.size == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, empty
-    points = np.union1d(need_end, pair_end)
-    lengths = np.diff(np.concatenate([[0], points]))
-    keep = lengths > 0
-    points, lengths = points[keep], lengths[keep]
-    which_need = needs[np.searchsorted(need_end, points, side="left")]
-    which_pair = pairs[np.searchsorted(pair_end, points, side="left")]
-    return which_need, pair_c[which_pair], lengths.astype(np.int64)
-
-
-@dataclass
-class _State:
-    """What is left while needs are added one by one."""
-
-    field_left: IntArray
-    zone_left: IntArray
-    cap_left: IntArray  # per commitment
-    ent_used: dict[int, int]
-    sent: IntArray  # fen per commitment × group
-
-
-def _state(problem: Problem, n_groups: int) -> _State:
-    big = np.iinfo(np.int64).max
-    return _State(
-        field_left=np.where(problem.field_max >= 0, problem.field_max, big).astype(np.int64),
-        zone_left=np.where(problem.zone_max >= 0, problem.zone_max, big).astype(np.int64),
-        cap_left=problem.capacity.astype(np.int64).copy(),
-        ent_used={},
-        sent=np.zeros((problem.capacity.size, n_groups), dtype=np.int64),
-    )
-
-
-def _greedy(
-    problem: Problem,
-    u: IntArray,
-    group: IntArray,
-    order: IntArray,
-    state: _State,
-    funded: IntArray,
-) -> None:
-    """Fund the needs of `order` in turn where every quota, the enterprise's cap and some
-    commitments covering the need (field- and zone-specific ones first) still have room.
-    Sequential by definition: one step per need (first-come-first-served, and the repair of
-    the LP's rounding)."""
-    cf, cz = problem.commitment_field, problem.commitment_zone
-    specific = (cf >= 0).astype(np.int64) + (cz >= 0).astype(np.int64)
-    cap = int(problem.enterprise_cap)
-    covers_of: dict[int, IntArray] = {}
-    least = np.ceil(u * min(problem.min_share, 1.0)).astype(np.int64)
-    for i in order:
-        f, z, g = int(problem.need_field[i]), int(problem.need_zone[i]), int(group[i])
-        e = int(problem.enterprise[i])
-        covers = covers_of.get(g)
-        if covers is None:
-            covers = np.flatnonzero(((cf < 0) | (cf == f)) & ((cz < 0) | (cz == z)))
-            covers = covers[np.argsort(-specific[covers], kind="stable")]
-            covers_of[g] = covers
-        room = state.cap_left[covers]
-        have = int(funded[i])
-        a = min(
-            int(u[i]) - have,
-            int(state.field_left[f]),
-            int(state.zone_left[z]),
-            int(room.sum()),
-            cap - state.ent_used.get(e, 0) if cap > 0 else int(u[i]),
-        )
-        if have + a < int(u[i]):
-            a -= (have + a) % 100  # a share is funded in whole yuan
-        if have + a < least[i] or a <= 0:
-            continue
-        take = np.minimum(room, np.maximum(a - (np.cumsum(room) - room), 0))
-        state.cap_left[covers] -= take
-        state.sent[covers, g] += take
-        state.field_left[f] -= a
-        state.zone_left[z] -= a
-        state.ent_used[e] = state.ent_used.get(e, 0) + a
-        funded[i] = have + a
-
-
-def fcfs(problem: Problem) -> tuple[IntArray, float]:
-    """First come, first served: each need in arrival order is funded if every quota, the
-    enterprise's cap and some commitment covering it still have room. Zone floors are not known
-    to it."""
-    u = fundable(problem)
-    group, gf, _gz = _groups(problem)
-    funded = np.zeros(u.size, dtype=np.int64)
-    _greedy(problem, u, group, np.arange(u.size), _state(problem, gf.size), funded)
-    return funded, float(((funded / WAN) * problem.weight).sum())
-
-
 def _repair(
     problem: Problem, model: _Model, u: IntArray, group: IntArray, n_groups: int, x: FloatArray
 ) -> FloatArray:
     """The rounded LP point with the needs it dropped (and any other) added back greedily by
     weight while commitments, quotas and caps have room."""
     n, pairs = model.n, model.pair_c.size
-    got = _fen_of_share(problem, u, x[:n])
+    got, fen_used = exact(
+        problem, u, group, n_groups, x[: model.n], x[model.n :], model.pair_c, model.pair_g
+    )
     funded = got.copy()
-    totals = np.bincount(group, weights=got, minlength=n_groups).astype(np.int64)
-    fen_used = _to_fen(x[n : n + pairs], problem.capacity, model.pair_c, model.pair_g, totals)
-    state = _state(problem, n_groups)
+    state = new_state(problem, n_groups)
     np.add.at(state.sent, (model.pair_c, model.pair_g), fen_used)
     state.cap_left -= state.sent.sum(axis=1)
     state.field_left -= np.bincount(problem.need_field, weights=got,
@@ -600,7 +450,7 @@ def _repair(
     rest = np.flatnonzero((got == 0) & (value > 0))
     rest = rest[np.argsort(-(x[rest] + 1e-3 * value[rest] / max(value.max(), 1e-9)), kind="stable")]
     rest = np.concatenate([part, rest])
-    _greedy(problem, u, group, rest, state, funded)
+    greedy(problem, u, group, rest, state, funded)
     out = x.copy()
     out[:n] = funded / np.maximum(u, 1)
     out[n : n + pairs] = state.sent[model.pair_c, model.pair_g] / WAN
@@ -642,54 +492,37 @@ def solve(problem: Problem) -> Result:
             row_fen=empty,
             unmet=unmet,
         )
-    group, gf, gz = _groups(problem)
+    group, gf, gz = groups(problem)
     model = _build(problem, u, group, gf, gz)
     lp = _solve(problem, model, integer=False, time_limit=problem.time_limit / 2)
     binding = _binding(problem, model, lp)
     lp_bound = float(lp.getInfo().objective_function_value)
     lp_x = np.asarray(lp.getSolution().col_value, dtype=np.float64)
-    x = _repair(
-        problem, model, u, group, gf.size, _round_down(problem, model, u, group, gf.size, lp_x)
-    )
-    found = float(model.cost @ x)
-    gap = (lp_bound - found) / max(abs(lp_bound), 1e-9)
+    x, found, rounds = _dives(problem, model, u, group, gf.size, lp, lp_bound, started)
+    if x is None:  # no dive ended in time: the LP's point rounded down and topped up
+        x = _repair(
+            problem, model, u, group, gf.size, _round_down(problem, model, u, group, gf.size, lp_x)
+        )
+        found = float(model.cost @ x)
+    gap = _gap(lp_bound, found)
     status = "optimal" if gap <= 1e-9 else "within_gap"
-    if gap > problem.mip_gap:
-        # LP rounding in rounds: needs the LP funds below the least share are left out and the
-        # LP solved again, so the money they held goes where it is worth most
-        out = lp_x[:n] <= 1e-6
-        for _round in range(ROUNDS):
-            share = lp_x[:n]
-            low = (share > 1e-6) & (share < problem.min_share - 1e-9)
-            if not low.any() or time.perf_counter() - started > problem.time_limit / 2:
-                break
-            out |= low
-            none = np.zeros(n, dtype=bool)
-            again = _solve(problem, model, integer=False, time_limit=problem.time_limit / 4,
-                           fixed=(none, out))  # fmt: skip
-            lp_x = np.asarray(again.getSolution().col_value, dtype=np.float64)
-            y = _repair(problem, model, u, group, gf.size,
-                        _round_down(problem, model, u, group, gf.size, lp_x))  # fmt: skip
-            if float(model.cost @ y) > found:
-                x, found = y, float(model.cost @ y)
-        gap = (lp_bound - found) / max(abs(lp_bound), 1e-9)
-        status = "within_gap" if gap > 1e-9 else "optimal"
     if gap > problem.mip_gap:
         left = max(problem.time_limit - (time.perf_counter() - started), 1.0)
         h = _solve(problem, model, integer=True, time_limit=left, start=x)
         status = STATUS.get(h.getModelStatus(), str(h.getModelStatus()))
         mip_x = np.asarray(h.getSolution().col_value, dtype=np.float64)
-        if mip_x.size == x.size and float(model.cost @ mip_x) >= found:
-            x, found = mip_x, float(model.cost @ mip_x)
+        if mip_x.size == x.size:  # in whole fen, topped up
+            mip_x = _repair(problem, model, u, group, gf.size, mip_x)
+            if float(model.cost @ mip_x) >= found:
+                x, found = mip_x, float(model.cost @ mip_x)
         info = h.getInfo()
         bound = float(info.mip_dual_bound) if math.isfinite(info.mip_dual_bound) else lp_bound
-        gap = (min(bound, lp_bound) - found) / max(abs(found), 1e-9)
-    funded_fen = _fen_of_share(problem, u, x[:n])
+        gap = _gap(min(bound, lp_bound), found)
+        if status != "optimal" and gap <= problem.mip_gap:
+            status = "within_gap"
+    funded_fen, t = exact(problem, u, group, gf.size, x[:n], x[n:], model.pair_c, model.pair_g)
     funded = funded_fen > 0
-    totals = np.bincount(group, weights=funded_fen, minlength=gf.size).astype(np.int64)
-    # the transport amounts for these needs, exact: re-solve the pairs' flows on the chosen needs
-    t = _to_fen(x[n : n + model.pair_c.size], problem.capacity, model.pair_c, model.pair_g, totals)
-    row_need, row_c, row_fen = _split(funded_fen, group, model.pair_c, model.pair_g, t)
+    row_need, row_c, row_fen = split(funded_fen, group, model.pair_c, model.pair_g, t)
     per_zone = np.bincount(problem.need_zone, weights=funded_fen, minlength=len(problem.zone_names))
     unmet = []
     for z in np.flatnonzero(problem.zone_floor > 0):
@@ -727,4 +560,5 @@ def solve(problem: Problem) -> Result:
         fcfs_seconds=time.perf_counter() - t0,
         variables=int(model.cost.size),
         constraints=int(model.lower.size),
+        dive_rounds=rounds,
     )
