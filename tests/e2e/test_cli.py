@@ -88,6 +88,13 @@ def test_demo_run_is_what_make_demo_shows(tmp_path: Path) -> None:
     assert "allocation run 1: HiGHS" in out and "first-come-first-served" in out
     for name in ("enterprises.xlsx", "indicators.csv", "年度指标-万元-GBK.csv"):
         assert (tmp_path / "out" / name).stat().st_size > 0
+    # a matchmaking meeting planned beside greedy, with what could not be placed, and an agenda
+    assert "Timetable 对接日程" in out and "Requests not placed" in out
+    assert "agenda of enterprise" in out
+    from icalendar import Calendar
+
+    (ics,) = (tmp_path / "out").glob("agenda-DEMO-MEETING-enterprise-*-zh.ics")
+    assert Calendar.from_ical(ics.read_bytes()).walk("VEVENT")
     again = _innofin(run, tmp_path / "demo.db", cwd=tmp_path)
     assert again.returncode == 4 and "Traceback" not in again.stderr  # one demo per database
 

@@ -118,6 +118,9 @@ def run(
         from innofin.matching.commands import print_demo
 
         print_demo(eng, SCALES[scale].years[-1])
+        from innofin.events.commands import print_demo as print_meeting
+
+        print_meeting(eng, out)
         credentials = _demo_credentials(eng)
     finally:
         eng.dispose()

@@ -511,3 +511,28 @@ def _amount(text: str | None) -> str | None:
 def _path(out: Path, name: str) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     return out / name
+
+
+def print_demo(eng: Any, out: Path) -> Path | None:
+    """`make demo`'s matchmaking part: a meeting in the zone with most open needs — its
+    institutions' desks, firms that asked and firms for whom the recommendations stand in —
+    planned beside greedy, announced, and one firm's agenda written (XLSX and .ics)."""
+    from innofin.cli_support import section
+    from innofin.db.engine import unit_of_work
+    from innofin.events import demo_event
+
+    section("[bold]12. Matchmaking meeting (银企对接会): requests, the timetable, an agenda")
+    with unit_of_work(eng, immediate=True) as s:
+        made = demo_event.make(s)
+        if made is None:
+            console.print("  no zone has open financing needs: no meeting to plan")
+            return None
+        event_id, firm = made
+        planned = demo_event.schedule(s, event_id)
+        view = _schedule_view(planned)
+        firm = demo_event.busiest_firm(s, planned.id) or firm
+        paths = write_agenda(s, demo_event.OP, event_id, "enterprise", firm, "zh", out)
+        paths += write_agenda(s, demo_event.OP, event_id, "enterprise", firm, "en", out)
+    print_schedule(view, unscheduled_shown=5)
+    console.print(f"  agenda of enterprise {firm}: {paths[0]} (and .ics, zh and en)")
+    return paths[0]
