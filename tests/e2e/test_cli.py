@@ -86,6 +86,9 @@ def test_demo_run_is_what_make_demo_shows(tmp_path: Path) -> None:
     # matching: a need referred, declined with a reason and re-matched; an allocation run
     assert "declines: risk" in out and "re-match" in out
     assert "allocation run 1: HiGHS" in out and "first-come-first-served" in out
+    # monitoring: institution scorecards and three scenario runs of one seed, with their band
+    assert "Institution scorecards" in out and "band 5%–95%, seed 42" in out
+    assert "run 1: baseline" in out and "run 3: quota and key list +50%" in out
     for name in ("enterprises.xlsx", "indicators.csv", "年度指标-万元-GBK.csv"):
         assert (tmp_path / "out" / name).stat().st_size > 0
     # a matchmaking meeting planned beside greedy, with what could not be placed, and an agenda

@@ -121,6 +121,9 @@ def run(
         from innofin.events.commands import print_demo as print_meeting
 
         print_meeting(eng, out)
+        from innofin.monitoring.scenario_commands import print_demo as print_scenarios
+
+        print_scenarios(eng, seed)
         credentials = _demo_credentials(eng)
     finally:
         eng.dispose()
@@ -146,6 +149,7 @@ def run(
         ("innofin lists history key-enterprises", "the versions of the key list"),
         ("innofin ledger history loan 1", "the story of a loan"),
         ("innofin match recommend 268", "products and lenders for a financing need, and why"),
+        ("innofin monitor scenario show 1 --check", "a scenario, recomputed from its seed"),
         ("innofin --help", "every command"),
     ]
     width = min(44, max(len(command) for command, _ in hints))  # as shell lines with a comment
