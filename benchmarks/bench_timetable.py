@@ -134,6 +134,19 @@ def late_changes(instance: tt.Instance, announced: tt.Schedule, seed: int) -> tt
     )
 
 
+def lost_desks(later: tt.Instance, seed: int) -> tt.Instance:
+    """Worse: besides, ten institutions bring one desk fewer and 100 enterprises cannot come to
+    one slot each — announced meetings must move or go."""
+    rng = np.random.default_rng(2000 + seed)
+    desks = later.desks.copy()
+    desks[rng.choice(np.flatnonzero(desks >= 2), size=10, replace=False)] -= 1
+    assert later.enterprise_unavailable is not None
+    away = later.enterprise_unavailable.copy()
+    who = rng.choice(ENTERPRISES, size=100, replace=False)
+    away[who, rng.integers(0, SLOTS, size=who.size)] = True
+    return dataclasses.replace(later, desks=desks, enterprise_unavailable=away)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=3, help="events (seeds) to solve")
@@ -182,6 +195,14 @@ def main() -> None:
         row["reschedule_outcomes"] = dict(Counter(again.announced_outcome))
         row["reschedule_of_lp_bound"] = again.objective / again.lp_bound
         row["reschedule_late_meetings"] = int((again.enterprise >= ENTERPRISES).sum())
+        worse = lost_desks(later, seed)
+        started = time.perf_counter()
+        moved = tt.reschedule(worse, time_limit_s=args.time_limit, seed=seed)
+        row["lost_desks_s"] = round(time.perf_counter() - started, 2)
+        row["lost_desks_outcomes"] = dict(Counter(moved.announced_outcome))
+        row["lost_desks_gap"] = moved.gap
+        row["lost_desks_status"] = moved.status
+        row["lost_desks_greedy_outcomes"] = dict(Counter(tt.greedy(worse).announced_outcome))
         rows.append(row)
         print(
             f"event {seed}: {row['requests']} requests ({row['mutual_requests']} mutual) — "
@@ -200,6 +221,11 @@ def main() -> None:
             f"  re-scheduled after late changes in {row['reschedule_s']:.1f} s: announced "
             f"{row['reschedule_outcomes']}, {row['reschedule_late_meetings']} meetings for the "
             f"late registrations, {100 * row['reschedule_of_lp_bound']:.2f} % of its bound"
+        )
+        print(
+            f"  and with 10 desks fewer and 100 enterprises away for a slot, in "
+            f"{row['lost_desks_s']:.1f} s ({moved.status}, gap {100 * moved.gap:.3f} %): "
+            f"announced {row['lost_desks_outcomes']}; greedy {row['lost_desks_greedy_outcomes']}"
         )
     median = {
         key: statistics.median(float(r[key]) for r in rows)  # type: ignore[arg-type]

@@ -18,6 +18,8 @@ from innofin.events.instance_engine import IntArray, Prepared
 
 #: CP-SAT search workers (the machine's cores are shared with the server)
 WORKERS = 2
+#: seconds kept for CP-SAT to stop and for the solution to be read back
+READ_BACK_MARGIN_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -91,8 +93,9 @@ def solve_exact(
             model.add_hint(x[k], bool(h))
     solver = cp_model.CpSolver()
     params: Any = solver.parameters
-    # the time limit counts the model's construction too
-    params.max_time_in_seconds = max(float(time_limit) - (time.perf_counter() - started), 0.1)
+    # the time limit counts the model's construction too, and keeps a margin for reading back
+    spent = time.perf_counter() - started
+    params.max_time_in_seconds = max(float(time_limit) - spent - READ_BACK_MARGIN_S, 0.1)
     params.num_workers = WORKERS
     params.random_seed = int(seed) % 2_147_483_647
     params.relative_gap_limit = 0.0
@@ -108,7 +111,8 @@ def solve_exact(
     if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         empty = np.zeros(0, dtype=np.int64)
         return Exact(empty, empty, float("inf"), status, False, version)
-    values = np.fromiter((solver.boolean_value(v) for v in x), dtype=np.bool_, count=n)
+    # the x are the model's first variables: their values in one piece from the response
+    values = np.fromiter(solver.response_proto.solution, dtype=np.int64)[:n] > 0
     return Exact(
         request[values], slot[values], float(solver.best_objective_bound), status, True, version
     )
