@@ -196,6 +196,24 @@ PAGES: list[Page] = [
         lambda w: f"/institutions/{w.ids['a']}/matches",
         allow(*OFFICERS, "bank_a", hidden=("bank_b",)),
     ),
+    # matchmaking meetings: 甲's event (zone Z1; banks A and B, firms e1 and e2 at it)
+    Page("/events", lambda w: "/events", allow(*ALL), api=lambda w: "/api/v1/events"),
+    Page(  # the notice for everyone; the timetable only on the organisers' page
+        "/events/{event_id}",
+        lambda w: f"/events/{w.ids['event']}",
+        allow(*ALL),
+        api=lambda w: f"/api/v1/events/{w.ids['event']}",
+    ),
+    Page(  # one's own agenda; an officer has none of its own
+        "/events/{event_id}/agenda",
+        lambda w: f"/events/{w.ids['event']}/agenda",
+        allow("bank_a", "bank_b", "firm", hidden=OFFICERS),
+    ),
+    Page(  # e1's agenda: e1's own and its organisers'; the banks see e1 but not its agenda
+        "/events/{event_id}/agenda",
+        lambda w: f"/events/{w.ids['event']}/agenda?party=enterprise&party_id={w.ids['e1']}",
+        allow(*OFFICERS, "firm"),
+    ),
 ]
 #: form posts, tested where their behaviour is (tests/e2e/test_pages_forms.py, and the ledger's,
 #: imports' and consents' in tests/e2e/test_pages_ledger_forms.py)

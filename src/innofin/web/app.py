@@ -44,6 +44,7 @@ def routers() -> tuple[APIRouter, ...]:
         auth,
         consents,
         enterprises,
+        events,
         home,
         imports,
         ledger,
@@ -60,6 +61,7 @@ def routers() -> tuple[APIRouter, ...]:
         imports.router,
         consents.router,
         matching.router,
+        events.router,
     )
 
 

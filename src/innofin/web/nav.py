@@ -25,6 +25,7 @@ NAV: list[NavItem] = [
     NavItem("/zone-rankings", N_("Pilot-zone ranking"), "zone_ranking:read"),
     NavItem("/ledger", N_("Ledger"), "ledger:read"),
     NavItem("/needs", N_("Financing needs"), "need:read"),
+    NavItem("/events", N_("Matchmaking meetings"), "event:read"),
     NavItem("/imports", N_("Imports"), "import:run"),
     NavItem("/consents", N_("Consents"), "consent:read"),
     NavItem("/audit", N_("Audit trail"), "audit:read"),
