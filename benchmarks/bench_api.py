@@ -125,6 +125,10 @@ class Call:
     kind: str
     path: str
     params: dict[str, str | int] | None = None
+    #: further requests sent one after the other, timed with the first as one call (what a
+    #: client reads to show one page: bench_pages compares a page with the API's reads of
+    #: the same data)
+    then: tuple[tuple[str, dict[str, str | int] | None], ...] = ()
 
 
 def descendants(root: int) -> list[int]:
@@ -222,20 +226,23 @@ async def fire(
     due: float,
     kind: Kind | None,
 ) -> float:
-    """Send one request and read its whole body; record its latency from `due` (its scheduled
-    time). Returns the lag. Errors: `HTTP <status>` for a non-2xx answer (redirects are not
-    followed), `timeout (<class>)` for the session's timeout (`TimeoutError`) and aiohttp's own
-    timeouts (ConnectionTimeoutError, SocketTimeoutError…), else the exception's class
-    (connection errors: ClientConnectorError, ServerDisconnectedError, ClientOSError…)."""
+    """Send one request (then the call's `then` requests, one after the other) and read each whole
+    body; record the latency from `due` (its scheduled time) to the last answer. Returns the
+    lag. Errors: `HTTP <status>` for a non-2xx answer (redirects are not followed), `timeout
+    (<class>)` for the session's timeout (`TimeoutError`) and aiohttp's own timeouts
+    (ConnectionTimeoutError, SocketTimeoutError…), else the exception's class (connection
+    errors: ClientConnectorError, ServerDisconnectedError, ClientOSError…)."""
     lag = time.perf_counter() - due
     error = None
     try:
-        async with client.get(
-            call.path, params=call.params, headers=headers, allow_redirects=False
-        ) as response:
-            await response.read()
-            if not 200 <= response.status < 300:
-                error = f"HTTP {response.status}"
+        for path, params in ((call.path, call.params), *call.then):
+            async with client.get(
+                path, params=params, headers=headers, allow_redirects=False
+            ) as response:
+                await response.read()
+                if not 200 <= response.status < 300:
+                    error = f"HTTP {response.status}"
+                    break
     except TimeoutError as exc:  # before the connection errors: ServerTimeoutError is both
         error = f"timeout ({type(exc).__name__})"
     except Exception as exc:  # a benchmark records failures, whatever they are

@@ -5,24 +5,29 @@ the same open-loop load, on the same data, in the same run.
         [--rate 100] [--seconds 60] [--workers 2] [--rounds 1]           (or: make bench-pages)
 
 For each backend: builds the demo (`innofin demo generate --scale medium --seed 42`) into a
-fresh database, starts `innofin serve` (the API and the pages in one server) and signs in as
-`demo.admin` once: the API's token serves both, as a bearer header for the API and as the
-session cookie for the pages (the pages' sign-in sets the same token). Then, per round, two
-phases of `--seconds` at `--rate` requests per second (after `--warmup` uncounted seconds),
-the API's first and the pages' second:
+fresh database, scores its last two years (`innofin score run`, so that profiles show points,
+their breakdown, peers and improvements, as after `make demo`), starts `innofin serve` (the API
+and the pages in one server) and signs in as `demo.admin` once: the API's token serves both, as
+a bearer header for the API and as the session cookie for the pages (the pages' sign-in sets the
+same token). Then, per round, two phases of `--seconds` at `--rate` requests per second (after
+`--warmup` uncounted seconds), the API's first and the pages' second:
 
   api    half `GET /api/v1/enterprises?limit=50&offset=…&sort=name` (a quarter with `zone_id`),
-         half `GET /api/v1/enterprises/{id}`
-  pages  the same requests as pages: `GET /enterprises?page=…` (a quarter with `zone=…`) and
+         half the API's reads of what a profile shows, one after the other, timed as one call:
+         `GET /api/v1/enterprises/{id}`, `…/{id}/certifications`, `…/{id}/reports` and
+         `…/{id}/score?year=…` (the points explained: breakdown, peers, improvements)
+  pages  the same data as pages: `GET /enterprises?page=…` (a quarter with `zone=…`) and
          `GET /enterprises/{id}` (the profile: registry record, reports, certifications, points
          breakdown with improvements, history, list memberships)
 
-The list requests of both phases ask for the same 50 rows in the same order; detail and profile
-requests the same enterprise ids (one seeded sequence). The load generator, its measurement (from
-each request's scheduled time, over all requests, errors included) and the CPU meter are
-bench_api's (`benchmarks/bench_api.py`). Prints p50/p90/p99 and errors per phase and kind, and
-the pages' p99 over the API's p99 for the same kind; the goal is a ratio <= 2 and no errors.
-Writes benchmarks/out/bench_pages.json. Not part of the test suite.
+The list requests of both phases ask for the same 50 rows in the same order; profile reads the
+same enterprise ids (one seeded sequence). The profile page also shows the history of points and
+list memberships, which have no API read of their own (so the API side reads a little less). The
+load generator, its measurement (from each request's scheduled time to its last answer, over all
+requests, errors included) and the CPU meter are bench_api's (`benchmarks/bench_api.py`). Prints
+p50/p90/p99 and errors per phase and kind, and the pages' p99 over the API's p99 for the same
+kind; the goal is a ratio <= 2 and no errors. Writes benchmarks/out/bench_pages.json. Not part
+of the test suite.
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ from bench_api import (
     serving,
     wait_ready,
 )
+from innofin.demo.scales import SCALES
 from machine import database, machine_ticks, plain, src_state
 
 GOAL_RATIO = 2.0
@@ -68,7 +74,7 @@ ZONE_FILTER_PAGES = 4
 OUT = Path(__file__).resolve().parent / "out" / "bench_pages.json"
 
 
-def plans(rng: random.Random, total: int, ids: Any, zones: list[int], count: int) -> Any:
+def plans(rng: random.Random, total: int, ids: Any, zones: list[int], count: int, year: int) -> Any:
     """The same requests twice: as API calls and as page visits."""
     api, pages = [], []
     for _ in range(count):
@@ -86,7 +92,10 @@ def plans(rng: random.Random, total: int, ids: Any, zones: list[int], count: int
             pages.append(Call("list", "/enterprises", shown))
         else:
             one = rng.choice(ids)
-            api.append(Call("detail", f"/api/v1/enterprises/{one}"))
+            base = f"/api/v1/enterprises/{one}"
+            then = ((f"{base}/certifications", None), (f"{base}/reports", None))
+            score = (f"{base}/score", {"year": year})
+            api.append(Call("detail", base, None, (*then, score)))
             pages.append(Call("detail", f"/enterprises/{one}"))
     return api, pages
 
@@ -114,7 +123,7 @@ async def measure(
         for round_no in range(1, args.rounds + 1):
             api, pages = plans(
                 rng, scope.total, scope.detail_ids, scope.zone_ids,
-                warm + round(args.rate * args.seconds),
+                warm + round(args.rate * args.seconds), SCALES[args.scale].years[-1],
             )  # fmt: skip
             for name, calls, headers in (("api", api, bearer), ("pages", pages, cookie)):
                 kinds, usage = await open_loop(client, calls, headers, args.rate, warm, meter)
@@ -153,7 +162,7 @@ def rows_of(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 {
                     "backend": run["backend"],
                     "round": round_no,
-                    "kind": "list" if kind == "list" else "detail/profile",
+                    "kind": "list" if kind == "list" else "profile",
                     "api": api,
                     "pages": s,
                     "p99_ratio": ratio,
@@ -191,6 +200,8 @@ def bench_backend(backend: str, args: argparse.Namespace, tmp: Path) -> dict[str
         started = time.perf_counter()
         run_cli(env, "demo", "generate", "--scale", args.scale, "--seed", str(args.seed))
         build = time.perf_counter() - started
+        for year in SCALES[args.scale].years[-2:]:
+            run_cli(env, "score", "run", "--year", str(year), "--top", "0")
         run_cli(env, "user", "passwd", USER, "--password-stdin", stdin=USER_PASSWORD + "\n")
         info = database_info(backend, url, args.pg_url)
         print(f"  built in {build:.1f} s ({info['bytes'] / 1024**2:,.0f} MiB)", flush=True)

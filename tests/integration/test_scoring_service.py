@@ -17,7 +17,7 @@ from innofin.demo.engine import Scale
 from innofin.kernel.errors import Infeasible, InvalidInput, NotFound
 from innofin.kernel.yamlfile import YamlError
 from innofin.registry.models import Enterprise, IndicatorReport
-from innofin.scoring import lists, pilot, service
+from innofin.scoring import explaining, lists, pilot, service
 from innofin.scoring.models import KeyList, ScoreResult, ScoreRun
 
 TINY = Scale("tiny", zones=6, enterprises=400, institutions=8, products=8)
@@ -84,7 +84,7 @@ def test_changed_input_changes_the_fingerprint_and_the_change_is_reported(world:
     after = service.run(world, "default", 2024, ACTOR)
     assert after.input_fingerprint != before.input_fingerprint
     with unit_of_work(world) as s:
-        x = service.explain(s, target, 2024, "default")
+        x = explaining.explain(s, target, 2024, "default")
     assert x.run_id == after.run_id
     assert "debt_ratio" in dict(x.missing_cost)  # missing data that cost points
     assert x.previous_points is not None
@@ -94,7 +94,7 @@ def test_explain_adds_up_and_proposes_the_best_improvements(world: Engine) -> No
     run = service.run(world, "default", 2024, ACTOR)
     with unit_of_work(world) as s:
         for entry in run.top[:3]:
-            x = service.explain(s, entry.enterprise_id, 2024, None)
+            x = explaining.explain(s, entry.enterprise_id, 2024, None)
             assert sum(x.groups.values()) == pytest.approx(x.points)
             core = sum(i.contribution for i in x.items if i.group_kind == "core")
             assert core == pytest.approx(
@@ -107,9 +107,9 @@ def test_explain_adds_up_and_proposes_the_best_improvements(world: Engine) -> No
             assert gains == sorted(gains, reverse=True) and all(g > 0 for g in gains)
             assert x.ranks["national"] >= 1
         with pytest.raises(NotFound):
-            service.explain(s, 10**6, 2024, None)
+            explaining.explain(s, 10**6, 2024, None)
         with pytest.raises(NotFound):
-            service.explain(s, run.top[0].enterprise_id, 2031, None)
+            explaining.explain(s, run.top[0].enterprise_id, 2031, None)
 
 
 def test_the_reference_is_stored_once_unless_replaced(world: Engine) -> None:

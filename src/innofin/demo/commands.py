@@ -226,7 +226,7 @@ def _points_lists_and_zones(eng: Engine, scale: Scale, out: Path) -> int:
     returns the id of the enterprise with the most points."""
     from innofin.audit.recorder import Actor
     from innofin.db.engine import unit_of_work
-    from innofin.scoring import lists, pilot
+    from innofin.scoring import explaining, lists, pilot
     from innofin.scoring import service as scoring
 
     actor = Actor.cli("demo")
@@ -242,7 +242,7 @@ def _points_lists_and_zones(eng: Engine, scale: Scale, out: Path) -> int:
     )
     with unit_of_work(eng) as session:
         scoring_cli.print_explanation(
-            scoring.explain(session, run.top[0].enterprise_id, last, "default"), "zh"
+            explaining.explain(session, run.top[0].enterprise_id, last, "default"), "zh"
         )
     section(f"[bold]6. Key-enterprise list {last} (integer program, HiGHS)")
     count = min(1000, max(10, scale.enterprises // 30))

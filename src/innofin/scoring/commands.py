@@ -20,7 +20,7 @@ from innofin.kernel.money import column_unit, format_amount, format_number
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from innofin.scoring import lists, pilot, service
+    from innofin.scoring import explaining, lists, pilot, service
 
 score_app = typer.Typer(
     help="Innovation points (创新积分): systems, runs, explanations.", no_args_is_help=True
@@ -151,14 +151,14 @@ def explain(
     """Why an enterprise has its points: the breakdown, peer groups, missing data that cost
     points, and the three improvements that would add the most."""
     from innofin.db.engine import unit_of_work
-    from innofin.scoring import service
+    from innofin.scoring import explaining
 
     if lang not in ("zh", "en"):
         raise InvalidInput(f"--lang must be zh or en, not {lang!r}", field="lang")
     eng = engine()
     try:
         with unit_of_work(eng) as session:
-            x = service.explain(session, enterprise_id, year, system)
+            x = explaining.explain(session, enterprise_id, year, system)
     finally:
         eng.dispose()
     if as_json:
@@ -179,7 +179,7 @@ EXPLAIN_HEADERS = {
 }
 
 
-def print_explanation(x: service.Explanation, lang: str = "zh") -> None:
+def print_explanation(x: explaining.Explanation, lang: str = "zh") -> None:
     zh = lang == "zh"
     change = "" if x.previous_points is None else f" ({x.points - x.previous_points:+,.1f})"
     console.print(

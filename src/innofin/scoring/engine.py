@@ -476,24 +476,40 @@ def what_if(
     step: float,
 ) -> float:
     """Points one enterprise would gain if indicator `ind_index`'s value rose by `step`, its
-    peers unchanged. `peers_raw` are the raw values of its peer group (itself at `row`)."""
+    peers unchanged. `peers_raw` are the raw values of its peer group (itself at `row`).
+
+    Only the row's new score is needed: a percentile is counted directly (peers below and
+    equal, as `group_percentile` scores it), and the other methods, which score each value on
+    its own, score the one value — the same figures as normalising the whole group, without
+    sorting it."""
     ind = system.indicators[ind_index]
     spec = ind.alternatives[0].normalise
-    values = peers_raw.copy()
-    if np.isnan(values[row]):
-        values[row] = 0.0
-    values[row] = values[row] + step
-    codes = np.zeros(values.shape[0], dtype=np.int64)
-    kw: dict[str, F64] = {}
-    if reference is not None:
-        r, m, s = reference
-        kw = {
-            "reference": np.full(values.shape, r),
-            "mean": np.full(values.shape, m),
-            "sd": np.full(values.shape, s),
-        }
-    new = normalise(
-        spec, values, higher=ind.spec.direction == "higher", codes=codes, n_groups=1, **kw
-    )[row]
+    value = peers_raw[row]
+    value = (0.0 if np.isnan(value) else float(value)) + step
+    higher = ind.spec.direction == "higher"
+    new: float
+    if spec.method == "percentile":
+        new = _percentile_at(peers_raw, row, value, higher)
+    else:
+        kw: dict[str, F64] = {}
+        if reference is not None:
+            r, m, s = reference
+            kw = {"reference": np.array([r]), "mean": np.array([m]), "sd": np.array([s])}
+        codes = np.zeros(1, dtype=np.int64)
+        one = np.array([value])
+        new = float(normalise(spec, one, higher=higher, codes=codes, n_groups=1, **kw)[0])
     sign = -1.0 if ind.group.kind == "negative" else 1.0
     return float((np.nan_to_num(new) - current) * system.weights[ind_index, stage] * sign)
+
+
+def _percentile_at(values: F64, row: int, value: float, higher: bool) -> float:
+    """The percentile score `group_percentile` gives `values` with `values[row]` set to `value`,
+    at `row`: (below + (equal + 1) / 2) / count over the present values, ties exact."""
+    v = values if higher else -values
+    x = value if higher else -value
+    others = np.delete(v, row)
+    below = int(np.count_nonzero(others < x))
+    equal = int(np.count_nonzero(others == x)) + 1
+    count = int(np.count_nonzero(~np.isnan(others))) + 1
+    # as group_percentile: twice the score in integers, halved, then over the count
+    return float(2 * below + equal + 1) * 0.5 / float(count)

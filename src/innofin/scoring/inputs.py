@@ -49,7 +49,9 @@ def _aligned(
     out = np.full((ids.shape[0], width), np.nan)
     if not rows or ids.shape[0] == 0:
         return out
-    arr = np.array(rows, dtype=np.float64)
+    # plain tuples: NumPy probes each SQLAlchemy Row for the array protocol, which costs a
+    # failed key lookup (an exception) per row and attribute — 10× the conversion itself
+    arr = np.array([tuple(r) for r in rows], dtype=np.float64)
     pos = np.searchsorted(ids, arr[:, 0].astype(np.int64))
     ok = (pos < ids.shape[0]) & (ids[np.minimum(pos, ids.shape[0] - 1)] == arr[:, 0])
     out[pos[ok]] = arr[ok, 1:]

@@ -10,7 +10,7 @@ from innofin.db.queries import visible
 from innofin.kernel.errors import NotFound
 from innofin.kernel.principal import Principal
 from innofin.registry.models import Enterprise, Zone
-from innofin.scoring import lists, service
+from innofin.scoring import explaining, lists
 from innofin.scoring.models import KeyListEntry, ZoneRanking
 from innofin.scoring.schemas import (
     ImprovementOut,
@@ -32,7 +32,7 @@ def score(
         )
         is not None
     )
-    x = service.explain(session, enterprise_id, year, system)
+    x = explaining.explain(session, enterprise_id, year, system)
     out = ScoreOut(
         enterprise_id=x.enterprise_id,
         name=x.name,

@@ -23,7 +23,6 @@ from innofin.audit.recorder import Actor, record
 from innofin.db.engine import unit_of_work
 from innofin.db.frames import FrameWriter
 from innofin.kernel.errors import InvalidInput, NotFound
-from innofin.kernel.indicators import MONEY_FIELDS
 from innofin.registry.models import CertificationKindRef, Enterprise, Zone
 from innofin.scoring import engine
 from innofin.scoring.inputs import load_input
@@ -59,7 +58,7 @@ def _system_id(session: Session, system: System) -> int:
     return rec.id
 
 
-def _stored_reference(
+def stored_reference(
     session: Session, system: System, system_id: int, year: int
 ) -> engine.ReferenceTable | None:
     rows = (
@@ -145,7 +144,7 @@ def compute_reference(
     with unit_of_work(eng, immediate=True, actor=actor) as session:
         system = system_for(session, system_name)
         sid = _system_id(session, system)
-        existing = _stored_reference(session, system, sid, year)
+        existing = stored_reference(session, system, sid, year)
         if existing is not None and not replace:
             raise InvalidInput(
                 f"reference values for {system.id} {year} exist already (use --replace)",
@@ -261,7 +260,7 @@ def run(
             raise InvalidInput(f"no indicator reports for {year}", field="year")
         seconds["load"] = time.perf_counter() - t0
         t = time.perf_counter()
-        ref = _stored_reference(session, system, sid, year)
+        ref = stored_reference(session, system, sid, year)
         computed = ref is None
         step("reference")
         if ref is None:
@@ -281,7 +280,7 @@ def run(
                 )
             ).all()
             if rows:
-                arr = np.array(rows, dtype=np.float64)
+                arr = np.array([tuple(r) for r in rows], dtype=np.float64)
                 pos = np.searchsorted(data.enterprise_id, arr[:, 0].astype(np.int64))
                 ok = (pos < data.n) & (data.enterprise_id[np.minimum(pos, data.n - 1)] == arr[:, 0])
                 prev_points[pos[ok]] = arr[ok, 1]
@@ -442,157 +441,3 @@ def _top(session: Session, run_id: int, n: int) -> list[TopEntry]:
         TopEntry(e, name, zone, pts, None if prev is None else pts - prev)
         for e, name, zone, pts, prev in rows
     ]
-
-
-@dataclass(frozen=True)
-class ItemView:
-    indicator: str
-    name_zh: str
-    name_en: str
-    group: str
-    group_kind: str
-    raw: float | None
-    normalised: float
-    weight: float
-    contribution: float
-    missing: bool
-    peer: str
-    #: "yuan" when the raw value is an amount of money (the indicator is one money field)
-    unit: str | None = None
-
-
-@dataclass(frozen=True)
-class Improvement:
-    indicator: str
-    name_zh: str
-    name_en: str
-    step: float
-    label_zh: str
-    label_en: str
-    gain: float
-
-
-@dataclass(frozen=True)
-class Explanation:
-    enterprise_id: int
-    name: str
-    year: int
-    system: str
-    run_id: int
-    stage: str
-    points: float
-    previous_points: float | None
-    ranks: dict[str, int]
-    percentile: float
-    verdict: str | None
-    groups: dict[str, float]
-    items: list[ItemView]
-    #: missing data that cost points: (indicator, points it could have given at most)
-    missing_cost: list[tuple[str, float]]
-    improvements: list[Improvement]
-
-
-def explain(
-    session: Session, enterprise_id: int, year: int, system_code: str | None = None
-) -> Explanation:
-    """The breakdown of one enterprise's points in the latest run, its peer groups, the missing
-    data that cost it points, and the three indicators whose improvement would add the most."""
-    run_row = latest_run(session, year, system_code)
-    rec = session.get(ScoreSystemRecord, run_row.system_id)
-    assert rec is not None
-    result = session.get(ScoreResult, (run_row.id, enterprise_id))
-    ent = session.get(Enterprise, enterprise_id)
-    if result is None or ent is None:
-        raise NotFound(f"enterprise {enterprise_id} is not in scoring run {run_row.id} ({year})")
-    system = system_for(session, rec.code)
-    if system.sha256 != rec.sha256:
-        # the shipped file changed since the run: explain with the system as it was run
-        from innofin.kernel.yamlfile import YamlDocument
-        from innofin.scoring.system import compile_system
-
-        system = compile_system(YamlDocument(f"run {run_row.id}", rec.document, {}))
-    k, g = len(system.indicators), len(system.groups)
-    raw, norm, _alt, group_points = unpack_detail(result.detail, k, g)
-    stage = system.stages.index(result.stage)
-    data = load_input(session.connection(), system, year)
-    row = int(np.searchsorted(data.enterprise_id, enterprise_id))
-    if row >= data.n or data.enterprise_id[row] != enterprise_id:
-        raise NotFound(f"enterprise {enterprise_id} has no indicator report for {year}")
-    env = engine.evaluate(system, data)
-    ref = _stored_reference(session, system, run_row.system_id, run_row.reference_year)
-    items: list[ItemView] = []
-    missing_cost: list[tuple[str, float]] = []
-    improvements: list[Improvement] = []
-    for i, ind in enumerate(system.indicators):
-        sign = -1.0 if ind.group.kind == "negative" else 1.0
-        weight = float(system.weights[i, stage])
-        contribution = float(norm[i]) * weight * sign
-        peer_keys = list(ind.spec.peer)
-        items.append(
-            ItemView(
-                ind.id,
-                ind.spec.names.zh,
-                ind.spec.names.en,
-                ind.group.id,
-                ind.group.kind,
-                None if np.isnan(raw[i]) else float(raw[i]),
-                float(norm[i]),
-                weight,
-                contribution,
-                bool(np.isnan(raw[i])),
-                data.peer_label(peer_keys, row),
-                "yuan" if (ind.spec.expr or "").strip() in MONEY_FIELDS else None,
-            )
-        )
-        if np.isnan(raw[i]) and ind.group.kind != "negative" and weight > 0:
-            missing_cost.append((ind.id, weight * (1.0 - float(norm[i]))))
-        if ind.spec.step is None or ind.group.kind == "negative" or ind.spec.best_of:
-            continue
-        codes, _size = data.peer_codes(peer_keys)
-        peers = np.flatnonzero(codes == codes[row])
-        peers_raw = env[f"{ind.id}#0"][peers]
-        at = int(np.searchsorted(peers, row))
-        reference = None
-        if ind.alternatives[0].normalise.uses_table and ref is not None:
-            r, m, s = engine.reference_rows(system, data.take(np.array([row])), ref, (ind.id, 0))
-            reference = (float(r[0]), float(m[0]), float(s[0]))
-        gain = engine.what_if(
-            system, i, at, peers_raw, stage, float(norm[i]), reference, ind.spec.step
-        )
-        if gain > 1e-9:
-            label = ind.spec.step_label
-            improvements.append(
-                Improvement(
-                    ind.id,
-                    ind.spec.names.zh,
-                    ind.spec.names.en,
-                    ind.spec.step,
-                    label.zh if label else f"+{ind.spec.step:g}",
-                    label.en if label else f"+{ind.spec.step:g}",
-                    gain,
-                )
-            )
-    improvements.sort(key=lambda x: (-x.gain, x.indicator))
-    missing_cost.sort(key=lambda x: (-x[1], x[0]))
-    return Explanation(
-        enterprise_id,
-        ent.name,
-        year,
-        system.id,
-        run_row.id,
-        result.stage,
-        result.points,
-        result.previous_points,
-        {
-            "national": result.rank_national,
-            "zone": result.rank_zone,
-            "field": result.rank_field,
-            "stage": result.rank_stage,
-        },
-        result.percentile,
-        result.verdict,
-        {gid: float(group_points[j]) for j, gid in enumerate(g.id for g in system.groups)},
-        items,
-        [m for m in missing_cost if m[1] > 0],
-        improvements[:3],
-    )

@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlencode
 
@@ -71,6 +72,20 @@ class Names:
     fields: dict[str, str]
     stages: dict[str, str]
     certs: dict[str, str]
+
+    @cached_property
+    def options(self) -> dict[str, list[tuple[str, str]]]:
+        """The list's filter options as (value, text) strings, made once per cached `Names`
+        (the zone filter alone has an option per zone)."""
+        return {
+            name: [(str(code), text) for code, text in names.items()]
+            for name, names in (
+                ("zone", self.zones),
+                ("field", self.fields),
+                ("stage", self.stages),
+                ("cert", self.certs),
+            )
+        }
 
 
 def _names(s: Session, lang: str) -> Names:
@@ -258,13 +273,25 @@ def enterprise_list(
             )
     chosen = {"q": q, "zone": zone, "field": field, "stage": stage, "cert": cert, "band": band}
     pages = max(1, -(-total // PAGE_SIZE))
+    # the rows as the table shows them, names looked up here (a template's lookups cost more)
+    table = [
+        (
+            e.id,
+            e.name,
+            e.identifier,
+            ref.zones.get(e.zone_id, ""),
+            ref.fields.get(e.tech_field, ""),
+            ref.stages.get(e.growth_stage, ""),
+            [ref.certs.get(c, c) for c in certs.get(e.id, [])],
+            points.get(e.id),
+        )
+        for e in rows
+    ]
     context = {
-        "rows": rows,
+        "table": table,
         "total": total,
         "number": min(number, pages),
         "pages": pages,
-        "certs": certs,
-        "points": points,
         "run": run[0] if run else None,
         "ref": ref,
         "bands": band_options,
