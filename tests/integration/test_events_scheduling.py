@@ -10,10 +10,11 @@ import datetime as dt
 from collections import Counter
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import Engine, select
 
 import factories
-from events_world import BOOKING, build, firm_user
+from events_world import BOOKING, build, event_body, firm_user
 from innofin.db import unit_of_work
 from innofin.events import requests, scheduling, service
 from innofin.events.models import (
@@ -170,3 +171,34 @@ def test_recommendations_stand_in_for_a_firm_that_asked_for_nobody(engine: Engin
         schedule_id = sched.id
     meetings = check(engine, schedule_id)
     assert {m.enterprise_id for m in meetings} >= {w.ids["f1"], w.ids["f2"]}
+
+
+def test_a_many_to_one_session_seats_several_institutions_with_one_firm(engine: Engine) -> None:
+    w = build(engine, firms=1)
+    with unit_of_work(engine) as s:
+        body = event_body(
+            "EV-M2O",
+            zone_id=w.ids["z1"],
+            sessions=[{"starts": "10:00", "slots": 1, "kind": "many_to_one", "group_size": 2}],
+        )
+        ev = service.create_event(s, OP, body, at=BOOKING)
+        assert service.sessions(s, ev.id)[0].group_size == 2
+        for bank in ("A", "B"):
+            service.add_institution(s, OP, ev.id, w.ids[bank], 1)
+        service.register_enterprise(s, OP, ev.id, w.ids["f1"])
+        f1 = w.ids["f1"]
+        requests.set_preferences(s, OP, ev.id, "enterprise", f1, [w.ids["A"], w.ids["B"]])
+        sched = scheduling.plan(s, OP, ev.id, time_limit_s=5)
+        meetings = s.scalars(select(Meeting).where(Meeting.schedule_id == sched.id)).all()
+        # one slot, one firm: both institutions at its table at once
+        assert sorted((m.institution_id, m.slot) for m in meetings) == [
+            (w.ids["A"], 0),
+            (w.ids["B"], 0),
+        ]
+
+
+def test_a_one_to_one_session_has_no_group() -> None:
+    with pytest.raises(ValueError, match="group size of 1"):
+        event_body(sessions=[{"starts": "10:00", "slots": 1, "group_size": 2}])
+    spec = event_body(sessions=[{"starts": "10:00", "slots": 1, "kind": "many_to_one"}])
+    assert spec.sessions[0].group_size == 3

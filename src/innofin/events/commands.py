@@ -28,10 +28,11 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-_SESSION = re.compile(r"([0-2][0-9]):([0-5][0-9])x([0-9]{1,2})(m2o)?")
+_SESSION = re.compile(r"([0-2][0-9]):([0-5][0-9])x([0-9]{1,2})(m2o([0-9]{1,2})?)?")
 SESSION_HELP = (
     "A session as HH:MMxSLOTS, e.g. 09:00x8 (eight slots from 9:00); add m2o for a "
-    "many-to-one session (several institutions meet one firm). Repeat for several sessions."
+    "many-to-one session (several institutions meet one firm; m2o4: four at once, 3 by "
+    "default). Repeat for several sessions."
 )
 
 
@@ -48,6 +49,7 @@ def _sessions(texts: list[str]) -> list[dict[str, Any]]:
                 "starts": dt.time(int(found[1]), int(found[2])).isoformat(),
                 "slots": int(found[3]),
                 "kind": "many_to_one" if found[4] else "one_to_one",
+                "group_size": int(found[5]) if found[5] else None,
             }
         )
     return out

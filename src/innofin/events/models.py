@@ -108,6 +108,11 @@ class EventSession(Audited, Base):
         CheckConstraint("slots BETWEEN 1 AND 48", name="slots_plausible"),
         CheckConstraint(_one_of("kind", SESSION_KINDS), name="kind_known"),
         CheckConstraint("max_per_participant IS NULL OR max_per_participant >= 1", name="cap"),
+        CheckConstraint(
+            "(kind = 'one_to_one' AND group_size = 1) OR "
+            "(kind = 'many_to_one' AND group_size BETWEEN 2 AND 10)",
+            name="group_size_fits_kind",
+        ),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
@@ -116,6 +121,8 @@ class EventSession(Audited, Base):
     starts: Mapped[dt.time] = mapped_column(Time)
     slots: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(12), default="one_to_one")
+    #: institutions that meet one firm at once (1 in a one-to-one session)
+    group_size: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     #: meetings one participant may have in this session (none: as many as slots)
     max_per_participant: Mapped[int | None] = mapped_column(Integer)
 

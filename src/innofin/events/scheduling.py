@@ -80,7 +80,8 @@ def build_plan(session: Session, ev: Event, base: EventSchedule | None) -> Plan:
     ent_ids = np.array([f[0] for f in firms], dtype=np.int64)
     inst_ids = np.array([b[0] for b in banks], dtype=np.int64)
     desks = np.array([b[1] for b in banks], dtype=np.int64)
-    e_cap = np.array([n_slots if f[1] is None else f[1] for f in firms], dtype=np.int64)
+    seats = sum(b.slots * b.group_size for b in blocks)  # a firm's most meetings in the day
+    e_cap = np.array([seats if f[1] is None else f[1] for f in firms], dtype=np.int64)
     i_cap = np.array([n_slots * b[1] if b[2] is None else b[2] for b in banks], dtype=np.int64)
     session_of_slot = np.repeat(np.arange(len(blocks)), [b.slots for b in blocks])
     # one cap serves every session (`service.create_event` refuses different ones)
@@ -119,6 +120,7 @@ def build_plan(session: Session, ev: Event, base: EventSchedule | None) -> Plan:
         request_weight=np.maximum(weight, 1),
         request_mutual=np.asarray(sides.all(axis=1), dtype=np.bool_),
         session_of_slot=session_of_slot.astype(np.int64),
+        session_group_size=np.array([b.group_size for b in blocks], dtype=np.int64),
         enterprise_cap=e_cap,
         institution_cap=i_cap,
         enterprise_session_cap=(

@@ -27,7 +27,21 @@ class SessionSpec(_In):
     slots: int = Field(ge=1, le=48)
     name: Annotated[str, Field(max_length=80)] | None = None
     kind: Literal["one_to_one", "many_to_one"] = "one_to_one"
+    #: institutions meeting one firm at once in a many-to-one session (3 when not given)
+    group_size: int | None = Field(None, ge=1, le=10)
     max_per_participant: int | None = Field(None, ge=1, le=48)
+
+    @model_validator(mode="after")
+    def _group(self) -> SessionSpec:
+        if self.kind == "one_to_one":
+            if self.group_size not in (None, 1):
+                raise ValueError("a one-to-one session has a group size of 1")
+            self.group_size = 1
+        elif self.group_size is None:
+            self.group_size = 3
+        elif self.group_size < 2:
+            raise ValueError("a many-to-one session seats at least 2 institutions with a firm")
+        return self
 
 
 class EventCreate(_In):
@@ -78,6 +92,7 @@ class SessionOut(BaseModel):
     starts: dt.time
     slots: int
     kind: str
+    group_size: int
     max_per_participant: int | None
 
 
