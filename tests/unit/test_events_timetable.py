@@ -441,3 +441,45 @@ def test_an_empty_event_has_an_empty_schedule() -> None:
     )
     for schedule in (tt.solve(instance), tt.greedy(instance)):
         assert schedule.n_meetings == 0 and schedule.unscheduled.size == 0
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_mid_sized_event_passes_the_checker(seed: int) -> None:
+    """200 enterprises, 15 institutions, 12 slots in three sessions (the last many-to-one), caps,
+    absences within sessions and announced meetings from an earlier plan: the alternating paths
+    of the colouring at work on many meetings, and the first-free-slot pass after them."""
+    rng = np.random.default_rng(seed)
+    n_e, n_i, n_t = 200, 15, 12
+    pairs = sorted({(int(rng.integers(n_e)), int(rng.integers(n_i))) for _ in range(1500)})
+    ent = np.array([p[0] for p in pairs])
+    ins = np.array([p[1] for p in pairs])
+    instance = tt.Instance(
+        n_enterprises=n_e,
+        n_institutions=n_i,
+        n_slots=n_t,
+        desks=rng.integers(1, 5, n_i),
+        request_enterprise=ent,
+        request_institution=ins,
+        request_weight=rng.integers(1, 10, ent.size),
+        request_mutual=rng.random(ent.size) < 0.3,
+        session_of_slot=np.repeat([0, 1, 2], 4),
+        enterprise_cap=rng.integers(2, 8, n_e),
+        institution_session_cap=rng.integers(4, 12, n_i),
+        enterprise_unavailable=rng.random((n_e, n_t)) < 0.1,
+        institution_unavailable=rng.random((n_i, n_t)) < 0.05,
+        session_group_size=np.array([1, 1, 2]),
+    )
+    first = tt.solve(instance, time_limit_s=30, exact=False)
+    assert check.check_schedule(instance, first) == []
+    baseline = tt.greedy(instance)
+    assert check.check_schedule(instance, baseline) == []
+    assert baseline.objective <= first.objective
+    assert first.gap <= 0.01
+    later = dataclasses.replace(
+        tt.announce(instance, first),
+        desks=np.maximum(instance.desks - (rng.random(n_i) < 0.3), 1),
+    )
+    again = tt.solve(later, time_limit_s=30, exact=False)
+    assert check.check_schedule(later, again) == []
+    assert again.objective >= tt.greedy(later).objective
+    assert again.announced_outcome.count("kept") >= 0.8 * first.n_meetings

@@ -23,8 +23,8 @@ FloatArray = npt.NDArray[np.float64]
 #: why a request has no meeting, in the order they are tested (the first that applies is given)
 REASONS = (
     "no_common_slot",  # the two parties are never both available (or the institution has no desk)
-    "institution_full",  # the institution's desks, or its cap, are taken by meetings worth more
-    "enterprise_full",  # the enterprise's slots, or its cap, are taken by meetings worth more
+    "institution_full",  # no slot has a free desk within the institution's caps
+    "enterprise_full",  # no slot is free for the enterprise within its caps
     "no_common_free_slot",  # both have room, but never in the same slot
     "left_out",  # a common free slot remains: a better schedule could hold it (time limit, greedy)
 )
