@@ -471,6 +471,8 @@ def test_a_mid_sized_event_passes_the_checker(seed: int) -> None:
     )
     first = tt.solve(instance, time_limit_s=30, exact=False)
     assert check.check_schedule(instance, first) == []
+    same = tt.solve(instance, time_limit_s=30, exact=False)  # the same seed: the same timetable
+    assert np.array_equal(same.request, first.request) and np.array_equal(same.slot, first.slot)
     baseline = tt.greedy(instance)
     assert check.check_schedule(instance, baseline) == []
     assert baseline.objective <= first.objective
