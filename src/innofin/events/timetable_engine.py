@@ -217,7 +217,8 @@ def solve(
 ) -> Schedule:
     """The best timetable found within `time_limit_s` seconds. `status`: "optimal" (within
     `MIP_GAP` of the bound), "feasible" (the gap is reported; too small, at most `EXACT_GAP`, to
-    spend the exact stage on a large event), "time_limit" (the exact stage ran out of time).
+    spend the exact stage on a large event), "time_limit" (the time ran out before the gap
+    closed).
     `exact=False` skips the CP-SAT stage (step 4 of the module's description)."""
     started = time.perf_counter()
     deadline = started + float(time_limit_s)
@@ -254,8 +255,10 @@ def solve(
         return 0.0 if bound - objective < 1 else (bound - objective) / max(bound, 1.0)
 
     status = "optimal" if gap() <= MIP_GAP else "feasible"
+    if status == "feasible" and mip.status == "time_limit":
+        status = "time_limit"
     worth = n_vars <= EXACT_ALWAYS_VARIABLES or gap() > EXACT_GAP
-    if status != "optimal" and exact and worth and n_vars <= EXACT_MAX_VARIABLES and left() > 2.0:
+    if status == "feasible" and exact and worth and n_vars <= EXACT_MAX_VARIABLES and left() > 2.0:
         result = exact_engine.solve_exact(prep, request, slot, time_limit=left(), seed=seed)
         solvers.append(result.version)
         parameters["exact_workers"] = exact_engine.WORKERS
