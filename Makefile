@@ -6,7 +6,7 @@ SCALE  ?= small
 SEED   ?= 42
 DEMO_DB ?= innofin-demo.db
 
-.PHONY: setup report-font demo test test-fast lint typecheck pytest test-schemathesis bench-generate bench-import bench-api bench-pages bench-score bench-select bench-ledger bench-match bench-timetable bench-allocate clean
+.PHONY: setup report-font demo test test-fast lint typecheck pytest test-schemathesis bench-generate bench-import bench-api bench-pages bench-score bench-select bench-ledger bench-match bench-timetable bench-allocate bench-report clean
 
 $(BIN)/innofin: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -101,6 +101,11 @@ bench-allocate: setup
 
 bench-ledger: setup
 	$(BIN)/python benchmarks/bench_ledger.py
+
+# one programme report (XLSX and PDF) on the national demo: NATIONAL_DB=file.db (a SQLite
+# `innofin demo generate --scale national`) or SNAPSHOT=folder (a Parquet snapshot of it)
+bench-report: setup
+	$(BIN)/python benchmarks/bench_report.py $(if $(SNAPSHOT),--snapshot $(SNAPSHOT),--national-db $(or $(NATIONAL_DB),innofin-national.db))
 
 clean:
 	rm -rf $(VENV) node_modules src/innofin/web/static/vendor $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm .pytest_cache .mypy_cache .ruff_cache

@@ -89,6 +89,11 @@ def test_demo_run_is_what_make_demo_shows(tmp_path: Path) -> None:
     # monitoring: institution scorecards and three scenario runs of one seed, with their band
     assert "Institution scorecards" in out and "band 5%–95%, seed 42" in out
     assert "run 1: baseline" in out and "run 3: quota and key list +50%" in out
+    # monitoring: the programmes' targets with forecasts and odds, one report in each format
+    assert "Programme monitoring" in out and "probability" in out
+    for fmt in ("xlsx", "pdf", "html"):
+        (report,) = (tmp_path / "out").glob(f"report-DEMO-PRG-NATIONAL-*.{fmt}")
+        assert report.name in out and report.stat().st_size > 10_000
     for name in ("enterprises.xlsx", "indicators.csv", "年度指标-万元-GBK.csv"):
         assert (tmp_path / "out" / name).stat().st_size > 0
     # a matchmaking meeting planned beside greedy, with what could not be placed, and an agenda

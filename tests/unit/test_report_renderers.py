@@ -59,7 +59,7 @@ def test_xlsx_summary_and_chart_series(lang: str) -> None:
     values = {
         summary.cell(row=r, column=1).value: summary.cell(row=r, column=2) for r in range(4, 9)
     }
-    loans = values["Loans"]  # a term the builder marks; here it is the id itself
+    loans = values[words(lang)("Loans")]
     assert loans.value == 821 and loans.number_format == "#,##0"
     assert chart.freeze_panes == "A4"
     months = [chart.cell(row=r, column=1).value for r in range(4, 4 + 18)]

@@ -124,6 +124,9 @@ def run(
         from innofin.monitoring.scenario_commands import print_demo as print_scenarios
 
         print_scenarios(eng, seed)
+        from innofin.monitoring.report_commands import print_demo as monitoring_demo
+
+        monitoring_demo(eng, out)
         credentials = _demo_credentials(eng)
     finally:
         eng.dispose()
@@ -150,6 +153,10 @@ def run(
         ("innofin ledger history loan 1", "the story of a loan"),
         ("innofin match recommend 268", "products and lenders for a financing need, and why"),
         ("innofin monitor scenario show 1 --check", "a scenario, recomputed from its seed"),
+        (
+            "innofin report programme DEMO-PRG-PROVINCE --format pdf --lang en",
+            "a programme's report (also xlsx, html)",
+        ),
         ("innofin --help", "every command"),
     ]
     width = min(44, max(len(command) for command, _ in hints))  # as shell lines with a comment

@@ -1,6 +1,7 @@
 """`innofin monitor …`: the monitoring group. Each part of the room adds its commands
 (`cube_commands`: slice, cube, growth, quota, coverage, targets, backtest, snapshot;
-`funnel_commands`: funnel, scorecard; `scenario_commands`: scenario run|show|list)."""
+`funnel_commands`: funnel, scorecard; `scenario_commands`: scenario run|show|list);
+`innofin report …` is the reports' group (`report_commands`)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,15 @@ app = typer.Typer(
 
 
 def register(root: typer.Typer) -> None:
-    from innofin.monitoring import cube_commands, funnel_commands, scenario_commands
+    from innofin.monitoring import (
+        cube_commands,
+        funnel_commands,
+        report_commands,
+        scenario_commands,
+    )
 
     cube_commands.add_to(app)
     funnel_commands.add_to(app)
     scenario_commands.add_to(app)
     root.add_typer(app, name="monitor")
+    report_commands.add_to(root)

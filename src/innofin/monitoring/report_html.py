@@ -170,7 +170,7 @@ def render_html(report: Report, words: Words, echarts: str | None = None) -> byt
                 "charts": [
                     {
                         "key": chart.key,
-                        "title": words.titled(chart.title, chart.value_unit()),
+                        "title": words.titled(chart.title, chart.value_unit(), chart.args),
                         "option": _script_json(chart_option(chart, words)),
                     }
                     for chart in section.charts

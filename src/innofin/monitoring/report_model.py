@@ -115,6 +115,8 @@ class Chart:
     x: tuple[str, ...]  # the categories (months as YYYY-MM, or names)
     lines: tuple[Line, ...]
     unit: AmountUnit | None = None  # None → chosen from the values
+    #: values of the title's placeholders (data: a date, a name)
+    args: tuple[tuple[str, str], ...] = ()
 
     def value_unit(self) -> AmountUnit:
         return column_unit((v for line in self.lines for v in line.values), self.unit)
@@ -191,9 +193,11 @@ class Words:
             return f"{title}（%）" if self.lang == "zh" else f"{title} (%)"
         return title
 
-    def titled(self, title: str, unit: AmountUnit | None) -> str:
-        """A chart's or a fact's title with its unit."""
-        text = self.gettext(title)
+    def titled(
+        self, title: str, unit: AmountUnit | None, args: tuple[tuple[str, str], ...] = ()
+    ) -> str:
+        """A chart's or a fact's title (its placeholders filled) with its unit."""
+        text = self.gettext(title) % dict(args) if args else self.gettext(title)
         return amount_header(text, unit, self.lang) if unit is not None else text
 
 

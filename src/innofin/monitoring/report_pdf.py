@@ -58,6 +58,7 @@ AS_OF = N_("Figures as of %(as_of)s (ledger reading), month ends to %(period_end
 PAGE = N_("Page %(page)s of %(pages)s")
 GENERATED = N_("Generated at %(moment)s")
 KEY_FIGURES = N_("Key figures")
+NO_ROWS = N_("No figures.")
 
 
 class ReportFontMissing(InnofinError):
@@ -163,46 +164,106 @@ def _facts(pdf: FPDF, report: Report, words: Words) -> None:
     pdf.ln(4)
 
 
-def _table(pdf: FPDF, table: Table, words: Words, titled: bool = True) -> None:
-    from fpdf.fonts import FontFace
+def _column_needs(headers: list[str], cells: list[list[str]]) -> list[float]:
+    """Each column's width in half-ems: its longest cell (numbers and dates never wrap), and at
+    least its header's longest word (headers wrap; Chinese between any two characters)."""
+    needs = []
+    for j, header in enumerate(headers):
+        longest_cell = max((_width(r[j]) for r in cells), default=0.0)
+        longest_word = max((_width(w) for w in header.split()), default=0.0)
+        if any(unicodedata.east_asian_width(c) in "WF" for c in header):
+            longest_word = min(longest_word, 4.0)
+        needs.append(max(longest_cell, longest_word, _width(header) / 3, 4.0) + 1.5)
+    return needs
 
+
+def _font_size(total: float) -> float:
+    """The largest size (5.5–8.5 pt) at which `total` half-ems fit the page's width."""
+    half_em = 0.3528 / 2 * 1.08  # mm per point, with room for the cells' padding
+    return max(5.5, min(8.5, PAGE_WIDTH / (total * half_em)))
+
+
+def _fit(pdf: FPDF, text: str, width: float) -> str:
+    """`text` cut to `width` (mm) with an ellipsis (a long name; numbers are given room)."""
+    if pdf.get_string_width(text) <= width:
+        return text
+    while text and pdf.get_string_width(text + "…") > width:
+        text = text[:-1]
+    return text + "…"
+
+
+def _lines(pdf: FPDF, text: str, width: float, height: float) -> int:
+    """How many lines `text` takes wrapped in `width` mm."""
+    found: Any = pdf.multi_cell(width, height, text, dry_run=True, output="LINES")
+    return max(len(found), 1) if isinstance(found, list) else 1
+
+
+def _header_row(
+    pdf: FPDF, headers: list[str], widths: tuple[float, ...], aligns: tuple[str, ...], size: float
+) -> None:
+    """The header: each title wrapped in its column, on a shaded band."""
+    line = size * 0.45
+    lines = [_lines(pdf, h, w - 1, line) for h, w in zip(headers, widths, strict=True)]
+    height = max(lines) * line + 1.5
+    if pdf.will_page_break(height + 6):
+        pdf.add_page()
+    x, y = pdf.l_margin, pdf.get_y()
+    pdf.set_fill_color(221, 228, 238)
+    pdf.rect(x, y, sum(widths), height, style="F")
+    for text, w, align in zip(headers, widths, aligns, strict=True):
+        pdf.set_xy(x + 0.5, y + 0.75)
+        pdf.multi_cell(w - 1, line, text, align=align)
+        x += w
+    pdf.set_xy(pdf.l_margin, y + height)
+
+
+def _table(pdf: FPDF, table: Table, words: Words, titled: bool = True) -> None:
+    """A table drawn cell by cell (fpdf2's own tables take milliseconds a cell): the header
+    repeated on each page, rows shaded in turn, text cells cut to their column."""
     units = table.units()
     headers = [words.header(c, u) for c, u in zip(table.columns, units, strict=True)]
     cells = [
         [text_of(v, c.kind, u, words) for v, c, u in zip(row, table.columns, units, strict=True)]
         for row in table.rows
     ]
-    # widths from the longest text of each column (headers wrap, so count them at half)
-    need = [
-        max([_width(h) / 2, *(_width(r[j]) for r in cells)], default=4.0) + 2
-        for j, h in enumerate(headers)
-    ]
+    need = _column_needs(headers, cells)
     total = sum(need)
     widths = tuple(PAGE_WIDTH * n / total for n in need)
-    size = 8.0 if total < 120 else 7.0
+    size = _font_size(total)
+    if pdf.will_page_break(30):  # a title and a few rows stay together
+        pdf.add_page()
     if titled:
         _heading(pdf, words(table.title), 11)
+    if not table.rows:
+        pdf.set_font(FAMILY, size=8)
+        pdf.multi_cell(0, 4.5, words(NO_ROWS), new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(3)
+        return
     pdf.set_font(FAMILY, size=size)
+    aligns = tuple("L" if c.kind is Kind.TEXT else "R" for c in table.columns)
+    _header_row(pdf, headers, widths, aligns, size)
+    height = size * 0.45 + 1.3
+    for i, values in enumerate(cells):
+        if pdf.will_page_break(height):
+            pdf.add_page()
+            _header_row(pdf, headers, widths, aligns, size)
+        x, y = pdf.l_margin, pdf.get_y()
+        if i % 2:
+            pdf.set_fill_color(246, 248, 251)
+            pdf.rect(x, y, PAGE_WIDTH, height, style="F")
+        for text, w, align, kind in zip(values, widths, aligns, table.columns, strict=True):
+            pdf.set_xy(x + 0.5, y)
+            shown = _fit(pdf, text, w - 1) if kind.kind is Kind.TEXT else text
+            pdf.cell(w - 1, height, shown, align=align)
+            x += w
+        pdf.set_xy(pdf.l_margin, y + height)
+    pdf.set_draw_color(180, 180, 180)
+    pdf.set_line_width(0.2)
+    pdf.line(pdf.l_margin, pdf.get_y(), pdf.l_margin + PAGE_WIDTH, pdf.get_y())
+    pdf.set_draw_color(0, 0, 0)
     pdf.set_fill_color(255, 255, 255)
-    align = tuple("LEFT" if c.kind is Kind.TEXT else "RIGHT" for c in table.columns)
-    with pdf.table(
-        col_widths=widths,
-        text_align=align,
-        line_height=size * 0.55,
-        headings_style=FontFace(fill_color=(221, 228, 238)),
-        cell_fill_color=(246, 248, 251),
-        cell_fill_mode="ROWS",
-        borders_layout="SINGLE_TOP_LINE",
-        repeat_headings=1,
-    ) as grid:
-        head = grid.row()
-        for text in headers:
-            head.cell(text)
-        for values in cells:
-            row = grid.row()
-            for text in values:
-                row.cell(text)
     if table.note:
+        pdf.ln(1)
         pdf.set_font(FAMILY, size=7)
         pdf.multi_cell(0, 4, words(table.note), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
@@ -223,9 +284,9 @@ def _chart(pdf: FPDF, chart: Chart, words: Words) -> None:
     """A line chart: x the categories, the band between the `lower` and `upper` lines shaded."""
     unit = chart.value_unit()
     height, left_pad = 62.0, 16.0
-    _heading(pdf, words.titled(chart.title, unit), 11)
-    if pdf.will_page_break(height + 14):
+    if pdf.will_page_break(height + 24):  # the title stays with its chart
         pdf.add_page()
+    _heading(pdf, words.titled(chart.title, unit, chart.args), 11)
     values = [
         float(amount_value(v, unit)) for line in chart.lines for v in line.values if v is not None
     ]
@@ -318,7 +379,7 @@ def _chart(pdf: FPDF, chart: Chart, words: Words) -> None:
 
 
 def _section(pdf: FPDF, section: Section, words: Words) -> None:
-    if pdf.will_page_break(40):
+    if pdf.will_page_break(110 if section.charts else 40):  # the title stays with what follows
         pdf.add_page()
     _heading(pdf, words(section.title), 13)
     if section.text:

@@ -19,7 +19,7 @@ from innofin.monitoring.report_model import LANGS, Words
 HERE: Final = Path(__file__).parent
 LOCALE: Final = "zh_Hans"
 CATALOGUE: Final = HERE / "locale" / LOCALE / "LC_MESSAGES" / "reports.po"
-METHODS: Final = [("report*.py", "python")]
+METHODS: Final = [("report.py", "python"), ("report_*.py", "python")]
 
 
 def words(lang: str) -> Words:

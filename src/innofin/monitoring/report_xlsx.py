@@ -134,7 +134,9 @@ def render_xlsx(report: Report, words: Words) -> bytes:
     charts: list[Chart] = [c for s in report.sections for c in s.charts]
     tables: list[Table] = list(report.tables())
     names = sheet_names(
-        [words(SUMMARY)] + [words(c.title) for c in charts] + [words(t.title) for t in tables]
+        [words(SUMMARY)]
+        + [words.titled(c.title, None, c.args) for c in charts]
+        + [words(t.title) for t in tables]
     )
     wb = Workbook()
     ws = wb.active
@@ -160,7 +162,7 @@ def render_xlsx(report: Report, words: Words) -> bytes:
     )
     for name, chart in zip(names[1 : 1 + len(charts)], charts, strict=True):
         sheet = wb.create_sheet(name)
-        _heading(sheet, words(chart.title), report, words)
+        _heading(sheet, words.titled(chart.title, None, chart.args), report, words)
         columns, units, rows = _chart_table(chart)
         _grid(sheet, columns, units, rows, words)
     for name, table in zip(names[1 + len(charts) :], tables, strict=True):

@@ -1,0 +1,145 @@
+"""Benchmark: one programme report (XLSX and PDF) on the national demo — goal ≤ 15 s.
+
+    .venv/bin/python benchmarks/bench_report.py --national-db FILE [--programme CODE] [--repeat 3]
+    .venv/bin/python benchmarks/bench_report.py --snapshot DIR [...]
+    (or: make bench-report NATIONAL_DB=FILE)
+
+The national demo (`innofin demo generate --scale national --seed 1`: 500,000 enterprises,
+about 1.8 M loans and 5.8 M events, 60 months) is read once from its SQLite file into a Parquet
+snapshot of the ledger (`monitoring.cube.write_snapshot`, timed and reported apart: it is the
+nightly step a deployment runs), or an existing snapshot is used. Then, `--repeat` times, one
+report is made as `innofin report programme CODE --snapshot DIR` makes it:
+
+  load     the cube from the snapshot (`monitoring.cube.load`)
+  build    the report's figures (`monitoring.report.build_report`: targets with forecasts, slices,
+           growth, quota use, NPL, risk pools — the funnel is the database's and is left out)
+  xlsx     `report_xlsx.render_xlsx`
+  pdf      `report_pdf.render_pdf` (Chinese, the CJK font embedded as a subset)
+
+and the total (load + build + xlsx + pdf) is compared with the goal. The baseline, timed in the
+same run, writes the same tables with pandas' `DataFrame.to_excel` (openpyxl, no formats, no
+filters), to show what the report's own XLSX writing costs beside the usual way.
+
+Prints medians and the load average (`uptime`) beside them; writes benchmarks/out/bench_report.json.
+Not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import json
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+GOAL_SECONDS = 15.0
+OUT = Path(__file__).parent / "out" / "bench_report.json"
+
+
+def _timed(run: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[float, Any]:
+    started = time.perf_counter()
+    result = run(*args, **kwargs)
+    return time.perf_counter() - started, result
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _snapshot(db: Path, folder: Path) -> float:
+    from sqlalchemy import create_engine
+
+    from innofin.monitoring.cube import read_ledger, write_snapshot
+
+    engine = create_engine(f"sqlite:///{db}")
+    try:
+        seconds, frames = _timed(read_ledger, engine)
+        write_snapshot(frames, folder)
+    finally:
+        engine.dispose()
+    return seconds
+
+
+def _pandas_xlsx(report: Any) -> bytes:
+    import pandas as pd
+
+    out = io.BytesIO()
+    with pd.ExcelWriter(out, engine="openpyxl") as writer:
+        for i, table in enumerate(report.tables()):
+            frame = pd.DataFrame(
+                [[float(v) if hasattr(v, "as_tuple") else v for v in row] for row in table.rows],
+                columns=[c.title for c in table.columns],
+            )
+            frame.to_excel(writer, sheet_name=f"t{i}", index=False)
+    return out.getvalue()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--national-db", type=Path, help="a SQLite national demo")
+    source.add_argument("--snapshot", type=Path, help="a Parquet snapshot of the ledger")
+    parser.add_argument("--programme", default="DEMO-PRG-NATIONAL")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    from innofin.monitoring.cube import load
+    from innofin.monitoring.report import build_report
+    from innofin.monitoring.report_pdf import render_pdf
+    from innofin.monitoring.report_text import words
+    from innofin.monitoring.report_xlsx import render_xlsx
+
+    result: dict[str, Any] = {"goal_seconds": GOAL_SECONDS, "started": dt.datetime.now(dt.UTC)}
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = args.snapshot
+        if folder is None:
+            folder = Path(scratch) / "snapshot"
+            print(f"reading {args.national_db} into a Parquet snapshot … (load {_load()})")
+            seconds = _snapshot(args.national_db, folder)
+            result["snapshot_read_seconds"] = seconds
+            print(f"  the ledger read in {seconds:.1f} s")
+        runs: list[dict[str, float]] = []
+        zh = words("zh")
+        for i in range(args.repeat):
+            run: dict[str, float] = {}
+            run["load"], cube = _timed(load, snapshot=folder)
+            codes = dict(
+                zip(
+                    cube.frames["programmes"]["code"].to_list(),
+                    cube.frames["programmes"]["programme_id"].to_list(),
+                    strict=True,
+                )
+            )
+            programme = codes[args.programme]
+            run["build"], report = _timed(build_report, cube, programme)
+            run["xlsx"], xlsx = _timed(render_xlsx, report, zh)
+            run["pdf"], pdf = _timed(render_pdf, report, zh)
+            run["total"] = run["load"] + run["build"] + run["xlsx"] + run["pdf"]
+            run["pandas_xlsx"], _ = _timed(_pandas_xlsx, report)
+            run["xlsx_bytes"], run["pdf_bytes"] = len(xlsx), len(pdf)
+            runs.append(run)
+            shown = ", ".join(f"{k} {v:.2f} s" for k, v in run.items() if not k.endswith("bytes"))
+            print(f"run {i + 1}: {shown} (load average {_load()})")
+    medians = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    result.update(runs=runs, medians=medians, load_average=_load(), loans=cube.attributes.height)
+    verdict = "met" if medians["total"] <= GOAL_SECONDS else "missed"
+    print(
+        f"one programme report (XLSX and PDF), {cube.attributes.height:,} loans, months "
+        f"{cube.first_month:%Y-%m}–{cube.last_month:%Y-%m}: median {medians['total']:.2f} s "
+        f"(load {medians['load']:.2f}, build {medians['build']:.2f}, XLSX {medians['xlsx']:.2f}, "
+        f"PDF {medians['pdf']:.2f}) — goal {GOAL_SECONDS:.0f} s {verdict}; "
+        f"XLSX ×{medians['xlsx'] / medians['pandas_xlsx']:.2f} the pandas to_excel baseline "
+        f"({medians['pandas_xlsx']:.2f} s); load average {_load()}"
+    )
+    OUT.parent.mkdir(exist_ok=True)
+    OUT.write_text(json.dumps(result, default=str, indent=1), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
