@@ -225,6 +225,7 @@ FORMS = {
     ("POST", "/ledger/subsidies/{subsidy_id}/confirmation"),
     ("POST", "/ledger/subsidies/{subsidy_id}/objection"),
     ("POST", "/imports"),
+    ("POST", "/imports/confirm"),
     ("POST", "/consents"),
     ("POST", "/consents/{consent_id}/withdraw"),
 }

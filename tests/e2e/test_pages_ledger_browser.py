@@ -101,39 +101,60 @@ def test_a_bank_officer_approves_another_officers_line_not_its_own(browser: Any,
         visit.close()
 
 
-def test_an_import_with_a_bad_row_shows_its_error_and_writes_nothing(
+def test_an_import_is_checked_then_confirmed_and_a_bad_row_writes_nothing(
     browser: Any, site: Any, tmp_path: Any
 ) -> None:
+    """Upload → the check (every rejected row with row, column, value and reason; nothing
+    written, no confirm button) → a good file's check → confirm → imported."""
+    head = "code,name_zh,province,city,level\n"
     upload = tmp_path / "zones.csv"
     upload.write_text(
-        "code,name_zh,province,city,level\n"
-        "ZB1,一园,江苏,苏州,national\nZB2,二园,江苏,苏州,galactic\n",
-        encoding="utf-8",
+        head + "ZB1,一园,江苏,苏州,national\nZB2,二园,江苏,苏州,galactic\n", encoding="utf-8"
+    )
+    good = tmp_path / "zones-good.csv"
+    good.write_text(
+        head + "ZB1,一园,江苏,苏州,national\nZB2,二园,江苏,苏州,provincial\n", encoding="utf-8"
     )
     with site.engine.connect() as conn:
         before = conn.scalar(select(func.count()).select_from(Zone))
     visit = Visit(browser, site.url)
+    page = visit.page
     try:
         sign_in(visit, "admin")
         visit.goto("/imports")
         visit.screenshot("imports.png")
         visit.assert_clean()
-        visit.page.get_by_label("文件所含数据").select_option("zones")
-        chooser = visit.page.get_by_label("文件（UTF-8 或 GBK 编码的 CSV，或 XLSX）")
-        chooser.set_input_files(str(upload))
-        visit.page.get_by_role("button", name="检查并导入").click()
-        visit.page.wait_for_load_state("networkidle")
-        rows = visit.page.locator("#rejected-rows tbody tr")
+        page.get_by_label("文件所含数据").select_option("zones")
+        page.get_by_label("文件（UTF-8 或 GBK 编码的 CSV，或 XLSX）").set_input_files(str(upload))
+        page.get_by_role("button", name="检查文件").click()
+        page.wait_for_load_state("networkidle")
+        rows = page.locator("#rejected-rows tbody tr")
         assert rows.count() == 1
         cells = rows.first.locator("td").all_inner_texts()
         assert cells[:3] == ["3", "level", "galactic"], cells
         assert "galactic" in cells[3]
+        assert page.get_by_role("button", name="确认并导入").count() == 0
         visit.screenshot("imports-rejected.png")
+        with site.engine.connect() as conn:
+            assert conn.scalar(select(func.count()).select_from(Zone)) == before
+
+        page.get_by_label("文件所含数据").select_option("zones")
+        page.get_by_label("文件（UTF-8 或 GBK 编码的 CSV，或 XLSX）").set_input_files(str(good))
+        page.get_by_role("button", name="检查文件").click()
+        page.wait_for_load_state("networkidle")
+        assert "2 行" in page.locator("#import-checked").inner_text()
+        visit.screenshot("imports-checked.png")
+        with site.engine.connect() as conn:
+            assert conn.scalar(select(func.count()).select_from(Zone)) == before
+        page.get_by_role("button", name="确认并导入").click()
+        page.wait_for_load_state("networkidle")
+        assert "2" in page.locator("#import-result").inner_text()
+        visit.screenshot("imports-confirmed.png")
         clean_but(visit, "422 (Unprocessable Entity)")
     finally:
         visit.close()
     with site.engine.connect() as conn:
-        assert conn.scalar(select(func.count()).select_from(Zone)) == before
+        assert conn.scalar(select(func.count()).select_from(Zone)) == before + 2
 
 
 def test_an_enterprise_confirms_its_subsidy(browser: Any, site: Any) -> None:

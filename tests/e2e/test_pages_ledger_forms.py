@@ -142,7 +142,12 @@ def _zones(engine: Engine) -> int:
         return int(conn.scalar(select(func.count()).select_from(Zone)) or 0)
 
 
-def test_an_import_with_a_bad_row_shows_its_error_and_writes_nothing(
+def _staged_token(answer: Any) -> str | None:
+    found = re.search(r'name="token" value="([^"]+)"', answer.text)
+    return found[1] if found else None
+
+
+def test_an_import_is_checked_then_confirmed_and_a_bad_row_writes_nothing(
     world: tuple[World, Any], engine: Engine
 ) -> None:
     _, api = world
@@ -158,13 +163,45 @@ def test_an_import_with_a_bad_row_shows_its_error_and_writes_nothing(
     assert answer.status_code == 422, answer.text[:500]
     table = answer.text.split('id="rejected-rows"')[1]
     assert "galactic" in table and ">level<" in table and ">3<" in table
+    assert "确认并导入" not in answer.text  # all or nothing: no confirm button
+    assert "仅导入有效的行" in answer.text  # but the valid rows alone, offered explicitly
     assert _zones(engine) == before
+
+    # a good file: checked (nothing written), then confirmed by its token
     good = bad.replace("galactic", "national")
-    answer = admin.post(
+    checked = admin.post(
         "/imports", {"kind": "zones"}, files={"file": ("zones.csv", good.encode(), "text/csv")}
     )
-    assert answer.status_code == 200 and 'id="import-result"' in answer.text
+    assert checked.status_code == 200 and 'id="import-checked"' in checked.text
+    assert "确认并导入" in checked.text and 'id="import-result"' not in checked.text
+    assert _zones(engine) == before
+    token = _staged_token(checked)
+    assert token
+    # another session of the same user, another officer and a form without CSRF get nothing
+    for who, status in (("admin", 409), ("province", 403)):
+        answer = Visitor(api.app, who).post("/imports/confirm", {"token": token})
+        assert answer.status_code == status, who
+    no_csrf = admin.client.post("/imports/confirm", data={"token": token}, headers={"Origin": BASE})
+    assert no_csrf.status_code == 403
+    assert _zones(engine) == before
+    done = admin.post("/imports/confirm", {"token": token})
+    assert done.status_code == 200 and 'id="import-result"' in done.text, done.text[:500]
     assert _zones(engine) == before + 2
+    again = admin.post("/imports/confirm", {"token": token})  # submitted twice: imported once
+    assert again.status_code == 409 and _zones(engine) == before + 2
+    assert admin.post("/imports/confirm", {"token": "../../etc"}).status_code == 409
+
+    # the valid rows alone, when the visitor asks for it
+    other = head + "Z9,九园,江苏,苏州,national\nZ10,十园,江苏,苏州,galactic\n"
+    refused = admin.post(
+        "/imports", {"kind": "zones"}, files={"file": ("z2.csv", other.encode(), "text/csv")}
+    )
+    token = _staged_token(refused)
+    assert refused.status_code == 422 and token
+    kept = admin.post("/imports/confirm", {"token": token, "skip_invalid": "true"})
+    assert kept.status_code == 200 and 'id="import-result"' in kept.text
+    assert "galactic" in kept.text.split('id="rejected-rows"')[1]  # the row left out
+    assert _zones(engine) == before + 3
     province = Visitor(api.app, "province").post(
         "/imports", {"kind": "zones"}, files={"file": ("z.csv", bad.encode(), "text/csv")}
     )

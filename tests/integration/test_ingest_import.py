@@ -249,6 +249,34 @@ def test_skip_invalid_writes_exactly_the_valid_rows(engine: Engine, tmp_path: Pa
     assert [int(x["row"]) for x in read_rejects(tmp_path / "out" / "bad.csv")] == [3, 4, 6]
 
 
+def test_a_check_runs_the_whole_import_and_writes_nothing(engine: Engine, tmp_path: Path) -> None:
+    from innofin.audit.models import AuditEvent
+
+    seed_enterprises(engine, 3)
+    before, audit = counts(engine), _count(engine, AuditEvent)
+    rows = [["identifier", "year", "revenue"], [USCC[0], 2023, "1.00"], [USCC[2], 2023, "4"]]
+    path = write_csv(tmp_path / "d.csv", rows)
+    checked = import_file(engine, "indicators", path, check_only=True)
+    assert (checked.rows, checked.written, checked.rejected) == (2, 2, 0)
+    assert checked.source_id is None and checked.rejects_path is None
+    assert counts(engine) == before and _count(engine, AuditEvent) == audit  # not even the source
+    bad = write_csv(tmp_path / "bad.csv", [*rows, [BAD_USCC, 2023, "2"], [USCC[1], 2023, "-3"]])
+    with pytest.raises(RejectedRows, match="2 of 4 rows rejected") as refused:
+        import_file(engine, "indicators", bad, check_only=True)
+    assert [int(x["row"]) for x in read_rejects(refused.value.rejects_path)] == [4, 5]
+    kept = import_file(engine, "indicators", bad, check_only=True, skip_invalid=True)
+    assert (kept.rows, kept.written, kept.rejected) == (4, 2, 2)
+    assert counts(engine) == before
+    done = import_file(engine, "indicators", path)  # the import itself, as checked
+    assert (done.rows, done.written, done.rejected) == (2, 2, 0) and done.source_id is not None
+    assert counts(engine)["indicator_report"] == before["indicator_report"] + 2
+
+
+def _count(engine: Engine, model: object) -> int:
+    with unit_of_work(engine) as s:
+        return int(s.scalar(select(func.count()).select_from(model)) or 0)  # type: ignore[arg-type]
+
+
 def test_reimport_is_idempotent_and_updates_in_place(engine: Engine, tmp_path: Path) -> None:
     seed_enterprises(engine, 2)
     rows = [

@@ -22,6 +22,9 @@ from innofin.kernel.settings import Settings
 
 log = logging.getLogger("innofin.api")
 ROOT_NAME = "innofin-uploads"
+#: the folder of checked files waiting for their confirmation (`innofin.api.staging`): not a
+#: process's, so the server's start leaves it alone
+STAGED = "staged"
 
 
 def upload_root(settings: Settings) -> Path:
@@ -81,6 +84,8 @@ def remove_leftovers(settings: Settings) -> list[Path]:
         return []
     removed = []
     for folder in root.iterdir():
+        if folder.name == STAGED:
+            continue
         if folder.is_dir() and not _alive(folder.name):
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)

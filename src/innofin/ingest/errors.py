@@ -47,7 +47,9 @@ class MappingError(IngestError):
 class RejectedRows(IngestError):
     """Rows failed validation, so (by default) nothing was written: see the rejects report."""
 
-    def __init__(self, message: str, *, rejected: int, rejects_path: Path) -> None:
+    def __init__(self, message: str, *, rejected: int, rejects_path: Path, rows: int = 0) -> None:
         super().__init__(message)
         self.rejected = rejected
         self.rejects_path = rejects_path
+        #: data rows read (0 where not counted)
+        self.rows = rows

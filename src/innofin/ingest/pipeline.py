@@ -11,6 +11,10 @@ All or nothing: when a row is rejected and `skip_invalid` is off, `run_pipeline`
 `RejectedRows` once every batch has been read (so the report names every bad row), and the
 handler's transaction rolls back; with `skip_invalid` the good rows are kept. A file with no data
 rows, or any other failure, rolls back and leaves no report behind.
+
+A check (`check_only`) is the same run, writes and all — so the database's own refusals are
+found too — ending in a rollback instead of a commit: what the import would do and every row it
+would reject, with nothing kept (`RowHandler.finish` is not called).
 """
 
 from __future__ import annotations
@@ -93,6 +97,10 @@ class RowHandler(Protocol):
         """The import is kept (no rejected rows, or `skip_invalid`): record it."""
 
 
+class _CheckOnly(Exception):
+    """Raised at the end of a check to roll its transaction back."""
+
+
 def run_pipeline(
     engine: Engine,
     path: Path,
@@ -101,6 +109,7 @@ def run_pipeline(
     *,
     encoding: str | None = None,
     skip_invalid: bool = False,
+    check_only: bool = False,
     ignore_extra: bool = False,
     rejects: Path | None = None,
     progress: ProgressCallback | None = None,
@@ -114,8 +123,9 @@ def run_pipeline(
     text a spreadsheet would run as a formula (`formulas`), removed on reading. `by_kind`: the
     problems are also grouped by kind, beside the report (`rejects.summary_path`) and in the
     message of `RejectedRows`. `verb` says in that message what did not happen ("nothing
-    imported"). Raises `RejectedRows` (after writing the report), `EmptyFile`, and the other
-    `IngestError`s of files that cannot be read.
+    imported"). `check_only`: roll back at the end (module docstring). Raises `RejectedRows`
+    (after writing the report), `EmptyFile`, and the other `IngestError`s of files that cannot
+    be read.
     """
     path = Path(path)
     info = inspect(path, encoding or mapping.encoding)
@@ -154,10 +164,14 @@ def run_pipeline(
             if rejected and not skip_invalid:
                 report.close()
                 message = _refusal(path, rows, rejected, report.path, verb, kinds)
-                raise RejectedRows(message, rejected=rejected, rejects_path=report.path)
+                raise RejectedRows(message, rejected=rejected, rejects_path=report.path, rows=rows)
+            if check_only:
+                raise _CheckOnly  # out of the handler's transaction: rolled back
             handler.finish(file, rows, rejected)
     except RejectedRows:
         raise
+    except _CheckOnly:
+        pass
     except BaseException:
         report.discard()
         if by_kind:

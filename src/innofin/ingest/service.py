@@ -185,6 +185,7 @@ def import_file(
     mapping: Path | Mapping | None = None,
     encoding: str | None = None,
     skip_invalid: bool = False,
+    check_only: bool = False,
     ignore_extra: bool = False,
     rejects: Path | None = None,
     as_of: dt.date | None = None,
@@ -192,6 +193,8 @@ def import_file(
     actor: Actor = SYSTEM,
 ) -> ImportResult:
     """Import `path` (CSV or XLSX) as `kind`; see the module docstring for the transaction.
+    `check_only`: run the whole import and roll it back (`pipeline.run_pipeline`): the result
+    says what would be written (`written`), and `source_id` is None.
 
     Raises `RejectedRows` (after writing the rejects report) when rows fail validation and
     `skip_invalid` is off, and other `IngestError`s for files that cannot be read at all.
@@ -211,6 +214,7 @@ def import_file(
         handler,
         encoding=encoding,
         skip_invalid=skip_invalid,
+        check_only=check_only,
         ignore_extra=ignore_extra,
         rejects=rejects,
         progress=progress,
@@ -219,7 +223,7 @@ def import_file(
         kind=spec.name,
         path=path,
         encoding=outcome.encoding,
-        source_id=handler.source_id,
+        source_id=None if check_only else handler.source_id,
         rows=outcome.rows,
         written=handler.written,
         rejected=outcome.rejected,
