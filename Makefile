@@ -46,6 +46,13 @@ demo: setup
 	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
 	INNOFIN_DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/innofin demo run --scale $(SCALE) --seed $(SEED)
 
+# The README's screenshots (docs/screenshots/): the browser test of the ledger's pages takes them
+# (test-artefacts/pages/docs-*.png) and scripts/readme_screenshots.py copies them shrunk — at most
+# 1,280 px wide, 256 colours, each well under 300 KB.
+screenshots: setup $(ASSETS)
+	INNOFIN_TEST_DATABASE_URL= $(BIN)/pytest -q -n 0 tests/e2e/test_pages_ledger_browser.py -k test_the_ledger_pages_in_both_languages
+	$(BIN)/python scripts/readme_screenshots.py
+
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks

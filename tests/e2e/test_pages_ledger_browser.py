@@ -1,9 +1,11 @@
 """The ledger, imports, consents and audit pages in a real browser (headless Chromium, the
 session's one browser and live server): a bank officer approves a line another officer of its
 bank entered and is refused on its own; an import with a bad row shows that row's error and
-writes nothing; an enterprise confirms a subsidy whose notice has ended. Screenshots of each of
-these pages go to `test-artefacts/pages/`; the test of the pages' tour also writes the small
-screenshots the README links (`docs/screenshots/`, copied from `test-artefacts/pages/docs-*`)."""
+writes nothing, a good one is checked and then confirmed; an enterprise confirms a subsidy whose
+notice has ended. Screenshots of each of these pages go to `test-artefacts/pages/`; the test of
+the pages' tour also writes the small screenshots the README links
+(`test-artefacts/pages/docs-*`, which `make screenshots` copies, shrunk, to
+`docs/screenshots/`)."""
 
 from __future__ import annotations
 
