@@ -16,7 +16,7 @@ from innofin.audit.models import AuditEvent
 from innofin.audit.recorder import Actor
 from innofin.db import unit_of_work
 from innofin.kernel.codes import Role
-from innofin.kernel.errors import Forbidden, InvalidInput, NotFound
+from innofin.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
 from innofin.kernel.principal import Principal
 from innofin.ledger.journal import perform
 from innofin.ledger.loans import service as ledger
@@ -156,6 +156,12 @@ def test_a_run_is_stored_and_recomputes_from_its_seed(engine: Engine) -> None:
     # new lending: the smaller of the quota (3 m) and the demand (4 × 1.8 m), a twelfth a month
     assert sum(m.new_lending for m in result.projection) == Decimal("3000000.00")
     assert {r.tech_field for r in result.rates} >= {"new_materials"}
+    with unit_of_work(engine) as s:
+        old = s.get(ScenarioRun, again)
+        assert old is not None
+        old.engine_version = "0"  # a run of an earlier engine: its draws are not this one's
+    with unit_of_work(engine) as s, pytest.raises(Conflict, match="engine version 0"):
+        scenario.replay(s, OPERATOR, again)
 
 
 def test_who_may_run_and_read_scenarios(engine: Engine) -> None:

@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 from innofin.audit.recorder import Actor, record
 from innofin.db.queries import visible
 from innofin.kernel.codes import TechField
-from innofin.kernel.errors import Forbidden, InvalidInput, NotFound
+from innofin.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
 from innofin.kernel.periods import add_months, month_end
 from innofin.kernel.principal import Principal
 from innofin.ledger.models import (
@@ -631,8 +631,13 @@ def scenario_runs(
 
 def replay(session: Session, principal: Principal, run_id: int) -> bool:
     """Recompute a stored run from its stored book, rates, levers, assumptions and seed:
-    whether every figure comes out the same."""
+    whether every figure comes out the same (a run of another engine version: Conflict)."""
     row = _row(session, principal, run_id)
+    if row.engine_version != se.ENGINE_VERSION:
+        raise Conflict(
+            f"scenario run {run_id} was made by engine version {row.engine_version}, this is "
+            f"version {se.ENGINE_VERSION}: its draws are not this version's"
+        )
     rates, mix, pace = _rates_of(row.rates)
     projection = se.project(
         se.Book.from_json(row.book),

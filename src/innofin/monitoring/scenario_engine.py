@@ -61,7 +61,7 @@ METHODS = ("interest_bullet", "revolving", "equal_principal", "equal_instalment"
 #: how strongly a thin segment is pulled towards its field (loan-months of the prior)
 PRIOR_MONTHS = 600.0
 DAYS_PER_MONTH = 365.25 / 12
-ENGINE_VERSION = "1"
+ENGINE_VERSION = "2"  # 2: a lone loan drawn by a uniform
 
 
 # --------------------------------------------------------------------------- rates
@@ -202,18 +202,23 @@ def make_book(
     if seg.size == 0:
         empty = np.zeros(0, np.int64)
         return Book(empty, empty, empty, np.zeros(0, bool), empty, np.zeros(0), np.zeros(0))
-    keys = np.stack([seg, meth, left, cov.astype(np.int64)], axis=1)
-    uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
+    # one integer key per loan (a 1-D unique is many times faster than rows of a 2-D one)
+    n_meth, n_left = int(meth.max()) + 1, int(left.max()) + 1
+    key = ((seg * n_meth + meth) * n_left + left) * 2 + cov.astype(np.int64)
+    uniq, inverse = np.unique(key, return_inverse=True)
     inverse = inverse.reshape(-1)
     count = np.bincount(inverse, minlength=len(uniq))
     total = np.bincount(inverse, weights=bal, minlength=len(uniq))
     weighted = np.bincount(inverse, weights=bal * rate, minlength=len(uniq))
     mean_rate = np.divide(weighted, total, out=np.zeros_like(total), where=total > 0)
+    rest, covered = np.divmod(uniq, 2)
+    rest, months_left = np.divmod(rest, n_left)
+    segment, method = np.divmod(rest, n_meth)
     return Book(
-        segment=uniq[:, 0],
-        method=uniq[:, 1],
-        months_left=uniq[:, 2],
-        covered=uniq[:, 3].astype(bool),
+        segment=segment,
+        method=method,
+        months_left=months_left,
+        covered=covered.astype(bool),
         count=count.astype(np.int64),
         balance=total,
         annual_rate=mean_rate,
@@ -383,6 +388,19 @@ def _cohorts(
     return book, entry, amount
 
 
+def _draw(rng: np.random.Generator, n: Array, p: Array) -> Array:
+    """Binomial(n, p) for every path (rows) and cell (columns): a lone loan by one uniform (a
+    few nanoseconds), several by the binomial, drawn only where there are several. Which draws
+    are made depends on the counts alone, never on amounts, so lever settings share them."""
+    flat_n = n.ravel()
+    flat_p = np.broadcast_to(p, n.shape).ravel()
+    out: Array = ((rng.random(flat_n.size) < flat_p) & (flat_n == 1)).astype(n.dtype)
+    several = np.flatnonzero(flat_n > 1)
+    if several.size:
+        out[several] = rng.binomial(flat_n[several], flat_p[several])
+    return out.reshape(n.shape)
+
+
 def project(
     book: Book,
     rates: Rates,
@@ -442,8 +460,8 @@ def project(
         live = (owed > 0).astype(np.float64)
         before = owed * per_loan
         now = sched[rows, age_now] * per_loan
-        d = rng.binomial(alive, p_d * live)
-        q = rng.binomial(alive - d, p_q * live)
+        d = _draw(rng, alive, p_d * live)
+        q = _draw(rng, alive - d, p_q * live)
         alive -= d + q
         lost = d * before
         defaults[:, t - 1] = lost.sum(axis=1)
