@@ -6,7 +6,7 @@ SCALE  ?= small
 SEED   ?= 42
 DEMO_DB ?= innofin-demo.db
 
-.PHONY: setup report-font demo test test-fast lint typecheck pytest test-schemathesis bench-generate bench-import bench-api bench-pages bench-score bench-select bench-ledger bench-match bench-timetable bench-allocate bench-report bench-scenario clean
+.PHONY: setup report-font demo test test-fast lint typecheck pytest test-schemathesis bench-generate bench-import bench-api bench-pages bench-score bench-select bench-ledger bench-match bench-timetable bench-allocate bench-report bench-scenario bench-recommend clean
 
 $(BIN)/innofin: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -108,6 +108,9 @@ bench-allocate: setup
 
 bench-scenario: setup
 	$(BIN)/python benchmarks/bench_scenario.py
+
+bench-recommend: setup
+	$(BIN)/python benchmarks/bench_recommend.py
 
 bench-ledger: setup
 	$(BIN)/python benchmarks/bench_ledger.py

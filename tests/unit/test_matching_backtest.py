@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
+import random
 
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from innofin.kernel.disclosure import DisclosureRule
 from innofin.matching import track_engine as track
 
 # firms A..H (0..7); zone 0 is province 0, zone 1 province 1
@@ -65,3 +71,27 @@ def test_no_loan_in_the_test_period_tests_nothing() -> None:
     result = track.backtest(1, loans, firms, train_until=100, test_from=200)
     assert result.tested == 0
     assert result.recommender == {"hit@1": 0.0, "hit@3": 0.0, "hit@10": 0.0, "mrr": 0.0}
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.randoms(use_true_random=False), st.integers(1, 60))
+def test_track_cells_do_not_depend_on_the_rows_order(rnd: random.Random, n: int) -> None:
+    # amounts in whole fen whose float sums depend on the order they are added in, and firms
+    # whose totals tie: the cells (medians, borrowers, the two largest firms, disclosure) are
+    # the same for every order of the rows
+    rows = [
+        (rnd.randrange(3), rnd.randrange(12), rnd.randrange(2), rnd.randrange(3), rnd.randrange(2),
+         rnd.choice([1_000_000.01, 2_345_678.91, 0.1, 0.2, 0.3, 7_777_777.77]), rnd.random() < 0.2)
+        for _ in range(n)
+    ]  # fmt: skip
+    names = ("institution", "enterprise", "field", "size", "zone", "amount", "defaulted")
+    frame = pl.DataFrame(rows, schema=names, orient="row")
+    shuffled = frame.sample(fraction=1.0, shuffle=True, seed=rnd.randrange(1000))
+    rule = DisclosureRule(min_contributors=2)
+    one, other = track.track_cells(frame, rule), track.track_cells(shuffled, rule)
+    for level, cells in one.items():
+        keys = ["institution", *level]
+        assert cells.sort(keys).equals(other[level].sort(keys)), level
+    # the two largest firms come in order
+    top = one[()]
+    assert (top["top1"] >= top["top2"]).all()

@@ -17,10 +17,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from innofin.access import policy
+from innofin.kernel.disclosure import DisclosureRule
 from innofin.kernel.errors import InvalidInput
 from innofin.kernel.settings import Settings
 from innofin.ledger.models import Loan
 from innofin.matching import eligibility_engine as elig
+from innofin.matching import history
 from innofin.matching import track_engine as track
 from innofin.matching.models import FinancingNeed
 from innofin.registry.models import (
@@ -42,7 +44,7 @@ DEFAULT_LPR = 3.10
 PRICED_KINDS = frozenset(
     {"pure_credit_loan", "ip_pledge_loan", "points_loan", "venture_loan", "secured_loan", "leasing"}
 )
-NON_PERFORMING = ("substandard", "doubtful", "loss")
+NON_PERFORMING = history.NON_PERFORMING
 DAY0 = dt.date(1970, 1, 1)
 
 
@@ -441,34 +443,25 @@ def _need_columns(session: Session, codes: Codes, rows: Sequence[FinancingNeed])
 
 def _loan_frame(session: Session, until: dt.date | None = None) -> pl.DataFrame:
     """Every loan (drawn up to `until`): lender, borrower, day drawn, principal in yuan (float:
-    analytics), whether it defaulted, the borrower's zone and field."""
-    stmt = select(
-        Loan.institution_id,
-        Loan.enterprise_id,
-        Loan.drawn_on,
-        Loan.principal,
-        (Loan.defaulted_on.is_not(None) | Loan.category.in_(NON_PERFORMING)).label("defaulted"),
-        Enterprise.zone_id,
-        Enterprise.tech_field,
-    ).join(Enterprise, Enterprise.id == Loan.enterprise_id)
-    if until is not None:
-        stmt = stmt.where(Loan.drawn_on <= until)
-    rows = session.execute(stmt).all()
-    frame = pl.DataFrame(
-        rows,
-        schema={
-            "institution_id": pl.Int64,
-            "enterprise": pl.Int64,
-            "drawn_on": pl.Date,
-            "principal": pl.Decimal(20, 2),
-            "defaulted": pl.Boolean,
-            "zone_id": pl.Int64,
-            "tech_field": pl.String,
-        },
-        orient="row",
-    )
-    return frame.with_columns(pl.col("principal").cast(pl.Float64).alias("amount")).drop(
-        "principal"
+    analytics), whether it defaulted, the borrower's zone and field (`history`: plain columns,
+    the loans kept while the ledger does not change)."""
+    return _with_firms(history.loans(session, until), history.firms(session)).drop("revenue")
+
+
+def _with_firms(loans: pl.DataFrame, firms: pl.DataFrame) -> pl.DataFrame:
+    return (
+        loans.with_columns(history.yuan(loans["fen"]).alias("amount"))
+        .join(firms, on="enterprise", how="inner", maintain_order="left")
+        .select(
+            "institution_id",
+            "enterprise",
+            "drawn_on",
+            "defaulted",
+            "zone_id",
+            "tech_field",
+            "amount",
+            "revenue",
+        )
     )
 
 
@@ -476,41 +469,37 @@ def _history(
     session: Session, codes: Codes, lenders: Lenders, until: dt.date | None = None
 ) -> pl.DataFrame:
     """Every loan (drawn up to `until`) with its lender's index and its borrower's codes."""
-    frame = _loan_frame(session, until)
-    revenue = _firms_revenue(session, frame["enterprise"].unique().to_list())
-    zone = _zone_index(codes, frame["zone_id"].cast(pl.Float64).to_numpy())
-    joined = frame.join(revenue, on="enterprise", how="left", maintain_order="left")
+    joined = _with_firms(history.loans(session, until), history.firms(session))
+    zone = _zone_index(codes, joined["zone_id"].cast(pl.Float64).to_numpy())
     return joined.with_columns(
-        pl.Series("institution", np.searchsorted(lenders.ids, frame["institution_id"].to_numpy())),
+        pl.Series("institution", np.searchsorted(lenders.ids, joined["institution_id"].to_numpy())),
         pl.Series("zone", zone),
         pl.Series("province", np.where(zone >= 0, codes.zone_province[np.maximum(zone, 0)], -1)),
-        pl.Series("field", _code_index(frame["tech_field"].to_list(), elig.FIELDS)),
+        pl.Series("field", _code_index(joined["tech_field"].to_list(), elig.FIELDS)),
         pl.Series("size", track.size_band(joined["revenue"].fill_null(np.nan).to_numpy())),
     )
 
 
-def _firms_revenue(session: Session, ids: Sequence[int]) -> pl.DataFrame:
-    """Each firm's revenue in its latest report that has one (yuan, float: analytics)."""
-    if not ids:
-        return pl.DataFrame(schema={"enterprise": pl.Int64, "revenue": pl.Float64})
-    latest = (
-        select(IndicatorReport.enterprise_id, func.max(IndicatorReport.year).label("year"))
-        .where(IndicatorReport.revenue.is_not(None))
-        .group_by(IndicatorReport.enterprise_id)
-        .subquery()
+def _track_record(
+    session: Session, codes: Codes, lenders: Lenders, rule: DisclosureRule
+) -> tuple[pl.DataFrame, dict[tuple[str, ...], pl.DataFrame]]:
+    """The loans with their codes (`_history`) and the cells a reason may quote
+    (`track.track_cells`), kept while the ledger, the registry, the code books and the rule stay
+    as they were (`history.kept`): a recommendation then reads two fingerprints, not every loan."""
+    mark = (
+        history.fingerprint(session),
+        history.registry_mark(session),
+        tuple(codes.zone_ids.tolist()),
+        tuple(codes.zone_province.tolist()),
+        tuple(lenders.ids.tolist()),
+        rule,
     )
-    rows = session.execute(
-        select(IndicatorReport.enterprise_id, IndicatorReport.revenue).join(
-            latest,
-            (latest.c.enterprise_id == IndicatorReport.enterprise_id)
-            & (latest.c.year == IndicatorReport.year),
-        )
-    ).all()
-    frame = pl.DataFrame(
-        {"enterprise": [r[0] for r in rows], "revenue": [float(r[1] or 0) for r in rows]},
-        schema={"enterprise": pl.Int64, "revenue": pl.Float64},
-    )
-    return frame.filter(pl.col("enterprise").is_in(list(ids)))
+
+    def read(s: Session) -> tuple[pl.DataFrame, dict[tuple[str, ...], pl.DataFrame]]:
+        frame = _history(s, codes, lenders)
+        return frame, track.track_cells(frame, rule)
+
+    return history.kept(session, "track", mark, read)
 
 
 def _affinity(

@@ -44,10 +44,10 @@ from innofin.matching.columns import (
     _catalogue,
     _code_index,
     _codes,
-    _history,
     _lenders,
     _loan_frame,
     _need_columns,
+    _track_record,
     _zone_index,
 )
 from innofin.matching.models import FinancingNeed
@@ -187,7 +187,7 @@ def run_recommendations(
     lenders = _lenders(session)
     catalogue = _catalogue(session, codes, lenders, scope=product_scope, lpr=lpr)
     cols = _need_columns(session, codes, needs)
-    history = _history(session, codes, lenders)
+    history, cells = _track_record(session, codes, lenders, rule or Settings.from_env().disclosure)
     log_aff, own = _affinity(history, cols, codes, lenders)
     result = rec.recommend(
         cols.needs,
@@ -200,7 +200,6 @@ def run_recommendations(
         k=k,
         per_institution=per_institution,
     )
-    cells = track.track_cells(history, rule or Settings.from_env().disclosure)
     return Run(
         cols,
         catalogue,

@@ -244,15 +244,18 @@ def track_cells(loans: pl.DataFrame, rule: DisclosureRule) -> dict[tuple[str, ..
     """Per level of `LEVELS`, each institution's cells: loans, borrowers, median amount (yuan),
     the defaulted share, and whether the cell may be shown to others (`kernel.disclosure`:
     enough borrowers, none dominating the cell's total). `loans` columns: ``institution``,
-    ``enterprise``, ``field``, ``size``, ``zone`` (codes), ``amount`` (yuan), ``defaulted``."""
+    ``enterprise``, ``field``, ``size``, ``zone`` (codes), ``amount`` (yuan), ``defaulted``.
+    The cells do not depend on the rows' order: the firms' totals are summed in whole fen
+    (exact), and the two largest are sorted (`top_k` leaves them in no order)."""
     out: dict[tuple[str, ...], pl.DataFrame] = {}
+    fen = (pl.col("amount") * 100).round().cast(pl.Int64)
     for level in LEVELS:
         keys = ["institution", *level]
-        per_firm = loans.group_by([*keys, "enterprise"]).agg(pl.col("amount").sum().alias("firm"))
+        per_firm = loans.group_by([*keys, "enterprise"]).agg(fen.sum().abs().alias("firm"))
         firms = per_firm.group_by(keys).agg(
             pl.len().alias("borrowers"),
-            pl.col("firm").abs().sum().alias("magnitude"),
-            pl.col("firm").abs().top_k(2).alias("top"),
+            (pl.col("firm").sum() / 100).alias("magnitude"),
+            (pl.col("firm").top_k(2).sort(descending=True) / 100).alias("top"),
         )
         stats = loans.group_by(keys).agg(
             pl.len().alias("loans"),
