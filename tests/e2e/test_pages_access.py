@@ -191,6 +191,50 @@ PAGES: list[Page] = [
         lambda w: f"/needs/{w.ids['need_e3']}",
         allow("admin", "national", hidden=("province", "zone", "bank_a", "bank_b", "firm")),
     ),
+    # monitoring: a programme's dashboard as its programme page; a zone's view for the officers
+    # of that zone (and any institution, its own loans there); an institution's for officers
+    # and itself; a programme's report files for the offices that run it
+    Page("/monitoring", lambda w: "/monitoring", allow(*AGGREGATE_READERS)),
+    Page(
+        "/monitoring/programmes/{programme_id}",
+        lambda w: f"/monitoring/programmes/{w.ids['prg_jia']}",
+        allow(*OFFICERS, "bank_a", hidden=("bank_b",)),
+    ),
+    Page(
+        "/monitoring/programmes/{programme_id}",
+        lambda w: f"/monitoring/programmes/{w.ids['prg_yi']}",
+        allow("admin", "national", "bank_b", hidden=("province", "zone", "bank_a")),
+    ),
+    Page(
+        "/monitoring/programmes/{programme_id}/report/{fmt}",
+        lambda w: f"/monitoring/programmes/{w.ids['prg_jia']}/report/xlsx",
+        allow("admin", "national", "province"),
+    ),
+    Page(
+        "/monitoring/programmes/{programme_id}/report/{fmt}",
+        lambda w: f"/monitoring/programmes/{w.ids['prg_yi']}/report/xlsx",
+        allow("admin", "national", hidden=("province",)),
+    ),
+    Page(
+        "/monitoring/zones/{zone_id}",
+        lambda w: f"/monitoring/zones/{w.ids['z1']}",
+        allow(*OFFICERS, "bank_a", "bank_b"),
+    ),
+    Page(
+        "/monitoring/zones/{zone_id}",
+        lambda w: f"/monitoring/zones/{w.ids['z2']}",
+        allow("admin", "national", "bank_a", "bank_b", hidden=("province", "zone")),
+    ),
+    Page(
+        "/monitoring/institutions/{institution_id}",
+        lambda w: f"/monitoring/institutions/{w.ids['a']}",
+        allow(*OFFICERS, "bank_a", hidden=("bank_b",)),
+    ),
+    Page(
+        "/monitoring/institutions/{institution_id}",
+        lambda w: f"/monitoring/institutions/{w.ids['b']}",
+        allow(*OFFICERS, "bank_b", hidden=("bank_a",)),
+    ),
     Page(
         "/institutions/{institution_id}/matches",
         lambda w: f"/institutions/{w.ids['a']}/matches",

@@ -138,6 +138,9 @@ ACTIONS: dict[str, frozenset[Role]] = {
     # programme-wide amounts only under the disclosure rule, its own commitments only)
     "monitor:targets": frozenset({ADMIN, PROGRAMME, ZONE, INSTITUTION}),
     "monitor:quota": frozenset({ADMIN, PROGRAMME, ZONE, INSTITUTION}),
+    # a programme's report (XLSX, PDF, HTML: every zone's and institution's figures): the
+    # programme offices that run it, and the admin
+    "monitor:report": frozenset({ADMIN, PROGRAMME}),
     # matchmaking meetings: the notice is public; officers organise (within their reach);
     # each participant books, reads its agenda and (institutions) records outcomes of its own
     "event:read": EVERYONE,

@@ -49,6 +49,7 @@ def routers() -> tuple[APIRouter, ...]:
         imports,
         ledger,
         matching,
+        monitoring,
         scoring,
     )
 
@@ -62,6 +63,7 @@ def routers() -> tuple[APIRouter, ...]:
         consents.router,
         matching.router,
         events.router,
+        monitoring.router,
     )
 
 

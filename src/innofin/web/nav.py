@@ -26,6 +26,7 @@ NAV: list[NavItem] = [
     NavItem("/ledger", N_("Ledger"), "ledger:read"),
     NavItem("/needs", N_("Financing needs"), "need:read"),
     NavItem("/events", N_("Matchmaking meetings"), "event:read"),
+    NavItem("/monitoring", N_("Monitoring"), "monitor:targets"),
     NavItem("/imports", N_("Imports"), "import:run"),
     NavItem("/consents", N_("Consents"), "consent:read"),
     NavItem("/audit", N_("Audit trail"), "audit:read"),

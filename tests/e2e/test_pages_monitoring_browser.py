@@ -1,0 +1,85 @@
+"""The monitoring pages in a real browser (headless Chromium, the session's live server on the
+test world): a programme's dashboard with its ECharts charts and report downloads, in Chinese
+and English; a bank's view of its own figures beside the other institutions' anonymous ones; a
+zone officer's zone. Screenshots go to `test-artefacts/pages/monitoring-*.png`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from test_pages_browser import sign_in
+
+from browser import Visit, needs_chromium
+
+pytestmark = [pytest.mark.slow, needs_chromium]
+
+
+def _charts(visit: Visit) -> int:
+    """Charts ECharts drew (an SVG in each chart box)."""
+    count: int = visit.page.locator("[data-chart] svg").count()
+    return count
+
+
+def test_a_programme_dashboard_and_its_report(browser: Any, site: Any) -> None:
+    programme = site.world.ids["prg_jia"]
+    visit = Visit(browser, site.url)
+    try:
+        sign_in(visit, "province")
+        visit.goto("/monitoring")
+        visit.page.locator(f'a[href="/monitoring/programmes/{programme}"]').click()
+        visit.page.wait_for_load_state("networkidle")
+        assert visit.page.url == f"{site.url}/monitoring/programmes/{programme}"
+        assert "PRG-JIA" in visit.page.get_by_role("heading", level=1).inner_text()
+        assert visit.page.get_by_role("heading", name="目标", exact=True).count() == 1
+        assert _charts(visit) >= 1
+        visit.screenshot("monitoring-programme.png")
+        visit.assert_clean()
+        links = visit.page.locator("nav.downloads a")
+        assert links.count() == 6
+        for fmt, kind in (("xlsx", "spreadsheetml"), ("pdf", "application/pdf")):
+            answer = visit.page.request.get(
+                f"{site.url}/monitoring/programmes/{programme}/report/{fmt}?lang=zh"
+            )
+            assert answer.status == 200 and kind in answer.headers["content-type"]
+            assert len(answer.body()) > 1000
+        visit.page.get_by_role("button", name="English").click()
+        visit.page.wait_for_load_state("networkidle")
+        visit.goto(f"/monitoring/programmes/{programme}")
+        assert visit.page.get_by_role("heading", name="Targets", exact=True).count() == 1
+        assert _charts(visit) >= 1
+        visit.screenshot("monitoring-programme-en.png")
+        visit.assert_clean()
+    finally:
+        visit.close()
+
+
+def test_a_bank_sees_its_figures_and_the_others_only_together(browser: Any, site: Any) -> None:
+    visit = Visit(browser, site.url)
+    try:
+        sign_in(visit, "bank_a")
+        visit.goto(f"/monitoring/institutions/{site.world.ids['a']}")
+        assert visit.page.get_by_role("heading", level=1).inner_text().startswith("甲银行")
+        body = visit.page.locator("main").inner_text()
+        assert "其他机构分技术领域（匿名）" in body and "乙银行" not in body
+        assert _charts(visit) == 1
+        visit.screenshot("monitoring-institution.png")
+        visit.goto(f"/monitoring/programmes/{site.world.ids['prg_jia']}")
+        assert visit.page.locator("nav.downloads").count() == 0  # reports: the programme offices
+        visit.screenshot("monitoring-programme-bank.png")
+        visit.assert_clean()
+    finally:
+        visit.close()
+
+
+def test_a_zone_officer_sees_its_zone(browser: Any, site: Any) -> None:
+    visit = Visit(browser, site.url)
+    try:
+        sign_in(visit, "zone")
+        visit.goto(f"/monitoring/zones/{site.world.ids['z1']}")
+        assert "甲高新区" in visit.page.get_by_role("heading", level=1).inner_text()
+        assert visit.page.get_by_role("table").count() >= 2
+        visit.screenshot("monitoring-zone.png")
+        visit.assert_clean()
+    finally:
+        visit.close()
