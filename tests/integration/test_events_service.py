@@ -5,6 +5,7 @@ to the event's participants, each side seeing only its own rows."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
 from sqlalchemy import Engine, select
@@ -147,3 +148,35 @@ def test_institutions_see_the_events_firms_by_name_only(engine: Engine) -> None:
         assert len(service.institutions_at(s, firm_user(w.ids["f1"]), event_id)) == 2
         assert s.scalars(select(EventSession)).all()
         assert s.scalars(select(MeetingRequest)).all() == []
+
+
+def test_two_lists_sent_at_once_for_one_firm_replace_each_other_whole(engine: Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite writes one at a time anyway")
+    w = build(engine, firms=1)
+    event_id, f1 = w.ids["event"], w.ids["f1"]
+    lists = ([w.ids["A"], w.ids["B"]], [w.ids["B"]])
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def send(targets: list[int]) -> None:
+        try:
+            barrier.wait()
+            with unit_of_work(engine) as s:
+                requests.set_preferences(
+                    s, firm_user(f1), event_id, "enterprise", f1, targets, BOOKING
+                )
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send, args=(t,)) for t in lists]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with unit_of_work(engine) as s:
+        kept = [
+            r.institution_id for r in s.scalars(requests.requests_query(firm_user(f1), event_id))
+        ]
+    assert kept in (lists[0], lists[1])  # one list whole, never a mix

@@ -106,6 +106,7 @@ def set_preferences(
             f"at most {ev.max_requests} requests a participant at {ev.code} ({len(targets)} given)",
             field="targets",
         )
+    _lock_party(session, event_id, side, party_id)
     other = "institution" if side == "enterprise" else "enterprise"
     missing = [t for t in targets if t not in theirs]
     if missing:
@@ -137,6 +138,21 @@ def set_preferences(
     session.add_all(rows)
     session.flush()
     return rows
+
+
+def _lock_party(session: Session, event_id: int, side: str, party_id: int) -> None:
+    """Lock the participant's registration row: two lists sent at once for one participant
+    queue, so the second replaces the first whole instead of the two mixing (or tripping over
+    the unique pair). SQLite's writes are serialised by BEGIN IMMEDIATE already."""
+    if side == "enterprise":
+        stmt: Any = select(EventEnterprise.id).where(
+            EventEnterprise.event_id == event_id, EventEnterprise.enterprise_id == party_id
+        )
+    else:
+        stmt = select(EventInstitution.id).where(
+            EventInstitution.event_id == event_id, EventInstitution.institution_id == party_id
+        )
+    session.execute(stmt.with_for_update())
 
 
 # --------------------------------------------------------------------------- recommendations
