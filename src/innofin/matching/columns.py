@@ -469,7 +469,11 @@ def _history(
     session: Session, codes: Codes, lenders: Lenders, until: dt.date | None = None
 ) -> pl.DataFrame:
     """Every loan (drawn up to `until`) with its lender's index and its borrower's codes."""
-    joined = _with_firms(history.loans(session, until), history.firms(session))
+    return _coded(_with_firms(history.loans(session, until), history.firms(session)), codes,
+                  lenders)  # fmt: skip
+
+
+def _coded(joined: pl.DataFrame, codes: Codes, lenders: Lenders) -> pl.DataFrame:
     zone = _zone_index(codes, joined["zone_id"].cast(pl.Float64).to_numpy())
     return joined.with_columns(
         pl.Series("institution", np.searchsorted(lenders.ids, joined["institution_id"].to_numpy())),
@@ -486,9 +490,10 @@ def _track_record(
     """The loans with their codes (`_history`) and the cells a reason may quote
     (`track.track_cells`), kept while the ledger, the registry, the code books and the rule stay
     as they were (`history.kept`): a recommendation then reads two fingerprints, not every loan."""
+    ledger, registry = history.fingerprint(session), history.registry_mark(session)
     mark = (
-        history.fingerprint(session),
-        history.registry_mark(session),
+        ledger,
+        registry,
         tuple(codes.zone_ids.tolist()),
         tuple(codes.zone_province.tolist()),
         tuple(lenders.ids.tolist()),
@@ -496,7 +501,9 @@ def _track_record(
     )
 
     def read(s: Session) -> tuple[pl.DataFrame, dict[tuple[str, ...], pl.DataFrame]]:
-        frame = _history(s, codes, lenders)
+        loans = history.kept(s, "loans", ledger, history.read_loans)
+        firms = history.kept(s, "firms", registry, history.read_firms)
+        frame = _coded(_with_firms(loans, firms), codes, lenders)
         return frame, track.track_cells(frame, rule)
 
     return history.kept(session, "track", mark, read)
