@@ -5,12 +5,18 @@ zone officer's zone. Screenshots go to `test-artefacts/pages/monitoring-*.png`."
 
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from test_pages_browser import sign_in
 
+import ledger_world as lw
 from browser import Visit, needs_chromium
+from innofin.db import unit_of_work
+from innofin.ledger.loans import service as ledger
+from innofin.monitoring import records
 
 pytestmark = [pytest.mark.slow, needs_chromium]
 
@@ -21,8 +27,32 @@ def _charts(visit: Visit) -> int:
     return count
 
 
+def _lend_under_the_programme(site: Any) -> None:
+    """Bank A lends to e1 under programme 甲 (a line naming the programme), a drawdown a month
+    from March 2024 to August 2025, so the dashboard has a series to chart and forecast."""
+    ids = site.world.ids
+    with unit_of_work(site.engine) as s:
+        spec = ledger.LineSpec(
+            institution_id=ids["a"], external_ref="LINE-MONITOR-JIA", enterprise_id=ids["e1"],
+            limit_amount=Decimal("900000000.00"), opens_on=dt.date(2024, 1, 1),
+            matures_on=dt.date(2030, 12, 31), rate=Decimal("0.0345"),
+            programme_id=ids["prg_jia"],
+        )  # fmt: skip
+        line_id = ledger.propose_line(s, lw.MAKER, spec).entity_id
+        ledger.approve_line(s, lw.CHECKER, line_id)
+        for k in range(18):
+            month = 3 + k
+            day = dt.date(2024 + (month - 1) // 12, (month - 1) % 12 + 1, 10)
+            ledger.draw(
+                s, lw.MAKER, line_id, amount=Decimal(2_000_000 + 150_000 * k), drawn_on=day,
+                external_ref=f"LOAN-MONITOR-{k}", months=36,
+            )  # fmt: skip
+    records.forget()  # the pages' kept reading of the ledger
+
+
 def test_a_programme_dashboard_and_its_report(browser: Any, site: Any) -> None:
     programme = site.world.ids["prg_jia"]
+    _lend_under_the_programme(site)
     visit = Visit(browser, site.url)
     try:
         sign_in(visit, "province")
