@@ -240,6 +240,15 @@ PAGES: list[Page] = [
         lambda w: f"/institutions/{w.ids['a']}/matches",
         allow(*OFFICERS, "bank_a", hidden=("bank_b",)),
     ),
+    # referrals of needs: each caller its own rows (an institution those sent to it, a firm
+    # those of its needs, officers those of the firms they oversee); the overdue list: officers
+    Page(
+        "/referrals",
+        lambda w: "/referrals",
+        allow(*ALL),
+        api=lambda w: "/api/v1/need-referrals",
+    ),
+    Page("/referrals/overdue", lambda w: "/referrals/overdue", allow(*OFFICERS)),
     # matchmaking meetings: 甲's event (zone Z1; banks A and B, firms e1 and e2 at it)
     Page("/events", lambda w: "/events", allow(*ALL), api=lambda w: "/api/v1/events"),
     Page(  # the notice for everyone; the timetable only on the organisers' page
@@ -259,8 +268,8 @@ PAGES: list[Page] = [
         allow(*OFFICERS, "firm"),
     ),
 ]
-#: form posts, tested where their behaviour is (tests/e2e/test_pages_forms.py, and the ledger's,
-#: imports' and consents' in tests/e2e/test_pages_ledger_forms.py)
+#: form posts, tested where their behaviour is (tests/e2e/test_pages_forms.py, the ledger's,
+#: imports' and consents' in tests/e2e/test_pages_ledger_forms.py, and the referrals')
 FORMS = {
     ("POST", "/sign-in"),
     ("POST", "/sign-out"),
@@ -272,6 +281,10 @@ FORMS = {
     ("POST", "/imports/confirm"),
     ("POST", "/consents"),
     ("POST", "/consents/{consent_id}/withdraw"),
+    # referrals: tests/e2e/test_pages_referrals.py
+    ("POST", "/needs/{need_id}/referrals"),
+    ("POST", "/referrals/{referral_id}/answer"),
+    ("POST", "/referrals/{referral_id}/step"),
 }
 
 

@@ -127,6 +127,15 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "need_referral:read": EVERYONE,
     # the funnel per institution: an institution its own rows and the total under disclosure
     "match:funnel": frozenset({ADMIN, PROGRAMME, ZONE, INSTITUTION}),
+    # a firm refers its own needs, an officer those of the firms whose record it may change;
+    # each institution needs the firm's consent (matching/referrals.py)
+    "need:refer": OFFICERS | {ENTERPRISE},
+    # only the institution a need was referred to (or a branch's head office) answers it and
+    # moves it along the funnel
+    "need_referral:respond": frozenset({ADMIN, INSTITUTION}),
+    "need_referral:advance": frozenset({ADMIN, INSTITUTION}),
+    # officers flag the overdue referrals of the needs they see
+    "need_referral:flag_overdue": OFFICERS,
     # monitoring: the funnel and institution scorecards — officers every institution, an
     # institution its own and the others as anonymous aggregates under the disclosure rule
     "monitor:funnel": frozenset({ADMIN, PROGRAMME, ZONE, INSTITUTION}),

@@ -50,6 +50,7 @@ def routers() -> tuple[APIRouter, ...]:
         ledger,
         matching,
         monitoring,
+        referrals,
         scoring,
     )
 
@@ -62,6 +63,7 @@ def routers() -> tuple[APIRouter, ...]:
         imports.router,
         consents.router,
         matching.router,
+        referrals.router,
         events.router,
         monitoring.router,
     )

@@ -25,6 +25,8 @@ NAV: list[NavItem] = [
     NavItem("/zone-rankings", N_("Pilot-zone ranking"), "zone_ranking:read"),
     NavItem("/ledger", N_("Ledger"), "ledger:read"),
     NavItem("/needs", N_("Financing needs"), "need:read"),
+    NavItem("/referrals", N_("Referrals"), "need_referral:read"),
+    NavItem("/referrals/overdue", N_("Overdue referrals"), "need_referral:flag_overdue"),
     NavItem("/events", N_("Matchmaking meetings"), "event:read"),
     NavItem("/monitoring", N_("Monitoring"), "monitor:targets"),
     NavItem("/imports", N_("Imports"), "import:run"),

@@ -22,6 +22,7 @@ from innofin.registry.models import Enterprise
 from innofin.scoring.models import KeyList, ScoreResult, ScoreRun, ZoneRanking
 from innofin.web.deps import page
 from innofin.web.pages.ledger import ledger_steps
+from innofin.web.pages.referrals import matching_steps
 from innofin.web.render import N_, render
 
 router = APIRouter(include_in_schema=False)
@@ -130,7 +131,7 @@ def scoring_steps(s: Session, p: Principal) -> list[Step]:
 
 
 #: the areas' next steps, in the order the home page shows them
-STEPS: list[StepSource] = [registry_steps, scoring_steps, ledger_steps]
+STEPS: list[StepSource] = [registry_steps, scoring_steps, ledger_steps, matching_steps]
 
 
 @router.get("/")

@@ -6,19 +6,21 @@ shown by its facts alone."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 from starlette.responses import Response
 
+from innofin.access.policy import may
 from innofin.api.deps import RowId, api_state, reading
 from innofin.kernel.codes import NEED_PURPOSE_NAMES
 from innofin.kernel.money import column_unit
 from innofin.kernel.principal import Principal
-from innofin.matching import service
+from innofin.matching import referrals, service
 from innofin.matching.models import FinancingNeed
 from innofin.registry.models import Enterprise
 from innofin.web import i18n
 from innofin.web.deps import page
+from innofin.web.pages.referrals import referral_context
 from innofin.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -49,19 +51,43 @@ def needs(request: Request, p: Principal = page("need:read")) -> Response:
 
 
 @router.get("/needs/{need_id}")
-def need(request: Request, need_id: RowId, p: Principal = page("match:recommend")) -> Response:
+def need(
+    request: Request,
+    need_id: RowId,
+    product: int | None = Query(None, ge=1, le=2_147_483_647),
+    p: Principal = page("match:recommend"),
+) -> Response:
+    """One need: its recommendations and near misses, a product's pre-check (each rule passed
+    or failed), its referrals with their status, deadline, decline reason and re-matches, and
+    the form that refers it to the recommended institutions (with the firm's consent)."""
     rule = api_state(request).settings.disclosure
     with reading(request) as s:
         row = service.need(s, p, need_id)
         firm = s.get(Enterprise, row.enterprise_id)
         found = service.recommend_need(s, p, need_id, 5, rule)
+        checked = service.precheck(s, p, need_id, product) if product is not None else None
+        sent = list(s.scalars(referrals.referrals_query(p, need_id=need_id)))
+        shown = referral_context(request, s, p, sent)
+    referred = {r.institution_id for r in sent}
     context = {
+        **shown,
         "need": row,
         "firm": firm,
         "found": found,
+        "checked": checked,
+        "product": product,
+        "precheck_options": list(
+            {
+                **{str(m.product_id): m.product_name for m in found.products},
+                **{str(m.product_id): m.product_name for m in found.near_misses},
+            }.items()
+        ),
         "zh": i18n.language(request) == "zh",
         "unit": column_unit([row.amount]),
         "purposes": purposes(request),
+        "referable": [m for m in found.institutions if m.institution_id not in referred]
+        if may(p, "need:refer") and row.status in ("open", "referred")
+        else [],
     }
     return render(request, "matching/need.html", context)
 
