@@ -160,8 +160,9 @@ def agenda(session: Session, p: Principal, event_id: int, party: str, party_id: 
             .order_by(Meeting.slot, Meeting.institution_id, Meeting.desk)
         ).all()
         minutes = dt.timedelta(minutes=ev.slot_minutes)
+        zone = ZoneInfo(ev.timezone)
         for m, firm, bank in rows:
-            start = times[m.slot][1]
+            start = times[m.slot][1].replace(tzinfo=zone)  # wall-clock time at the venue
             items.append(
                 AgendaItem(
                     slot=m.slot,

@@ -8,7 +8,6 @@ that does not exist; 4 a conflict (a code taken, booking closed, no schedule to 
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,7 +45,7 @@ def _sessions(texts: list[str]) -> list[dict[str, Any]]:
             )
         out.append(
             {
-                "starts": dt.time(int(found[1]), int(found[2])).isoformat(),
+                "starts": f"{int(found[1]):02d}:{found[2]}",
                 "slots": int(found[3]),
                 "kind": "many_to_one" if found[4] else "one_to_one",
                 "group_size": int(found[5]) if found[5] else None,

@@ -6,7 +6,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    model_validator,
+)
 
 from innofin.kernel.jsontypes import AmountIn, AmountJson, IsoDate, Text500
 
@@ -14,6 +23,39 @@ Id = Annotated[int, Field(ge=1, le=2_147_483_647)]
 Day = Annotated[IsoDate, Field(ge=dt.date(1900, 1, 1), le=dt.date(2200, 12, 31))]
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
 Code = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+def _clock(value: object) -> object:
+    """A wall-clock time at the venue, written HH:MM (no seconds, no offset: the event's time
+    zone says where)."""
+    if isinstance(value, str):
+        import re
+
+        if re.fullmatch(HHMM, value) is None:
+            raise ValueError("a time of day is written HH:MM, e.g. 09:30")
+        return dt.time(int(value[:2]), int(value[3:]))
+    return value
+
+
+def _zone(name: str) -> str:
+    """An IANA time zone the agendas' calendars can name (Asia/Shanghai, Asia/Urumqi, …)."""
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(name)
+    except (ValueError, KeyError, OSError):
+        raise ValueError(f"{name!r} is not a time zone (such as Asia/Shanghai)") from None
+    return name
+
+
+#: a time of day as HH:MM in both directions (JSON Schema's "time" format wants an offset)
+Clock = Annotated[
+    dt.time,
+    BeforeValidator(_clock),
+    PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": HHMM}),
+]
 
 
 class _In(BaseModel):
@@ -23,7 +65,7 @@ class _In(BaseModel):
 class SessionSpec(_In):
     """A block of consecutive slots from `starts` (wall-clock time at the venue)."""
 
-    starts: dt.time
+    starts: Clock
     slots: int = Field(ge=1, le=48)
     name: Annotated[str, Field(max_length=80)] | None = None
     kind: Literal["one_to_one", "many_to_one"] = "one_to_one"
@@ -50,7 +92,7 @@ class EventCreate(_In):
     name_en: Name | None = None
     held_on: Day
     venue: Name
-    timezone: Annotated[str, Field(max_length=40)] = "Asia/Shanghai"
+    timezone: Annotated[str, AfterValidator(_zone), Field(max_length=40)] = "Asia/Shanghai"
     slot_minutes: int = Field(30, ge=20, le=30)
     booking_opens: Day
     booking_closes: Day
@@ -89,7 +131,7 @@ class SessionOut(BaseModel):
 
     number: int
     name: str | None
-    starts: dt.time
+    starts: Clock
     slots: int
     kind: str
     group_size: int
