@@ -217,3 +217,24 @@ def test_a_lever_moves_the_projection_strictly_when_it_binds() -> None:
     bigger = _run(se.Levers(0.3, None, 8e8, 400), 9)
     assert bigger.balance.mean[-1] > base.balance.mean[-1]
     assert _run(se.Levers(0.6, None, 4e8, 200), 9).payouts.mean[-1] > base.payouts.mean[-1]
+
+
+def test_a_shared_shock_widens_the_band_and_keeps_the_levers_direction() -> None:
+    book, rates, mix, pace = _setup()
+    plain = se.Assumptions(months=24, paths=400)
+    shocked = se.Assumptions(months=24, paths=400, default_shock=1.0)
+    calm = se.project(book, rates, mix, pace, BASE, plain, seed=4)
+    rough = se.project(book, rates, mix, pace, BASE, shocked, seed=4)
+    width = calm.cumulative_defaults.high[-1] - calm.cumulative_defaults.low[-1]
+    wider = rough.cumulative_defaults.high[-1] - rough.cumulative_defaults.low[-1]
+    assert wider > 1.3 * width
+    # the factor has mean 1: the mean moves by sampling error only, not by a bias in the model
+    assert rough.cumulative_defaults.mean[-1] == pytest.approx(
+        calm.cumulative_defaults.mean[-1], rel=0.25
+    )
+    again = se.project(book, rates, mix, pace, BASE, shocked, seed=4)
+    assert again.as_json() == rough.as_json()
+    more = se.project(book, rates, mix, pace, se.Levers(0.9, None, 4e8, 200), shocked, seed=4)
+    assert (more.payouts.mean >= rough.payouts.mean - 1e-6).all()
+    with pytest.raises(ValueError, match="default_shock"):
+        se.project(book, rates, mix, pace, BASE, se.Assumptions(default_shock=5), seed=1)

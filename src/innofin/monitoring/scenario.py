@@ -480,6 +480,8 @@ def _changed_assumptions(base: se.Assumptions, changes: dict[str, Any]) -> se.As
         raise InvalidInput("months must be between 12 and 36", field="months")
     if not 100 <= out.paths <= 20_000:
         raise InvalidInput("paths must be between 100 and 20000", field="paths")
+    if not 0 <= out.default_shock <= 3:
+        raise InvalidInput("default_shock must be between 0 and 3", field="default_shock")
     return out
 
 

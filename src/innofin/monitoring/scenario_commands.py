@@ -46,6 +46,13 @@ def run(
     seed: int | None = typer.Option(
         None, "--seed", min=0, max=2_147_483_647, help="The seed (default: drawn and stored)."
     ),
+    shock: float = typer.Option(
+        0.0,
+        "--shock",
+        min=0.0,
+        max=3.0,
+        help="σ of a shared shock to every loan's default hazard on a path (0: none).",
+    ),
     name: str | None = typer.Option(None, "--name", help="A name for the run."),
     as_of: str | None = typer.Option(
         None, "--as-of", help="Project from this day, YYYY-MM-DD (default: the ledger's last)."
@@ -80,7 +87,8 @@ def run(
             with console.status("simulating …"):
                 run_id = scenario.run_scenario(
                     s, OPERATOR, Actor.cli(reason), pid, levers=levers,
-                    assumptions={"months": months, "paths": paths}, seed=seed, name=name,
+                    assumptions={"months": months, "paths": paths, "default_shock": shock},
+                    seed=seed, name=name,
                     as_of=day,
                 )  # fmt: skip
             result = scenario.scenario_result(s, OPERATOR, run_id)

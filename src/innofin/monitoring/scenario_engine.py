@@ -23,6 +23,11 @@ p_prepay); the survivors follow their scheduled amortisation (bullet and revolvi
 maturity; equal principal: linear; equal instalments: the annuity at the cell's rate). The loop
 runs over months (at most 36), never over loans.
 
+**A shared shock**, if assumed (``default_shock`` σ > 0): each path draws one Gamma factor of mean 1
+and standard deviation σ that multiplies every loan's default hazard over the horizon — a good or
+a bad spell for the whole book —, so the band shows systemic risk and not only the independent
+loans' noise. Without it (the default) loans default independently given their segment's rate.
+
 **New lending and the levers.** Each month the programme lends `min(quota, key_list_size ×
 lending per key-list firm) / 12` — the supply the institutions committed against the demand of
 the firms on the key list —, spread over the segments by their share of recent lending, as
@@ -276,6 +281,10 @@ class Assumptions:
     loss_given_default: float = 0.6
     #: the pool's balance at the start (payouts beyond it are a shortfall)
     pool_balance: float = 0.0
+    #: a shared shock: each path's default hazards are multiplied by one Gamma factor of mean 1
+    #: and this standard deviation (a good or bad spell for every loan at once); 0: none, the
+    #: loans default independently given their segment's rate
+    default_shock: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -353,6 +362,8 @@ def _check(levers: Levers, a: Assumptions) -> None:
         raise ValueError(f"risk_share must be between 0 and 1, not {levers.risk_share}")
     if levers.quota < 0 or levers.key_list_size < 0:
         raise ValueError("quota and key_list_size must not be negative")
+    if not 0 <= a.default_shock <= 3:
+        raise ValueError(f"default_shock must be between 0 and 3, not {a.default_shock}")
     if not 0 <= a.band[0] < a.band[1] <= 1:
         raise ValueError(f"the band must be two quantiles low < high in [0, 1], not {a.band}")
 
@@ -438,8 +449,12 @@ def project(
             schedule(new.method, new.months_left, new.annual_rate, a.months),
         ]
     )
-    p_d = rates.default_p[seg] if seg.size else np.zeros(0)
+    p_d: Array = rates.default_p[seg] if seg.size else np.zeros(0)
     p_q = rates.prepay_p[seg] if seg.size else np.zeros(0)
+    if a.default_shock > 0:  # drawn first: the same factors under every lever setting
+        k = 1 / a.default_shock**2
+        factor = rng.gamma(k, 1 / k, size=a.paths)
+        p_d = 1 - (1 - p_d[None, :]) ** factor[:, None]  # paths × cells
     cells = seg.size
     paths = a.paths
     alive = np.zeros((paths, cells), np.int64)

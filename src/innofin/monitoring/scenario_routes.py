@@ -39,6 +39,9 @@ class ScenarioIn(BaseModel):
     months: int = Field(24, ge=12, le=36, strict=True)
     paths: int = Field(1000, ge=100, le=20_000, strict=True)
     seed: int | None = Field(None, ge=0, le=2_147_483_647, strict=True)
+    default_shock: QuantityIn | None = Field(
+        None, description="σ of a shared shock to default hazards (0–3; none: 0)"
+    )
     name: str | None = Field(None, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")
     as_of: Annotated[IsoDate, Field(ge=dt.date(1990, 1, 1), le=dt.date(2200, 12, 31))] | None = None
 
@@ -65,6 +68,7 @@ class AssumptionsOut(_Out):
     margin: float
     loss_given_default: float
     pool_balance: float
+    default_shock: float
 
 
 class SegmentRateOut(_Out):
@@ -142,6 +146,13 @@ def _levers(body: LeversIn | None) -> dict[str, Any]:
     return out
 
 
+def _assumptions(body: ScenarioIn) -> dict[str, Any]:
+    out: dict[str, Any] = {"months": body.months, "paths": body.paths}
+    if body.default_shock is not None:
+        out["default_shock"] = float(body.default_shock)
+    return out
+
+
 @router.post(
     "/scenarios",
     response_model=ScenarioOut,
@@ -157,7 +168,7 @@ def post_scenario(
     def use(c: Any) -> scenario.ScenarioResult:
         run_id = scenario.run_scenario(
             c.session, p, c.actor, body.programme_id, levers=_levers(body.levers),
-            assumptions={"months": body.months, "paths": body.paths}, seed=body.seed,
+            assumptions=_assumptions(body), seed=body.seed,
             name=body.name, as_of=body.as_of, at=c.now,
         )  # fmt: skip
         return scenario.scenario_result(c.session, p, run_id)
