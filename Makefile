@@ -6,7 +6,7 @@ SCALE  ?= small
 SEED   ?= 42
 DEMO_DB ?= innofin-demo.db
 
-.PHONY: setup report-font demo test test-fast lint typecheck pytest test-schemathesis bench-generate bench-import bench-api bench-pages bench-score bench-select bench-ledger bench-match bench-timetable bench-allocate bench-report bench-scenario bench-recommend clean
+.PHONY: setup report-font demo test test-fast lint typecheck pytest test-schemathesis bench-generate bench-import bench-api bench-pages bench-score bench-select bench-ledger bench-match bench-timetable bench-allocate bench-report bench-scenario bench-recommend bench-cube clean
 
 $(BIN)/innofin: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -111,6 +111,10 @@ bench-scenario: setup
 
 bench-recommend: setup
 	$(BIN)/python benchmarks/bench_recommend.py
+
+# the month-end balance cube of the national demo ledger (1.8 M loans) against pandas
+bench-cube: setup
+	$(BIN)/python benchmarks/bench_cube.py
 
 bench-ledger: setup
 	$(BIN)/python benchmarks/bench_ledger.py

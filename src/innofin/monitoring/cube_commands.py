@@ -45,6 +45,7 @@ WHERE = typer.Option(
 )
 MONTH = typer.Option(None, "--month", help="The month, YYYY-MM (default: the ledger's last).")
 JSON = typer.Option(False, "--json", help="Print JSON instead of tables.")
+PROGRAMME = typer.Option(None, "--programme", help="A programme's code or id (default: all).")
 #: attributes whose values are ids
 _ID_ATTRIBUTES = (
     "institution_id",
@@ -67,6 +68,23 @@ def _cube(snapshot: Path | None) -> Cube:
         return Cube(read_ledger(eng))
     finally:
         eng.dispose()
+
+
+def _programme(cube: Cube, text: str | None) -> int | None:
+    """A programme by its id or its code (None: every programme)."""
+    if text is None:
+        return None
+    import polars as pl
+
+    from innofin.kernel.errors import NotFound
+
+    programmes = cube.frames["programmes"]
+    found = programmes.filter(pl.col("code") == text.strip())
+    if found.height == 0 and text.strip().isdigit():
+        found = programmes.filter(pl.col("programme_id") == int(text.strip()))
+    if found.height == 0:
+        raise NotFound(f"no programme {text!r} (give its code or its id)")
+    return int(found["programme_id"][0])
 
 
 def _by(text: str) -> list[str]:
@@ -267,7 +285,7 @@ def growth(
 
 
 def quota(
-    programme: int | None = typer.Option(None, "--programme", help="A programme's id."),
+    programme: str | None = PROGRAMME,
     snapshot: Path | None = SNAPSHOT,
     as_json: bool = JSON,
     unit: str | None = UNIT,
@@ -277,8 +295,9 @@ def quota(
 
     chosen = parse_unit_option(unit)
     cube = _cube(snapshot)
-    quotas = gr.quota_use(cube, programme)
-    commitments = gr.commitment_use(cube, programme)
+    chosen_id = _programme(cube, programme)
+    quotas = gr.quota_use(cube, chosen_id)
+    commitments = gr.commitment_use(cube, chosen_id)
     if as_json:
         _echo_json(
             {
@@ -357,9 +376,7 @@ def coverage(
 
 
 def targets(
-    programme: int | None = typer.Option(
-        None, "--programme", help="A programme's id (default: all)."
-    ),
+    programme: str | None = PROGRAMME,
     snapshot: Path | None = SNAPSHOT,
     as_json: bool = JSON,
     unit: str | None = UNIT,
@@ -370,9 +387,10 @@ def targets(
 
     chosen = parse_unit_option(unit)
     cube = _cube(snapshot)
+    chosen_id = _programme(cube, programme)
     summaries = (
-        [tg.programme_summary(cube, programme)]
-        if programme is not None
+        [tg.programme_summary(cube, chosen_id)]
+        if chosen_id is not None
         else tg.programme_summaries(cube)
     )
     if as_json:
@@ -459,9 +477,7 @@ def print_summary(s: Any, unit: Any = None) -> None:
 
 
 def backtest(
-    programme: int | None = typer.Option(
-        None, "--programme", help="A programme's id (default: all)."
-    ),
+    programme: str | None = PROGRAMME,
     origins: int = typer.Option(12, "--origins", help="Forecast origins: the last N months."),
     snapshot: Path | None = SNAPSHOT,
     as_json: bool = JSON,
@@ -471,7 +487,7 @@ def backtest(
     from innofin.monitoring import backtest as bt
 
     cube = _cube(snapshot)
-    rows = bt.backtest_programmes(cube, programme, origins=origins)
+    rows = bt.backtest_programmes(cube, _programme(cube, programme), origins=origins)
     if as_json:
         _echo_json({"as_of": cube.as_of.isoformat(), "rows": [r.as_json() for r in rows]})
         return

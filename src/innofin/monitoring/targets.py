@@ -332,16 +332,29 @@ def _key_target(
     members = gr.key_members(cube, due.year, programme.get("candidate_list"))
     goal = int(target["count"] or 0)
     left = base["months_left"]
-    if members.len() == 0 or start > cube.last_month:
+    if members.len() == 0:  # no key list published for the year: nothing to measure yet
         return TargetStatus(
             **base,
             goal=goal,
-            current=0 if members.len() else None,
+            current=None,
+            progress=None,
+            forecast=None,
+            lower=None,
+            upper=None,
+            probability=None,
+            monthly_needed=None,
+            model=None,
+        )
+    if start > cube.last_month:
+        return TargetStatus(
+            **base,
+            goal=goal,
+            current=0,
             progress=0.0 if goal else None,
             forecast=None,
             lower=None,
             upper=None,
-            probability=None if members.len() == 0 else 0.0,
+            probability=None,
             monthly_needed=None,
             model=None,
         )
