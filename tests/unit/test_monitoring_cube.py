@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -219,3 +220,15 @@ def test_every_slice_sums_to_its_total(ledger: Ledger, dims: list[str]) -> None:
     for row in total.iter_rows(named=True):
         want = expected(ledger, row["month"])
         assert {k: row[k] for k in FIELDS} == want
+
+
+def test_grid_sums_are_exact_by_every_path() -> None:
+    slots = np.array([0, 0, 1, 1])
+    # past float64's integers (2**53): summed as integers
+    big = np.array([2**60, 1, 5, -(2**55)])
+    assert ce._sums(slots, big, 2).tolist() == [2**60 + 1, 5 - 2**55]
+    # small values over a dense grid: float sums, exact below 2**53
+    small = np.array([2**52, 1, 7, -3])
+    assert ce._sums(slots, small, 2).tolist() == [2**52 + 1, 4]
+    # a few rows over a large grid: added in place
+    assert ce._sums(slots, small, 1000)[:3].tolist() == [2**52 + 1, 4, 0]

@@ -299,8 +299,9 @@ class Cube:
         )
 
     @cached_property
-    def flows(self) -> pl.DataFrame:
-        return ce.loan_flows(self.frames["loan_events"])
+    def flows(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The loan events' flows and the moves between classes (`cube_engine.loan_flow_parts`)."""
+        return ce.loan_flow_parts(self.frames["loan_events"])
 
     def _stamp(self, frame: pl.DataFrame) -> pl.DataFrame:
         return frame.with_columns(month=ce.month_end_of(pl.col("month")), as_of=pl.lit(self.as_of))

@@ -215,25 +215,39 @@ def loan_attributes(
 
 
 def loan_flows(events: pl.DataFrame) -> pl.DataFrame:
-    """The month's flows of every loan event: loan_id, month and one column per stock and flow.
+    """`loan_flow_parts` in one frame (each part's missing columns zero)."""
+    return pl.concat(list(loan_flow_parts(events)), how="diagonal").fill_null(0)
+
+
+def loan_flow_parts(events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The month's flows of every loan event: loan_id, month and one column per stock and flow;
+    in two parts, the events' own flows and the moves between classes (`class_moves`), which
+    `cube` reads without joining them.
 
     `events`: event_id, loan_id, kind, on (date), principal (Int64 fen, null for none),
     category (the class of a ``classified`` event, else null). Kinds the cube does not read
     (``classified``, ``defaulted``) add nothing here but move balances between classes."""
     kinds = list(_LOAN_KINDS)
-    known = events.filter(pl.col("kind").is_in(kinds))
-    p = pl.col("principal").fill_null(0).cast(pl.Int64)
-    sign = pl.col("kind").replace_strict(
-        {k: v[0] for k, v in _LOAN_KINDS.items()}, return_dtype=pl.Int64
+    # each kind a small code once; the columns are then table look-ups over NumPy arrays
+    code = (
+        events["kind"]
+        .replace_strict({k: i for i, k in enumerate(kinds)}, default=-1, return_dtype=pl.Int8)
+        .to_numpy()
     )
-    columns: dict[str, pl.Expr] = {"outstanding": p * sign}
+    keep = code >= 0
+    code = code[keep].astype(np.int64)
+    p = events["principal"].fill_null(0).to_numpy()[keep].astype(np.int64)
+    table = {"outstanding": [v[0] for v in _LOAN_KINDS.values()]}
     for flow in ("new_lending", "repaid", "written_off", "recovered"):
-        signs = {k: v[2] for k, v in _LOAN_KINDS.items() if v[1] == flow}
-        columns[flow] = p * pl.col("kind").replace_strict(signs, default=0, return_dtype=pl.Int64)
-    columns["drawdowns"] = (pl.col("kind") == "drawn").cast(pl.Int64)
-    flows = known.select("loan_id", month=month_key("on"), **columns)
-    moves = class_moves(events)
-    return pl.concat([flows, moves], how="diagonal").fill_null(0)
+        table[flow] = [v[2] if v[1] == flow else 0 for v in _LOAN_KINDS.values()]
+    columns = {
+        name: pl.Series(name, p * np.asarray(signs, dtype=np.int64)[code])
+        for name, signs in table.items()
+    }
+    columns["drawdowns"] = pl.Series("drawdowns", (code == kinds.index("drawn")).astype(np.int64))
+    known = events.filter(pl.Series(keep))
+    flows = known.select("loan_id", month=month_key("on")).with_columns(**columns)
+    return flows, class_moves(events)
 
 
 def class_moves(events: pl.DataFrame) -> pl.DataFrame:
@@ -301,7 +315,7 @@ class Months:
 
 
 def accumulate(
-    flows: pl.DataFrame,
+    flows: pl.DataFrame | Sequence[pl.DataFrame],
     cells: pl.DataFrame,
     months: Months,
     stocks: Sequence[str],
@@ -309,35 +323,35 @@ def accumulate(
     *,
     dense: bool = True,
 ) -> pl.DataFrame:
-    """Flows (cell, month, values…) → one row per cell and month of `months`: month-end stocks
-    (running sums from the earliest flow on) and the month's flows.
+    """Flows (cell, month, values…; one frame or several, each with some of the columns) → one
+    row per cell and month of `months`: month-end stocks (running sums from the earliest flow
+    on) and the month's flows.
 
     `cells` holds the dimension values of each cell, row `i` for cell `i`. `dense`: every cell
     in every month; otherwise only the rows with a stock or a flow other than zero."""
     columns = [*stocks, *flow_columns]
-    start = (
-        min(months.first, int(flows["month"].min() or months.first))  # type: ignore[arg-type]
-        if flows.height
-        else months.first
-    )
-    flows = flows.filter(pl.col("month") <= months.last)
+    parts = [flows] if isinstance(flows, pl.DataFrame) else list(flows)
+    earliest = [int(p["month"].min()) for p in parts if p.height]  # type: ignore[arg-type]
+    start = min([months.first, *earliest])
+    parts = [p.filter(pl.col("month") <= months.last) for p in parts]
     span = months.last - start + 1
     n = cells.height
-    grouped = (
-        flows.with_columns(slot=pl.col("cell").cast(pl.Int64) * span + (pl.col("month") - start))
-        .group_by("slot")
-        .agg(pl.col(c).sum() for c in columns)
-    )
-    slots = grouped["slot"].to_numpy()
+    slots = [
+        p["cell"].to_numpy().astype(np.int64) * span
+        + (p["month"].to_numpy().astype(np.int64) - start)
+        for p in parts
+    ]
     skip = months.first - start
     arrays: dict[str, np.ndarray] = {}
     for name in columns:
-        grid = np.zeros(n * span, dtype=np.int64)
-        grid[slots] = grouped[name].to_numpy()
-        grid2 = grid.reshape(n, span)
+        flat = np.zeros(n * span, dtype=np.int64)
+        for part, slot in zip(parts, slots, strict=True):
+            if name in part.columns:
+                flat += _sums(slot, part[name].fill_null(0).to_numpy(), n * span)
+        grid = flat.reshape(n, span)
         if name in stocks:
-            grid2 = np.cumsum(grid2, axis=1)
-        arrays[name] = grid2[:, skip:].ravel()
+            np.cumsum(grid, axis=1, out=grid)
+        arrays[name] = grid[:, skip:].ravel()
     count = months.count
     cell = np.repeat(np.arange(n, dtype=np.int64), count)
     month = np.tile(np.arange(months.first, months.last + 1, dtype=np.int32), n)
@@ -354,24 +368,49 @@ def accumulate(
     )
 
 
+#: every integer of magnitude below 2**53 is a float64 exactly, so are all partial sums of a
+#: column whose magnitudes add up to less: such a column is summed per slot by `np.bincount`
+#: (float64 weights) exactly; a larger one (90 trillion yuan in fen) by an integer group-by
+EXACT_FLOAT: Final = 2**53
+
+
+def _sums(slots: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    """The Int64 sum of `values` per slot (0 to size − 1), exact."""
+    values = values.astype(np.int64, copy=False)
+    if slots.size * 8 < size:  # a few rows over a large grid: add them in place
+        out = np.zeros(size, dtype=np.int64)
+        np.add.at(out, slots, values)
+        return out
+    if int(np.abs(values).sum(dtype=np.int64)) < EXACT_FLOAT:
+        summed = np.bincount(slots, weights=values, minlength=size)
+        return np.rint(summed).astype(np.int64)
+    out = np.zeros(size, dtype=np.int64)
+    frame = (
+        pl.DataFrame({"slot": slots, "value": values}).group_by("slot").agg(pl.col("value").sum())
+    )
+    out[frame["slot"].to_numpy()] = frame["value"].to_numpy()
+    return out
+
+
 def number_cells(
     attributes: pl.DataFrame, by: Sequence[str], key: str
 ) -> tuple[np.ndarray, pl.DataFrame]:
     """Cell numbers of the rows of `attributes` (grouped by `by`; nulls form a group of their
-    own), as a lookup array indexed by the row's `key` (−1 where no row), and the cells' values."""
+    own), as a lookup array indexed by the row's `key` (−1 where no row), and the cells' values
+    in the order of their values. (A hash group-by: cheaper here than ranking each column and
+    sorting one mixed key.)"""
     if not by:  # one cell: the total
         attributes, by = attributes.with_columns(_all=pl.lit(True)), ("_all",)
-    groups = attributes.group_by(list(by)).agg(pl.col(key)).sort(list(by), nulls_last=True)
-    cells = groups.drop(key)
-    ids = groups.with_row_index("cell").select("cell", key).explode(key)
     size = int(attributes[key].max() or 0) + 1 if attributes.height else 1  # type: ignore[arg-type]
     lookup = np.full(size, -1, dtype=np.int64)
+    groups = attributes.group_by(list(by)).agg(pl.col(key)).sort(list(by), nulls_last=True)
+    ids = groups.with_row_index("cell").select("cell", key).explode(key)
     lookup[ids[key].to_numpy()] = ids["cell"].to_numpy()
-    return lookup, cells
+    return lookup, groups.drop(key)
 
 
 def cube(
-    flows: pl.DataFrame,
+    flows: pl.DataFrame | Sequence[pl.DataFrame],
     attributes: pl.DataFrame,
     months: Months,
     by: Sequence[str] = DIMENSIONS,
@@ -383,14 +422,17 @@ def cube(
     `FLOWS`, all Int64 fen (``drawdowns`` a count). `dense` (default: when grouped by fewer than
     three attributes) keeps every cell in every month; the full cube keeps non-empty rows.
 
-    `flows` is `loan_flows` of the events; `attributes` `loan_attributes` of the loans (filter
-    it to take a part of the ledger: the flows of other loans are left out)."""
+    `flows` is `loan_flows` (or `loan_flow_parts`) of the events; `attributes`
+    `loan_attributes` of the loans (filter it to take a part of the ledger: the flows of other
+    loans are left out)."""
     lookup, cells = number_cells(attributes, by, "loan_id")
-    loan_ids = flows["loan_id"].to_numpy()
-    inside = loan_ids < lookup.size
-    cell = np.full(loan_ids.size, -1, dtype=np.int64)
-    cell[inside] = lookup[loan_ids[inside]]
-    tagged = flows.with_columns(cell=pl.Series(cell)).filter(pl.col("cell") >= 0)
+    tagged = []
+    for part in [flows] if isinstance(flows, pl.DataFrame) else flows:
+        loan_ids = part["loan_id"].to_numpy()
+        inside = loan_ids < lookup.size
+        cell = np.full(loan_ids.size, -1, dtype=np.int64)
+        cell[inside] = lookup[loan_ids[inside]]
+        tagged.append(part.with_columns(cell=pl.Series(cell)).filter(pl.col("cell") >= 0))
     keep_dense = len(by) < 3 if dense is None else dense
     out = accumulate(tagged, cells, months, STOCKS, FLOWS, dense=keep_dense)
     return out.select(
