@@ -21,10 +21,11 @@ Then, `--repeat` times each, interleaved:
                      flow: month-end outstanding, the five classes, NPL, new lending,
                      repayments, write-offs, recoveries, drawdowns)
   polars cube        the same from the frames already in memory (attributes, flows, the grid)
-  pandas cube        the baseline: the same algorithm written with pandas (merge, groupby sums,
-                     a groupby cumsum and forward fill for the classes, a pivot to months and a
-                     cumsum along them), from the same frames converted to pandas beforehand
-                     (the conversion is not timed)
+  pandas cube        the baseline: the same algorithm written with pandas (the loans'
+                     dimensions by merges and the certificates' dates, groupby sums, a groupby
+                     cumsum and forward fill for the classes, an unstack to months and a cumsum
+                     along them), from the same tables converted to pandas beforehand (the
+                     conversion is not timed)
 
 The pandas cube is checked equal to the Polars cube (every row and figure) once. Prints the
 medians, the ratio pandas / polars, the goals (≤ 5 s, ≥ 5× pandas), peak memory and the load
@@ -198,11 +199,67 @@ FLOW_OF = {
 RANK = {name: i for i, name in enumerate(ce.CLASSES)}
 
 
-def pandas_inputs(cube: Cube) -> dict[str, pd.DataFrame]:
-    """The baseline's inputs: the same events and loan attributes as pandas frames."""
-    events = _to_pandas(cube.frames["loan_events"])
-    attributes = _to_pandas(cube.attributes.select("loan_id", *ce.DIMENSIONS))
-    return {"events": events, "attributes": attributes}
+def pandas_inputs(frames: LedgerFrames) -> dict[str, pd.DataFrame]:
+    """The baseline's inputs: the same tables of the reading as pandas frames."""
+    names = ("loan_events", "loans", "lines", "enterprises", "certifications", "key_members")
+    return {name: _to_pandas(frames[name]) for name in names}
+
+
+def pandas_attributes(inputs: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Each loan's dimensions, as `cube_engine.loan_attributes` and `product_kinds` make them."""
+    lines = inputs["lines"]
+    tags = lines["tags"].fillna("")
+    collateral = lines["collateral"].fillna("")
+    kind = lines["product_kind_code"].fillna("")
+    product_kind = np.select(
+        [
+            tags.str.contains('"ip_pledge"', regex=False)
+            | (collateral == "ip_pledge")
+            | (kind == "ip_pledge_loan"),
+            tags.str.contains('"guaranteed"', regex=False) | (collateral == "guarantee"),
+            tags.str.contains('"pure_credit"', regex=False)
+            | (collateral == "none")
+            | kind.isin(["pure_credit_loan", "points_loan"]),
+        ],
+        ["ip_pledge", "guaranteed", "pure_credit"],
+        "other",
+    )
+    line_cols = pd.DataFrame(
+        {
+            "credit_line_id": lines["credit_line_id"],
+            "programme_id": lines["programme_id"],
+            "financing_mode": lines["financing_mode"].fillna("indirect"),
+            "product_kind": product_kind,
+        }
+    )
+    loans = inputs["loans"][
+        ["loan_id", "credit_line_id", "institution_id", "enterprise_id", "drawn_on"]
+    ]
+    certs = inputs["certifications"]
+    certs = certs[certs["kind"].isin(["hnte", "tech_sme"])]
+    held = loans[["loan_id", "enterprise_id", "drawn_on"]].merge(certs, on="enterprise_id")
+    valid = (held["valid_from"] <= held["drawn_on"]) & (
+        held["valid_until"].isna() | (held["valid_until"] >= held["drawn_on"])
+    )
+    held = held[valid]
+    hnte = set(held.loc[held["kind"] == "hnte", "loan_id"])
+    sme = set(held.loc[held["kind"] == "tech_sme", "loan_id"])
+    members = inputs["key_members"][["year", "enterprise_id"]].drop_duplicates()
+    keyed = loans[["loan_id", "enterprise_id"]].assign(year=loans["drawn_on"].dt.year)
+    keyed = keyed.merge(members.assign(key=True), on=["year", "enterprise_id"], how="left")
+    category = np.select(
+        [loans["loan_id"].isin(hnte), loans["loan_id"].isin(sme), keyed["key"].eq(True).to_numpy()],
+        ["high_tech", "tech_sme", "key_list"],
+        "other",
+    )
+    out = loans.assign(enterprise_category=category)
+    out = out.merge(line_cols, on="credit_line_id", how="left")
+    out = out.merge(
+        inputs["enterprises"][["enterprise_id", "zone_id", "tech_field"]],
+        on="enterprise_id",
+        how="left",
+    )
+    return out[["loan_id", *ce.DIMENSIONS]]
 
 
 def _to_pandas(frame: pl.DataFrame) -> pd.DataFrame:
@@ -212,8 +269,10 @@ def _to_pandas(frame: pl.DataFrame) -> pd.DataFrame:
 
 
 def pandas_cube(inputs: dict[str, pd.DataFrame], first: int, last: int) -> pd.DataFrame:
-    """The full cube in pandas, the same definitions as `cube_engine` (see its docstring)."""
-    ev = inputs["events"]
+    """The full cube in pandas, the same definitions as `cube_engine` (see its docstring), from
+    the same tables of the reading (the loans' dimensions derived here too)."""
+    attributes = pandas_attributes(inputs)
+    ev = inputs["loan_events"]
     month = (ev["on"].dt.year * 12 + ev["on"].dt.month - 1).astype("int32")
     p = ev["principal"].fillna(0).astype("int64")
     kinds = ev["kind"]
@@ -265,7 +324,7 @@ def pandas_cube(inputs: dict[str, pd.DataFrame], first: int, last: int) -> pd.Da
     flows = flows.fillna(0)
     # the loans' dimensions, then the cells' monthly sums
     dims = list(ce.DIMENSIONS)
-    joined = flows.merge(inputs["attributes"], on="loan_id", how="inner")
+    joined = flows.merge(attributes, on="loan_id", how="inner")
     values = [*ce.STOCKS, *ce.FLOWS]
     joined[values] = joined[values].astype("int64")
     sums = joined.groupby([*dims, "month"], dropna=False, sort=False)[values].sum()
@@ -336,7 +395,7 @@ def main() -> int:
     times: dict[str, list[float]] = {"polars read+cube": [], "polars cube": [], "pandas cube": []}
     cpu: dict[str, list[float]] = {name: [] for name in times}
     reference = Cube(frames)
-    inputs = pandas_inputs(reference)
+    inputs = pandas_inputs(frames)
     result: pl.DataFrame | None = None
     pandas_result: pd.DataFrame | None = None
     for _ in range(args.repeat):
