@@ -192,6 +192,7 @@ def _build(engine: Engine) -> World:
     programme_world(world)
     scenario_world(world)
     event_world(world)
+    matching_world(world)
     return world
 
 
@@ -548,6 +549,99 @@ def event_world(world: World) -> None:
         requests.set_preferences(s, op, ev.id, "institution", ids["a"], [ids["e1"], ids["e2"]], at)
         ids["schedule"] = scheduling.plan(s, op, ev.id, time_limit_s=5, announce_it=True, at=at).id
         ids["schedule_draft"] = scheduling.plan(s, op, ev.id, time_limit_s=5, at=at).id
+
+
+#: callers who refer a need of e1 (each refers one of its own, ``need_e1_refer_<who>``)
+REFERRERS = ("admin", "national", "province", "zone", "firm")
+#: callers who answer and move referrals to bank A (each its own rows), and to bank B
+RESPONDERS = ("admin", "bank_a")
+RESPONDERS_YI = ("admin", "bank_b")
+
+
+def matching_world(world: World) -> None:
+    """Needs and referrals for the referral writes, a decline with its stored re-match and
+    allocation runs of both programmes.
+
+    e1's needs (``need_e1_*``): one per referrer, not yet referred (``need_e1_refer_<who>``);
+    referred to bank A and waiting (``nref_respond_<who>``), opted in (``nref_step_<who>``),
+    applied (``nref_approve_<who>``, and ``nref_badline``); one referred to branch A1 and
+    declined for risk, re-matched (``nref_declined``: its alternatives include 甲's interest
+    subsidy). e3's needs referred to bank B and waiting (``nref_respond_yi_<who>``). Allocation
+    runs of 甲 to accept, one per runner (``run_accept_<who>``) and of 乙 (``run_accept_yi_<who>``,
+    ``run_yi``), and ``run_jia`` to read."""
+    from innofin.matching import allocation, referrals
+    from innofin.matching.models import NeedReferral
+    from innofin.matching.service import OPERATOR
+
+    engine, ids = world.engine, world.ids
+    officer = Actor(label="cli:seed-officer", channel="cli")
+
+    def need(s: Any, key: str, firm: str) -> int:
+        row = FinancingNeed(
+            enterprise_id=ids[firm],
+            amount=Decimal("1500000.00"),
+            term_months=12,
+            purpose="working_capital",
+            collateral_offered=[],
+            needed_by=dt.date(2026, 6, 30),
+            posted_at=T0,
+        )
+        s.add(row)
+        s.flush()
+        ids[key] = row.id
+        return row.id
+
+    def referral(s: Any, key: str, firm: str, bank: str, status: str) -> None:
+        need_id = need(s, f"need_{firm}_{key}", firm)
+        times: dict[str, Any] = {}
+        steps = ("opted_in", "contacted", "applied")
+        if status in steps:
+            times["responded_at"] = T0
+            for step in steps[1 : steps.index(status) + 1]:
+                times[f"{step}_at"] = T0
+        row = NeedReferral(
+            need_id=need_id,
+            institution_id=ids[bank],
+            source="officer",
+            status=status,
+            reasons=[],
+            consent_at=T0,
+            referred_at=T0,
+            deadline=dt.date(2026, 3, 3),
+            **times,
+        )
+        s.add(row)
+        s.flush()
+        ids[key] = row.id
+
+    with unit_of_work(engine, immediate=True, actor=officer) as s:
+        for who in REFERRERS:
+            need(s, f"need_e1_refer_{who}", "e1")
+        for who in RESPONDERS:
+            referral(s, f"nref_respond_{who}", "e1", "a", "referred")
+            referral(s, f"nref_step_{who}", "e1", "a", "opted_in")
+            referral(s, f"nref_approve_{who}", "e1", "a", "applied")
+        referral(s, "nref_badline", "e1", "a", "applied")
+        for who in RESPONDERS_YI:
+            referral(s, f"nref_respond_yi_{who}", "e3", "b", "referred")
+        [declined] = referrals.refer(s, OPERATOR, ids["need_e1"], [ids["a1"]], at=T0)
+        ids["nref_declined"] = declined.id
+        referrals.respond(s, OPERATOR, declined.id, "decline", code="risk", at=T0)
+        quotas = allocation.Quotas(field_max={}, zone_max={}, zone_floor={})
+
+        def run(side: str, key: str) -> None:
+            made = allocation.allocate(
+                s, ids[f"prg_{side}"], quotas, on=dt.date(2026, 3, 1), created_by=officer.label,
+                time_limit=10.0,
+            )  # fmt: skip
+            ids[key] = made.id
+
+        run("jia", "run_jia")
+        run("yi", "run_yi")
+        for who in RUNNERS:
+            run("jia", f"run_accept_{who}")
+        for who in RUNNERS_YI:
+            run("yi", f"run_accept_yi_{who}")
 
 
 def leak_markers(w: World) -> dict[str, set[str]]:

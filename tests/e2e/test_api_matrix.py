@@ -27,6 +27,9 @@ from api_world import (
     FILERS,
     KEY_LIST,
     OBJECTORS,
+    REFERRERS,
+    RESPONDERS,
+    RESPONDERS_YI,
     RUNNERS,
     RUNNERS_YI,
     Api,
@@ -466,6 +469,30 @@ MATCHING_READS: list[Case] = [
 ]
 MATCHING_READS += [
     Case("GET", "/api/v1/need-referrals", lambda w: "/api/v1/need-referrals", allow(*ALL)),
+    Case(  # bank A is shown only its own tree's offers (bank B's product and 甲's subsidy withheld)
+        "GET",
+        "/api/v1/needs/{need_id}/alternatives",
+        lambda w: f"/api/v1/needs/{w.ids['need_e1']}/alternatives",
+        allow(*NEED_E1_READERS, hidden=("bank_b",)),
+    ),
+    Case(
+        "GET",
+        "/api/v1/needs/{need_id}/alternatives",
+        lambda w: f"/api/v1/needs/{w.ids['need_e3']}/alternatives",
+        allow("admin", "national", hidden=NEED_E3_HIDDEN),
+    ),
+    Case(
+        "GET",
+        "/api/v1/allocation-runs/{run_id}",
+        lambda w: f"/api/v1/allocation-runs/{w.ids['run_jia']}",
+        allow(*RUNNERS),
+    ),
+    Case(  # 乙's run: 甲省's office does not see 乙's programme
+        "GET",
+        "/api/v1/allocation-runs/{run_id}",
+        lambda w: f"/api/v1/allocation-runs/{w.ids['run_yi']}",
+        allow(*RUNNERS_YI, hidden=("province",)),
+    ),
     Case(
         "GET",
         "/api/v1/matching/funnel",
@@ -663,6 +690,103 @@ MATCHING_WRITES: list[Case] = [
         lambda w: f"/api/v1/needs/{w.ids['need_e3']}",
         allow("admin", "national", hidden=("province", "zone", "firm")),
         body=lambda w, who: {"status": "open"},
+    ),
+]
+
+MATCHING_WRITES += [
+    Case(  # each referrer its own need of e1, to bank A (e1 consented to it)
+        "POST",
+        "/api/v1/needs/{need_id}/referrals",
+        lambda w: f"/api/v1/needs/{w.ids['need_e1_refer_admin']}/referrals",
+        allow(*REFERRERS),
+        body=lambda w, _who: {"institution_ids": [w.ids["a"]]},
+        path_for=own("need_e1_refer", REFERRERS, "/api/v1/needs/{}/referrals"),
+    ),
+    Case(  # e3 has consented to no one: refused naming institution_ids, for those who see it
+        "POST",
+        "/api/v1/needs/{need_id}/referrals",
+        lambda w: f"/api/v1/needs/{w.ids['need_e3']}/referrals",
+        allow(hidden=("province", "zone", "firm")) | {"admin": 400, "national": 400},
+        body=lambda w, _who: {"institution_ids": [w.ids["b"]]},
+    ),
+    Case(  # only the institution the need went to answers (bank B: not there)
+        "POST",
+        "/api/v1/need-referrals/{referral_id}/response",
+        lambda w: f"/api/v1/need-referrals/{w.ids['nref_respond_admin']}/response",
+        allow(*RESPONDERS, hidden=("bank_b",)),
+        body=lambda _w, _who: {"answer": "decline", "code": "risk"},
+        path_for=own("nref_respond", RESPONDERS, "/api/v1/need-referrals/{}/response"),
+    ),
+    Case(
+        "POST",
+        "/api/v1/need-referrals/{referral_id}/response",
+        lambda w: f"/api/v1/need-referrals/{w.ids['nref_respond_yi_admin']}/response",
+        allow(*RESPONDERS_YI, hidden=("bank_a",)),
+        body=lambda _w, _who: {"answer": "opt_in"},
+        path_for=own("nref_respond_yi", RESPONDERS_YI, "/api/v1/need-referrals/{}/response"),
+    ),
+    Case(
+        "POST",
+        "/api/v1/need-referrals/{referral_id}/steps",
+        lambda w: f"/api/v1/need-referrals/{w.ids['nref_step_admin']}/steps",
+        allow(*RESPONDERS, hidden=("bank_b",)),
+        body=lambda _w, _who: {"step": "contacted"},
+        path_for=own("nref_step", RESPONDERS, "/api/v1/need-referrals/{}/steps"),
+    ),
+    Case(  # approved, naming bank A's line to e1
+        "POST",
+        "/api/v1/need-referrals/{referral_id}/steps",
+        lambda w: f"/api/v1/need-referrals/{w.ids['nref_approve_admin']}/steps",
+        allow(*RESPONDERS, hidden=("bank_b",)),
+        body=lambda w, _who: {"step": "approved", "credit_line_id": w.ids["line_a"]},
+        path_for=own("nref_approve", RESPONDERS, "/api/v1/need-referrals/{}/steps"),
+    ),
+    Case(  # bank B's line to e3 is not this referral's: refused naming credit_line_id
+        "POST",
+        "/api/v1/need-referrals/{referral_id}/steps",
+        lambda w: f"/api/v1/need-referrals/{w.ids['nref_badline']}/steps",
+        allow(hidden=("bank_b",)) | {"admin": 400, "bank_a": 400},
+        body=lambda w, _who: {"step": "approved", "credit_line_id": w.ids["line_b"]},
+    ),
+    Case(
+        "POST",
+        "/api/v1/matching/overdue-flags",
+        lambda w: "/api/v1/matching/overdue-flags",
+        allow(*OFFICERS),
+    ),
+    Case(
+        "POST",
+        "/api/v1/allocation-runs",
+        lambda w: "/api/v1/allocation-runs",
+        allow(*RUNNERS),
+        body=lambda w, _who: {"programme_id": w.ids["prg_jia"], "time_limit": 10.0},
+    ),
+    Case(  # 乙's programme: not 甲省's to see
+        "POST",
+        "/api/v1/allocation-runs",
+        lambda w: "/api/v1/allocation-runs",
+        allow(*RUNNERS_YI, hidden=("province",)),
+        body=lambda w, _who: {
+            "programme_id": w.ids["prg_yi"],
+            "zone_floor": {"Z2": "100000.00"},
+            "enterprise_cap": "3000000.00",
+        },
+    ),
+    Case(
+        "POST",
+        "/api/v1/allocation-runs/{run_id}/acceptance",
+        lambda w: f"/api/v1/allocation-runs/{w.ids['run_accept_admin']}/acceptance",
+        allow(*RUNNERS),
+        body=lambda _w, _who: {"opens_on": "2026-03-02", "rate": "0.0310"},
+        path_for=own("run_accept", RUNNERS, "/api/v1/allocation-runs/{}/acceptance"),
+    ),
+    Case(
+        "POST",
+        "/api/v1/allocation-runs/{run_id}/acceptance",
+        lambda w: f"/api/v1/allocation-runs/{w.ids['run_accept_yi_admin']}/acceptance",
+        allow(*RUNNERS_YI, hidden=("province",)),
+        body=lambda _w, _who: {"opens_on": "2026-03-02"},
+        path_for=own("run_accept_yi", RUNNERS_YI, "/api/v1/allocation-runs/{}/acceptance"),
     ),
 ]
 
@@ -1208,15 +1332,16 @@ def test_lists_hold_only_the_callers_rows(world: tuple[World, Api]) -> None:
     assert listed("bank_b", "/api/v1/consents") == set()
     assert listed("bank_b", "/api/v1/referrals") == set()
     assert listed("zone", "/api/v1/referrals") == {w.ids["r1"]}
-    need_e1, need_e3 = w.ids["need_e1"], w.ids["need_e3"]
+    need_e1 = {v for k, v in w.ids.items() if k.startswith("need_e1")}
+    need_e3 = {v for k, v in w.ids.items() if k.startswith("need_e3")}
     needs = {
-        "admin": {need_e1, need_e3},
-        "national": {need_e1, need_e3},
-        "province": {need_e1},
-        "zone": {need_e1},
-        "bank_a": {need_e1},
+        "admin": need_e1 | need_e3,
+        "national": need_e1 | need_e3,
+        "province": need_e1,
+        "zone": need_e1,
+        "bank_a": need_e1,
         "bank_b": set(),
-        "firm": {need_e1},
+        "firm": need_e1,
     }
     for who, wanted in needs.items():
         assert listed(who, "/api/v1/needs") == wanted, who

@@ -4,6 +4,7 @@ order of alternatives after each reason."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import numpy as np
 import pytest
@@ -113,3 +114,98 @@ def test_every_reason_orders_the_alternatives_and_leaves_out_those_tried(
 def test_nothing_left_when_every_institution_was_tried() -> None:
     alt = ref.rematch_order("risk", KINDS, INST, SCORES, AMOUNT, excluded={1, 2, 3, 4})
     assert alt.order.size == 0
+
+
+# --------------------------------------------------------------------------- subsidies
+
+
+def _scheme(pid: int, **kw: object) -> ref.SubsidyScheme:
+    base: dict[str, object] = {
+        "programme_id": pid,
+        "code": f"P{pid}",
+        "name": f"计划{pid}",
+        "zone_ids": frozenset({1}),
+        "fields": frozenset(),
+        "starts_on": dt.date(2025, 1, 1),
+        "ends_on": dt.date(2025, 12, 31),
+        "share": Decimal("0.5"),
+    }
+    return ref.SubsidyScheme(**{**base, **kw})  # type: ignore[arg-type]
+
+
+DAY = dt.date(2025, 6, 1)
+
+
+def test_a_subsidy_needs_the_zone_the_dates_and_an_earmarked_field() -> None:
+    schemes = [
+        _scheme(1),
+        _scheme(2, zone_ids=frozenset({2})),  # another zone
+        _scheme(3, ends_on=dt.date(2025, 5, 31)),  # ended the day before
+        _scheme(4, starts_on=dt.date(2025, 6, 2)),  # starts the day after
+        _scheme(5, fields=frozenset({"new_materials"})),  # earmarked for another field
+        _scheme(6, fields=frozenset({"aerospace", "electronic_information"})),
+        _scheme(7, starts_on=DAY, ends_on=DAY),  # its one day
+    ]
+    found = ref.qualifying_subsidies(1, "electronic_information", DAY, schemes)
+    assert [s.programme_id for s in found] == [1, 6, 7]
+    assert ref.qualifying_subsidies(None, "electronic_information", DAY, schemes) == []
+    assert [s.programme_id for s in ref.qualifying_subsidies(1, None, DAY, schemes)] == [1, 7]
+
+
+def test_the_largest_share_comes_first_then_the_programme() -> None:
+    schemes = [_scheme(3, share=Decimal("0.3")), _scheme(2), _scheme(1, share=Decimal("0.3"))]
+    assert [s.programme_id for s in ref.qualifying_subsidies(1, "x", DAY, schemes)] == [2, 1, 3]
+
+
+def test_a_subsidy_is_worded_with_its_terms() -> None:
+    zh, en = ref.subsidy_words(_scheme(1, rate_cap=Decimal("0.031")))
+    assert "50%" in zh and "3.1%" in zh and "计划1" in zh
+    assert en.startswith("计划1: 50% of a loan's interest paid back by the programme")
+    assert en.endswith(", on interest up to 3.1% a year")
+
+
+def test_the_api_knows_every_decline_reason() -> None:
+    from typing import get_args
+
+    from innofin.matching.schemas import DeclineCode
+
+    assert set(get_args(DeclineCode)) == set(ref.DECLINE_REASONS)
+
+
+_schemes = st.lists(
+    st.builds(
+        lambda pid, zones, fields, start, days, share: _scheme(
+            pid,
+            zone_ids=frozenset(zones),
+            fields=frozenset(fields),
+            starts_on=DAY + dt.timedelta(days=start),
+            ends_on=DAY + dt.timedelta(days=start + days),
+            share=Decimal(share) / 100,
+        ),
+        st.integers(1, 10_000),
+        st.sets(st.integers(1, 3), max_size=3),
+        st.sets(st.sampled_from(["aerospace", "new_materials"]), max_size=2),
+        st.integers(-5, 5),
+        st.integers(0, 5),
+        st.integers(1, 100),
+    ),
+    max_size=8,
+    unique_by=lambda s: s.programme_id,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_schemes, st.sampled_from([None, 1, 2]), st.sampled_from([None, "aerospace", "bio"]))
+def test_subsidies_offered_are_exactly_those_the_firm_belongs_to(
+    schemes: list[ref.SubsidyScheme], zone: int | None, field: str | None
+) -> None:
+    found = ref.qualifying_subsidies(zone, field, DAY, schemes)
+
+    def belongs(s: ref.SubsidyScheme) -> bool:
+        in_zone = zone is not None and zone in s.zone_ids
+        in_field = not s.fields or field in s.fields
+        return in_zone and in_field and s.starts_on <= DAY <= s.ends_on
+
+    assert {s.programme_id for s in found} == {s.programme_id for s in schemes if belongs(s)}
+    keys = [(-s.share, s.programme_id) for s in found]
+    assert keys == sorted(keys)

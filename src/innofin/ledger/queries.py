@@ -1,11 +1,13 @@
 """Read-only queries of the ledger, shared by its sub-rooms and asked by other rooms: the
 institutions whose programmes a line may name, a named row within a scope, a record's history,
-and the enterprises in trouble (what scoring's key lists read). Nothing here writes.
+the enterprises in trouble (what scoring's key lists read), and the programmes' interest-subsidy
+schemes (what matching offers a declined firm). Nothing here writes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -13,7 +15,15 @@ from sqlalchemy.orm import Session
 
 from innofin.kernel.errors import InvalidInput, NotFound
 from innofin.ledger.journal import T
-from innofin.ledger.models import LedgerEvent, Loan, PoolClaim
+from innofin.ledger.models import (
+    Agreement,
+    AgreementCommitment,
+    InterestSubsidy,
+    LedgerEvent,
+    Loan,
+    PoolClaim,
+    Programme,
+)
 from innofin.registry.models import Institution
 
 # --------------------------------------------------------------------------- look-ups
@@ -79,3 +89,65 @@ def troubled_enterprises(
         .distinct()
     )
     return sorted(session.scalars(stmt))
+
+
+# --------------------------------------------------------------------------- subsidy schemes
+
+
+@dataclass(frozen=True)
+class SubsidyScheme:
+    """A programme that pays interest subsidies: where and when it runs, its institutions, the
+    fields its commitments are earmarked for (empty when any commitment is open to every field,
+    or it has none), and the rules of its latest published subsidy (`SubsidyRules` as JSON)."""
+
+    programme_id: int
+    code: str
+    name: str
+    zone_ids: frozenset[int]
+    institution_ids: frozenset[int]
+    starts_on: dt.date
+    ends_on: dt.date
+    fields: frozenset[str]
+    rules: dict[str, Any]
+
+
+def subsidy_schemes(session: Session) -> list[SubsidyScheme]:
+    """Every programme with an interest subsidy published (and not withdrawn): a subsidy scheme
+    is not a row of its own — its rules travel with each published subsidy — so the latest
+    subsidy's rules stand for the programme's scheme."""
+    latest = (
+        select(InterestSubsidy.programme, InterestSubsidy.assessment)
+        .where(InterestSubsidy.status != "withdrawn")
+        .order_by(InterestSubsidy.programme, InterestSubsidy.id.desc())
+    )
+    rules: dict[str, dict[str, Any]] = {}
+    for code, assessment in session.execute(latest):
+        rules.setdefault(code, dict((assessment or {}).get("rules") or {}))
+    if not rules:
+        return []
+    programmes = session.scalars(select(Programme).where(Programme.code.in_(sorted(rules)))).all()
+    earmarks: dict[int, list[str | None]] = {}
+    for pid, field in session.execute(
+        select(Agreement.programme_id, AgreementCommitment.tech_field)
+        .join(Agreement, Agreement.id == AgreementCommitment.agreement_id)
+        .where(Agreement.programme_id.in_([p.id for p in programmes]))
+    ):
+        if pid is not None:
+            earmarks.setdefault(pid, []).append(field)
+    out = []
+    for prog in sorted(programmes, key=lambda x: x.id):
+        fields = earmarks.get(prog.id, [])
+        out.append(
+            SubsidyScheme(
+                programme_id=prog.id,
+                code=prog.code,
+                name=prog.name,
+                zone_ids=frozenset(int(z) for z in prog.zone_ids or []),
+                institution_ids=frozenset(int(i) for i in prog.institution_ids or []),
+                starts_on=prog.starts_on,
+                ends_on=prog.ends_on,
+                fields=frozenset(f for f in fields if f) if fields and all(fields) else frozenset(),
+                rules=rules[prog.code],
+            )
+        )
+    return out

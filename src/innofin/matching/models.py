@@ -9,6 +9,11 @@
 * `matching_setting` / `calendar_day` — a programme's referral rules (response deadline in
   business days, the holiday calendar it follows) and the calendars' holidays and make-up
   working days (调休), so deadlines skip weekends and holidays.
+* `need_rematch` / `rematch_alternative` — what a decline led to: the alternatives offered to
+  the enterprise (other institutions' products, a guaranteed product, equity, an interest subsidy
+  of a programme it qualifies for), in order, with the referral made at once, if any, and why
+  there is nothing when there is nothing — kept so the enterprise and the officer see them later
+  and monitoring counts them.
 * `allocation_run` / `allocation_row` — one solve of the special-credit allocation: the solver,
   its version, parameters, status and objective stored with its rows (needs × institutions ×
   amounts).
@@ -51,6 +56,9 @@ REFERRAL_STATUSES = (
 )
 REFERRAL_SOURCES = ("recommendation", "officer", "rematch")
 RUN_STATUSES = ("proposed", "accepted", "discarded")
+#: what a re-match may offer: another institution's loan, a guaranteed or insured product, equity
+#: or venture debt, an interest subsidy of a programme (免申即享) the firm qualifies for
+INSTRUMENTS = ("loan", "guaranteed", "equity", "subsidy")
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -145,6 +153,59 @@ class NeedReferral(Audited, Base):
     decline_text: Mapped[str | None] = mapped_column(String(500))
     credit_line_id: Mapped[int | None] = mapped_column(ForeignKey("credit_line.id"))
     rematch_of_id: Mapped[int | None] = mapped_column(ForeignKey("need_referral.id"))
+
+
+class NeedRematch(Base):
+    """The re-match a decline led to (one per declined referral): when, for which reason, and a
+    message when no alternative was found. Its alternatives are `RematchAlternative` rows."""
+
+    __tablename__ = "need_rematch"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: the declined referral
+    referral_id: Mapped[int] = mapped_column(
+        ForeignKey("need_referral.id", ondelete="CASCADE"), unique=True
+    )
+    need_id: Mapped[int] = mapped_column(
+        ForeignKey("financing_need.id", ondelete="CASCADE"), index=True
+    )
+    decline_code: Mapped[str] = mapped_column(String(30))
+    offered_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    message: Mapped[str | None] = mapped_column(String(2000))
+
+
+class RematchAlternative(Base):
+    """One alternative offered after a decline, in the order shown (``rank`` from 1): a product
+    of another institution (``institution_id``, ``product_id``; ``referral_id`` when the need was
+    referred to it at once; ``needs_consent`` when the firm must consent first), or an interest
+    subsidy of a programme (``programme_id``; its terms in ``facts``)."""
+
+    __tablename__ = "rematch_alternative"
+    __table_args__ = (
+        UniqueConstraint("rematch_id", "rank"),
+        CheckConstraint(_one_of("instrument", INSTRUMENTS), name="instrument_known"),
+        CheckConstraint("rank >= 1", name="rank_positive"),
+        CheckConstraint(
+            "(instrument = 'subsidy' AND programme_id IS NOT NULL AND product_id IS NULL) OR "
+            "(instrument <> 'subsidy' AND product_id IS NOT NULL AND institution_id IS NOT NULL)",
+            name="names_its_offer",
+        ),
+        Index("ix_rematch_alternative_instrument", "instrument"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rematch_id: Mapped[int] = mapped_column(ForeignKey("need_rematch.id", ondelete="CASCADE"))
+    rank: Mapped[int] = mapped_column(Integer)
+    instrument: Mapped[str] = mapped_column(String(12))
+    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institution.id"))
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("product.id"))
+    programme_id: Mapped[int | None] = mapped_column(ForeignKey("programme.id"))
+    #: the recommender's fit score of a product (none for a subsidy)
+    score: Mapped[Decimal | None] = mapped_column(Quantity)
+    #: the referral made at once to this alternative's institution, if any
+    referral_id: Mapped[int | None] = mapped_column(ForeignKey("need_referral.id"))
+    needs_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    zh: Mapped[str] = mapped_column(String(300))
+    en: Mapped[str] = mapped_column(String(300))
+    facts: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
 
 
 class AllocationRun(Audited, Base):

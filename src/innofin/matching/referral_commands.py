@@ -1,5 +1,6 @@
-"""`innofin match refer|respond|step|referrals|overdue|allocate|accept|funnel`: referrals of
-needs with deadlines and decline reasons, special-credit allocation, and the funnel.
+"""`innofin match refer|respond|step|referrals|alternatives|overdue|allocate|accept|funnel`:
+referrals of needs with deadlines and decline reasons, the alternatives a decline led to,
+special-credit allocation, and the funnel.
 
 Exit codes: 0 done; 2 invalid input (an option named); 3 a need, referral, institution,
 programme or run that does not exist; 4 a conflict (already referred, answered or accepted).
@@ -16,7 +17,7 @@ from innofin.cli_support import console, engine, table
 from innofin.ledger.cli_options import REASON, amount_arg, day_arg
 
 if TYPE_CHECKING:
-    from innofin.matching.referrals import Rematch
+    from innofin.matching.rematch import Rematch
 
 DECLINE_HELP = (
     "Decline with a reason: too_young, revenue_too_low, outside_fields, amount_too_large, risk, "
@@ -50,6 +51,21 @@ def _referral_json(r: Any) -> dict[str, Any]:
     }
 
 
+def alternative_line(alt: dict[str, Any]) -> str:
+    """One alternative offered after a decline, on one line."""
+    if alt["instrument"] == "subsidy":
+        return f"  · {alt['zh']} / {alt['en']}"
+    if alt.get("referral_id") or alt.get("referred"):
+        mark = "→ referred"
+    else:
+        mark = "needs consent" if alt["needs_consent"] else ""
+    score = "" if alt["score"] is None else f" (fit {float(alt['score']):.3f})"
+    return (
+        f"  · {alt['institution_name']} {alt['product_name']} — {alt['zh']} / {alt['en']}"
+        f"{score} {mark}"
+    ).rstrip()
+
+
 def print_rematch(rematch: Rematch) -> None:
     if rematch.referred is not None:
         console.print(
@@ -58,15 +74,7 @@ def print_rematch(rematch: Rematch) -> None:
             highlight=False,
         )
     for alt in rematch.alternatives:
-        mark = (
-            "→ referred" if alt["referred"] else ("needs consent" if alt["needs_consent"] else "")
-        )
-        console.print(
-            f"  · {alt['institution_name']} {alt['product_name']} — {alt['zh']} / {alt['en']} "
-            f"(fit {alt['score']:.3f}) {mark}",
-            highlight=False,
-            markup=False,
-        )
+        console.print(alternative_line(alt), highlight=False, markup=False)
     if rematch.message:
         console.print(f"  {rematch.message}", highlight=False, markup=False)
 
@@ -211,6 +219,38 @@ def list_referrals(
             ],
         )
     )
+
+
+def alternatives(
+    need_id: int = typer.Argument(..., help="The financing need."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """The alternatives each decline of a need led to (other institutions' products, a
+    guaranteed product, equity, an interest subsidy), in the order they were offered."""
+    from innofin.db.engine import unit_of_work
+    from innofin.matching import rematch, service
+
+    eng = engine()
+    try:
+        with unit_of_work(eng) as session:
+            docs = rematch.alternatives(session, service.OPERATOR, need_id)
+    finally:
+        eng.dispose()
+    if as_json:
+        print(json.dumps(docs, ensure_ascii=False, default=str))
+        return
+    if not docs:
+        console.print(f"need {need_id} has not been declined: no alternatives yet", highlight=False)
+    for doc in docs:
+        console.print(
+            f"referral {doc['referral_id']} declined ({doc['decline_code']}) on "
+            f"{doc['offered_at']:%Y-%m-%d %H:%M}: {len(doc['alternatives'])} alternatives",
+            highlight=False,
+        )
+        for alt in doc["alternatives"]:
+            console.print(alternative_line(alt), highlight=False, markup=False)
+        if doc["message"]:
+            console.print(f"  {doc['message']}", highlight=False, markup=False)
 
 
 def overdue(
@@ -447,6 +487,7 @@ def add_to(app: typer.Typer) -> None:
     app.command("respond")(respond)
     app.command("step")(step)
     app.command("referrals")(list_referrals)
+    app.command("alternatives")(alternatives)
     app.command("overdue")(overdue)
     app.command("allocate")(allocate)
     app.command("accept")(accept)
@@ -468,6 +509,7 @@ def print_demo(eng: Any) -> None:
     from innofin.db.engine import unit_of_work
     from innofin.ledger.models import Agreement, AgreementCommitment, Programme
     from innofin.matching import allocation, referrals, service
+    from innofin.matching.deadlines import consented
     from innofin.matching.models import FinancingNeed
 
     actor = Actor.cli("demo: referral and allocation")
@@ -493,7 +535,7 @@ def print_demo(eng: Any) -> None:
         if chosen is not None:
             need_row = session.get(FinancingNeed, chosen[0])
             assert need_row is not None
-            have = referrals.consented(session, need_row.enterprise_id, chosen[1])
+            have = consented(session, need_row.enterprise_id, chosen[1])
             now = dt.datetime.now(dt.UTC)
             for inst in chosen[1]:
                 if inst not in have:

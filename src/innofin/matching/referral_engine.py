@@ -10,6 +10,11 @@ and which instruments a declined need is matched to next.
   what the reason says: a firm declined as too young or with too little revenue is shown equity
   and guaranteed products first, one declined for risk guaranteed products first, one whose
   amount was too large the products that lend the most; each list is vectorised over products.
+* `qualifying_subsidies` — the interest-subsidy schemes (免申即享) of programmes a declined firm
+  qualifies for: the programme lists the firm's zone, runs on the day, and — when every one of
+  its commitments is earmarked for a key technology field — counts the firm's field among them.
+  A subsidy is offered after the products: it lowers the cost of a loan from one of the
+  programme's institutions, and it is what remains when no other product fits.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection
 from dataclasses import dataclass
+from decimal import Decimal
 
 import numpy as np
 
@@ -48,6 +54,7 @@ INSTRUMENT_WORDS: dict[str, tuple[str, str]] = {
     "loan": ("其他机构的贷款", "a loan from another institution"),
     "guaranteed": ("担保或保险增信产品", "a guaranteed or insured product"),
     "equity": ("股权或投贷联动", "equity or venture debt"),
+    "subsidy": ("贷款贴息（免申即享）", "an interest subsidy, paid without application"),
 }
 
 #: per reason, the instruments tried first (the rest follow in the order of their fit scores)
@@ -151,3 +158,57 @@ def rematch_order(
     idx = np.flatnonzero(keep)
     order = idx[np.lexsort((idx, -secondary[idx], rank[idx]))]
     return Alternatives(order=order, instruments=[str(instrument[i]) for i in order])
+
+
+@dataclass(frozen=True)
+class SubsidyScheme:
+    """A programme's interest subsidy as a re-match sees it: where and when the programme runs,
+    the fields its commitments are earmarked for (empty: any field), its cooperating
+    institutions, and the terms of its latest published subsidy (share of interest, rate cap and
+    caps in yuan)."""
+
+    programme_id: int
+    code: str
+    name: str
+    zone_ids: frozenset[int]
+    fields: frozenset[str]
+    starts_on: dt.date
+    ends_on: dt.date
+    share: Decimal
+    rate_cap: Decimal | None = None
+    cap_per_loan: Decimal | None = None
+    cap_per_enterprise_year: Decimal | None = None
+    institution_ids: frozenset[int] = frozenset()
+
+
+def qualifying_subsidies(
+    zone_id: int | None, field: str | None, day: dt.date, schemes: Collection[SubsidyScheme]
+) -> list[SubsidyScheme]:
+    """The schemes a firm in zone `zone_id` and field `field` qualifies for on `day`: its zone is
+    one the programme lists, the programme runs that day, and the programme's fields (if any)
+    include the firm's. The largest share first, then the programme's id."""
+    found = [
+        s
+        for s in schemes
+        if zone_id is not None
+        and zone_id in s.zone_ids
+        and s.starts_on <= day <= s.ends_on
+        and (not s.fields or field in s.fields)
+    ]
+    return sorted(found, key=lambda s: (-s.share, s.programme_id))
+
+
+def _percent(fraction: Decimal) -> str:
+    return f"{(fraction * 100).normalize():f}%"
+
+
+def subsidy_words(scheme: SubsidyScheme) -> tuple[str, str]:
+    """An offered subsidy in Chinese and English, with its terms."""
+    share = _percent(scheme.share)
+    zh = f"{scheme.name}：贷款利息的 {share} 由计划补贴（免申即享）"
+    en = f"{scheme.name}: {share} of a loan's interest paid back by the programme"
+    if scheme.rate_cap is not None:
+        cap = _percent(scheme.rate_cap)
+        zh += f"，利率 {cap} 以内部分"
+        en += f", on interest up to {cap} a year"
+    return zh, en

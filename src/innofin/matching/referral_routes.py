@@ -1,53 +1,36 @@
 """REST endpoints of referrals and the funnel: the referrals a caller may see (an institution
-only its own, a firm those of its needs, officers those of the firms they oversee), and the
-funnel per institution (an institution sees its own rows and the whole programme's total only
-when enough firms contribute to it, `kernel.disclosure`)."""
+only its own, a firm those of its needs, officers those of the firms they oversee), the writes
+that move them (refer with the firm's consent, answer, funnel steps, overdue flags), the
+alternatives a decline led to, and the funnel per institution (an institution sees its own rows
+and the whole programme's total only when enough firms contribute to it, `kernel.disclosure`)."""
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any
-
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from innofin.access.policy import institution_limited
-from innofin.api.deps import allow, ok, reading
+from innofin.api.deps import RowId, WriteHeaders, allow, ok, reading, write_headers
 from innofin.api.errors import ERROR_RESPONSES
 from innofin.api.pages import Page, PageRequest, list_page, page_request
+from innofin.api.writes import write
 from innofin.kernel.disclosure import DisclosureRule
-from innofin.kernel.jsontypes import QuantityJson
 from innofin.kernel.principal import Principal
-from innofin.matching import referrals
+from innofin.matching import records, referrals, rematch
 from innofin.matching.models import NeedReferral
+from innofin.matching.schemas import (
+    ReferralAnswer,
+    ReferralAnswerOut,
+    ReferralCreate,
+    ReferralList,
+    ReferralOut,
+    ReferralStep,
+    RematchOut,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["matching"], responses=ERROR_RESPONSES)
+Write = Depends(write_headers)
 REFERRAL_SORTS = {"id": NeedReferral.id, "deadline": NeedReferral.deadline}
-
-
-class ReferralOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    need_id: int
-    institution_id: int
-    product_id: int | None
-    source: str
-    status: str
-    fit_score: QuantityJson | None
-    reasons: list[Any]
-    referred_at: dt.datetime
-    deadline: dt.date
-    responded_at: dt.datetime | None
-    overdue_flagged_at: dt.datetime | None
-    contacted_at: dt.datetime | None
-    applied_at: dt.datetime | None
-    approved_at: dt.datetime | None
-    declined_at: dt.datetime | None
-    decline_code: str | None
-    decline_text: str | None
-    credit_line_id: int | None
-    rematch_of_id: int | None
 
 
 class FunnelRowOut(BaseModel):
@@ -67,6 +50,10 @@ class FunnelRowOut(BaseModel):
     conversion: float | None
     median_days_to_answer: float | None
     median_days_to_credit: float | None
+    #: what its declines led to: re-matches, those with nothing at all, offers by instrument
+    rematched: int
+    left_with_nothing: int
+    alternatives_by_instrument: dict[str, int]
 
 
 class FunnelOut(BaseModel):
@@ -93,6 +80,108 @@ def list_need_referrals(
 ) -> Response:
     stmt = referrals.referrals_query(p, need_id, institution_id, status).order_by(None)
     return list_page(request, stmt, page, None, REFERRAL_SORTS, ReferralOut)
+
+
+@router.post(
+    "/needs/{need_id}/referrals",
+    status_code=201,
+    response_model=list[ReferralOut],
+    summary="Refer a need to institutions at once (each needs the enterprise's consent)",
+)
+def refer_need(
+    request: Request,
+    need_id: RowId,
+    body: ReferralCreate,
+    w: WriteHeaders = Write,
+    p: Principal = allow("need:refer"),
+) -> Response:
+    return write(
+        request,
+        p,
+        w,
+        lambda c: [
+            ReferralOut.model_validate(r) for r in records.refer(c.session, p, need_id, body, c.now)
+        ],
+        ReferralList,
+        status_code=201,
+        payload=body,
+    )
+
+
+@router.post(
+    "/need-referrals/{referral_id}/response",
+    response_model=ReferralAnswerOut,
+    summary="Opt in, or decline with a reason code (a decline re-matches the need)",
+)
+def answer_referral(
+    request: Request,
+    referral_id: RowId,
+    body: ReferralAnswer,
+    w: WriteHeaders = Write,
+    p: Principal = allow("need_referral:respond"),
+) -> Response:
+    return write(
+        request,
+        p,
+        w,
+        lambda c: records.respond(c.session, p, referral_id, body, c.now),
+        ReferralAnswerOut,
+        payload=body,
+    )
+
+
+@router.post(
+    "/need-referrals/{referral_id}/steps",
+    response_model=ReferralOut,
+    summary="Move a referral along the funnel: contacted, applied, approved (with its line)",
+)
+def advance_referral(
+    request: Request,
+    referral_id: RowId,
+    body: ReferralStep,
+    w: WriteHeaders = Write,
+    p: Principal = allow("need_referral:advance"),
+) -> Response:
+    return write(
+        request,
+        p,
+        w,
+        lambda c: records.advance(c.session, p, referral_id, body, c.now),
+        ReferralOut,
+        payload=body,
+    )
+
+
+@router.post(
+    "/matching/overdue-flags",
+    response_model=list[ReferralOut],
+    summary="Flag the referrals past their deadline without an answer (of the needs one sees)",
+)
+def flag_overdue(
+    request: Request, w: WriteHeaders = Write, p: Principal = allow("need_referral:flag_overdue")
+) -> Response:
+    return write(
+        request,
+        p,
+        w,
+        lambda c: [
+            ReferralOut.model_validate(r) for r in records.flag_overdue(c.session, p, c.now)
+        ],
+        ReferralList,
+        payload={},
+    )
+
+
+@router.get(
+    "/needs/{need_id}/alternatives",
+    response_model=list[RematchOut],
+    summary="What each decline of a need led to: the alternatives offered, in order",
+)
+def need_alternatives(
+    request: Request, need_id: RowId, p: Principal = allow("need_referral:read")
+) -> Response:
+    with reading(request) as s:
+        return ok([RematchOut.model_validate(d) for d in rematch.alternatives(s, p, need_id)])
 
 
 @router.get(

@@ -4,14 +4,16 @@
   active `access.models.Consent` to that institution); each gets a response deadline in business
   days (the programme's `MatchingSetting`, default 2, its holiday calendar respected).
 * `respond` — the institution opts in or declines with a structured reason; every decline
-  re-matches the need (`rematch`) to other institutions or instruments the firm qualifies for,
-  using the recommender, so a declined firm is never left with nothing: the best alternative
-  with consent is referred at once, the others are listed; if none qualifies, a message says why.
+  re-matches the need (`rematch.rematch`) to other institutions or instruments the firm
+  qualifies for — a guaranteed product, equity, an interest subsidy of its zone's programme —
+  so a declined firm is never left with nothing: the best alternative with consent is referred
+  at once, the others are listed and kept; if none qualifies, a message says why.
 * `advance` — the funnel's later steps (contacted → applied → approved → credit line), each
   with its time.
 * `flag_overdue` — referrals past their deadline without an answer, flagged for the programme
-  officer.
-* `funnel` — counts, conversion and time to credit per institution (read-only, for monitoring).
+  officer (the referrals of the needs the officer sees).
+* `funnel` — counts, conversion and time to credit per institution, and what its declines led
+  to (read-only, for monitoring).
 
 A referral row is locked before it changes, and the need's row before a re-match, so two
 officers (or two institutions declining the same need) cannot race past each other.
@@ -26,11 +28,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-import numpy as np
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from innofin.access.models import Consent
 from innofin.access.policy import scoped
 from innofin.db.queries import visible, writable
 from innofin.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -38,42 +38,17 @@ from innofin.kernel.principal import Principal
 from innofin.ledger.models import CreditLine
 from innofin.matching import referral_engine as ref
 from innofin.matching import scopes, service
-from innofin.matching.models import CalendarDay, FinancingNeed, MatchingSetting, NeedReferral
-from innofin.registry.models import Institution, Product
+from innofin.matching.deadlines import consented, local_day, now, response_deadline
+from innofin.matching.models import FinancingNeed, NeedReferral
+from innofin.matching.rematch import Rematch, counts, rematch
+from innofin.registry.models import Institution
 
-DEFAULT_DAYS, DEFAULT_CALENDAR = 2, "CN"
 #: the funnel's steps after opting in, in order, with the time column each sets
 STEPS = ("contacted", "applied", "approved")
-#: how many products the re-match looks at (eligible ones, best first)
+#: how many products the recommender looks at for a referral's fit (eligible ones, best first)
 REMATCH_POOL = 50
 
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _today(at: dt.datetime) -> dt.date:
-    """The programme's calendar day of `at` (China Standard Time, UTC+8)."""
-    return (at + dt.timedelta(hours=8)).date()
-
-
-def calendar_days(session: Session, calendar: str) -> tuple[set[dt.date], set[dt.date]]:
-    rows = session.execute(
-        select(CalendarDay.day, CalendarDay.kind).where(CalendarDay.calendar == calendar)
-    ).all()
-    return {d for d, k in rows if k == "holiday"}, {d for d, k in rows if k == "workday"}
-
-
-def setting(session: Session, programme_id: int | None) -> tuple[int, str]:
-    """A programme's response days and calendar (the defaults without a setting)."""
-    row = session.get(MatchingSetting, programme_id) if programme_id is not None else None
-    return (row.response_business_days, row.calendar) if row else (DEFAULT_DAYS, DEFAULT_CALENDAR)
-
-
-def response_deadline(session: Session, programme_id: int | None, at: dt.datetime) -> dt.date:
-    days, calendar = setting(session, programme_id)
-    holidays, workdays = calendar_days(session, calendar)
-    return ref.deadline(_today(at), days, holidays, workdays)
+_now, _today = now, local_day
 
 
 def referrals_query(
@@ -95,18 +70,6 @@ def referrals_query(
 def referral(session: Session, p: Principal, referral_id: int) -> NeedReferral:
     return visible(
         session, NeedReferral, referral_id, scopes.need_referral_scope(p), "need referral"
-    )
-
-
-def consented(session: Session, enterprise_id: int, institution_ids: Sequence[int]) -> set[int]:
-    return set(
-        session.scalars(
-            select(Consent.institution_id).where(
-                Consent.enterprise_id == enterprise_id,
-                Consent.institution_id.in_(list(institution_ids)),
-                Consent.withdrawn_at.is_(None),
-            )
-        )
     )
 
 
@@ -213,134 +176,11 @@ def _fits(
         best = next((x.product_id for x in recs.products if x.institution_id == m.institution_id),
                     None)  # fmt: skip
         out[m.institution_id] = (
-            Decimal(str(round(m.score, 6))),
+            Decimal(str(round(m.score, 4))),
             [r.model_dump(mode="json") for r in m.reasons],
             best,
         )
     return out
-
-
-def _or_nan(value: Decimal | None) -> float:
-    return float("nan") if value is None else float(value)
-
-
-@dataclass
-class Rematch:
-    """What a decline led to: the referral made at once (if any), the alternatives found, and
-    why there is nothing when there is nothing."""
-
-    referred: NeedReferral | None
-    alternatives: list[dict[str, Any]] = field(default_factory=list)
-    message: str | None = None
-
-
-def rematch(session: Session, declined: NeedReferral, at: dt.datetime) -> Rematch:
-    """Other institutions or instruments for a declined need, ordered by what the reason
-    points to (`referral_engine.rematch_order`). The best alternative whose institution has the
-    enterprise's consent is referred at once (source ``rematch``); the rest are listed, each
-    saying whether it needs the firm's consent first."""
-    need_row = session.get(FinancingNeed, declined.need_id)
-    assert need_row is not None
-    code = declined.decline_code or "other"
-    run = service.run_recommendations(session, [need_row], k=REMATCH_POOL, per_institution=1)
-    recs = service.need_recommendations(run, 0, frozenset())
-    tried = set(
-        session.scalars(
-            select(NeedReferral.institution_id).where(NeedReferral.need_id == need_row.id)
-        )
-    )
-    products = recs.products
-    near = "".join(
-        f"; {m.product_name} fails one condition: {m.en}"
-        for m in recs.near_misses
-        if m.institution_id not in tried
-    )
-    if not products:
-        return Rematch(
-            None,
-            [],
-            "no other product fits this need: " + (recs.message or "none is eligible") + near,
-        )
-    kinds = dict(
-        session.execute(
-            select(Product.id, Product.kind).where(Product.id.in_([m.product_id for m in products]))
-        ).all()
-    )
-    amount_max = dict(
-        session.execute(
-            select(Product.id, Product.amount_max).where(
-                Product.id.in_([m.product_id for m in products])
-            )
-        ).all()
-    )
-    order = ref.rematch_order(
-        code,
-        [kinds[m.product_id] for m in products],
-        np.array([m.institution_id for m in products], dtype=np.int64),
-        np.array([m.score for m in products], dtype=np.float64),
-        np.array([_or_nan(amount_max[m.product_id]) for m in products], dtype=np.float64),
-        tried,
-    )
-    if order.order.size == 0:
-        return Rematch(
-            None,
-            [],
-            f"no other product fits this need: every institution whose products fit need "
-            f"{need_row.id} has had it already ({len(tried)} referred)" + near,
-        )
-    allowed = consented(
-        session, need_row.enterprise_id, [products[int(i)].institution_id for i in order.order]
-    )
-    alternatives: list[dict[str, Any]] = []
-    chosen: NeedReferral | None = None
-    seen: set[int] = set()
-    for i, instrument in zip(order.order, order.instruments, strict=True):
-        m = products[int(i)]
-        if m.institution_id in seen:
-            continue
-        seen.add(m.institution_id)
-        zh, en = ref.INSTRUMENT_WORDS[instrument]
-        can = m.institution_id in allowed
-        alt = {
-            "institution_id": m.institution_id,
-            "institution_name": m.institution_name,
-            "product_id": m.product_id,
-            "product_name": m.product_name,
-            "instrument": instrument,
-            "zh": zh,
-            "en": en,
-            "score": m.score,
-            "referred": False,
-            "needs_consent": not can,
-        }
-        if chosen is None and can:
-            chosen = NeedReferral(
-                need_id=need_row.id,
-                institution_id=m.institution_id,
-                product_id=m.product_id,
-                source="rematch",
-                status="referred",
-                fit_score=None,
-                reasons=[r.model_dump(mode="json") for r in m.reasons],
-                consent_at=at,
-                referred_at=at,
-                referred_by=None,
-                deadline=response_deadline(session, need_row.programme_id, at),
-                rematch_of_id=declined.id,
-            )
-            session.add(chosen)
-            alt["referred"] = True
-        alternatives.append(alt)
-        if len(alternatives) >= 5:
-            break
-    message = None
-    if chosen is None:
-        message = (
-            "alternatives found, but the enterprise has not consented to any of their "
-            "institutions: it grants consent, then an officer refers the need"
-        )
-    session.flush()
-    return Rematch(chosen, alternatives, message)
 
 
 @dataclass
@@ -457,16 +297,19 @@ def advance(
     return row
 
 
-def flag_overdue(session: Session, at: dt.datetime | None = None) -> list[NeedReferral]:
-    """Every referral still waiting for an answer after its deadline; the newly overdue get
-    `overdue_flagged_at` (the programme officer's list)."""
+def flag_overdue(
+    session: Session, at: dt.datetime | None = None, p: Principal | None = None
+) -> list[NeedReferral]:
+    """Every referral still waiting for an answer after its deadline (of those `p` sees: every
+    one when None); the newly overdue get `overdue_flagged_at` (the programme officer's list)."""
     at = at or _now()
+    stmt = select(NeedReferral).where(
+        NeedReferral.status == "referred", NeedReferral.deadline < _today(at)
+    )
+    if p is not None:
+        stmt = scoped(stmt, scopes.need_referral_scope(p))
     rows = list(
-        session.scalars(
-            select(NeedReferral)
-            .where(NeedReferral.status == "referred", NeedReferral.deadline < _today(at))
-            .order_by(NeedReferral.deadline, NeedReferral.id)
-        )
+        session.scalars(stmt.order_by(NeedReferral.deadline, NeedReferral.id).with_for_update())
     )
     for r in rows:
         if r.overdue_flagged_at is None:
@@ -496,6 +339,10 @@ class FunnelRow:
     conversion: float | None  # approved / referred
     median_days_to_answer: float | None
     median_days_to_credit: float | None  # referral → approval with a credit line
+    #: what its declines led to: re-matches, those with no alternative at all, offers by kind
+    rematched: int = 0
+    left_with_nothing: int = 0
+    alternatives_by_instrument: dict[str, int] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -526,6 +373,7 @@ def funnel(
     for r, ent in session.execute(stmt).all():
         by_inst.setdefault(r.institution_id, []).append((r, ent))
     today = _today(at)
+    after = counts(session)
     out = []
     for inst, rows in sorted(by_inst.items()):
         refs = [r for r, _ in rows]
@@ -562,6 +410,9 @@ def funnel(
                 conversion=round(approved / len(refs), 4) if refs else None,
                 median_days_to_answer=round(statistics.median(answer), 3) if answer else None,
                 median_days_to_credit=round(statistics.median(credit), 3) if credit else None,
+                rematched=after[inst].rematched if inst in after else 0,
+                left_with_nothing=after[inst].left_with_nothing if inst in after else 0,
+                alternatives_by_instrument=after[inst].by_instrument if inst in after else {},
             )
         )
     return out

@@ -34,7 +34,7 @@ from innofin.ledger.loans import routes as ledger_routes
 from innofin.ledger.pools import routes as pool_routes
 from innofin.ledger.programmes import routes as programme_routes
 from innofin.ledger.subsidies import routes as subsidy_routes
-from innofin.matching import referral_routes
+from innofin.matching import allocation_routes, referral_routes
 from innofin.matching import routes as matching_routes
 from innofin.monitoring import funnel_routes, scenario_routes
 from innofin.monitoring import routes as monitoring_routes
@@ -53,6 +53,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     subsidy_routes.router,
     matching_routes.router,
     referral_routes.router,
+    allocation_routes.router,
     event_routes.router,
     funnel_routes.router,
     scenario_routes.router,
