@@ -564,7 +564,8 @@ def matching_world(world: World) -> None:
 
     e1's needs (``need_e1_*``): one per referrer, not yet referred (``need_e1_refer_<who>``);
     referred to bank A and waiting (``nref_respond_<who>``), opted in (``nref_step_<who>``),
-    applied (``nref_approve_<who>``, and ``nref_badline``); one referred to branch A1 and
+    applied (``nref_approve_<who>``, and ``nref_badline``), unanswered since its deadline of
+    2026-02-27 (``nref_overdue``: the first officer to look flags it); one referred to branch A1 and
     declined for risk, re-matched (``nref_declined``: its alternatives include 甲's interest
     subsidy). e3's needs referred to bank B and waiting (``nref_respond_yi_<who>``). Allocation
     runs of 甲 to accept, one per runner (``run_accept_<who>``) and of 乙 (``run_accept_yi_<who>``,
@@ -591,7 +592,9 @@ def matching_world(world: World) -> None:
         ids[key] = row.id
         return row.id
 
-    def referral(s: Any, key: str, firm: str, bank: str, status: str) -> None:
+    def referral(
+        s: Any, key: str, firm: str, bank: str, status: str, due: dt.date = dt.date(2026, 3, 3)
+    ) -> None:
         need_id = need(s, f"need_{firm}_{key}", firm)
         times: dict[str, Any] = {}
         steps = ("opted_in", "contacted", "applied")
@@ -607,7 +610,7 @@ def matching_world(world: World) -> None:
             reasons=[],
             consent_at=T0,
             referred_at=T0,
-            deadline=dt.date(2026, 3, 3),
+            deadline=due,
             **times,
         )
         s.add(row)
@@ -622,6 +625,7 @@ def matching_world(world: World) -> None:
             referral(s, f"nref_step_{who}", "e1", "a", "opted_in")
             referral(s, f"nref_approve_{who}", "e1", "a", "applied")
         referral(s, "nref_badline", "e1", "a", "applied")
+        referral(s, "nref_overdue", "e1", "a", "referred", due=dt.date(2026, 2, 27))
         for who in RESPONDERS_YI:
             referral(s, f"nref_respond_yi_{who}", "e3", "b", "referred")
         [declined] = referrals.refer(s, OPERATOR, ids["need_e1"], [ids["a1"]], at=T0)

@@ -151,7 +151,9 @@ def test_the_funnel_steps_end_in_a_credit_line(setup: tuple[World, Api, Clock]) 
 
 def test_overdue_flags_cover_the_needs_the_officer_sees(setup: tuple[World, Api, Clock]) -> None:
     w, api, clock = setup
-    assert _ok(api.call("province", "POST", f"{V1}/matching/overdue-flags")) == []
+    [late] = _ok(api.call("province", "POST", f"{V1}/matching/overdue-flags"))
+    assert late["id"] == w.ids["nref_overdue"]
+    assert late["overdue_flagged_at"].startswith("2026-03-01")
     clock.advance(days=3)  # past the deadline of 2026-03-03 in Beijing
     flags = f"{V1}/matching/overdue-flags"
     province = {r["id"] for r in _ok(api.call("province", "POST", flags, fresh=True))}
