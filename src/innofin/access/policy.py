@@ -165,15 +165,6 @@ ACTIONS: dict[str, frozenset[Role]] = {
     # those who run a programme run them
     "scenario:read": OFFICERS,
     "scenario:run": frozenset({ADMIN, PROGRAMME}),
-    # a firm refers its own needs, an officer those of the firms whose record it may change;
-    # each institution needs the firm's consent (matching/referrals.py)
-    "need:refer": OFFICERS | {ENTERPRISE},
-    # only the institution a need was referred to (or a branch's head office) answers it and
-    # moves it along the funnel
-    "need_referral:respond": frozenset({ADMIN, INSTITUTION}),
-    "need_referral:advance": frozenset({ADMIN, INSTITUTION}),
-    # officers flag the overdue referrals of the needs they see
-    "need_referral:flag_overdue": OFFICERS,
     # special-credit allocation: officers who run the programme (ledger.scopes.programme_run_scope)
     "allocation:read": frozenset({ADMIN, PROGRAMME}),
     "allocation:run": frozenset({ADMIN, PROGRAMME}),

@@ -38,7 +38,9 @@ from innofin.kernel.principal import Principal
 from innofin.ledger.models import CreditLine
 from innofin.matching import referral_engine as ref
 from innofin.matching import scopes, service
-from innofin.matching.deadlines import consented, local_day, now, response_deadline
+from innofin.matching.deadlines import consented as consented
+from innofin.matching.deadlines import local_day, now
+from innofin.matching.deadlines import response_deadline as response_deadline
 from innofin.matching.models import FinancingNeed, NeedReferral
 from innofin.matching.rematch import Rematch, counts, rematch
 from innofin.registry.models import Institution
