@@ -565,11 +565,12 @@ def matching_world(world: World) -> None:
     e1's needs (``need_e1_*``): one per referrer, not yet referred (``need_e1_refer_<who>``);
     referred to bank A and waiting (``nref_respond_<who>``), opted in (``nref_step_<who>``),
     applied (``nref_approve_<who>``, and ``nref_badline``), unanswered since its deadline of
-    2026-02-27 (``nref_overdue``: the first officer to look flags it); one referred to branch A1 and
-    declined for risk, re-matched (``nref_declined``: its alternatives include 甲's interest
-    subsidy). e3's needs referred to bank B and waiting (``nref_respond_yi_<who>``). Allocation
-    runs of 甲 to accept, one per runner (``run_accept_<who>``) and of 乙 (``run_accept_yi_<who>``,
-    ``run_yi``), and ``run_jia`` to read."""
+    2026-02-27 (``nref_overdue``: the first officer to look flags it); one (``need_e1_declined``)
+    referred to branch A1 and declined for risk, re-matched (``nref_declined``: its alternatives
+    include 甲's interest subsidy). e3's needs referred to bank B and waiting
+    (``nref_respond_yi_<who>``). Allocation runs of 甲 to accept, one per runner
+    (``run_accept_<who>``) and of 乙 (``run_accept_yi_<who>``, ``run_yi``), and ``run_jia`` to
+    read."""
     from innofin.matching import allocation, referrals
     from innofin.matching.models import NeedReferral
     from innofin.matching.service import OPERATOR
@@ -628,7 +629,8 @@ def matching_world(world: World) -> None:
         referral(s, "nref_overdue", "e1", "a", "referred", due=dt.date(2026, 2, 27))
         for who in RESPONDERS_YI:
             referral(s, f"nref_respond_yi_{who}", "e3", "b", "referred")
-        [declined] = referrals.refer(s, OPERATOR, ids["need_e1"], [ids["a1"]], at=T0)
+        declined_need = need(s, "need_e1_declined", "e1")
+        [declined] = referrals.refer(s, OPERATOR, declined_need, [ids["a1"]], at=T0)
         ids["nref_declined"] = declined.id
         referrals.respond(s, OPERATOR, declined.id, "decline", code="risk", at=T0)
         quotas = allocation.Quotas(field_max={}, zone_max={}, zone_floor={})

@@ -472,7 +472,7 @@ MATCHING_READS += [
     Case(  # bank A is shown only its own tree's offers (bank B's product and 甲's subsidy withheld)
         "GET",
         "/api/v1/needs/{need_id}/alternatives",
-        lambda w: f"/api/v1/needs/{w.ids['need_e1']}/alternatives",
+        lambda w: f"/api/v1/needs/{w.ids['need_e1_declined']}/alternatives",
         allow(*NEED_E1_READERS, hidden=("bank_b",)),
     ),
     Case(
