@@ -249,6 +249,28 @@ PAGES: list[Page] = [
         api=lambda w: "/api/v1/need-referrals",
     ),
     Page("/referrals/overdue", lambda w: "/referrals/overdue", allow(*OFFICERS)),
+    # special-credit allocation: the offices that run the programme (甲: Z1 in 甲省; 乙: Z2)
+    Page("/allocation", lambda w: "/allocation", allow("admin", "national", "province")),
+    Page(
+        "/allocation",
+        lambda w: f"/allocation?programme={w.ids['prog_jia']}",
+        allow("admin", "national", "province"),
+    ),
+    Page(
+        "/allocation",
+        lambda w: f"/allocation?programme={w.ids['prog_yi']}",
+        allow("admin", "national", hidden=("province",)),
+    ),
+    Page(
+        "/allocation/runs/{run_id}",
+        lambda w: f"/allocation/runs/{w.ids['alloc_jia']}",
+        allow("admin", "national", "province"),
+    ),
+    Page(
+        "/allocation/runs/{run_id}",
+        lambda w: f"/allocation/runs/{w.ids['alloc_yi']}",
+        allow("admin", "national", hidden=("province",)),
+    ),
     # matchmaking meetings: 甲's event (zone Z1; banks A and B, firms e1 and e2 at it)
     Page("/events", lambda w: "/events", allow(*ALL), api=lambda w: "/api/v1/events"),
     Page(  # the notice for everyone; the timetable only on the organisers' page
@@ -269,7 +291,8 @@ PAGES: list[Page] = [
     ),
 ]
 #: form posts, tested where their behaviour is (tests/e2e/test_pages_forms.py, the ledger's,
-#: imports' and consents' in tests/e2e/test_pages_ledger_forms.py, and the referrals')
+#: imports' and consents' in tests/e2e/test_pages_ledger_forms.py, the referrals' and the
+#: allocation's in tests/e2e/test_pages_referrals.py)
 FORMS = {
     ("POST", "/sign-in"),
     ("POST", "/sign-out"),
@@ -285,6 +308,8 @@ FORMS = {
     ("POST", "/needs/{need_id}/referrals"),
     ("POST", "/referrals/{referral_id}/answer"),
     ("POST", "/referrals/{referral_id}/step"),
+    ("POST", "/allocation"),
+    ("POST", "/allocation/runs/{run_id}/acceptance"),
 }
 
 
@@ -311,8 +336,30 @@ class Visitor:
 @pytest.fixture
 def world(engine: Engine) -> Iterator[tuple[World, dict[str, Visitor]]]:
     w = build_world(engine)
+    allocation_runs(w)
     app = _make_api(engine).app
     yield w, {who: Visitor(app, who) for who in EVERYONE}
+
+
+def allocation_runs(w: World) -> None:
+    """An allocation run of each programme (甲, 乙), for the allocation pages."""
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from innofin.db import unit_of_work
+    from innofin.ledger.models import Programme
+    from innofin.matching import allocation
+
+    with unit_of_work(w.engine) as s:
+        for side in ("jia", "yi"):
+            prog = s.scalars(select(Programme).where(Programme.code == f"PRG-{side.upper()}")).one()
+            w.ids[f"prog_{side}"] = prog.id
+            quotas = allocation.Quotas(field_max={}, zone_max={}, zone_floor={})
+            run = allocation.allocate(
+                s, prog.id, quotas, on=dt.date(2026, 3, 1), created_by="test", time_limit=10.0
+            )
+            w.ids[f"alloc_{side}"] = run.id
 
 
 def _pages_app(visitors: dict[str, Visitor]) -> Any:

@@ -13,11 +13,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from api_world import PASSWORD, Clock, World, build_world, make_api
 from innofin.access.models import Consent
 from innofin.matching.models import NeedReferral
+from innofin.registry.models import Enterprise
 
 BASE = "http://127.0.0.1"
 
@@ -135,3 +136,52 @@ def test_the_need_page_prechecks_a_product_rule_by_rule(
     # another firm's need is not pre-checked for this visitor
     hidden = firm.client.get(f"/needs/{w.ids['need_e3']}?product={w.ids['pa']}")
     assert hidden.status_code == 404
+
+
+def test_an_officer_runs_an_allocation_and_accepts_it_as_proposed_lines(
+    world: tuple[World, Any, Clock], engine: Engine
+) -> None:
+    from innofin.ledger.models import CreditLine, Programme
+    from innofin.matching.models import AllocationRow, AllocationRun
+
+    w, api, _ = world
+    with engine.begin() as conn:  # e1 in a key technology field, so its need is allocated
+        conn.execute(
+            update(Enterprise)
+            .where(Enterprise.id == w.ids["e1"])
+            .values(tech_field="electronic_information")
+        )
+        progs = dict(conn.execute(select(Programme.code, Programme.id)).all())
+    jia, yi = progs["PRG-JIA"], progs["PRG-YI"]
+    province = Visitor(api.app, "province")
+    form = {"programme_id": jia, "on": "2026-03-01", "cap_wan": "500", "floor_share": "0.05"}
+    # a bank may not run one; a province may not run another province's programme
+    assert Visitor(api.app, "bank_a").post("/allocation", form).status_code == 403
+    assert province.post("/allocation", {**form, "programme_id": yi}).status_code == 404
+    assert province.post("/allocation", {**form, "field_quota": "IC=lots"}).status_code == 400
+    with engine.connect() as conn:
+        assert conn.scalar(select(AllocationRun.id)) is None
+    made = province.post("/allocation", form)
+    assert made.status_code == 303, made.text[:300]
+    run_path = made.headers["location"]
+    run_id = int(run_path.rsplit("/", 1)[1])
+    page = province.get(run_path)
+    for label in ("目标值", "最优性差距", "先到先得", "紧约束额度", "无法满足的额度"):
+        assert label in page, label
+    assert run_id and f"/allocation/runs/{run_id}" in province.get(f"/allocation?programme={jia}")
+    with engine.connect() as conn:
+        rows = conn.execute(select(AllocationRow).where(AllocationRow.run_id == run_id)).all()
+        lines_before = len(conn.execute(select(CreditLine.id)).all())
+    assert rows, "the world's programme 甲 has an open need and a commitment to fund it"
+    once = re.search(r'name="once" value="([^"]+)"', page)
+    accept = {"opens_on": "2026-03-02", **({"once": once[1]} if once else {})}
+    assert province.post(f"{run_path}/acceptance", accept).status_code == 303
+    assert province.post(f"{run_path}/acceptance", accept).status_code == 303  # the same form
+    with engine.connect() as conn:
+        status = conn.scalar(select(AllocationRun.status).where(AllocationRun.id == run_id))
+        lines = conn.execute(
+            select(CreditLine.status).where(CreditLine.external_ref.like(f"ALLOC-{run_id}-%"))
+        ).all()
+        lines_after = len(conn.execute(select(CreditLine.id)).all())
+    assert status == "accepted" and len(lines) == len(rows) == lines_after - lines_before
+    assert {r.status for r in lines} == {"pending"}  # the institution's checker approves them

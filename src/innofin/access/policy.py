@@ -136,6 +136,10 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "need_referral:advance": frozenset({ADMIN, INSTITUTION}),
     # officers flag the overdue referrals of the needs they see
     "need_referral:flag_overdue": OFFICERS,
+    # special-credit allocation: officers who run the programme (ledger.scopes.programme_run_scope)
+    "allocation:read": frozenset({ADMIN, PROGRAMME}),
+    "allocation:run": frozenset({ADMIN, PROGRAMME}),
+    "allocation:accept": frozenset({ADMIN, PROGRAMME}),
     # monitoring: the funnel and institution scorecards — officers every institution, an
     # institution its own and the others as anonymous aggregates under the disclosure rule
     "monitor:funnel": frozenset({ADMIN, PROGRAMME, ZONE, INSTITUTION}),

@@ -41,6 +41,7 @@ API_PREFIXES = ("/api/", "/docs", "/redoc", "/openapi.json")
 
 def routers() -> tuple[APIRouter, ...]:
     from innofin.web.pages import (
+        allocation,
         auth,
         consents,
         enterprises,
@@ -64,6 +65,7 @@ def routers() -> tuple[APIRouter, ...]:
         consents.router,
         matching.router,
         referrals.router,
+        allocation.router,
         events.router,
         monitoring.router,
     )

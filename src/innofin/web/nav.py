@@ -27,6 +27,7 @@ NAV: list[NavItem] = [
     NavItem("/needs", N_("Financing needs"), "need:read"),
     NavItem("/referrals", N_("Referrals"), "need_referral:read"),
     NavItem("/referrals/overdue", N_("Overdue referrals"), "need_referral:flag_overdue"),
+    NavItem("/allocation", N_("Special-credit allocation"), "allocation:read"),
     NavItem("/events", N_("Matchmaking meetings"), "event:read"),
     NavItem("/monitoring", N_("Monitoring"), "monitor:targets"),
     NavItem("/imports", N_("Imports"), "import:run"),
