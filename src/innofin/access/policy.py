@@ -169,10 +169,6 @@ ACTIONS: dict[str, frozenset[Role]] = {
     # those who run a programme run them
     "scenario:read": OFFICERS,
     "scenario:run": frozenset({ADMIN, PROGRAMME}),
-    # special-credit allocation: officers who run the programme (ledger.scopes.programme_run_scope)
-    "allocation:read": frozenset({ADMIN, PROGRAMME}),
-    "allocation:run": frozenset({ADMIN, PROGRAMME}),
-    "allocation:accept": frozenset({ADMIN, PROGRAMME}),
 }
 #: actions anyone may attempt without signing in
 PUBLIC_ACTIONS = frozenset({"auth:login", "health:read", "ui:language"})
