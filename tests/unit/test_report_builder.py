@@ -93,9 +93,18 @@ def test_slices_sum_to_the_total(report: Report) -> None:
         table = _table(report, key)
         assert {r[0] for r in table.rows} == set(names.values())
         assert sum(r[1] for r in table.rows) == BALANCE  # type: ignore[misc]
-    zones = {r[0]: r[1] for r in _table(report, "zones").rows}
-    # zone 10 holds the odd loans (12), less the 400,000 repaid on loan 5
-    assert zones["苏州工业园区"] == Decimal(12_000_000 - 400_000)
+    zones = {r[0]: r for r in _table(report, "zones").rows}
+    # zone 10 holds the odd loans (12), less the 400,000 repaid on loan 5; a year earlier 6
+    suzhou = zones["苏州工业园区"]
+    assert suzhou[1] == Decimal(12_000_000 - 400_000)
+    assert suzhou[2] == pytest.approx(
+        Decimal(11_600_000) / Decimal(6_000_000) - 1, abs=Decimal("1e-4")
+    )
+    assert suzhou[3] == Decimal(6_000_000)  # lent this year: loans 13, 15, … 23
+    assert suzhou[4] == Decimal(1_000_000)  # loan 7 (odd), substandard
+    assert suzhou[5] == pytest.approx(Decimal(1_000_000) / Decimal(11_600_000), abs=Decimal("1e-4"))
+    nanjing = zones["南京高新区"]
+    assert nanjing[1] == Decimal(12_000_000) and nanjing[4] == Decimal(0)
 
 
 def test_loan_classes_and_growth(report: Report) -> None:
