@@ -47,6 +47,9 @@ KINDS = {
     "enterprise_cap": N_("Per-enterprise cap"),
 }
 
+#: a run's status → its name
+RUN_STATUSES = {"proposed": N_("Proposed"), "accepted": N_("Accepted")}
+
 
 def programmes(s: Session, p: Principal) -> list[Programme]:
     stmt = scoped(select(Programme), programme_run_scope(p)).order_by(Programme.id)
@@ -110,6 +113,7 @@ def runs(
         "chosen": chosen,
         "runs": past,
         "running": may(p, "allocation:run"),
+        "statuses": RUN_STATUSES,
         "today": (api_state(request).clock() + dt.timedelta(hours=8)).date(),
     }
     return render(request, "matching/allocation_runs.html", context)
@@ -177,6 +181,8 @@ def one_run(request: Request, run_id: RowId, p: Principal = page("allocation:rea
         }
         for b in result.get("binding", [])
     ]
+    funded = Decimal(int(result.get("funded_fen", 0) or 0)) / 100
+    fcfs_funded = Decimal(int(result.get("fcfs_funded_fen", 0) or 0)) / 100
     context = {
         "run": found,
         "programme": owner,
@@ -187,10 +193,14 @@ def one_run(request: Request, run_id: RowId, p: Principal = page("allocation:rea
         "binding": binding,
         "unmet": result.get("unmet", []),
         "message": result.get("message"),
-        "funded": Decimal(int(result.get("funded_fen", 0))) / 100,
-        "fcfs_funded": Decimal(int(result.get("fcfs_funded_fen", 0) or 0)) / 100,
         "kinds": KINDS,
-        "unit": column_unit([*(r.amount for r in rows), *(b["bound"] for b in binding)]),
+        "unit": column_unit(r.amount for r in rows),
+        "bind_unit": column_unit(v for b in binding for v in (b["bound"], b["activity"])),
+        "funded_unit": column_unit([funded, fcfs_funded]),
+        "funded": funded,
+        "fcfs_funded": fcfs_funded,
+        "on": (found.parameters or {}).get("on", ""),
+        "statuses": RUN_STATUSES,
         "accepting": may(p, "allocation:accept") and found.status == "proposed" and rows,
         "today": (api_state(request).clock() + dt.timedelta(hours=8)).date(),
     }

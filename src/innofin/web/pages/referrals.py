@@ -252,4 +252,12 @@ def matching_steps(s: Session, p: Principal) -> list[Any]:
                 count(stmt),
             )
         )
+    if may(p, "allocation:run"):
+        steps.append(
+            Step(
+                N_("Allocate special credit"),
+                N_("Which needs each institution funds, within quotas and commitments."),
+                "/allocation",
+            )
+        )
     return steps
