@@ -308,6 +308,7 @@ FORMS = {
     ("POST", "/needs/{need_id}/referrals"),
     ("POST", "/referrals/{referral_id}/answer"),
     ("POST", "/referrals/{referral_id}/step"),
+    ("POST", "/referrals/overdue/flags"),
     ("POST", "/allocation"),
     ("POST", "/allocation/runs/{run_id}/acceptance"),
 }

@@ -115,6 +115,8 @@ def test_refer_decline_and_see_the_reason_and_the_rematch(
     # the best alternative with consent (branch A1) is referred at once, shown beside the decline
     assert [r.institution_id for r in rematched] == [w.ids["a1"]]
     assert f'id="referral-{rematched[0].id}"' in page and "甲银行科技支行" in row_a
+    offered = page.split(f'id="rematch-{sent[a].id}"')[1].split("</section>")[0]
+    assert "甲银行科技支行" in offered and f'href="#referral-{rematched[0].id}"' in offered
     assert "已联系" in page.split(f'id="referral-{sent[b].id}"')[1].split("</tr>")[0]
     # past the deadline an unanswered referral is on the officers' overdue list, not the firm's
     clock.advance(days=10)
@@ -122,7 +124,12 @@ def test_refer_decline_and_see_the_reason_and_the_rematch(
     overdue = national.get("/referrals/overdue")
     for r in _rows(engine, need).values():
         assert (f'id="referral-{r.id}"' in overdue) == (r.status == "referred")
-    assert Visitor(api.app, "firm").client.get("/referrals/overdue").status_code == 403
+    firm_again = Visitor(api.app, "firm")
+    assert firm_again.client.get("/referrals/overdue").status_code == 403
+    assert firm_again.post("/referrals/overdue/flags").status_code == 403
+    assert national.post("/referrals/overdue/flags").status_code == 303
+    for r in _rows(engine, need).values():
+        assert (r.overdue_flagged_at is not None) == (r.status == "referred")
 
 
 def test_the_need_page_prechecks_a_product_rule_by_rule(

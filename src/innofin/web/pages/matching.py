@@ -15,8 +15,9 @@ from innofin.api.deps import RowId, api_state, reading
 from innofin.kernel.codes import NEED_PURPOSE_NAMES
 from innofin.kernel.money import column_unit
 from innofin.kernel.principal import Principal
-from innofin.matching import referrals, service
+from innofin.matching import referrals, rematch, service
 from innofin.matching.models import FinancingNeed
+from innofin.matching.referral_engine import INSTRUMENT_WORDS
 from innofin.registry.models import Enterprise
 from innofin.web import i18n
 from innofin.web.deps import page
@@ -68,6 +69,7 @@ def need(
         checked = service.precheck(s, p, need_id, product) if product is not None else None
         sent = list(s.scalars(referrals.referrals_query(p, need_id=need_id)))
         shown = referral_context(request, s, p, sent)
+        offered = rematch.alternatives(s, p, need_id) if sent else []
     referred = {r.institution_id for r in sent}
     context = {
         **shown,
@@ -75,6 +77,10 @@ def need(
         "firm": firm,
         "found": found,
         "checked": checked,
+        "offered": offered,
+        "instruments": {
+            k: v[0] if i18n.language(request) == "zh" else v[1] for k, v in INSTRUMENT_WORDS.items()
+        },
         "product": product,
         "precheck_options": list(
             {

@@ -116,6 +116,7 @@ def inbox(request: Request, p: Principal = page("need_referral:read")) -> Respon
         stmt = referrals.referrals_query(p).order_by(None).order_by(NeedReferral.id.desc())
         rows = list(s.scalars(stmt.limit(LIMIT)))
         context = referral_context(request, s, p, rows)
+    context["flagging"] = False
     return render(request, "matching/referrals.html", {**context, "overdue_only": False})
 
 
@@ -132,7 +133,20 @@ def overdue(request: Request, p: Principal = page("need_referral:flag_overdue"))
         )
         rows = list(s.scalars(stmt.limit(LIMIT)))
         context = referral_context(request, s, p, rows)
+    context["flagging"] = bool(rows) and any(r.overdue_flagged_at is None for r in rows)
     return render(request, "matching/referrals.html", {**context, "overdue_only": True})
+
+
+@router.post("/referrals/overdue/flags")
+def flag(
+    request: Request,
+    _: None = Depends(csrf_form),
+    p: Principal = page("need_referral:flag_overdue"),
+) -> Response:
+    """Flag the overdue referrals of the needs the officer sees (as the API's overdue flags)."""
+    now = api_state(request).clock()
+    perform(request, p, lambda s: referrals.flag_overdue(s, at=now, p=p), payload={})
+    return RedirectResponse("/referrals/overdue", status_code=303)
 
 
 @router.post("/needs/{need_id}/referrals")
