@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal, InvalidOperation
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
@@ -28,8 +29,9 @@ from innofin.kernel.money import column_unit
 from innofin.kernel.principal import Principal
 from innofin.ledger.models import Programme
 from innofin.ledger.scopes import programme_run_scope
-from innofin.matching import allocation
+from innofin.matching import allocation, records
 from innofin.matching.models import AllocationRow, AllocationRun, FinancingNeed
+from innofin.matching.schemas import AllocationAccept, AllocationCreate
 from innofin.registry.models import Enterprise, Institution, Zone
 from innofin.web.deps import page
 from innofin.web.forms import Once, csrf_form, perform
@@ -66,10 +68,9 @@ def programme(s: Session, p: Principal, programme_id: int) -> Programme:
 
 def run_of(s: Session, p: Principal, run_id: int) -> AllocationRun:
     """A run of a programme the officer runs (else: as if it did not exist)."""
+    records.run(s, p, run_id)  # as the API reads it: 404 unseen, 403 seen but not run
     run = s.get(AllocationRun, run_id)
-    if run is None or run.programme_id is None:
-        raise NotFound(f"no allocation run {run_id}")
-    programme(s, p, run.programme_id)
+    assert run is not None
     return run
 
 
@@ -132,19 +133,24 @@ def run(
     _: None = Depends(csrf_form),
     p: Principal = page("allocation:run"),
 ) -> Response:
-    quotas = allocation.Quotas(
-        field_max=wan_pairs(field_quota, "field_quota"),
-        zone_max=wan_pairs(zone_quota, "zone_quota"),
-        zone_floor=wan_pairs(zone_floor, "zone_floor"),
-        floor_share=floor_share,
-        enterprise_cap=(cap_wan * WAN).quantize(Decimal("0.01")),
-    )
+    try:
+        body = AllocationCreate.model_validate(
+            {
+                "programme_id": programme_id,
+                "field_max": wan_pairs(field_quota, "field_quota"),
+                "zone_max": wan_pairs(zone_quota, "zone_quota"),
+                "zone_floor": wan_pairs(zone_floor, "zone_floor"),
+                "floor_share": floor_share,
+                "enterprise_cap": (cap_wan * WAN).quantize(Decimal("0.01")),
+                "on": on,
+            }
+        )
+    except ValidationError as exc:
+        raise InvalidInput(str(exc.errors()[0].get("msg", "invalid")), field="quotas") from None
 
     def change(s: Session) -> int:
-        programme(s, p, programme_id)
         actor = s.info.get("actor", SYSTEM)
-        made = allocation.allocate(s, programme_id, quotas, on=on, created_by=actor.label)
-        return made.id
+        return int(records.allocate(s, p, actor, body, on)["id"])
 
     made = perform(request, p, change, payload={"programme_id": programme_id})
     return RedirectResponse(f"/allocation/runs/{made}", status_code=303)
@@ -154,7 +160,7 @@ def run(
 def one_run(request: Request, run_id: RowId, p: Principal = page("allocation:read")) -> Response:
     with reading(request) as s:
         found = run_of(s, p, run_id)
-        owner = s.get(Programme, found.programme_id)
+        owner = s.get(Programme, found.programme_id) if found.programme_id else None
         rows = list(
             s.scalars(
                 select(AllocationRow)
@@ -218,9 +224,10 @@ def accept(
 ) -> Response:
     """Accept the run: its rows become credit lines proposed by this officer (the maker)."""
 
-    def change(s: Session) -> list[int]:
-        run_of(s, p, run_id)
-        return allocation.accept(s, s.info.get("actor", SYSTEM), run_id, opens_on=opens_on)
+    body = AllocationAccept(opens_on=opens_on)
+
+    def change(s: Session) -> dict[str, Any]:
+        return records.accept(s, p, s.info.get("actor", SYSTEM), run_id, body)
 
     perform(request, p, change, once=once, payload={"opens_on": opens_on.isoformat()})
     return RedirectResponse(f"/allocation/runs/{run_id}", status_code=303)
