@@ -152,6 +152,14 @@ def _frame_json(frame: pl.DataFrame, cube: Cube) -> dict[str, Any]:
         "new_lending_ytd",
         "limit",
         "pure_credit_outstanding",
+        "quota",
+        "used",
+        "amount",
+        "exposure",
+        "contributed",
+        "claims_paid",
+        "recoveries",
+        "balance",
     }
     rows = []
     for row in frame.drop("as_of", strict=False).iter_rows(named=True):
@@ -512,6 +520,43 @@ def backtest(
     )
 
 
+def pools(
+    months: int = typer.Option(1, "--months", help="How many of the last months to show."),
+    snapshot: Path | None = SNAPSHOT,
+    as_json: bool = JSON,
+    unit: str | None = UNIT,
+) -> None:
+    """Risk pools by month: exposure (the covered loans' balance), contributions, claims paid,
+    recoveries shared and the pool's balance."""
+    import polars as pl
+
+    chosen = parse_unit_option(unit)
+    cube = _cube(snapshot)
+    frame = cube.pools()
+    shown = frame["month"].unique().sort().tail(months)
+    frame = frame.filter(pl.col("month").is_in(shown.implode())).sort("pool_id", "month")
+    if as_json:
+        _echo_json(_frame_json(frame, cube))
+        return
+    codes = dict(cube.frames["pools"].select("pool_id", "code").iter_rows())
+    columns = ("pool", "month", "exposure", "contributed", "claims paid", "recoveries", "balance")
+    rows = [
+        (
+            codes.get(r["pool_id"], r["pool_id"]),
+            r["month"].isoformat(),
+            _yuan(r.get("exposure")),
+            _yuan(r.get("contributed")),
+            _yuan(r.get("claims_paid")),
+            _yuan(r.get("recoveries")),
+            _yuan(r.get("balance")),
+        )
+        for r in frame.iter_rows(named=True)
+    ]
+    title = f"risk pools (as of {cube.as_of:%Y-%m-%d %H:%M} UTC)"
+    money = ("exposure", "contributed", "claims paid", "recoveries", "balance")
+    console.print(table(title, columns, rows, money=money, unit=chosen))
+
+
 def snapshot(
     folder: Path = typer.Argument(..., help="The folder to write (created if missing)."),
 ) -> None:
@@ -540,4 +585,5 @@ def add_to(app: typer.Typer) -> None:
     app.command("coverage")(coverage)
     app.command("targets")(targets)
     app.command("backtest")(backtest)
+    app.command("pools")(pools)
     app.command("snapshot")(snapshot)
