@@ -27,8 +27,10 @@ LP fills it with a sliver of another need, which costs the LP nothing when the f
 one weight (its points). Dives (`_dive`) settle those needs, each held at its least share or left
 out, re-solving the LP from its basis until no need is below its least share; the point, in
 whole fen and topped up greedily, is an integer solution whose gap is measured against the LP
-bound. Only when no dive is within `mip_gap` does HiGHS's integer programme run, from the best
-point, for the time left, and its dual bound may tighten the gap.
+bound. When the first dive is not within `mip_gap` (a firm's needs weighted differently), the
+relaxation is tightened by valid inequalities of the per-enterprise cap (`_pair_cuts`) and every
+dive runs again from it. Only then does HiGHS's integer programme run, from the best point, for
+the time left; its answer is checked in whole fen (once it claimed a point it did not return).
 """
 
 from __future__ import annotations
@@ -82,6 +84,8 @@ DIVE_ROUNDS = 50
 #: the dives tried in turn (until one is within the gap): a need the LP funds below its least
 #: share is held at that share if the LP funds at least this fraction of it (else left out)
 DIVE_HOLD = (0.0, 0.3, 0.5)
+#: the most rounds of the enterprises' pair inequalities added to the LP (`_pair_cuts`)
+CUT_ROUNDS = 8
 
 STATUS = {
     highspy.HighsModelStatus.kOptimal: "optimal",
@@ -348,6 +352,7 @@ def _dives(
     h: highspy.Highs,
     lp_bound: float,
     started: float,
+    holds: tuple[float, ...] = DIVE_HOLD,
 ) -> tuple[FloatArray | None, float, list[int]]:
     """The best point of the dives of `DIVE_HOLD` (each from the LP's basis, its shares turned
     into whole fen and topped up by `_repair`), trying them in turn until one is within the
@@ -358,7 +363,7 @@ def _dives(
     best: FloatArray | None = None
     found = -math.inf
     rounds: list[int] = []
-    for k, hold in enumerate(DIVE_HOLD):
+    for k, hold in enumerate(holds):
         if k:  # back to the relaxation and its basis
             _bounds(h, everything, np.zeros(n), np.ones(n))
             h.setBasis(basis)
@@ -375,6 +380,58 @@ def _dives(
         if _gap(lp_bound, found) <= problem.mip_gap:
             break
     return best, found, rounds
+
+
+def _pair_cuts(
+    problem: Problem, model: _Model, u: IntArray, h: highspy.Highs, deadline: float
+) -> int:
+    """Tighten the LP relaxation solved in `h` with valid inequalities of the per-enterprise
+    cap, in rounds while some are violated; how many were added. For two needs i, j of one
+    enterprise (amounts funded ``x = u · y``, least amounts ``l``, cap ``C``) where i in full
+    leaves no room for j's least amount (``a = u_i + l_j - C > 0``), every integer point
+    satisfies ``l_j · x_i + a · x_j <= l_j · u_i`` (it joins (u_i, 0) and (C - l_j, l_j); the
+    points with x_i = 0 keep it since u_i, u_j <= C). The LP's sliver (x_i = u_i, 0 < x_j < l_j)
+    breaks it, so each round adds the inequalities its slivers break. The bound stays valid and
+    gets closer to the integer optimum where a firm's needs are weighted differently."""
+    if problem.enterprise_cap <= 0:
+        return 0
+    n = model.n
+    least = _least(problem, u)
+    low_amount = least * u
+    cap = float(problem.enterprise_cap)
+    _ids, ent = np.unique(problem.enterprise, return_inverse=True)
+    order = np.argsort(ent, kind="stable")
+    first = np.searchsorted(ent[order], np.arange(_ids.size))
+    last = np.searchsorted(ent[order], np.arange(_ids.size), side="right")
+    added: set[tuple[int, int]] = set()
+    for _round in range(CUT_ROUNDS):
+        if time.perf_counter() > deadline:
+            break
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            break
+        y = np.asarray(h.getSolution().col_value, dtype=np.float64)[:n]
+        rows: list[tuple[int, int, float]] = []
+        for j in np.flatnonzero((y > 1e-7) & (y < least - 1e-7)).tolist():
+            e = int(ent[j])
+            for i in order[first[e] : last[e]].tolist():
+                a = float(u[i]) + float(low_amount[j]) - cap
+                if i == j or a <= 0 or (i, j) in added:
+                    continue
+                # divided by l_j · u_i: y_i + (a · u_j / (l_j · u_i)) · y_j <= 1
+                c = a * float(u[j]) / (float(low_amount[j]) * float(u[i]))
+                if y[i] + c * y[j] > 1 + 1e-7:
+                    rows.append((i, j, c))
+                    added.add((i, j))
+        if not rows:
+            break
+        k = len(rows)
+        index = np.array([(i, j) for i, j, _c in rows], dtype=HIGHS_INT).ravel()
+        value = np.array([(1.0, c) for _i, _j, c in rows]).ravel()
+        starts = np.arange(0, 2 * k, 2, dtype=HIGHS_INT)
+        h.addRows(k, np.full(k, -highspy.kHighsInf), np.ones(k), 2 * k, starts, index, value)
+        h.setOptionValue("time_limit", max(deadline - time.perf_counter(), 1.0))
+        h.run()
+    return len(added)
 
 
 def _bounds(h: highspy.Highs, cols: IntArray, lower: FloatArray, upper: FloatArray) -> None:
@@ -498,19 +555,43 @@ def solve(problem: Problem) -> Result:
     binding = _binding(problem, model, lp)
     lp_bound = float(lp.getInfo().objective_function_value)
     lp_x = np.asarray(lp.getSolution().col_value, dtype=np.float64)
-    x, found, rounds = _dives(problem, model, u, group, gf.size, lp, lp_bound, started)
+    basis = lp.getBasis()
+    # one dive from the relaxation; the others, if need be, from the tightened one below
+    first = DIVE_HOLD[:1] if problem.enterprise_cap > 0 else DIVE_HOLD
+    x, found, rounds = _dives(problem, model, u, group, gf.size, lp, lp_bound, started, first)
     if x is None:  # no dive ended in time: the LP's point rounded down and topped up
         x = _repair(
             problem, model, u, group, gf.size, _round_down(problem, model, u, group, gf.size, lp_x)
         )
         found = float(model.cost @ x)
     gap = _gap(lp_bound, found)
+    cuts = 0
+    if gap > problem.mip_gap and first != DIVE_HOLD:
+        # the relaxation again, tightened by the firms' pair inequalities, and every dive from it
+        _bounds(lp, np.arange(n, dtype=np.int64), np.zeros(n), np.ones(n))
+        lp.setBasis(basis)
+        lp.run()
+        cuts = _pair_cuts(problem, model, u, lp, started + problem.time_limit / 2)
+        if lp.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+            lp_bound = min(lp_bound, float(lp.getInfo().objective_function_value))
+            y, more, again = _dives(problem, model, u, group, gf.size, lp, lp_bound, started)
+            rounds += again
+            if y is not None and more > found:
+                x, found = y, more
+            gap = _gap(lp_bound, found)
     status = "optimal" if gap <= 1e-9 else "within_gap"
     if gap > problem.mip_gap:
         left = max(problem.time_limit - (time.perf_counter() - started), 1.0)
         h = _solve(problem, model, integer=True, time_limit=left, start=x)
-        status = STATUS.get(h.getModelStatus(), str(h.getModelStatus()))
         mip_x = np.asarray(h.getSolution().col_value, dtype=np.float64)
+        claimed = float(h.getInfo().objective_function_value)
+        left = problem.time_limit - (time.perf_counter() - started)
+        if mip_x.size == x.size and float(model.cost @ mip_x) < claimed - 1e-7 * max(
+            1.0, abs(claimed)
+        ):  # the point returned is not the one claimed (seen with a start): once more without
+            h = _solve(problem, model, integer=True, time_limit=max(left, 1.0))
+            mip_x = np.asarray(h.getSolution().col_value, dtype=np.float64)
+        status = STATUS.get(h.getModelStatus(), str(h.getModelStatus()))
         if mip_x.size == x.size:  # in whole fen, topped up
             mip_x = _repair(problem, model, u, group, gf.size, mip_x)
             if float(model.cost @ mip_x) >= found:
@@ -520,6 +601,8 @@ def solve(problem: Problem) -> Result:
         gap = _gap(min(bound, lp_bound), found)
         if status != "optimal" and gap <= problem.mip_gap:
             status = "within_gap"
+        elif status == "optimal" and gap > max(problem.mip_gap, 1e-9):
+            status = "feasible"  # the solver's word against the exact money: the money wins
     funded_fen, t = exact(problem, u, group, gf.size, x[:n], x[n:], model.pair_c, model.pair_g)
     funded = funded_fen > 0
     row_need, row_c, row_fen = split(funded_fen, group, model.pair_c, model.pair_g, t)
@@ -561,4 +644,5 @@ def solve(problem: Problem) -> Result:
         variables=int(model.cost.size),
         constraints=int(model.lower.size),
         dive_rounds=rounds,
+        cuts=cuts,
     )

@@ -98,6 +98,8 @@ class Result:
     constraints: int = 0
     #: LP re-solves of each dive tried (see `_dives`)
     dive_rounds: list[int] = field(default_factory=list)
+    #: valid inequalities of the per-enterprise cap added to the LP (see `_pair_cuts`)
+    cuts: int = 0
 
     def summary(self) -> dict[str, object]:
         return {
@@ -116,6 +118,7 @@ class Result:
             "variables": self.variables,
             "constraints": self.constraints,
             "dive_rounds": list(self.dive_rounds),
+            "cuts": self.cuts,
         }
 
 
