@@ -143,32 +143,27 @@ def enterprise_categories(
     ``tech_sme``, …), valid_from, valid_until (null: open); `key_members`: year, enterprise_id
     (members of that year's published key list)."""
     base = loans.select("loan_id", "enterprise_id", "drawn_on")
-    certs = certifications.filter(pl.col("kind").is_in(["hnte", "tech_sme"]))
-    held = (
-        base.join(certs, on="enterprise_id", how="inner")
-        .filter(
+    held = []
+    for kind in ("hnte", "tech_sme"):  # a join per kind, then the loans it covers: no group-by
+        certs = certifications.filter(pl.col("kind") == kind).select(
+            "enterprise_id", "valid_from", "valid_until"
+        )
+        covered = base.join(certs, on="enterprise_id", how="inner").filter(
             (pl.col("valid_from") <= pl.col("drawn_on"))
             & (pl.col("valid_until").is_null() | (pl.col("valid_until") >= pl.col("drawn_on")))
         )
-        .group_by("loan_id")
-        .agg(
-            hnte=(pl.col("kind") == "hnte").any(),
-            sme=(pl.col("kind") == "tech_sme").any(),
-        )
-    )
+        held.append(covered["loan_id"].unique().implode())
     members = key_members.select(
         pl.col("year").cast(pl.Int32), "enterprise_id", key=pl.lit(True)
     ).unique(subset=["year", "enterprise_id"])
-    out = (
-        base.with_columns(year=pl.col("drawn_on").dt.year().cast(pl.Int32))
-        .join(held, on="loan_id", how="left")
-        .join(members, on=["year", "enterprise_id"], how="left")
+    out = base.with_columns(year=pl.col("drawn_on").dt.year().cast(pl.Int32)).join(
+        members, on=["year", "enterprise_id"], how="left"
     )
     return out.select(
         "loan_id",
-        enterprise_category=pl.when(pl.col("hnte").fill_null(False))
+        enterprise_category=pl.when(pl.col("loan_id").is_in(held[0]))
         .then(pl.lit("high_tech"))
-        .when(pl.col("sme").fill_null(False))
+        .when(pl.col("loan_id").is_in(held[1]))
         .then(pl.lit("tech_sme"))
         .when(pl.col("key").fill_null(False))
         .then(pl.lit("key_list"))
