@@ -65,6 +65,7 @@ def test_a_firm_refers_a_bank_declines_the_firm_sees_why_and_the_rematch(
     sign_in(bank, "bank_a")
     bank.goto("/referrals")
     mine = bank.page.locator(f"#referral-{sent.id}")
+    mine.get_by_text("拒绝…").click()  # the decline form opens under its summary
     mine.get_by_label("理由").select_option("amount_too_large")
     bank.screenshot("referral-inbox.png")
     mine.get_by_role("button", name="拒绝").click()
