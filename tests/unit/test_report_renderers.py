@@ -184,3 +184,20 @@ def test_html_chart_option_draws_the_band_and_the_lines() -> None:
 def test_html_without_echarts_says_what_to_run(tmp_path: Path) -> None:
     with pytest.raises(report_html.ReportAssetMissing, match="make setup"):
         report_html.echarts_source(tmp_path / "echarts.min.js")
+
+
+def test_demo_reports_go_on_without_a_chinese_font(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from innofin.monitoring.report_commands import write_demo_reports
+
+    monkeypatch.setenv(report_pdf.FONT_ENV, str(tmp_path / "missing.ttf"))
+    lines = write_demo_reports(sample_report(), tmp_path / "out")
+    written = sorted(p.suffix for p in (tmp_path / "out").iterdir())
+    assert written == [".html", ".xlsx"]  # the PDF is left out, the other two are written
+    (pdf_line,) = [line for line in lines if "PDF" in line]
+    assert "skipped" in pdf_line and "no such font file" in pdf_line
+    monkeypatch.delenv(report_pdf.FONT_ENV)
+    lines = write_demo_reports(sample_report(), tmp_path / "again")
+    assert sorted(p.suffix for p in (tmp_path / "again").iterdir()) == [".html", ".pdf", ".xlsx"]
+    assert not any("skipped" in line for line in lines)

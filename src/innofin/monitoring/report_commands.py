@@ -14,6 +14,8 @@ import typer
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from innofin.monitoring.report_model import Report
+
 FORMATS = ("xlsx", "pdf", "html")
 
 report_app = typer.Typer(
@@ -98,8 +100,7 @@ def print_demo(eng: Engine, out: Path) -> None:
 
     from innofin.cli_support import console, section
     from innofin.monitoring.cube import load
-    from innofin.monitoring.report import programme_report, render
-    from innofin.monitoring.report_text import words
+    from innofin.monitoring.report import programme_report
     from innofin.monitoring.targets import programme_summaries
 
     cube = load(eng)
@@ -140,8 +141,27 @@ def print_demo(eng: Engine, out: Path) -> None:
         return
     first = summaries[0]
     report = programme_report(eng, first.programme_id, cube=cube)
+    for line in write_demo_reports(report, out):
+        console.print(line, highlight=False, soft_wrap=True)
+
+
+def write_demo_reports(report: Report, out: Path) -> list[str]:
+    """The demo's three reports (XLSX in Chinese, PDF in Chinese, HTML in English) written to
+    `out`, one line each saying where. Without a Chinese font (a machine set up without root) the
+    demo goes on without its PDF and the line says what to install; `innofin report … --format
+    pdf` refuses with the same words."""
+    from innofin.monitoring.report import render
+    from innofin.monitoring.report_pdf import ReportFontMissing
+    from innofin.monitoring.report_text import words
+
     out.mkdir(parents=True, exist_ok=True)
+    lines = []
     for fmt, lang in (("xlsx", "zh"), ("pdf", "zh"), ("html", "en")):
         path = out / f"report-{report.programme_code}-{report.period_end:%Y-%m}-{lang}.{fmt}"
-        path.write_bytes(render(report, fmt, words(lang)))
-        console.print(f"  {fmt.upper()} report ({lang}): {path}", highlight=False, soft_wrap=True)
+        try:
+            path.write_bytes(render(report, fmt, words(lang)))
+        except ReportFontMissing as exc:
+            lines.append(f"  {fmt.upper()} report skipped: {exc}")
+            continue
+        lines.append(f"  {fmt.upper()} report ({lang}): {path}")
+    return lines
