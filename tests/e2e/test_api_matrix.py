@@ -831,14 +831,15 @@ EVENT_WRITES: list[Case] = [
         "/api/v1/events/{event_id}",
         _ev(),
         allow("admin", "national"),
-        body=lambda w, who: {"province": "甲省"},
+        body=_moved("province", {"admin": "丙省", "national": "甲省"}, "丙省"),
     ),
     Case(  # its zone: a programme office may move it within its province, a zone officer not
         "PATCH",
         "/api/v1/events/{event_id}",
         _ev(),
         allow("admin", "national", "province"),
-        body=lambda w, who: {"zone_id": w.ids["z1"]},
+        # the venue changes too, so each allowed call writes (and audits) something
+        body=lambda w, who: {"zone_id": w.ids["z1"], "venue": f"会场 Z1 ({who})"},
     ),
     Case(
         "POST",
@@ -860,13 +861,6 @@ EVENT_WRITES: list[Case] = [
         _ev("/enterprises"),
         allow("admin", "national", hidden=("province", "zone", "firm")),
         body=lambda w, who: {"enterprise_id": w.ids["e3"]},
-    ),
-    Case(  # the organiser validates; e2 is not the firm's to see
-        "PATCH",
-        "/api/v1/events/{event_id}/enterprises/{enterprise_id}",
-        lambda w: f"/api/v1/events/{w.ids['event']}/enterprises/{w.ids['e2']}",
-        allow(*ORGANISERS, hidden=("firm",)),
-        body=lambda w, who: {"status": "validated"},
     ),
     Case(
         "PUT",
@@ -893,10 +887,10 @@ EVENT_WRITES: list[Case] = [
         allow(*ORGANISERS),
         body=lambda w, who: {"time_limit_s": 5},
     ),
-    Case(
+    Case(  # the draft planned after the announced schedule (announcing it again is a no-op)
         "POST",
         "/api/v1/events/{event_id}/schedules/{schedule_id}/announce",
-        lambda w: f"/api/v1/events/{w.ids['event']}/schedules/{w.ids['schedule']}/announce",
+        lambda w: f"/api/v1/events/{w.ids['event']}/schedules/{w.ids['schedule_draft']}/announce",
         allow(*ORGANISERS),
     ),
     Case(  # each bank records its own meetings' outcomes; bank B does not see A's
@@ -917,6 +911,15 @@ EVENT_WRITES: list[Case] = [
             "outcome": "no_interest",
             "reason_code": "too_early",
         },
+    ),
+    Case(  # the organiser validates; e2 is not the firm's to see (last: a rejection in between
+        # takes e2 out of the event for the cases above)
+        "PATCH",
+        "/api/v1/events/{event_id}/enterprises/{enterprise_id}",
+        lambda w: f"/api/v1/events/{w.ids['event']}/enterprises/{w.ids['e2']}",
+        allow(*ORGANISERS, hidden=("firm",)),
+        # a real change for each allowed caller (so it is audited); the last leaves it validated
+        body=_moved("status", {"admin": "rejected", "province": "rejected"}, "validated"),
     ),
 ]
 
