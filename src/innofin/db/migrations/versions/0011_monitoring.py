@@ -2,7 +2,7 @@
 seed and result)
 
 Revision ID: 0011
-Revises: 0012
+Revises: 0010
 Create Date: 2026-12-07 17:40:00
 """
 
@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql
 import innofin.db.base
 
 revision = "0011"
-down_revision = "0012"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

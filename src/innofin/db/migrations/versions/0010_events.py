@@ -1,6 +1,6 @@
 """events: matchmaking meetings, sessions, participants, requests, schedules, meetings, outcomes
 
-Revision ID: 0012
+Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-07 17:32:35.685943
 """
@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql
 
 import innofin.db.base
 
-revision = "0012"
+revision = "0010"
 down_revision = "0009"
 branch_labels = None
 depends_on = None

@@ -1,7 +1,7 @@
 """matching: the alternatives offered after a decline (need_rematch, rematch_alternative)
 
-Revision ID: 0010
-Revises: 0013
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-07 17:45:00.000000
 """
 
@@ -13,8 +13,8 @@ from sqlalchemy.dialects import postgresql
 
 import innofin.db.base
 
-revision = "0010"
-down_revision = "0013"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
