@@ -44,6 +44,9 @@ def _innofin(
     args: list[str], db: Path, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "INNOFIN_DATABASE_URL": f"sqlite:///{db}"}
+    # output to a pipe is never wrapped unless COLUMNS says otherwise: a COLUMNS inherited from
+    # wherever the suite runs would wrap the demo's tables and split the phrases looked for
+    env.pop("COLUMNS", None)
     return subprocess.run(
         [sys.executable, "-m", "innofin", *args],
         env=env,
