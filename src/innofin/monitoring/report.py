@@ -253,51 +253,26 @@ def _target_tables(targets: Iterable[TargetStatus]) -> tuple[Table, ...]:
                     odds[1],
                 )
             )
-    head_cols = (Column(TARGET), Column(FIELD), Column(DUE_ON, Kind.DATE))
-    band = (Column(PROBABILITY, Kind.RATIO),)
+
+    def columns(kind: Kind, *tail: Column) -> tuple[Column, ...]:
+        """A target table's columns: its figures in `kind`, then what that kind adds."""
+        return (
+            Column(TARGET), Column(FIELD), Column(DUE_ON, Kind.DATE),
+            Column(GOAL, kind), Column(CURRENT, kind), Column(PROGRESS, Kind.RATIO),
+            Column(FORECAST, kind), Column(LOWER, kind), Column(UPPER, kind),
+            Column(PROBABILITY, Kind.RATIO), *tail, Column(MODEL),
+        )  # fmt: skip
+
+    needed_growth = Column(NEEDED_GROWTH, Kind.RATIO)
     out = []
-    cols: tuple[Column, ...]
     if amounts:
-        cols = (
-            *head_cols,
-            Column(GOAL, Kind.AMOUNT),
-            Column(CURRENT, Kind.AMOUNT),
-            Column(PROGRESS, Kind.RATIO),
-            Column(FORECAST, Kind.AMOUNT),
-            Column(LOWER, Kind.AMOUNT),
-            Column(UPPER, Kind.AMOUNT),
-            *band,
-            Column(NEEDED_AMOUNT, Kind.AMOUNT),
-            Column(NEEDED_GROWTH, Kind.RATIO),
-            Column(MODEL),
-        )
+        cols = columns(Kind.AMOUNT, Column(NEEDED_AMOUNT, Kind.AMOUNT), needed_growth)
         out.append(Table("targets-amounts", N_("Targets in amounts"), cols, tuple(amounts)))
     if counts:
-        cols = (
-            *head_cols,
-            Column(GOAL, Kind.COUNT),
-            Column(CURRENT, Kind.COUNT),
-            Column(PROGRESS, Kind.RATIO),
-            Column(FORECAST, Kind.COUNT),
-            Column(LOWER, Kind.COUNT),
-            Column(UPPER, Kind.COUNT),
-            *band,
-            Column(NEEDED_GROWTH, Kind.RATIO),
-            Column(MODEL),
-        )
+        cols = columns(Kind.COUNT, needed_growth)
         out.append(Table("targets-firms", N_("Targets in firms served"), cols, tuple(counts)))
     if rates:
-        cols = (
-            *head_cols,
-            Column(GOAL, Kind.RATIO),
-            Column(CURRENT, Kind.RATIO),
-            Column(PROGRESS, Kind.RATIO),
-            Column(FORECAST, Kind.RATIO),
-            Column(LOWER, Kind.RATIO),
-            Column(UPPER, Kind.RATIO),
-            *band,
-            Column(MODEL),
-        )
+        cols = columns(Kind.RATIO)
         out.append(Table("targets-growth", N_("Targets in growth"), cols, tuple(rates)))
     return tuple(out)
 
