@@ -19,17 +19,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, Sequence, ValuesView
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import polars as pl
 from sqlalchemy import Connection, Engine
 
 from innofin.kernel.errors import InvalidInput, NotFound
 from innofin.monitoring import cube_engine as ce
+
+if TYPE_CHECKING:
+    from innofin.monitoring.cube_store import CubeStore
 
 #: the snapshot's format; a reader refuses another
 SNAPSHOT_VERSION: Final = 1
@@ -231,8 +234,59 @@ def write_snapshot(frames: LedgerFrames, folder: Path) -> Path:
     return path
 
 
-def read_snapshot(folder: Path) -> LedgerFrames:
-    """A snapshot written by `write_snapshot` (its as-of time is the reading's, not today's)."""
+def _snapshot_table(folder: Path, name: str) -> pl.DataFrame:
+    schema = SCHEMAS[name]
+    file = folder / f"{name}.parquet"
+    table = pl.read_parquet(file) if file.is_file() else pl.DataFrame(schema=schema)
+    return table.select(pl.col(n).cast(t) for n, t in schema.items())
+
+
+class _LazyTables(dict[str, pl.DataFrame]):
+    """A snapshot's tables, each read from its file when first asked for (a report whose
+    figures are kept beside the snapshot reads only the small tables); iterating reads all."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__()
+        self.folder = folder
+
+    def __missing__(self, name: str) -> pl.DataFrame:
+        if name not in SCHEMAS:
+            raise KeyError(name)
+        table = self[name] = _snapshot_table(self.folder, name)
+        return table
+
+    def _all(self) -> None:
+        for name in SCHEMAS:
+            if not dict.__contains__(self, name):
+                self[name]
+
+    def __iter__(self) -> Iterator[str]:
+        self._all()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        self._all()
+        return super().__len__()
+
+    def __contains__(self, name: object) -> bool:
+        return name in SCHEMAS or dict.__contains__(self, name)
+
+    def keys(self) -> KeysView[str]:  # type: ignore[override]
+        self._all()
+        return super().keys()
+
+    def values(self) -> ValuesView[pl.DataFrame]:  # type: ignore[override]
+        self._all()
+        return super().values()
+
+    def items(self) -> ItemsView[str, pl.DataFrame]:  # type: ignore[override]
+        self._all()
+        return super().items()
+
+
+def read_snapshot(folder: Path, *, lazy: bool = False) -> LedgerFrames:
+    """A snapshot written by `write_snapshot` (its as-of time is the reading's, not today's);
+    `lazy`: each table read when first used."""
     path = folder / MANIFEST
     if not path.is_file():
         raise NotFound(f"no ledger snapshot in {folder} (no {MANIFEST})")
@@ -242,12 +296,10 @@ def read_snapshot(folder: Path) -> LedgerFrames:
             f"snapshot {folder} has format version {manifest.get('version')}, "
             f"this innofin reads {SNAPSHOT_VERSION}"
         )
-    tables = {}
-    for name, schema in SCHEMAS.items():
-        file = folder / f"{name}.parquet"
-        table = pl.read_parquet(file) if file.is_file() else pl.DataFrame(schema=schema)
-        tables[name] = table.select(pl.col(n).cast(t) for n, t in schema.items())
-    return LedgerFrames(dt.datetime.fromisoformat(manifest["as_of"]), tables)
+    as_of = dt.datetime.fromisoformat(manifest["as_of"])
+    if lazy:
+        return LedgerFrames(as_of, _LazyTables(folder))
+    return LedgerFrames(as_of, {name: _snapshot_table(folder, name) for name in SCHEMAS})
 
 
 # --- the cube ------------------------------------------------------------------------------------
@@ -258,19 +310,67 @@ FILTERABLE: Final = ce.ATTRIBUTES
 
 class Cube:
     """The balance cube of one reading. Frames it returns carry ``month`` (the month-end date)
-    and ``as_of``; amounts are Int64 fen."""
+    and ``as_of``; amounts are Int64 fen.
 
-    def __init__(self, frames: LedgerFrames, *, through: dt.date | None = None) -> None:
+    What it derives is kept for the cube's life (a report asks some slices twice) and, with a
+    `store` (a snapshot's `cube_store.CubeStore`), for the next reading of the same snapshot."""
+
+    def __init__(
+        self,
+        frames: LedgerFrames,
+        *,
+        through: dt.date | None = None,
+        store: CubeStore | None = None,
+    ) -> None:
         self.frames = frames
         self.as_of = frames.as_of
-        events = frames["loan_events"]
-        first = events["on"].min()
-        last = events["on"].max()
-        if not isinstance(first, dt.date) or not isinstance(last, dt.date):
-            first = last = frames.as_of.date()
-        if through is not None:
-            last = through
-        self.months = ce.Months(_month(first), _month(last))
+        self.store = store
+        self._memo: dict[str, Any] = {}
+        span = store.value("span") if store is not None else None
+        if span is None:
+            events = frames["loan_events"]
+            first = events["on"].min()
+            last = events["on"].max()
+            if not isinstance(first, dt.date) or not isinstance(last, dt.date):
+                first = last = frames.as_of.date()
+            span = [_month(first), _month(last)]
+            if store is not None:
+                store.put_value("span", span)
+        self.months = ce.Months(span[0], _month(through) if through is not None else span[1])
+
+    def _key(self, name: str, args: Sequence[Any]) -> str:
+        from innofin.monitoring.cube_store import key_of
+
+        return key_of(name, self.months.first, self.months.last, *args)
+
+    def memo_frame(
+        self, name: str, args: Sequence[Any], compute: Callable[[], pl.DataFrame]
+    ) -> pl.DataFrame:
+        """The frame `compute` derives (a pure function of this reading and `args`), derived
+        once: kept for the cube's life and in its store."""
+        key = self._key(name, args)
+        found = self._memo.get(key)
+        if found is None and self.store is not None:
+            found = self.store.frame(key)
+        if found is None:
+            found = compute()
+            if self.store is not None:
+                self.store.put_frame(key, found)
+        self._memo[key] = found
+        return found
+
+    def memo_number(self, name: str, args: Sequence[Any], compute: Callable[[], int]) -> int:
+        """As `memo_frame`, for a whole number (a sum in fen, a count)."""
+        key = self._key(name, args)
+        found = self._memo.get(key)
+        if found is None and self.store is not None:
+            found = self.store.value(key)
+        if found is None:
+            found = int(compute())
+            if self.store is not None:
+                self.store.put_value(key, found)
+        self._memo[key] = found
+        return int(found)
 
     @property
     def first_month(self) -> dt.date:
@@ -294,14 +394,23 @@ class Cube:
     def attributes(self) -> pl.DataFrame:
         """Every loan's attributes (`cube_engine.ATTRIBUTES`) and its drawdown day."""
         f = self.frames
-        return ce.loan_attributes(
-            f["loans"], self.lines, f["enterprises"], f["certifications"], f["key_members"]
+        return self.memo_frame(
+            "attributes",
+            (),
+            lambda: ce.loan_attributes(
+                f["loans"], self.lines, f["enterprises"], f["certifications"], f["key_members"]
+            ),
         )
 
     @cached_property
     def flows(self) -> tuple[pl.DataFrame, pl.DataFrame]:
         """The loan events' flows and the moves between classes (`cube_engine.loan_flow_parts`)."""
-        return ce.loan_flow_parts(self.frames["loan_events"])
+        if self.store is None:
+            return ce.loan_flow_parts(self.frames["loan_events"])
+        flows, moves = self.store.frames(
+            "flows", lambda: ce.loan_flow_parts(self.frames["loan_events"]), 2
+        )
+        return flows, moves
 
     def _stamp(self, frame: pl.DataFrame) -> pl.DataFrame:
         return frame.with_columns(month=ce.month_end_of(pl.col("month")), as_of=pl.lit(self.as_of))
@@ -335,8 +444,13 @@ class Cube:
             raise InvalidInput(
                 f"unknown dimension {unknown[0]!r}: use {', '.join(ce.ATTRIBUTES)}", field="by"
             )
-        out = ce.cube(self.flows, self.loans(where, ids=ids), self.months, list(by), dense=dense)
-        return self._stamp(out)
+        return self.memo_frame(
+            "balances",
+            (list(by), dict(where or {}), dense, None if ids is None else _digest(ids)),
+            lambda: self._stamp(
+                ce.cube(self.flows, self.loans(where, ids=ids), self.months, list(by), dense=dense)
+            ),
+        )
 
     def line_limits(
         self, by: Sequence[str] = (), where: Mapping[str, Any] | None = None
@@ -350,13 +464,20 @@ class Cube:
                 f"{', '.join(ce.LINE_DIMENSIONS)}",
                 field="by",
             )
-        lines = _filtered(self.lines, where)
-        out = ce.line_limits(lines, self.frames["line_events"], self.months, list(by))
-        return self._stamp(out)
+
+        def compute() -> pl.DataFrame:
+            lines = _filtered(self.lines, where)
+            out = ce.line_limits(lines, self.frames["line_events"], self.months, list(by))
+            return self._stamp(out)
+
+        return self.memo_frame("line_limits", (list(by), dict(where or {})), compute)
 
     def pools(self) -> pl.DataFrame:
         """Each risk pool by month: contributions, claims paid, recoveries shared, balance, and
         its exposure (the month-end outstanding of the loans its lines cover)."""
+        return self.memo_frame("pools", (), self._pools)
+
+    def _pools(self) -> pl.DataFrame:
         flows = ce.pool_flows(self.frames["pool_events"], self.months)
         exposure = ce.cube(
             self.flows,
@@ -369,6 +490,15 @@ class Cube:
             return self._stamp(exposure)
         out = flows.join(exposure, on=["pool_id", "month"], how="full", coalesce=True)
         return self._stamp(out.fill_null(0).sort("pool_id", "month"))
+
+
+def _digest(ids: Sequence[int]) -> str:
+    import hashlib
+
+    import numpy as np
+
+    values = np.unique(np.asarray(ids, dtype=np.int64))
+    return hashlib.blake2b(values.tobytes(), digest_size=16).hexdigest()
 
 
 def _filtered(frame: pl.DataFrame, where: Mapping[str, Any] | None) -> pl.DataFrame:
@@ -396,10 +526,16 @@ def _month_end(key: int) -> dt.date:
     return month_end(dt.date(key // 12, key % 12 + 1, 1))
 
 
-def load(engine: Engine | None = None, snapshot: Path | None = None) -> Cube:
-    """The cube from a Parquet snapshot (when given) or else the database."""
+def load(engine: Engine | None = None, snapshot: Path | None = None, *, keep: bool = True) -> Cube:
+    """The cube from a Parquet snapshot (when given) or else the database. A snapshot's tables
+    are read as they are needed and, with `keep`, what is derived from them is kept beside it
+    (`cube_store`) for the next reading."""
     if snapshot is not None:
-        return Cube(read_snapshot(snapshot))
+        if not keep:
+            return Cube(read_snapshot(snapshot))
+        from innofin.monitoring.cube_store import CubeStore
+
+        return Cube(read_snapshot(snapshot, lazy=True), store=CubeStore.for_snapshot(snapshot))
     if engine is None:
         raise InvalidInput("the cube needs a database or a snapshot")
     return Cube(read_ledger(engine))

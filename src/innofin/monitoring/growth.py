@@ -90,6 +90,13 @@ def first_loan_firms(
 ) -> pl.DataFrame:
     """First-loan firms (首贷户) by month: firms whose first drawdown on a line marked
     ``first_loan`` falls in the month, in the slice of that drawdown."""
+    args = (list(by), dict(where or {}))
+    return cube.memo_frame("first_loan_firms", args, lambda: _first_loan_firms(cube, by, where))
+
+
+def _first_loan_firms(
+    cube: Cube, by: Sequence[str], where: Mapping[str, Any] | None
+) -> pl.DataFrame:
     loans = cube.loans(where).filter(pl.col("first_loan").fill_null(False))
     first = (
         loans.sort("drawn_on", "loan_id")
@@ -150,6 +157,12 @@ def commitment_use(cube: Cube, programme_id: int | None = None) -> pl.DataFrame:
     """Each institution's commitments (承诺额度) and the credit drawn under them in their
     periods so far: commitment_id, programme_id, institution_id, tech_field, period_start,
     period_end, amount, used, share, as_of."""
+    return cube.memo_frame(
+        "commitment_use", (programme_id,), lambda: _commitment_use(cube, programme_id)
+    )
+
+
+def _commitment_use(cube: Cube, programme_id: int | None) -> pl.DataFrame:
     commitments = cube.frames["commitments"]
     if programme_id is not None:
         commitments = commitments.filter(pl.col("programme_id") == programme_id)
@@ -186,10 +199,14 @@ def new_lending_between(
     cube: Cube, where: Mapping[str, Any] | None, start: dt.date, end: dt.date
 ) -> int:
     """New lending (fen) of the loans `where` selects, drawn from `start` to `end`."""
-    loans = cube.loans(where).filter(pl.col("drawn_on").is_between(start, end))
-    amounts = cube.frames["loans"].select("loan_id", "principal")
-    total = loans.select("loan_id").join(amounts, on="loan_id")["principal"].sum()
-    return int(total or 0)
+
+    def compute() -> int:
+        loans = cube.loans(where).filter(pl.col("drawn_on").is_between(start, end))
+        amounts = cube.frames["loans"].select("loan_id", "principal")
+        total = loans.select("loan_id").join(amounts, on="loan_id")["principal"].sum()
+        return int(total or 0)
+
+    return cube.memo_number("new_lending_between", (dict(where or {}), start, end), compute)
 
 
 # --- key enterprises ----------------------------------------------------------------------------

@@ -292,6 +292,9 @@ class _Restricted(Cube):
 
     def __init__(self, cube: Cube, loan_ids: pl.Series) -> None:
         self.__dict__.update(cube.__dict__)
+        # its slices are not the whole cube's: derived afresh, kept for its own life only
+        self.__dict__["_memo"] = {}
+        self.__dict__["store"] = None
         self.__dict__["attributes"] = cube.attributes.filter(
             pl.col("loan_id").is_in(loan_ids.implode())
         )

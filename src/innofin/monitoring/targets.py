@@ -21,8 +21,10 @@ it was reached, 0 if not; a cumulative target (new credit, key enterprises) alre
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -104,15 +106,67 @@ class TargetStatus:
         return out
 
 
-def _forecast(series: np.ndarray, horizon: int) -> fe.Forecast:
-    key = (hashlib.sha256(series.tobytes()).hexdigest(), horizon)
+def _forecast(cube: Cube, series: np.ndarray, horizon: int) -> fe.Forecast:
+    """`forecast_engine.forecast` of `series`, made once per series and horizon in a process
+    and, with the cube's store (a snapshot's), once per snapshot: the forecast is kept with the
+    series' fingerprint, and so is the model its back-test chose, which a forecast of the same
+    series to another horizon reuses (the back-test is the costly part, and only it needs
+    statsmodels when a simple model wins)."""
+    series = np.asarray(series, dtype=float)
+    digest = hashlib.sha256(series.tobytes()).hexdigest()
+    key = (digest, horizon)
     found = _FORECASTS.get(key)
+    if found is None and cube.store is not None:
+        found = _kept_forecast(cube, digest, series, horizon)
     if found is None:
         found = fe.forecast(series, horizon)
-        if len(_FORECASTS) > 256:
-            _FORECASTS.clear()
-        _FORECASTS[key] = found
+    if len(_FORECASTS) > 256:
+        _FORECASTS.clear()
+    _FORECASTS[key] = found
     return found
+
+
+def _kept_forecast(cube: Cube, digest: str, series: np.ndarray, horizon: int) -> fe.Forecast:
+    """The forecast kept in the cube's store, else made (with the kept choice of model, when
+    the back-test already ran on this series) and kept."""
+    store = cube.store
+    assert store is not None
+    name = f"forecast-{digest[:32]}-{horizon}-{fe.PATHS}"
+    kept = store.arrays(name)
+    if kept is not None:
+        return fe.Forecast(
+            str(kept["model"]),
+            kept["mean"],
+            kept["lower"],
+            kept["upper"],
+            kept["paths"],
+            json.loads(str(kept["errors"])),
+        )
+    # `forecast` chooses by `choose(series, horizon=min(horizon, 12))` and then simulates the
+    # chosen model from a fresh generator: the same as simulating the kept choice
+    choice_name = f"choice-{digest[:32]}-{min(horizon, 12)}"
+    choice = store.value(choice_name)
+    if choice is None and horizon > 0 and series.size:
+        model, errors = fe.choose(series, horizon=min(horizon, 12))
+        choice = {"model": model, "errors": errors}
+        store.put_value(choice_name, choice)
+    if choice is None:
+        made = fe.forecast(series, horizon)
+    else:
+        made = fe.forecast(series, horizon, model=choice["model"])
+        made = dataclasses.replace(made, errors=choice["errors"])
+    store.put_arrays(
+        name,
+        {
+            "model": np.array(made.model),
+            "mean": made.mean,
+            "lower": made.lower,
+            "upper": made.upper,
+            "paths": made.paths,
+            "errors": np.array(json.dumps(made.errors)),
+        },
+    )
+    return made
 
 
 def _band(
@@ -178,7 +232,7 @@ def _balance_target(
     growth_kind = target["kind"] == "balance_growth"
     at_due = values[months.index(due_month)] if due_month in months else None
     current = float(values[-1]) if values.size else 0.0
-    f = _forecast(values, left) if left > 0 and values.size >= 2 else None
+    f = _forecast(cube, values, left) if left > 0 and values.size >= 2 else None
 
     if growth_kind:
         goal: Any = float(target["rate"])
@@ -304,7 +358,7 @@ def _new_credit_target(
     ahead = min(
         left, _months_between(gr.ce_month_end(start), gr.ce_month_end(target["due_on"])) + 1
     )
-    f = _forecast(values, left)
+    f = _forecast(cube, values, left)
     sums = achieved + np.clip(f.paths[:, left - ahead :], 0, None).sum(axis=1)
     return TargetStatus(
         **base,
@@ -380,7 +434,7 @@ def _key_target(
             model=None,
         )
     flows = served["newly_served"].to_numpy().astype(float)
-    f = _forecast(flows, left) if flows.size >= 2 else None
+    f = _forecast(cube, flows, left) if flows.size >= 2 else None
     if f is None:
         return TargetStatus(
             **base,
