@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from api_world import ANON, CALLERS, EVERYONE, KEY_LIST, PASSWORD, World, build_world, leak_markers
 from api_world import make_api as _make_api
 from innofin.access.policy import ACTIONS, PUBLIC_ACTIONS
-from innofin.web.app import page_actions
+from innofin.web.app import mount_pages, page_actions
 
 OK = "ok"
 SIGN_IN = "sign-in"  # a redirect to the sign-in page
@@ -459,3 +459,20 @@ def test_unknown_pages_and_api_paths(world: tuple[World, dict[str, Visitor]]) ->
     assert api.status_code == 404 and api.json()["code"] == "not_found"
     wrong = visitors[ANON].client.put("/api/v1/zones")
     assert wrong.status_code == 405 and wrong.json()["code"] == "method_not_allowed"
+    schema = visitors[ANON].get("/openapi.json")  # the API's, though the pages are mounted first
+    assert schema.status_code == 200 and "/api/v1/zones" in schema.json()["paths"]
+
+
+def test_an_api_route_the_pages_would_hide_stops_the_start() -> None:
+    """The pages are the first route at `/`: an API route outside the API's prefixes would never
+    be reached, so mounting them refuses it."""
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    inner = APIRouter()
+
+    @inner.get("/hello")
+    def hello() -> dict[str, str]:
+        return {}
+
+    app.include_router(inner)
+    with pytest.raises(RuntimeError, match="/hello"):
+        mount_pages(app, state=None)  # type: ignore[arg-type]  # refused before the state is used

@@ -147,7 +147,7 @@ def create_app(
     ]
     for router in (health, *ROUTERS):
         app.include_router(router)
-    from innofin.web.app import mount_pages  # the pages: after every API route, at /
+    from innofin.web.app import mount_pages  # the pages: once every API route is in, at /
 
     mount_pages(app, state)
     return app

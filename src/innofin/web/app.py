@@ -18,7 +18,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
@@ -99,7 +99,7 @@ def page_actions(routers: Iterable[APIRouter]) -> dict[tuple[str, str], str]:
 
 
 class PagesMount(Mount):
-    """Mounted at ``/`` after the API's routes, it takes every path but the API's own, so a
+    """Mounted at ``/`` before the API's routes, it takes every path but the API's own, so a
     wrong method or an unknown path under ``/api/`` still gets the API's JSON answer."""
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
@@ -122,9 +122,22 @@ def create_pages(state: ApiState) -> FastAPI:
 
 
 def mount_pages(app: FastAPI, state: ApiState) -> FastAPI:
-    """Mount the pages at ``/`` of `app` (call after every API route is added)."""
+    """Mount the pages at ``/`` of `app`, as its first route (call after every API route is
+    added).
+
+    First, because a path that is not the API's would otherwise be tried against every API route
+    before reaching the pages (about 3 ms of CPU per page with FastAPI's included routers); the
+    API's paths go straight past the mount. That is only right while every API route lies under
+    `API_PREFIXES`: one outside them would be hidden by the pages, so it stops the start."""
+    outside = sorted(
+        str(route.path)
+        for route in iter_route_contexts(app.router.routes)
+        if route.path is not None and not str(route.path).startswith(API_PREFIXES)
+    )
+    if outside:
+        raise RuntimeError(f"API routes outside {API_PREFIXES}: {', '.join(outside)}")
     pages = create_pages(state)
-    app.router.routes.append(PagesMount("", app=pages, name="pages"))
+    app.router.routes.insert(0, PagesMount("", app=pages, name="pages"))
     app.state.pages = pages
     return pages
 
