@@ -11,7 +11,7 @@ a capped firm's needs are worth different amounts);
 each institution commits to two fields and has one commitment for any field (some limited to
 one zone), the commitments together covering about half of what is asked; a quota per field at
 60 % of its demand, a floor per zone at 5 % of its demand, a per-enterprise cap of 5 million
-yuan. Solves it with `innofin.matching.allocate_engine.solve` (the MIP on HiGHS, the LP
+yuan. Solves it with `innofin.matching.allocation.engine.solve` (the MIP on HiGHS, the LP
 relaxation for the duals) and, in the same run, first-come-first-served on the same instance.
 Prints seconds, the optimality gap, both objectives and their ratio, the rules the result breaks
 (`allocate_check_engine.violations`, from its rows: none expected), the machine's load, and
@@ -27,8 +27,8 @@ import time
 
 import numpy as np
 
-from innofin.matching import allocate_engine as alloc
-from innofin.matching.allocate_check_engine import violations
+from innofin.matching.allocation import engine as alloc
+from innofin.matching.allocation.check_engine import violations
 
 FIELDS = 8
 GOAL_SECONDS, GOAL_GAP = 60.0, 0.001

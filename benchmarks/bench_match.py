@@ -6,7 +6,7 @@
 Synthetic data with a fixed seed: 170 zones, 8 fields, products with the catalogue's kinds of
 conditions (points, fields, stages, zones, certifications, amount and term bands, collateral,
 revenue, age, equity, rate, active period) set at demo-like rates. Times
-`innofin.matching.recommend_engine.recommend` over every need (eligibility, fit, top 5 products
+`innofin.matching.recommend.engine.recommend` over every need (eligibility, fit, top 5 products
 and institutions, 3 near misses, the 10 best needs per institution), and in the same run the
 baseline: the same rules and fit written as a Python loop over each (need, product) pair, timed
 on `--sample` needs and scaled to all of them. Checks that both give the same best product for
@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from innofin.matching import eligibility_engine as elig
-from innofin.matching import recommend_engine as rec
+from innofin.matching.recommend import eligibility_engine as elig
+from innofin.matching.recommend import engine as rec
 
 GOAL_SECONDS, GOAL_GB, GOAL_RATIO = 15.0, 4.0, 20.0
 ZONES = 170

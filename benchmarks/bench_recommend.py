@@ -38,11 +38,11 @@ import polars as pl
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
-from innofin.matching import columns, history, service
+from innofin.matching.recommend import columns, history, service
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
-from innofin.matching import track_engine as track
 from innofin.matching.models import FinancingNeed
+from innofin.matching.recommend import track_engine as track
 from matching_reference import orm_history
 
 

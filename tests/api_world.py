@@ -500,7 +500,7 @@ def programme_world(world: World) -> None:
 
 def scenario_world(world: World) -> None:
     """A stored scenario run of programme 甲 (a small one: 12 months, 100 paths)."""
-    from innofin.matching.service import OPERATOR
+    from innofin.matching.recommend.service import OPERATOR
     from innofin.monitoring import scenario
 
     with unit_of_work(world.engine) as s:
@@ -571,9 +571,10 @@ def matching_world(world: World) -> None:
     (``nref_respond_yi_<who>``). Allocation runs of 甲 to accept, one per runner
     (``run_accept_<who>``) and of 乙 (``run_accept_yi_<who>``, ``run_yi``), and ``run_jia`` to
     read."""
-    from innofin.matching import allocation, referrals
+    from innofin.matching.allocation import service as allocation
     from innofin.matching.models import NeedReferral
-    from innofin.matching.service import OPERATOR
+    from innofin.matching.recommend.service import OPERATOR
+    from innofin.matching.referrals import service as referrals
 
     engine, ids = world.engine, world.ids
     officer = Actor(label="cli:seed-officer", channel="cli")

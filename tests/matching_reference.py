@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from innofin.ledger.models import Loan
-from innofin.matching import columns
-from innofin.matching import eligibility_engine as elig
-from innofin.matching import track_engine as track
+from innofin.matching.recommend import columns
+from innofin.matching.recommend import eligibility_engine as elig
+from innofin.matching.recommend import track_engine as track
 from innofin.registry.models import Enterprise, IndicatorReport
 
 

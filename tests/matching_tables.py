@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from innofin.matching import eligibility_engine as elig
+from innofin.matching.recommend import eligibility_engine as elig
 
 NAN = float("nan")
 ZONES = 3  # zone codes 0..2

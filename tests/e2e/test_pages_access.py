@@ -350,7 +350,7 @@ def allocation_runs(w: World) -> None:
 
     from innofin.db import unit_of_work
     from innofin.ledger.models import Programme
-    from innofin.matching import allocation
+    from innofin.matching.allocation import service as allocation
 
     with unit_of_work(w.engine) as s:
         for side in ("jia", "yi"):

@@ -17,9 +17,9 @@ import matching_reference as reference
 from innofin.db import unit_of_work
 from innofin.kernel.settings import Settings
 from innofin.ledger.models import CreditLine, Loan
-from innofin.matching import columns, history, service
-from innofin.matching import track_engine as track
 from innofin.matching.models import FinancingNeed
+from innofin.matching.recommend import columns, history, service
+from innofin.matching.recommend import track_engine as track
 from innofin.registry.models import Enterprise, IndicatorReport, Institution, Product
 
 T0 = dt.datetime(2025, 1, 10, 9, 0, tzinfo=dt.UTC)

@@ -21,8 +21,7 @@ from innofin.kernel.codes import Role
 from innofin.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
 from innofin.kernel.principal import Principal
 from innofin.ledger.models import Agreement, AgreementCommitment, CreditLine, Programme
-from innofin.matching import allocation, referrals
-from innofin.matching import referral_engine as ref
+from innofin.matching.allocation import service as allocation
 from innofin.matching.models import (
     AllocationRow,
     AllocationRun,
@@ -30,7 +29,9 @@ from innofin.matching.models import (
     FinancingNeed,
     NeedReferral,
 )
-from innofin.matching.service import OPERATOR
+from innofin.matching.recommend.service import OPERATOR
+from innofin.matching.referrals import engine as ref
+from innofin.matching.referrals import service as referrals
 from innofin.registry.models import IndicatorReport, Institution, Product
 
 FRIDAY = dt.datetime(2025, 1, 10, 2, 0, tzinfo=dt.UTC)  # 10:00 in Beijing

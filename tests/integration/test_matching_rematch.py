@@ -24,10 +24,11 @@ from innofin.ledger.loans import service as loans
 from innofin.ledger.programmes import service as programmes
 from innofin.ledger.subsidies import engine as subsidy_engine
 from innofin.ledger.subsidies import service as subsidies
-from innofin.matching import referral_engine as ref
-from innofin.matching import referrals, rematch
 from innofin.matching.models import FinancingNeed, NeedRematch, RematchAlternative
-from innofin.matching.service import OPERATOR
+from innofin.matching.recommend.service import OPERATOR
+from innofin.matching.referrals import engine as ref
+from innofin.matching.referrals import rematch
+from innofin.matching.referrals import service as referrals
 from innofin.registry.models import IndicatorReport, Institution, Product
 
 AT = dt.datetime(2025, 3, 3, 2, 0, tzinfo=dt.UTC)  # a Monday, 10:00 in Beijing

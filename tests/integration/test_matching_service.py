@@ -17,8 +17,8 @@ from innofin.kernel.codes import Role
 from innofin.kernel.errors import Forbidden, NotFound
 from innofin.kernel.principal import Principal
 from innofin.ledger.models import CreditLine, Loan
-from innofin.matching import service
 from innofin.matching.models import FinancingNeed
+from innofin.matching.recommend import service
 from innofin.matching.schemas import NeedCreate, NeedFields
 from innofin.registry.models import IndicatorReport, Institution, Product
 

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from innofin.matching import allocate_engine as alloc
-from innofin.matching.allocate_check_engine import violations
+from innofin.matching.allocation import engine as alloc
+from innofin.matching.allocation.check_engine import violations
 
 FIELDS = ("electronic_information", "new_materials")
 ZONES = ("Z1", "Z2")

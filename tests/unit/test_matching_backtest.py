@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from innofin.kernel.disclosure import DisclosureRule
-from innofin.matching import track_engine as track
+from innofin.matching.recommend import track_engine as track
 
 # firms A..H (0..7); zone 0 is province 0, zone 1 province 1
 ZONE = np.array([0, 0, 0, 1, 1, 1, 1, 1])

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from innofin.matching import eligibility_engine as elig
+from innofin.matching.recommend import eligibility_engine as elig
 from matching_tables import NAN, catalogues, needs, passes, products
 
 FIELD_BIT = 1 << elig.FIELDS.index("electronic_information")

@@ -7,8 +7,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from innofin.matching import eligibility_engine as elig
-from innofin.matching import recommend_engine as rec
+from innofin.matching.recommend import eligibility_engine as elig
+from innofin.matching.recommend import engine as rec
 from matching_tables import catalogues, needs, products
 
 INSTITUTIONS = 5

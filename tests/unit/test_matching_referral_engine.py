@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from innofin.matching import referral_engine as ref
+from innofin.matching.referrals import engine as ref
 
 FRI, SAT, SUN, MON = (dt.date(2025, 1, d) for d in (10, 11, 12, 13))
 

@@ -41,7 +41,7 @@ from innofin.kernel.principal import Principal
 from innofin.ledger.models import CreditLine, Loan, Programme
 from innofin.ledger.scopes import programme_scope
 from innofin.matching.models import FinancingNeed, NeedReferral
-from innofin.matching.referral_engine import DECLINE_REASONS
+from innofin.matching.referrals.engine import DECLINE_REASONS
 from innofin.registry.models import Enterprise, Institution
 
 #: the funnel's steps, in order

@@ -53,7 +53,7 @@ from innofin.ledger.models import (
     RiskPool,
 )
 from innofin.ledger.scopes import programme_run_scope, programme_scope
-from innofin.matching import track_engine
+from innofin.matching.recommend import track_engine
 from innofin.monitoring import scenario_engine as se
 from innofin.monitoring.scenario_models import ScenarioRun
 from innofin.registry.models import Enterprise, IndicatorReport

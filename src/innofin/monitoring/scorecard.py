@@ -38,8 +38,8 @@ from innofin.access.policy import institution_limited
 from innofin.kernel.disclosure import CellStats, DisclosureRule, disclosable
 from innofin.kernel.principal import Principal
 from innofin.ledger.models import CreditLine, Loan
-from innofin.matching import track_engine
 from innofin.matching.models import FinancingNeed, NeedReferral
+from innofin.matching.recommend import track_engine
 from innofin.monitoring.funnel import china_day, need_filter, programme_of
 from innofin.registry.models import Enterprise, IndicatorReport, Institution, Product
 

@@ -34,8 +34,9 @@ from innofin.ledger.loans import routes as ledger_routes
 from innofin.ledger.pools import routes as pool_routes
 from innofin.ledger.programmes import routes as programme_routes
 from innofin.ledger.subsidies import routes as subsidy_routes
-from innofin.matching import allocation_routes, referral_routes
-from innofin.matching import routes as matching_routes
+from innofin.matching.allocation import routes as allocation_routes
+from innofin.matching.recommend import routes as matching_routes
+from innofin.matching.referrals import routes as referral_routes
 from innofin.monitoring import funnel_routes, scenario_routes
 from innofin.monitoring import routes as monitoring_routes
 from innofin.registry import routes as registry_routes

@@ -15,9 +15,11 @@ from innofin.api.deps import RowId, api_state, reading
 from innofin.kernel.codes import NEED_PURPOSE_NAMES
 from innofin.kernel.money import column_unit
 from innofin.kernel.principal import Principal
-from innofin.matching import referrals, rematch, service
 from innofin.matching.models import FinancingNeed
-from innofin.matching.referral_engine import INSTRUMENT_WORDS
+from innofin.matching.recommend import service
+from innofin.matching.referrals import rematch
+from innofin.matching.referrals import service as referrals
+from innofin.matching.referrals.engine import INSTRUMENT_WORDS
 from innofin.registry.models import Enterprise
 from innofin.web import i18n
 from innofin.web.deps import page

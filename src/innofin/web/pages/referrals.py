@@ -23,9 +23,9 @@ from innofin.access.policy import may
 from innofin.api.deps import RowId, api_state, reading
 from innofin.kernel.errors import InvalidInput
 from innofin.kernel.principal import Principal
-from innofin.matching import referrals
 from innofin.matching.models import FinancingNeed, NeedReferral
-from innofin.matching.referral_engine import DECLINE_REASONS
+from innofin.matching.referrals import service as referrals
+from innofin.matching.referrals.engine import DECLINE_REASONS
 from innofin.registry.models import Enterprise, Institution
 from innofin.web import i18n
 from innofin.web.deps import page

@@ -11,8 +11,8 @@ from innofin.api.pages import Page, PageRequest, list_page, page_request
 from innofin.api.writes import write
 from innofin.kernel.jsontypes import IsoDate
 from innofin.kernel.principal import Principal
-from innofin.matching import service
 from innofin.matching.models import FinancingNeed
+from innofin.matching.recommend import service
 from innofin.matching.schemas import (
     BacktestOut,
     InstitutionRecommendations,

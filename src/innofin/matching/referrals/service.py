@@ -36,13 +36,14 @@ from innofin.db.queries import visible, writable
 from innofin.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
 from innofin.kernel.principal import Principal
 from innofin.ledger.models import CreditLine
-from innofin.matching import referral_engine as ref
-from innofin.matching import scopes, service
-from innofin.matching.deadlines import consented as consented
-from innofin.matching.deadlines import local_day, now
-from innofin.matching.deadlines import response_deadline as response_deadline
+from innofin.matching import scopes
 from innofin.matching.models import FinancingNeed, NeedReferral
-from innofin.matching.rematch import Rematch, counts, rematch
+from innofin.matching.recommend import service
+from innofin.matching.referrals import engine as ref
+from innofin.matching.referrals.deadlines import consented as consented
+from innofin.matching.referrals.deadlines import local_day, now
+from innofin.matching.referrals.deadlines import response_deadline as response_deadline
+from innofin.matching.referrals.rematch import Rematch, counts, rematch
 from innofin.registry.models import Institution
 
 #: the funnel's steps after opting in, in order, with the time column each sets

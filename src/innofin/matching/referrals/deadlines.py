@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from innofin.access.models import Consent
-from innofin.matching import referral_engine as ref
 from innofin.matching.models import CalendarDay, MatchingSetting
+from innofin.matching.referrals import engine as ref
 
 DEFAULT_DAYS, DEFAULT_CALENDAR = 2, "CN"
 

@@ -29,11 +29,12 @@ from innofin.kernel.errors import Forbidden, InvalidInput, NotFound
 from innofin.kernel.principal import Principal
 from innofin.kernel.settings import Settings
 from innofin.ledger.models import CreditLine
-from innofin.matching import eligibility_engine as elig
-from innofin.matching import recommend_engine as rec
 from innofin.matching import scopes
-from innofin.matching import track_engine as track
-from innofin.matching.columns import (
+from innofin.matching.models import FinancingNeed
+from innofin.matching.recommend import eligibility_engine as elig
+from innofin.matching.recommend import engine as rec
+from innofin.matching.recommend import track_engine as track
+from innofin.matching.recommend.columns import (
     DAY0,
     DEFAULT_LPR,
     Catalogue,
@@ -50,8 +51,12 @@ from innofin.matching.columns import (
     _track_record,
     _zone_index,
 )
-from innofin.matching.models import FinancingNeed
-from innofin.matching.reasons import _firm_reasons, _rule_words, _terms_reason, _track_reason
+from innofin.matching.recommend.reasons import (
+    _firm_reasons,
+    _rule_words,
+    _terms_reason,
+    _track_reason,
+)
 from innofin.matching.schemas import (
     FirmMatch,
     InstitutionMatch,

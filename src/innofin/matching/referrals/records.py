@@ -26,8 +26,10 @@ from innofin.kernel.errors import InvalidInput, NotFound
 from innofin.kernel.principal import Principal
 from innofin.ledger.models import Programme
 from innofin.ledger.scopes import programme_run_scope, programme_scope
-from innofin.matching import allocation, referrals, rematch
+from innofin.matching.allocation import service as allocation
 from innofin.matching.models import AllocationRow, AllocationRun, NeedReferral
+from innofin.matching.referrals import rematch
+from innofin.matching.referrals import service as referrals
 from innofin.matching.schemas import (
     AllocationAccept,
     AllocationCreate,

@@ -16,8 +16,9 @@ from innofin.api.pages import Page, PageRequest, list_page, page_request
 from innofin.api.writes import write
 from innofin.kernel.disclosure import DisclosureRule
 from innofin.kernel.principal import Principal
-from innofin.matching import records, referrals, rematch
 from innofin.matching.models import NeedReferral
+from innofin.matching.referrals import records, rematch
+from innofin.matching.referrals import service as referrals
 from innofin.matching.schemas import (
     ReferralAnswer,
     ReferralAnswerOut,

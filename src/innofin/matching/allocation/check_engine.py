@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from innofin.matching.allocate_engine import WAN, Problem, Result, fundable
+from innofin.matching.allocation.engine import WAN, Problem, Result, fundable
 
 
 def violations(problem: Problem, result: Result, tolerance: float = 1e-6) -> list[str]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from innofin.matching.allocate_instance_engine import (
+from innofin.matching.allocation.instance_engine import (
     WAN,
     FloatArray,
     IntArray,

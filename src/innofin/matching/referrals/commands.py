@@ -17,7 +17,7 @@ from innofin.cli_support import console, engine, table
 from innofin.ledger.cli_options import REASON, amount_arg, day_arg
 
 if TYPE_CHECKING:
-    from innofin.matching.rematch import Rematch
+    from innofin.matching.referrals.rematch import Rematch
 
 DECLINE_HELP = (
     "Decline with a reason: too_young, revenue_too_low, outside_fields, amount_too_large, risk, "
@@ -89,7 +89,8 @@ def refer(
     answers within the programme's business days."""
     from innofin.audit.recorder import Actor
     from innofin.db.engine import unit_of_work
-    from innofin.matching import referrals, service
+    from innofin.matching.recommend import service
+    from innofin.matching.referrals import service as referrals
 
     eng = engine()
     try:
@@ -122,7 +123,8 @@ def respond(
     from innofin.audit.recorder import Actor
     from innofin.db.engine import unit_of_work
     from innofin.kernel.errors import InvalidInput
-    from innofin.matching import referrals, service
+    from innofin.matching.recommend import service
+    from innofin.matching.referrals import service as referrals
 
     if opt_in == (decline is not None):
         raise InvalidInput("give either --opt-in or --decline CODE", field="decline")
@@ -166,7 +168,8 @@ def step(
     """Move a referral along the funnel: contacted → applied → approved."""
     from innofin.audit.recorder import Actor
     from innofin.db.engine import unit_of_work
-    from innofin.matching import referrals, service
+    from innofin.matching.recommend import service
+    from innofin.matching.referrals import service as referrals
 
     eng = engine()
     try:
@@ -187,7 +190,8 @@ def list_referrals(
 ) -> None:
     """List referrals with their status, deadline and decline reason."""
     from innofin.db.engine import unit_of_work
-    from innofin.matching import referrals, service
+    from innofin.matching.recommend import service
+    from innofin.matching.referrals import service as referrals
 
     eng = engine()
     try:
@@ -228,7 +232,8 @@ def alternatives(
     """The alternatives each decline of a need led to (other institutions' products, a
     guaranteed product, equity, an interest subsidy), in the order they were offered."""
     from innofin.db.engine import unit_of_work
-    from innofin.matching import rematch, service
+    from innofin.matching.recommend import service
+    from innofin.matching.referrals import rematch
 
     eng = engine()
     try:
@@ -259,7 +264,7 @@ def overdue(
     """Referrals past their deadline without an answer (flagged for the programme officer)."""
     from innofin.audit.recorder import Actor
     from innofin.db.engine import unit_of_work
-    from innofin.matching import referrals
+    from innofin.matching.referrals import service as referrals
 
     eng = engine()
     try:
@@ -304,7 +309,7 @@ def allocate(
     from innofin.db.engine import unit_of_work
     from innofin.kernel.errors import InvalidInput, NotFound
     from innofin.ledger.models import Programme
-    from innofin.matching import allocation
+    from innofin.matching.allocation import service as allocation
 
     try:
         share = Decimal(floor_share)
@@ -404,7 +409,7 @@ def accept(
     from innofin.audit.recorder import Actor
     from innofin.db.engine import unit_of_work
     from innofin.kernel.errors import InvalidInput
-    from innofin.matching import allocation
+    from innofin.matching.allocation import service as allocation
 
     try:
         value = Decimal(rate)
@@ -433,7 +438,7 @@ def funnel(
     """The funnel per institution: referred → answered → contacted → applied → approved →
     credit line, declines by reason, conversion and median days to credit."""
     from innofin.db.engine import unit_of_work
-    from innofin.matching import referrals
+    from innofin.matching.referrals import service as referrals
 
     eng = engine()
     try:
@@ -508,9 +513,11 @@ def print_demo(eng: Any) -> None:
     from innofin.cli_support import section
     from innofin.db.engine import unit_of_work
     from innofin.ledger.models import Agreement, AgreementCommitment, Programme
-    from innofin.matching import allocation, referrals, service
-    from innofin.matching.deadlines import consented
+    from innofin.matching.allocation import service as allocation
     from innofin.matching.models import FinancingNeed
+    from innofin.matching.recommend import service
+    from innofin.matching.referrals import service as referrals
+    from innofin.matching.referrals.deadlines import consented
 
     actor = Actor.cli("demo: referral and allocation")
     section("[bold]10. Referrals: one need to two institutions, a decline and the re-match")

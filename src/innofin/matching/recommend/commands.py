@@ -48,7 +48,7 @@ def post(
     from innofin.audit.recorder import Actor
     from innofin.db.engine import unit_of_work
     from innofin.kernel.errors import InvalidInput
-    from innofin.matching import service
+    from innofin.matching.recommend import service
     from innofin.matching.schemas import NeedCreate
 
     try:
@@ -87,8 +87,8 @@ def needs(
 ) -> None:
     """List financing needs."""
     from innofin.db.engine import unit_of_work
-    from innofin.matching import service
     from innofin.matching.models import FinancingNeed
+    from innofin.matching.recommend import service
 
     eng = engine()
     try:
@@ -119,7 +119,7 @@ def precheck(
 ) -> None:
     """Each eligibility rule of a product for a need, passed or failed, in Chinese and English."""
     from innofin.db.engine import unit_of_work
-    from innofin.matching import service
+    from innofin.matching.recommend import service
 
     eng = engine()
     try:
@@ -186,7 +186,7 @@ def recommend(
 ) -> None:
     """The best products and institutions for a need, with reasons and near misses."""
     from innofin.db.engine import unit_of_work
-    from innofin.matching import service
+    from innofin.matching.recommend import service
 
     eng = engine()
     try:
@@ -207,7 +207,7 @@ def institution(
 ) -> None:
     """The open needs that fit an institution best."""
     from innofin.db.engine import unit_of_work
-    from innofin.matching import service
+    from innofin.matching.recommend import service
 
     eng = engine()
     try:
@@ -228,7 +228,7 @@ def backtest(
 
     The baselines are the most active lenders overall and in the firm's zone."""
     from innofin.db.engine import unit_of_work
-    from innofin.matching import service
+    from innofin.matching.recommend import service
 
     until = day_arg(train_until, "train-until")
     start = day_arg(test_from, "test-from")
@@ -266,7 +266,7 @@ def print_backtest(figures: dict[str, object]) -> None:
 
 
 def register(root: typer.Typer) -> None:
-    from innofin.matching import referral_commands
+    from innofin.matching.referrals import commands as referral_commands
 
     referral_commands.add_to(app)
     root.add_typer(app, name="match")
@@ -281,7 +281,7 @@ def print_demo(eng: Engine, last_year: int) -> None:
 
     from innofin.cli_support import section
     from innofin.db.engine import unit_of_work
-    from innofin.matching import service
+    from innofin.matching.recommend import service
 
     section("[bold]9. Matching: financing needs, recommendations both ways, back-test")
     with unit_of_work(eng) as session:
@@ -327,6 +327,6 @@ def print_demo(eng: Engine, last_year: int) -> None:
         "beats both baselines" if len(beaten) == 2 else f"beats: {', '.join(beaten) or 'none'}"
     )
     console.print(f"  the recommender {verdict} (hit@1 and MRR)", highlight=False)
-    from innofin.matching import referral_commands
+    from innofin.matching.referrals import commands as referral_commands
 
     referral_commands.print_demo(eng)

@@ -29,10 +29,10 @@ from innofin.access.policy import institution_limited
 from innofin.kernel.principal import Principal
 from innofin.ledger import queries as ledger_queries
 from innofin.ledger.models import Programme
-from innofin.matching import referral_engine as ref
-from innofin.matching import service
-from innofin.matching.deadlines import consented, local_day, response_deadline
 from innofin.matching.models import FinancingNeed, NeedReferral, NeedRematch, RematchAlternative
+from innofin.matching.recommend import service
+from innofin.matching.referrals import engine as ref
+from innofin.matching.referrals.deadlines import consented, local_day, response_deadline
 from innofin.registry.models import Enterprise, Institution, Product
 
 #: how many products the re-match looks at (eligible ones, best first), and offers at most

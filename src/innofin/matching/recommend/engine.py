@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from innofin.matching import eligibility_engine as elig
-from innofin.matching.eligibility_engine import Needs, Products
+from innofin.matching.recommend import eligibility_engine as elig
+from innofin.matching.recommend.eligibility_engine import Needs, Products
 
 Array = np.ndarray
 

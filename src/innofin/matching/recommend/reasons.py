@@ -9,9 +9,9 @@ import numpy as np
 import polars as pl
 
 from innofin.kernel.codes import TECH_FIELD_NAMES, TechField
-from innofin.matching import eligibility_engine as elig
-from innofin.matching import track_engine as track
-from innofin.matching.columns import Catalogue, Codes, NeedColumns
+from innofin.matching.recommend import eligibility_engine as elig
+from innofin.matching.recommend import track_engine as track
+from innofin.matching.recommend.columns import Catalogue, Codes, NeedColumns
 from innofin.matching.schemas import (
     Reason,
 )

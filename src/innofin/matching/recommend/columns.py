@@ -21,10 +21,10 @@ from innofin.kernel.disclosure import DisclosureRule
 from innofin.kernel.errors import InvalidInput
 from innofin.kernel.settings import Settings
 from innofin.ledger.models import Loan
-from innofin.matching import eligibility_engine as elig
-from innofin.matching import history
-from innofin.matching import track_engine as track
 from innofin.matching.models import FinancingNeed
+from innofin.matching.recommend import eligibility_engine as elig
+from innofin.matching.recommend import history
+from innofin.matching.recommend import track_engine as track
 from innofin.registry.models import (
     Certification,
     CertificationKindRef,

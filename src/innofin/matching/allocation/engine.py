@@ -44,7 +44,7 @@ import numpy as np
 import numpy.typing as npt
 
 from innofin.kernel.highs import HIGHS_INT, highs, solver_name
-from innofin.matching.allocate_instance_engine import (
+from innofin.matching.allocation.instance_engine import (
     PENALTY,
     WAN,
     Binding,
@@ -57,7 +57,7 @@ from innofin.matching.allocate_instance_engine import (
     fundable,
     groups,
 )
-from innofin.matching.allocate_money_engine import (
+from innofin.matching.allocation.money_engine import (
     exact,
     fcfs,
     greedy,

@@ -25,7 +25,7 @@ from innofin.kernel.errors import Conflict, InvalidInput, NotFound
 from innofin.kernel.money import fen_of
 from innofin.kernel.periods import add_months
 from innofin.ledger.models import Agreement, AgreementCommitment, Programme
-from innofin.matching import allocate_engine as alloc
+from innofin.matching.allocation import engine as alloc
 from innofin.matching.models import AllocationRow, AllocationRun, FinancingNeed
 from innofin.registry.models import Enterprise, Institution, Zone
 from innofin.scoring.models import ScoreResult, ScoreRun

@@ -1,0 +1,1 @@
+"""Special-credit allocation: the model on HiGHS, exact money, runs proposed as credit lines."""

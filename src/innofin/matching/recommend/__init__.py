@@ -1,0 +1,1 @@
+"""Recommendations both ways: eligibility, track records, pre-checks, the back-test."""

@@ -1,0 +1,1 @@
+"""Referrals of needs: consent, deadlines, answers, decline reasons, re-matches, the funnel."""
