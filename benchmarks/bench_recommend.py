@@ -38,7 +38,9 @@ import polars as pl
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
+from innofin.matching import queries
 from innofin.matching.recommend import columns, history, service
+from innofin.matching.scopes import OPERATOR
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 from innofin.matching.models import FinancingNeed
@@ -84,14 +86,14 @@ def main() -> None:
             assert need_id is not None, "the demo has no financing need"
 
             def recommend() -> Any:
-                return service.recommend_need(s, service.OPERATOR, need_id)
+                return service.recommend_need(s, OPERATOR, need_id)
 
-            kept = service._track_record  # the service's own name for it
-            service._track_record = baseline_track_record  # type: ignore[assignment]
+            kept = queries._track_record  # the recommendation run's own name for it
+            queries._track_record = baseline_track_record  # type: ignore[assignment]
             try:
                 base = [timed(recommend) for _ in range(max(args.repeat // 2, 1))]
             finally:
-                service._track_record = kept
+                queries._track_record = kept
             cold = []
             for _ in range(args.repeat):
                 history.forget()

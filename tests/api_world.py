@@ -500,7 +500,7 @@ def programme_world(world: World) -> None:
 
 def scenario_world(world: World) -> None:
     """A stored scenario run of programme 甲 (a small one: 12 months, 100 paths)."""
-    from innofin.matching.recommend.service import OPERATOR
+    from innofin.matching.scopes import OPERATOR
     from innofin.monitoring import scenario
 
     with unit_of_work(world.engine) as s:
@@ -573,8 +573,8 @@ def matching_world(world: World) -> None:
     read."""
     from innofin.matching.allocation import service as allocation
     from innofin.matching.models import NeedReferral
-    from innofin.matching.recommend.service import OPERATOR
     from innofin.matching.referrals import service as referrals
+    from innofin.matching.scopes import OPERATOR
 
     engine, ids = world.engine, world.ids
     officer = Actor(label="cli:seed-officer", channel="cli")

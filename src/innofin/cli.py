@@ -23,7 +23,7 @@ from innofin.events import commands as event_commands
 from innofin.ingest import commands as ingest_commands
 from innofin.kernel.errors import InnofinError
 from innofin.ledger import commands as ledger_commands
-from innofin.matching.recommend import commands as matching_commands
+from innofin.matching import commands as matching_commands
 from innofin.monitoring import commands as monitoring_commands
 from innofin.registry import commands as registry_commands
 from innofin.scoring import commands as scoring_commands

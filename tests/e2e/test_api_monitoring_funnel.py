@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from api_world import Api, World, build_world, make_api
 from innofin.db import unit_of_work
-from innofin.matching.recommend.service import OPERATOR
+from innofin.matching.scopes import OPERATOR
 from innofin.monitoring import scenario
 
 V1 = "/api/v1/monitoring"

@@ -20,6 +20,7 @@ from innofin.ledger.models import CreditLine, Loan
 from innofin.matching.models import FinancingNeed
 from innofin.matching.recommend import columns, history, service
 from innofin.matching.recommend import track_engine as track
+from innofin.matching.scopes import OPERATOR
 from innofin.registry.models import Enterprise, IndicatorReport, Institution, Product
 
 T0 = dt.datetime(2025, 1, 10, 9, 0, tzinfo=dt.UTC)
@@ -170,11 +171,11 @@ def test_a_recommendation_from_what_is_kept_equals_one_from_scratch(engine: Engi
     history.forget()
     ids = _world(engine)
     with unit_of_work(engine) as s:
-        cold = service.recommend_need(s, service.OPERATOR, ids["need"])
+        cold = service.recommend_need(s, OPERATOR, ids["need"])
     with unit_of_work(engine) as s:
-        warm = service.recommend_need(s, service.OPERATOR, ids["need"])
+        warm = service.recommend_need(s, OPERATOR, ids["need"])
     history.forget()
     with unit_of_work(engine) as s:
-        scratch = service.recommend_need(s, service.OPERATOR, ids["need"])
+        scratch = service.recommend_need(s, OPERATOR, ids["need"])
     assert cold == warm == scratch
     assert len(cold.products) == 2 and len(cold.institutions) == 2

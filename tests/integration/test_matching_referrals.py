@@ -29,9 +29,9 @@ from innofin.matching.models import (
     FinancingNeed,
     NeedReferral,
 )
-from innofin.matching.recommend.service import OPERATOR
 from innofin.matching.referrals import engine as ref
 from innofin.matching.referrals import service as referrals
+from innofin.matching.scopes import OPERATOR
 from innofin.registry.models import IndicatorReport, Institution, Product
 
 FRIDAY = dt.datetime(2025, 1, 10, 2, 0, tzinfo=dt.UTC)  # 10:00 in Beijing

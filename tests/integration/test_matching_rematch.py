@@ -25,10 +25,10 @@ from innofin.ledger.programmes import service as programmes
 from innofin.ledger.subsidies import engine as subsidy_engine
 from innofin.ledger.subsidies import service as subsidies
 from innofin.matching.models import FinancingNeed, NeedRematch, RematchAlternative
-from innofin.matching.recommend.service import OPERATOR
 from innofin.matching.referrals import engine as ref
 from innofin.matching.referrals import rematch
 from innofin.matching.referrals import service as referrals
+from innofin.matching.scopes import OPERATOR
 from innofin.registry.models import IndicatorReport, Institution, Product
 
 AT = dt.datetime(2025, 3, 3, 2, 0, tzinfo=dt.UTC)  # a Monday, 10:00 in Beijing

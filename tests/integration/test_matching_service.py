@@ -18,8 +18,10 @@ from innofin.kernel.errors import Forbidden, NotFound
 from innofin.kernel.principal import Principal
 from innofin.ledger.models import CreditLine, Loan
 from innofin.matching.models import FinancingNeed
+from innofin.matching.needs import service as needs
 from innofin.matching.recommend import service
 from innofin.matching.schemas import NeedCreate, NeedFields
+from innofin.matching.scopes import OPERATOR
 from innofin.registry.models import IndicatorReport, Institution, Product
 
 T0 = dt.datetime(2025, 1, 10, 9, 0, tzinfo=dt.UTC)
@@ -114,7 +116,7 @@ def _bank(institution_id: int) -> Principal:
 def test_reasons_name_the_facts_and_others_records_obey_disclosure(engine: Engine) -> None:
     ids = _world(engine)
     with unit_of_work(engine) as s:
-        result = service.recommend_need(s, service.OPERATOR, ids["need"])
+        result = service.recommend_need(s, OPERATOR, ids["need"])
     assert [m.product_id for m in result.products] == [ids["pa"], ids["pb"]]
     assert result.institutions[0].institution_id == ids["a"]
     first = {r.code: r for r in result.products[0].reasons}
@@ -150,9 +152,9 @@ def test_a_need_nothing_fits_gets_a_message_not_an_error(engine: Engine) -> None
             "enterprise_id": ids["target"], "amount": "900000000.00", "term_months": 12,
             "purpose": "expansion", "needed_by": "2025-06-30",
         })  # fmt: skip
-        need_id = service.post_need(s, service.OPERATOR, big).id
+        need_id = needs.post_need(s, OPERATOR, big).id
     with unit_of_work(engine) as s:
-        result = service.recommend_need(s, service.OPERATOR, need_id)
+        result = service.recommend_need(s, OPERATOR, need_id)
     assert result.products == [] and result.institutions == []
     assert result.message is not None and "no product" in result.message
     assert {m.failed_rule for m in result.near_misses} == {"amount"}
@@ -161,7 +163,7 @@ def test_a_need_nothing_fits_gets_a_message_not_an_error(engine: Engine) -> None
 def test_precheck_lists_every_rule(engine: Engine) -> None:
     ids = _world(engine)
     with unit_of_work(engine) as s:
-        check = service.precheck(s, service.OPERATOR, ids["need"], ids["pc"])
+        check = service.precheck(s, OPERATOR, ids["need"], ids["pc"])
     assert not check.eligible
     failed = [r for r in check.rules if not r.passed]
     assert [r.code for r in failed] == ["points"]
@@ -174,17 +176,17 @@ def test_who_posts_and_changes_a_need(engine: Engine) -> None:
                      enterprise_id=ids["target"])  # fmt: skip
     body = {"amount": "300000.00", "term_months": 6, "purpose": "rd", "needed_by": "2025-05-01"}
     with unit_of_work(engine) as s:
-        mine = service.post_need(
+        mine = needs.post_need(
             s, firm, NeedCreate.model_validate({**body, "enterprise_id": ids["target"]})
         )
         assert mine.enterprise_id == ids["target"] and mine.status == "open"
     with pytest.raises(NotFound), unit_of_work(engine) as s:
-        service.post_need(s, firm, NeedCreate.model_validate({**body, "enterprise_id": 1}))
+        needs.post_need(s, firm, NeedCreate.model_validate({**body, "enterprise_id": 1}))
     with pytest.raises(Forbidden) as refused, unit_of_work(engine) as s:
-        service.update_need(s, firm, ids["need"], NeedFields(enterprise_id=ids["target"]))
+        needs.update_need(s, firm, ids["need"], NeedFields(enterprise_id=ids["target"]))
     assert refused.value.field == "enterprise_id"
     with unit_of_work(engine) as s:
-        changed = service.update_need(s, firm, ids["need"], NeedFields(status="withdrawn"))
+        changed = needs.update_need(s, firm, ids["need"], NeedFields(status="withdrawn"))
         assert changed.status == "withdrawn"
 
 

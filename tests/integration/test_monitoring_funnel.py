@@ -21,7 +21,7 @@ from innofin.kernel.errors import NotFound
 from innofin.kernel.principal import Principal
 from innofin.ledger.models import CreditLine, Loan, Programme
 from innofin.matching.models import FinancingNeed, NeedReferral
-from innofin.matching.recommend.service import OPERATOR
+from innofin.matching.scopes import OPERATOR
 from innofin.monitoring.funnel import funnel_summary
 from innofin.monitoring.scorecard import scorecards
 from innofin.registry.models import IndicatorReport, Institution, Product

@@ -22,7 +22,7 @@ from innofin.ledger.journal import perform
 from innofin.ledger.loans import service as ledger
 from innofin.ledger.loans.lines_engine import LineSpec
 from innofin.ledger.models import Programme
-from innofin.matching.recommend.service import OPERATOR
+from innofin.matching.scopes import OPERATOR
 from innofin.monitoring import scenario
 from innofin.monitoring import scenario_engine as se
 from innofin.monitoring.scenario_models import ScenarioRun

@@ -16,8 +16,8 @@ test needs no configuration or extra dependency (import-linter would need both, 
   adapters and may call any room below the composition root, and only they use the toolkits.
 - ``toolkits``: the API and CLI toolkits (``api``, ``cli_support``) are used by entry modules only.
 - ``below-the-ledger``: no room below the ledger imports it, entry modules included.
-- ``ledger-sub-rooms``: the ledger's sub-rooms (``ledger/loans``, ``ledger/pools``, …) reach one
-  another only through the modules at the ledger's root.
+- ``sub-rooms``: a room's sub-rooms (``ledger/loans``, ``ledger/pools``, ``matching/referrals``,
+  …) reach one another only through the modules at the room's root.
 
 `KNOWN_EXCEPTIONS` lists the arrows that break a rule today, each with who removes it; it may only
 shrink (an exception no longer needed fails `test_known_exceptions_are_still_needed`).
@@ -185,17 +185,17 @@ def layer(module: str) -> int | None:
     return None
 
 
-#: modules of the ledger's root split into a package of their own (``ledger/bulk/``: rows,
-#: reading, batch, writing): they keep the root's standing, not a sub-room's
-ROOT_PACKAGES = frozenset({"bulk"})
+#: modules of a room's root split into a package of their own (``ledger/bulk/``: rows, reading,
+#: batch, writing): they keep the root's standing, not a sub-room's
+ROOT_PACKAGES = frozenset({"ledger.bulk"})
 
 
 def sub_room(module: str) -> str | None:
-    """``ledger.loans`` for ``innofin.ledger.loans.service``; None at the ledger's root (and in
-    its `ROOT_PACKAGES`)."""
+    """``ledger.loans`` for ``innofin.ledger.loans.service``, ``matching.referrals`` for
+    ``innofin.matching.referrals.rematch``; None at a room's root (and in its `ROOT_PACKAGES`)."""
     parts = module.split(".")
-    if len(parts) > 3 and parts[1] == "ledger" and parts[2] not in ROOT_PACKAGES:
-        return parts[2]
+    if len(parts) > 3 and f"{parts[1]}.{parts[2]}" not in ROOT_PACKAGES:
+        return f"{parts[1]}.{parts[2]}"
     return None
 
 
@@ -237,8 +237,8 @@ def violations(graph: Mapping[str, frozenset[str]]) -> list[Violation]:
             if room(imported) in TOOLKITS and room(importer) != room(imported) and not entry:
                 found.add(Violation("toolkits", importer, imported))
             a, b = sub_room(importer), sub_room(imported)
-            if a is not None and b is not None and a != b:
-                found.add(Violation("ledger-sub-rooms", importer, imported))
+            if a is not None and b is not None and a != b and room(importer) == room(imported):
+                found.add(Violation("sub-rooms", importer, imported))
         if is_engine(importer):
             home = room(importer)
             for reached in _reach(graph, importer):
@@ -316,6 +316,9 @@ def _fine() -> dict[str, frozenset[str]]:
         "innofin.ledger.loans.routes": ("innofin.api.deps", "innofin.ledger.loans.service"),
         "innofin.ledger.pools.service": ("innofin.ledger.queries", "innofin.ledger.models"),
         "innofin.scoring.lists": ("innofin.ledger.queries",),
+        "innofin.matching.queries": ("innofin.ledger.models",),
+        "innofin.matching.recommend.service": ("innofin.matching.queries",),
+        "innofin.matching.referrals.service": ("innofin.matching.queries",),
         "innofin.registry.routes": ("innofin.api.deps", "innofin.access.policy"),
         "innofin.registry.commands": ("innofin.cli_support",),
         "innofin.server.app": ("innofin.ledger.loans.routes", "innofin.registry.routes"),
@@ -331,7 +334,9 @@ def test_the_synthetic_house_passes() -> None:
 
 def test_a_root_module_split_into_a_package_keeps_the_roots_standing() -> None:
     assert sub_room("innofin.ledger.bulk.batch") is None
-    assert sub_room("innofin.ledger.loans.rules_engine") == "loans"
+    assert sub_room("innofin.ledger.loans.rules_engine") == "ledger.loans"
+    assert sub_room("innofin.matching.referrals.rematch") == "matching.referrals"
+    assert sub_room("innofin.matching.queries") is None
     graph = {"innofin.ledger.bulk.batch": frozenset({"innofin.ledger.loans.service"})}
     assert violations(graph) == []
 
@@ -350,8 +355,9 @@ def test_a_root_module_split_into_a_package_keeps_the_roots_standing() -> None:
         ("innofin.registry.models", "innofin.access.policy", "layers"),
         ("innofin.ledger.models", "innofin.scoring.lists", "layers"),
         ("innofin.ledger.queries", "innofin.api.deps", "toolkits"),
-        ("innofin.ledger.pools.service", "innofin.ledger.loans.service", "ledger-sub-rooms"),
-        ("innofin.ledger.loans.routes", "innofin.ledger.pools.service", "ledger-sub-rooms"),
+        ("innofin.ledger.pools.service", "innofin.ledger.loans.service", "sub-rooms"),
+        ("innofin.ledger.loans.routes", "innofin.ledger.pools.service", "sub-rooms"),
+        ("innofin.matching.referrals.service", "innofin.matching.recommend.service", "sub-rooms"),
     ],
 )
 def test_the_checker_fails_when_an_arrow_is_added(importer: str, imported: str, rule: str) -> None:

@@ -115,7 +115,7 @@ def run(
         _print_visibility(eng)
         top = _points_lists_and_zones(eng, SCALES[scale], out)
         _print_ledger(eng)
-        from innofin.matching.recommend.commands import print_demo
+        from innofin.matching.commands import print_demo
 
         print_demo(eng, SCALES[scale].years[-1])
         from innofin.events.commands import print_demo as print_meeting

@@ -178,7 +178,7 @@ def default_preferences(
     the event whose needs fit it best (both capped at the event's `cap`). Earlier stand-ins are
     replaced. One recommendation run over the needs of the event's firms only (fast: a few
     hundred needs against the catalogue). Returns how many parties got stand-ins."""
-    from innofin.matching.recommend.service import open_needs, run_recommendations
+    from innofin.matching.queries import open_needs, run_recommendations
 
     when = at or now()
     session.execute(

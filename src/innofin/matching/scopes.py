@@ -1,5 +1,6 @@
 """Which financing needs each caller can see and change: the row scopes of matching's tables,
-built from the access policy's (`innofin.access.policy`, where the actions are decided)."""
+built from the access policy's (`innofin.access.policy`, where the actions are decided); and
+the operator at the machine, who sees every row."""
 
 from __future__ import annotations
 
@@ -14,9 +15,19 @@ from innofin.access.policy import (
     institution_limited,
     officer_enterprise_scope,
 )
+from innofin.kernel.codes import Role
 from innofin.kernel.principal import Principal
 from innofin.matching.models import FinancingNeed, NeedReferral
 from innofin.registry.models import Enterprise
+
+#: the operator at the machine (the CLI): every row, as the platform admin
+OPERATOR = Principal(
+    user_id=0,
+    username="cli",
+    roles=frozenset({Role.PLATFORM_ADMIN}),
+    organisation_id=0,
+    org_kind="government",
+)
 
 
 def need_scope(p: Principal) -> ColumnElement[bool]:

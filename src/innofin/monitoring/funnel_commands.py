@@ -40,7 +40,7 @@ def _share(value: float | None) -> str:
 def funnel(programme: str | None = PROGRAMME, as_json: bool = AS_JSON) -> None:
     """The funnel: needs → referrals → answers → approvals → credit lines → drawdowns, the
     median days to an answer and to credit, declines by reason, and each institution's row."""
-    from innofin.matching.recommend.service import OPERATOR
+    from innofin.matching.scopes import OPERATOR
     from innofin.monitoring.funnel import funnel_summary
 
     summary = read(lambda s: funnel_summary(s, OPERATOR, _programme_id(s, programme)))
@@ -86,7 +86,7 @@ def scorecard(
 ) -> None:
     """Institution scorecards: response time, approval rate (by field and size band in
     --json), share of points-based credit, default rate."""
-    from innofin.matching.recommend.service import OPERATOR
+    from innofin.matching.scopes import OPERATOR
     from innofin.monitoring.scorecard import scorecards
 
     cards = read(lambda s: scorecards(s, OPERATOR, _programme_id(s, programme)))

@@ -673,7 +673,7 @@ def programme_report(
     """The report of a programme: the cube read from the database (unless one is given) and
     the programme's funnel as `principal` sees it (the operator at the machine by default)."""
     from innofin.db.engine import unit_of_work
-    from innofin.matching.recommend.service import OPERATOR
+    from innofin.matching.scopes import OPERATOR
     from innofin.monitoring.cube import load
     from innofin.monitoring.funnel import funnel_summary
 

@@ -65,7 +65,7 @@ def run(
     from innofin.audit.recorder import Actor
     from innofin.db.engine import unit_of_work
     from innofin.ledger.cli_options import programme_by_ref
-    from innofin.matching.recommend.service import OPERATOR
+    from innofin.matching.scopes import OPERATOR
     from innofin.monitoring import scenario
 
     levers: dict[str, Any] = {}
@@ -164,7 +164,7 @@ def show(
 ) -> None:
     """Show a stored scenario run: levers, assumptions, the projection with its band."""
     from innofin.kernel.errors import Conflict
-    from innofin.matching.recommend.service import OPERATOR
+    from innofin.matching.scopes import OPERATOR
     from innofin.monitoring import scenario
 
     result = read(lambda s: scenario.scenario_result(s, OPERATOR, run_id))
@@ -185,7 +185,7 @@ def list_runs(
 ) -> None:
     """The stored scenario runs, newest first."""
     from innofin.ledger.cli_options import programme_by_ref
-    from innofin.matching.recommend.service import OPERATOR
+    from innofin.matching.scopes import OPERATOR
     from innofin.monitoring import scenario
 
     def use(s: Any) -> Any:
@@ -247,7 +247,7 @@ def print_demo(eng: Any, seed: int) -> None:
     from innofin.cli_support import section
     from innofin.db.engine import unit_of_work
     from innofin.ledger.cli_options import programme_by_ref
-    from innofin.matching.recommend.service import OPERATOR
+    from innofin.matching.scopes import OPERATOR
     from innofin.monitoring import scenario
     from innofin.monitoring.scorecard import scorecards
 

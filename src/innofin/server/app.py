@@ -35,7 +35,8 @@ from innofin.ledger.pools import routes as pool_routes
 from innofin.ledger.programmes import routes as programme_routes
 from innofin.ledger.subsidies import routes as subsidy_routes
 from innofin.matching.allocation import routes as allocation_routes
-from innofin.matching.recommend import routes as matching_routes
+from innofin.matching.needs import routes as need_routes
+from innofin.matching.recommend import routes as recommend_routes
 from innofin.matching.referrals import routes as referral_routes
 from innofin.monitoring import funnel_routes, scenario_routes
 from innofin.monitoring import routes as monitoring_routes
@@ -52,7 +53,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     programme_routes.router,
     pool_routes.router,
     subsidy_routes.router,
-    matching_routes.router,
+    need_routes.router,
+    recommend_routes.router,
     referral_routes.router,
     allocation_routes.router,
     event_routes.router,

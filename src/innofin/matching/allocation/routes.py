@@ -11,7 +11,7 @@ from innofin.api.deps import RowId, WriteHeaders, allow, ok, reading, write_head
 from innofin.api.errors import ERROR_RESPONSES
 from innofin.api.writes import write
 from innofin.kernel.principal import Principal
-from innofin.matching.referrals import records
+from innofin.matching.allocation import records
 from innofin.matching.schemas import AllocationAccept, AllocationCreate, AllocationRunOut
 
 router = APIRouter(prefix="/api/v1", tags=["matching"], responses=ERROR_RESPONSES)

@@ -1,4 +1,5 @@
-"""`innofin match …`: post financing needs, pre-check a product, recommend both ways, back-test.
+"""`innofin match precheck|recommend|institution|backtest`: pre-check a product, recommend both
+ways, back-test.
 
 Exit codes: 0 done; 2 invalid input (an option named); 3 a need, product, enterprise or
 institution that does not exist.
@@ -12,107 +13,14 @@ from typing import TYPE_CHECKING
 import typer
 
 from innofin.cli_support import console, engine, table
-from innofin.kernel.codes import NeedPurpose
-from innofin.ledger.cli_options import REASON, amount_arg, day_arg
+from innofin.ledger.cli_options import day_arg
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from innofin.matching.schemas import InstitutionRecommendations, NeedRecommendations
 
-app = typer.Typer(
-    help="Matching: financing needs, eligibility pre-checks, recommendations, back-test.",
-    no_args_is_help=True,
-)
 
-COLLATERAL_HELP = "Collateral the firm can offer (repeat): ip_pledge, receivables, real_estate, "
-COLLATERAL_HELP += "guarantee, equity_pledge. None given: pure credit only."
-
-
-@app.command("post")
-def post(
-    enterprise_id: int = typer.Argument(..., help="The enterprise the need is for."),
-    amount: str = typer.Option(..., help="Amount in yuan (e.g. 2000000 or 2,000,000)."),
-    term: int = typer.Option(..., min=1, max=600, help="Term in months."),
-    purpose: NeedPurpose = typer.Option(..., help="What the money is for."),
-    needed_by: str = typer.Option(..., help="By when the money is needed (YYYY-MM-DD)."),
-    max_rate: str | None = typer.Option(None, help="Most the firm will pay, % a year."),
-    collateral: list[str] = typer.Option([], help=COLLATERAL_HELP),
-    equity: bool = typer.Option(False, help="Equity financing is acceptable."),
-    note: str | None = typer.Option(None, help="A note for the lenders (at most 500 chars)."),
-    reason: str | None = REASON,
-) -> None:
-    """Post a financing need for an enterprise (as an officer on its behalf)."""
-    from pydantic import ValidationError
-
-    from innofin.audit.recorder import Actor
-    from innofin.db.engine import unit_of_work
-    from innofin.kernel.errors import InvalidInput
-    from innofin.matching.recommend import service
-    from innofin.matching.schemas import NeedCreate
-
-    try:
-        body = NeedCreate.model_validate(
-            {
-                "enterprise_id": enterprise_id,
-                "amount": str(amount_arg(amount, "amount")),
-                "term_months": term,
-                "purpose": purpose,
-                "max_rate": max_rate,
-                "collateral_offered": collateral,
-                "equity_acceptable": equity,
-                "needed_by": day_arg(needed_by, "needed-by").isoformat(),
-                "note": note,
-            }
-        )
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        name = str(first["loc"][0]).replace("_", "-") if first["loc"] else "input"
-        raise InvalidInput(f"--{name}: {first['msg']}", field=name) from None
-    eng = engine()
-    try:
-        with unit_of_work(eng, immediate=True, actor=Actor.cli(reason)) as session:
-            row = service.post_need(session, service.OPERATOR, body)
-            need_id = row.id
-    finally:
-        eng.dispose()
-    console.print(f"posted financing need {need_id} for enterprise {enterprise_id}")
-
-
-@app.command("needs")
-def needs(
-    enterprise_id: int | None = typer.Option(None, "--enterprise", help="One enterprise's."),
-    status: str | None = typer.Option(None, help="open, referred, funded, withdrawn, expired."),
-    limit: int = typer.Option(20, min=1, help="How many to list (newest first)."),
-) -> None:
-    """List financing needs."""
-    from innofin.db.engine import unit_of_work
-    from innofin.matching.models import FinancingNeed
-    from innofin.matching.recommend import service
-
-    eng = engine()
-    try:
-        with unit_of_work(eng) as session:
-            stmt = service.needs_query(service.OPERATOR, enterprise_id, status)
-            rows = session.scalars(stmt.order_by(FinancingNeed.id.desc()).limit(limit)).all()
-            data = [
-                (r.id, r.enterprise_id, r.amount, f"{r.term_months}", r.purpose, r.status,
-                 r.needed_by.isoformat())
-                for r in rows
-            ]  # fmt: skip
-    finally:
-        eng.dispose()
-    console.print(
-        table(
-            "Financing needs 融资需求",
-            ("need", "enterprise", "amount", "months", "purpose", "status", "needed by"),
-            data,
-            money=("amount",),
-        )
-    )
-
-
-@app.command("precheck")
 def precheck(
     need_id: int = typer.Argument(..., help="The financing need."),
     product_id: int = typer.Argument(..., help="The product to check it against."),
@@ -120,11 +28,12 @@ def precheck(
     """Each eligibility rule of a product for a need, passed or failed, in Chinese and English."""
     from innofin.db.engine import unit_of_work
     from innofin.matching.recommend import service
+    from innofin.matching.scopes import OPERATOR
 
     eng = engine()
     try:
         with unit_of_work(eng) as session:
-            result = service.precheck(session, service.OPERATOR, need_id, product_id)
+            result = service.precheck(session, OPERATOR, need_id, product_id)
     finally:
         eng.dispose()
     verdict = "eligible 符合条件" if result.eligible else "not eligible 不符合条件"
@@ -178,7 +87,6 @@ def print_institution(result: InstitutionRecommendations) -> None:
             console.print(f"       - {reason.en}", highlight=False, markup=False)
 
 
-@app.command("recommend")
 def recommend(
     need_id: int = typer.Argument(..., help="The financing need."),
     top: int = typer.Option(5, min=1, max=50, help="How many products and institutions."),
@@ -187,11 +95,12 @@ def recommend(
     """The best products and institutions for a need, with reasons and near misses."""
     from innofin.db.engine import unit_of_work
     from innofin.matching.recommend import service
+    from innofin.matching.scopes import OPERATOR
 
     eng = engine()
     try:
         with unit_of_work(eng) as session:
-            result = service.recommend_need(session, service.OPERATOR, need_id, top)
+            result = service.recommend_need(session, OPERATOR, need_id, top)
     finally:
         eng.dispose()
     if as_json:
@@ -200,7 +109,6 @@ def recommend(
     print_need(result)
 
 
-@app.command("institution")
 def institution(
     institution_id: int = typer.Argument(..., help="The institution."),
     top: int = typer.Option(10, min=1, max=100, help="How many needs."),
@@ -208,17 +116,17 @@ def institution(
     """The open needs that fit an institution best."""
     from innofin.db.engine import unit_of_work
     from innofin.matching.recommend import service
+    from innofin.matching.scopes import OPERATOR
 
     eng = engine()
     try:
         with unit_of_work(eng) as session:
-            result = service.recommend_institution(session, service.OPERATOR, institution_id, top)
+            result = service.recommend_institution(session, OPERATOR, institution_id, top)
     finally:
         eng.dispose()
     print_institution(result)
 
 
-@app.command("backtest")
 def backtest(
     train_until: str = typer.Option(..., help="Track records from loans drawn up to this day."),
     test_from: str = typer.Option(..., help="Test on loans drawn from this day on."),
@@ -265,13 +173,6 @@ def print_backtest(figures: dict[str, object]) -> None:
     )
 
 
-def register(root: typer.Typer) -> None:
-    from innofin.matching.referrals import commands as referral_commands
-
-    referral_commands.add_to(app)
-    root.add_typer(app, name="match")
-
-
 def print_demo(eng: Engine, last_year: int) -> None:
     """`make demo`'s matching part: the needs posted, recommendations for a sample firm and the
     bank that fits it best, and the back-test of the last year against both baselines."""
@@ -281,15 +182,17 @@ def print_demo(eng: Engine, last_year: int) -> None:
 
     from innofin.cli_support import section
     from innofin.db.engine import unit_of_work
+    from innofin.matching import queries
     from innofin.matching.recommend import service
+    from innofin.matching.scopes import OPERATOR
 
     section("[bold]9. Matching: financing needs, recommendations both ways, back-test")
     with unit_of_work(eng) as session:
-        needs = service.open_needs(session)
+        needs = queries.open_needs(session)
         if not needs:
             console.print("  no open financing needs")
             return
-        run = service.run_recommendations(session, needs, k=3)
+        run = queries.run_recommendations(session, needs, k=3)
         counts = run.result.eligible_count
         console.print(
             f"  {len(needs):,} open needs; {np.mean(counts > 0):.0%} have at least one eligible "
@@ -297,7 +200,7 @@ def print_demo(eng: Engine, last_year: int) -> None:
             highlight=False,
         )
         sample = int(np.argmax(counts))  # the need with most choices (the first such)
-        firm = service.need_recommendations(run, sample, frozenset())
+        firm = queries.need_recommendations(run, sample, frozenset())
         section("[bold]  A sample firm's need")
         print_need(firm)
         with_record = [
@@ -305,9 +208,7 @@ def print_demo(eng: Engine, last_year: int) -> None:
         ]
         chosen = (with_record or firm.institutions)[:1]
         if chosen:
-            bank = service.recommend_institution(
-                session, service.OPERATOR, chosen[0].institution_id, top=5
-            )
+            bank = service.recommend_institution(session, OPERATOR, chosen[0].institution_id, top=5)
             section("[bold]  The best-fitting needs for a sample institution")
             print_institution(bank)
         figures = service.backtest(
@@ -327,6 +228,3 @@ def print_demo(eng: Engine, last_year: int) -> None:
         "beats both baselines" if len(beaten) == 2 else f"beats: {', '.join(beaten) or 'none'}"
     )
     console.print(f"  the recommender {verdict} (hit@1 and MRR)", highlight=False)
-    from innofin.matching.referrals import commands as referral_commands
-
-    referral_commands.print_demo(eng)

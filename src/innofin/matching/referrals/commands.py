@@ -1,9 +1,8 @@
-"""`innofin match refer|respond|step|referrals|alternatives|overdue|allocate|accept|funnel`:
-referrals of needs with deadlines and decline reasons, the alternatives a decline led to,
-special-credit allocation, and the funnel.
+"""`innofin match refer|respond|step|referrals|alternatives|overdue|funnel`: referrals of needs
+with deadlines and decline reasons, the alternatives a decline led to, and the funnel.
 
-Exit codes: 0 done; 2 invalid input (an option named); 3 a need, referral, institution,
-programme or run that does not exist; 4 a conflict (already referred, answered or accepted).
+Exit codes: 0 done; 2 invalid input (an option named); 3 a need, referral or institution that
+does not exist; 4 a conflict (already referred or answered).
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from innofin.cli_support import console, engine, table
-from innofin.ledger.cli_options import REASON, amount_arg, day_arg
+from innofin.ledger.cli_options import REASON
 
 if TYPE_CHECKING:
     from innofin.matching.referrals.rematch import Rematch
@@ -23,18 +22,6 @@ DECLINE_HELP = (
     "Decline with a reason: too_young, revenue_too_low, outside_fields, amount_too_large, risk, "
     "incomplete_documents, other (with --text)."
 )
-
-
-def _pairs(values: list[str], option: str) -> dict[str, Any]:
-    from innofin.kernel.errors import InvalidInput
-
-    out: dict[str, Any] = {}
-    for v in values:
-        key, sep, amount = v.partition("=")
-        if not sep or not key:
-            raise InvalidInput(f"--{option} takes CODE=AMOUNT, not {v!r}", field=option)
-        out[key.strip()] = amount_arg(amount, option)
-    return out
 
 
 def _referral_json(r: Any) -> dict[str, Any]:
@@ -89,13 +76,13 @@ def refer(
     answers within the programme's business days."""
     from innofin.audit.recorder import Actor
     from innofin.db.engine import unit_of_work
-    from innofin.matching.recommend import service
     from innofin.matching.referrals import service as referrals
+    from innofin.matching.scopes import OPERATOR
 
     eng = engine()
     try:
         with unit_of_work(eng, immediate=True, actor=Actor.cli(reason)) as session:
-            rows = referrals.refer(session, service.OPERATOR, need_id, to)
+            rows = referrals.refer(session, OPERATOR, need_id, to)
             out = [_referral_json(r) for r in rows]
     finally:
         eng.dispose()
@@ -123,8 +110,8 @@ def respond(
     from innofin.audit.recorder import Actor
     from innofin.db.engine import unit_of_work
     from innofin.kernel.errors import InvalidInput
-    from innofin.matching.recommend import service
     from innofin.matching.referrals import service as referrals
+    from innofin.matching.scopes import OPERATOR
 
     if opt_in == (decline is not None):
         raise InvalidInput("give either --opt-in or --decline CODE", field="decline")
@@ -133,7 +120,7 @@ def respond(
         with unit_of_work(eng, immediate=True, actor=Actor.cli(reason)) as session:
             out = referrals.respond(
                 session,
-                service.OPERATOR,
+                OPERATOR,
                 referral_id,
                 "opt_in" if opt_in else "decline",
                 code=decline,
@@ -168,15 +155,13 @@ def step(
     """Move a referral along the funnel: contacted → applied → approved."""
     from innofin.audit.recorder import Actor
     from innofin.db.engine import unit_of_work
-    from innofin.matching.recommend import service
     from innofin.matching.referrals import service as referrals
+    from innofin.matching.scopes import OPERATOR
 
     eng = engine()
     try:
         with unit_of_work(eng, immediate=True, actor=Actor.cli(reason)) as session:
-            row = referrals.advance(
-                session, service.OPERATOR, referral_id, to, credit_line_id=credit_line
-            )
+            row = referrals.advance(session, OPERATOR, referral_id, to, credit_line_id=credit_line)
             status = row.status
     finally:
         eng.dispose()
@@ -190,14 +175,14 @@ def list_referrals(
 ) -> None:
     """List referrals with their status, deadline and decline reason."""
     from innofin.db.engine import unit_of_work
-    from innofin.matching.recommend import service
     from innofin.matching.referrals import service as referrals
+    from innofin.matching.scopes import OPERATOR
 
     eng = engine()
     try:
         with unit_of_work(eng) as session:
             rows = session.scalars(
-                referrals.referrals_query(service.OPERATOR, need_id, institution_id)
+                referrals.referrals_query(OPERATOR, need_id, institution_id)
             ).all()
             out = [_referral_json(r) for r in rows]
     finally:
@@ -232,13 +217,13 @@ def alternatives(
     """The alternatives each decline of a need led to (other institutions' products, a
     guaranteed product, equity, an interest subsidy), in the order they were offered."""
     from innofin.db.engine import unit_of_work
-    from innofin.matching.recommend import service
     from innofin.matching.referrals import rematch
+    from innofin.matching.scopes import OPERATOR
 
     eng = engine()
     try:
         with unit_of_work(eng) as session:
-            docs = rematch.alternatives(session, service.OPERATOR, need_id)
+            docs = rematch.alternatives(session, OPERATOR, need_id)
     finally:
         eng.dispose()
     if as_json:
@@ -283,152 +268,6 @@ def overdue(
             f"{r['institution_id']} unanswered since {r['deadline']}",
             highlight=False,
         )
-
-
-def allocate(
-    programme: str = typer.Argument(..., help="The programme's code."),
-    field_quota: list[str] = typer.Option([], help="FIELD=AMOUNT: at most this to a field."),
-    zone_quota: list[str] = typer.Option([], help="ZONE=AMOUNT: at most this to a zone."),
-    zone_floor: list[str] = typer.Option([], help="ZONE=AMOUNT: at least this to a zone."),
-    floor_share: str = typer.Option("0.05", help="Floor of zones not named: share of their ask."),
-    cap: str = typer.Option("5000000", help="Most one enterprise receives (yuan)."),
-    on: str | None = typer.Option(None, help="Day of the allocation (YYYY-MM-DD; today)."),
-    gap: float = typer.Option(0.001, min=0.0, max=1.0, help="Relative optimality gap."),
-    time_limit: float = typer.Option(60.0, min=1.0, help="Seconds the solver may take."),
-    as_json: bool = typer.Option(False, "--json", help="Print the run as JSON."),
-    reason: str | None = REASON,
-) -> None:
-    """Allocate special credit: which needs each cooperating institution funds, maximising the
-    amount weighted by points within the quotas, beside first-come-first-served."""
-    import datetime as dt
-    from decimal import Decimal, InvalidOperation
-
-    from sqlalchemy import select
-
-    from innofin.audit.recorder import Actor
-    from innofin.db.engine import unit_of_work
-    from innofin.kernel.errors import InvalidInput, NotFound
-    from innofin.ledger.models import Programme
-    from innofin.matching.allocation import service as allocation
-
-    try:
-        share = Decimal(floor_share)
-    except InvalidOperation:
-        raise InvalidInput("--floor-share is a number such as 0.05", field="floor-share") from None
-    quotas = allocation.Quotas(
-        field_max=_pairs(field_quota, "field-quota"),
-        zone_max=_pairs(zone_quota, "zone-quota"),
-        zone_floor=_pairs(zone_floor, "zone-floor"),
-        floor_share=share,
-        enterprise_cap=amount_arg(cap, "cap"),
-    )
-    day = day_arg(on, "on") if on else dt.date.today()
-    eng = engine()
-    try:
-        with unit_of_work(eng, immediate=True, actor=Actor.cli(reason)) as session:
-            pid = session.scalar(select(Programme.id).where(Programme.code == programme))
-            if pid is None:
-                raise NotFound(f"no programme {programme!r}")
-            run = allocation.allocate(
-                session,
-                pid,
-                quotas,
-                on=day,
-                created_by=Actor.cli(reason).label,
-                mip_gap=gap,
-                time_limit=time_limit,
-            )
-            doc = run_json(run)
-    finally:
-        eng.dispose()
-    if as_json:
-        print(json.dumps(doc, ensure_ascii=False))
-        return
-    print_run(doc)
-
-
-def run_json(run: Any) -> dict[str, Any]:
-    return {
-        "run_id": run.id,
-        "solver": f"{run.solver} {run.solver_version}",
-        "parameters": run.parameters,
-        "solver_status": run.solver_status,
-        "objective": run.objective,
-        "gap": run.gap,
-        "fcfs_objective": run.fcfs_objective,
-        **{k: v for k, v in run.result.items() if k not in ("objective", "gap", "solver")},
-    }
-
-
-def print_run(doc: dict[str, Any]) -> None:
-    from decimal import Decimal
-
-    ratio = doc["objective"] / doc["fcfs_objective"] if doc["fcfs_objective"] else None
-    console.print(
-        f"allocation run {doc['run_id']}: {doc['solver']} {doc['solver_status']}, "
-        f"gap {doc['gap'] if doc['gap'] is None else format(doc['gap'], '.4%')}; "
-        f"objective {doc['objective']:,.1f} (万元 × points) against first-come-first-served "
-        f"{doc['fcfs_objective']:,.1f}" + (f" ({ratio:.3f}×)" if ratio else ""),
-        highlight=False,
-    )
-    console.print(
-        f"  {doc['funded_needs']:,} of {doc['needs']:,} needs funded with "
-        f"{Decimal(doc['funded_fen']) / 100:,.2f} yuan from {doc['commitments']} commitments "
-        f"(first-come-first-served: {Decimal(doc['fcfs_funded_fen']) / 100:,.2f} yuan)",
-        highlight=False,
-    )
-    if doc.get("message"):
-        console.print(f"  {doc['message']}", highlight=False)
-    binding = doc["binding"]
-    if binding:
-        console.print(
-            table(
-                "Binding quotas and commitments 约束额度 (dual: objective per 万元 more)",
-                ("kind", "key", "bound", "dual"),
-                [
-                    (b["kind"], b["key"], Decimal(b["bound_fen"]) / 100, f"{b['dual_per_wan']:.3f}")
-                    for b in binding[:15]
-                ],
-                money=("bound",),
-            )
-        )
-    for line in doc["unmet"]:
-        console.print(f"  cannot be met: {line}", highlight=False, markup=False)
-
-
-def accept(
-    run_id: int = typer.Argument(..., help="The allocation run."),
-    opens_on: str = typer.Option(..., help="The day the proposed credit lines open."),
-    rate: str = typer.Option("0.0310", help="Annual rate of the lines, a fraction."),
-    reason: str | None = REASON,
-) -> None:
-    """Accept an allocation run: each row becomes a proposed credit line in the ledger, waiting
-    for its institution's checker."""
-    from decimal import Decimal, InvalidOperation
-
-    from innofin.audit.recorder import Actor
-    from innofin.db.engine import unit_of_work
-    from innofin.kernel.errors import InvalidInput
-    from innofin.matching.allocation import service as allocation
-
-    try:
-        value = Decimal(rate)
-    except InvalidOperation:
-        raise InvalidInput("--rate is a fraction such as 0.0310", field="rate") from None
-    actor = Actor.cli(reason)
-    eng = engine()
-    try:
-        with unit_of_work(eng, immediate=True, actor=actor) as session:
-            lines = allocation.accept(
-                session, actor, run_id, opens_on=day_arg(opens_on, "opens-on"), rate=value
-            )
-    finally:
-        eng.dispose()
-    console.print(
-        f"allocation run {run_id} accepted: {len(lines)} credit lines proposed, each waiting "
-        "for its institution's checker",
-        highlight=False,
-    )
 
 
 def funnel(
@@ -487,37 +326,22 @@ def print_funnel(rows: list[Any]) -> None:
     )
 
 
-def add_to(app: typer.Typer) -> None:
-    app.command("refer")(refer)
-    app.command("respond")(respond)
-    app.command("step")(step)
-    app.command("referrals")(list_referrals)
-    app.command("alternatives")(alternatives)
-    app.command("overdue")(overdue)
-    app.command("allocate")(allocate)
-    app.command("accept")(accept)
-    app.command("funnel")(funnel)
-
-
 def print_demo(eng: Any) -> None:
-    """`make demo`'s referral and allocation part: one need referred to two institutions with
-    the firm's consent, one declines with a reason and the need is re-matched, the other opts
-    in; then the special-credit allocation of the programme with the most commitments, beside
-    first-come-first-served; the funnel."""
+    """`make demo`'s referral part: one need referred to two institutions with the firm's
+    consent, one declines with a reason and the need is re-matched, the other opts in."""
     import datetime as dt
 
-    from sqlalchemy import func, select
+    from sqlalchemy import select
 
     from innofin.access.models import Consent
     from innofin.audit.recorder import Actor
     from innofin.cli_support import section
     from innofin.db.engine import unit_of_work
-    from innofin.ledger.models import Agreement, AgreementCommitment, Programme
-    from innofin.matching.allocation import service as allocation
+    from innofin.matching import queries
     from innofin.matching.models import FinancingNeed
-    from innofin.matching.recommend import service
     from innofin.matching.referrals import service as referrals
     from innofin.matching.referrals.deadlines import consented
+    from innofin.matching.scopes import OPERATOR
 
     actor = Actor.cli("demo: referral and allocation")
     section("[bold]10. Referrals: one need to two institutions, a decline and the re-match")
@@ -532,9 +356,9 @@ def print_demo(eng: Any) -> None:
         )
         chosen: tuple[int, list[int]] | None = None
         if candidates:
-            run = service.run_recommendations(session, candidates, k=10, per_institution=1)
+            run = queries.run_recommendations(session, candidates, k=10, per_institution=1)
             for row, need in enumerate(candidates):
-                recs = service.need_recommendations(run, row, frozenset())
+                recs = queries.need_recommendations(run, row, frozenset())
                 fits = [m.institution_id for m in recs.institutions]
                 if len(fits) >= 4:
                     chosen = (need.id, fits[:3])
@@ -564,63 +388,33 @@ def print_demo(eng: Any) -> None:
             console.print("  no open need with four fitting institutions")
         else:
             need_id, two = chosen
-            rows = referrals.refer(session, service.OPERATOR, need_id, two, source="recommendation")
+            rows = referrals.refer(session, OPERATOR, need_id, two, source="recommendation")
             for r in rows:
                 console.print(
                     f"  need {need_id} referred to institution {r.institution_id} "
                     f"(referral {r.id}); answer by {r.deadline} (2 business days)",
                     highlight=False,
                 )
-            out = referrals.respond(session, service.OPERATOR, rows[0].id, "decline", code="risk")
+            out = referrals.respond(session, OPERATOR, rows[0].id, "decline", code="risk")
             console.print(
                 f"  institution {rows[0].institution_id} declines: risk (风险过高); re-match:",
                 highlight=False,
             )
             if out.rematch is not None:
                 print_rematch(out.rematch)
-            referrals.respond(session, service.OPERATOR, rows[1].id, "opt_in")
-            referrals.advance(session, service.OPERATOR, rows[1].id, "contacted")
+            referrals.respond(session, OPERATOR, rows[1].id, "opt_in")
+            referrals.advance(session, OPERATOR, rows[1].id, "contacted")
             console.print(
                 f"  institution {rows[1].institution_id} opts in and contacts the firm",
                 highlight=False,
             )
-    section("[bold]11. Special-credit allocation (HiGHS) beside first-come-first-served")
-    with unit_of_work(eng, immediate=True, actor=actor) as session:
-        best = session.execute(
-            select(Programme.id, Programme.code, func.max(AgreementCommitment.period_end))
-            .join(Agreement, Agreement.programme_id == Programme.id)
-            .join(AgreementCommitment, AgreementCommitment.agreement_id == Agreement.id)
-            .where(Agreement.status == "signed")
-            .group_by(Programme.id, Programme.code)
-            .order_by(func.count(AgreementCommitment.id).desc(), Programme.id)
-        ).first()
-        if best is None:
-            console.print("  no programme with signed commitments")
-            doc = None
-        else:
-            start = session.scalar(
-                select(func.max(AgreementCommitment.period_start))
-                .join(Agreement, Agreement.id == AgreementCommitment.agreement_id)
-                .where(Agreement.programme_id == best.id)
-            )
-            on = min(max(start or dt.date.today(), dt.date.min), best[2])
-            quotas = allocation.Quotas(field_max={}, zone_max={}, zone_floor={})
-            arun = allocation.allocate(
-                session, best.id, quotas, on=on, created_by=actor.label, time_limit=20.0
-            )
-            doc = run_json(arun)
-            console.print(
-                f"  programme {best.code} on {on}: objective amount × points, a floor of 5 % of "
-                "each zone's ask, at most 5 million yuan per firm",
-                highlight=False,
-            )
-    if doc is not None:
-        print_run(doc)
-        console.print(
-            f"  innofin match accept {doc['run_id']} --opens-on DATE turns it into proposed "
-            "credit lines (maker-checker)",
-            highlight=False,
-        )
+
+
+def print_demo_funnel(eng: Any) -> None:
+    """`make demo`'s funnel, after the allocation."""
+    from innofin.db.engine import unit_of_work
+    from innofin.matching.referrals import service as referrals
+
     with unit_of_work(eng) as session:
         rows_f = referrals.funnel(session)
     if rows_f:

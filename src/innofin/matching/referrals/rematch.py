@@ -29,8 +29,8 @@ from innofin.access.policy import institution_limited
 from innofin.kernel.principal import Principal
 from innofin.ledger import queries as ledger_queries
 from innofin.ledger.models import Programme
+from innofin.matching import queries
 from innofin.matching.models import FinancingNeed, NeedReferral, NeedRematch, RematchAlternative
-from innofin.matching.recommend import service
 from innofin.matching.referrals import engine as ref
 from innofin.matching.referrals.deadlines import consented, local_day, response_deadline
 from innofin.registry.models import Enterprise, Institution, Product
@@ -121,8 +121,8 @@ def _products(
     """Other products for the need in the order the reason points to, the referral made at once
     (the best one with consent), and why there are none when there are none."""
     code = declined.decline_code or "other"
-    run = service.run_recommendations(session, [need_row], k=REMATCH_POOL, per_institution=1)
-    recs = service.need_recommendations(run, 0, frozenset())
+    run = queries.run_recommendations(session, [need_row], k=REMATCH_POOL, per_institution=1)
+    recs = queries.need_recommendations(run, 0, frozenset())
     tried = set(
         session.scalars(
             select(NeedReferral.institution_id).where(NeedReferral.need_id == need_row.id)
@@ -327,8 +327,8 @@ def documents(session: Session, p: Principal, rematches: list[NeedRematch]) -> l
 
 
 def alternatives(session: Session, p: Principal, need_id: int) -> list[dict[str, Any]]:
-    """Every re-match of a need the caller sees (`service.need`: 404 otherwise), oldest first."""
-    service.need(session, p, need_id)
+    """Every re-match of a need the caller sees (`queries.need`: 404 otherwise), oldest first."""
+    queries.need(session, p, need_id)
     found = list(
         session.scalars(
             select(NeedRematch).where(NeedRematch.need_id == need_id).order_by(NeedRematch.id)

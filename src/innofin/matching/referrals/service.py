@@ -36,9 +36,8 @@ from innofin.db.queries import visible, writable
 from innofin.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
 from innofin.kernel.principal import Principal
 from innofin.ledger.models import CreditLine
-from innofin.matching import scopes
+from innofin.matching import queries, scopes
 from innofin.matching.models import FinancingNeed, NeedReferral
-from innofin.matching.recommend import service
 from innofin.matching.referrals import engine as ref
 from innofin.matching.referrals.deadlines import consented as consented
 from innofin.matching.referrals.deadlines import local_day, now
@@ -111,7 +110,7 @@ def refer(
         raise InvalidInput("an institution is named twice", field="institution_ids")
     if source not in ("officer", "recommendation"):
         raise InvalidInput("source is officer or recommendation", field="source")
-    service.need(session, p, need_id)
+    queries.need(session, p, need_id)
     writable(session, FinancingNeed, need_id, scopes.need_write_scope(p), "financing need")
     row = _locked_need(session, need_id)
     if row.status not in ("open", "referred"):
@@ -172,8 +171,8 @@ def _fits(
     session: Session, row: FinancingNeed
 ) -> dict[int, tuple[Any, list[dict[str, Any]], int | None]]:
     """Per institution, the recommender's fit score, reasons and best product for the need."""
-    run = service.run_recommendations(session, [row], k=REMATCH_POOL, per_institution=1)
-    recs = service.need_recommendations(run, 0, frozenset())
+    run = queries.run_recommendations(session, [row], k=REMATCH_POOL, per_institution=1)
+    recs = queries.need_recommendations(run, 0, frozenset())
     out: dict[int, tuple[Any, list[dict[str, Any]], int | None]] = {}
     for m in recs.institutions:
         best = next((x.product_id for x in recs.products if x.institution_id == m.institution_id),

@@ -29,9 +29,9 @@ from innofin.kernel.money import column_unit
 from innofin.kernel.principal import Principal
 from innofin.ledger.models import Programme
 from innofin.ledger.scopes import programme_run_scope
+from innofin.matching.allocation import records
 from innofin.matching.allocation import service as allocation
 from innofin.matching.models import AllocationRow, AllocationRun, FinancingNeed
-from innofin.matching.referrals import records
 from innofin.matching.schemas import AllocationAccept, AllocationCreate
 from innofin.registry.models import Enterprise, Institution, Zone
 from innofin.web.deps import page

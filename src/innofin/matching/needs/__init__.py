@@ -1,0 +1,1 @@
+"""Financing needs: posted by an enterprise or on its behalf, changed, listed."""
