@@ -59,10 +59,10 @@ _ID_ATTRIBUTES = (
 
 
 def _cube(snapshot: Path | None) -> Cube:
-    from innofin.monitoring.cube import Cube, read_ledger, read_snapshot
+    from innofin.monitoring.cube import Cube, load, read_ledger
 
     if snapshot is not None:
-        return Cube(read_snapshot(snapshot))
+        return load(snapshot=snapshot)  # what it derives is kept beside it
     eng = engine()
     try:
         return Cube(read_ledger(eng))
@@ -559,10 +559,18 @@ def pools(
 
 def snapshot(
     folder: Path = typer.Argument(..., help="The folder to write (created if missing)."),
+    prepare: bool = typer.Option(
+        False,
+        "--prepare",
+        help="Then derive every programme's report figures and forecasts and keep them beside "
+        "the snapshot, so its reports start from them.",
+    ),
 ) -> None:
     """Write a Parquet snapshot of the ledger's columns the cube reads, with its as-of time;
-    every `innofin monitor` command reads it with --snapshot."""
-    from innofin.monitoring.cube import read_ledger, write_snapshot
+    every `innofin monitor` command and `innofin report programme` read it with --snapshot.
+    What they derive from it is kept beside it (``DIR/derived/``) for the next command;
+    --prepare derives the programme reports' figures at once (the nightly step)."""
+    from innofin.monitoring.cube import load, read_ledger, write_snapshot
 
     eng = engine()
     try:
@@ -575,6 +583,16 @@ def snapshot(
         f"snapshot as of {frames.as_of.isoformat()} written to {path.parent} "
         f"({rows:,} rows in {len(frames.tables)} tables)"
     )
+    if prepare:
+        from innofin.monitoring.report import build_report
+
+        cube = load(snapshot=path.parent)
+        ids = cube.frames["programmes"].sort("programme_id")["programme_id"].to_list()
+        with console.status("deriving the programmes' report figures…"):
+            for programme_id in ids:
+                build_report(cube, programme_id)
+        where = cube.store.folder if cube.store is not None else path.parent
+        console.print(f"report figures of {len(ids)} programme(s) kept in {where}")
 
 
 def add_to(app: typer.Typer) -> None:
