@@ -1,5 +1,6 @@
 """A snapshot's derived figures kept beside it (`monitoring.cube_store`), on SQLite and
-PostgreSQL: every programme's report read from the kept figures equals the report derived from
+PostgreSQL: every programme's report derived from its own loans equals the report derived from
+every loan's attributes and flows; read from the kept figures it equals the report derived from
 scratch (the snapshot read with nothing kept), the second reading derives nothing (the cube's
 engine and the forecaster refuse to run), and after the ledger changes — a repayment reversed,
 the snapshot written again — the report shows the change and equals a derivation from scratch
@@ -63,8 +64,18 @@ def test_reports_from_kept_figures_equal_reports_from_scratch(
     folder = tmp_path / "snapshot"
     write_snapshot(read_ledger(engine), folder)
 
-    scratch = _scratch(folder)
+    tg._FORECASTS.clear()
+    parts = Cube(read_snapshot(folder))
+    scratch = _reports(parts)
     assert not (folder / DERIVED).exists()  # a cube without a store keeps nothing
+    # each programme's figures were derived from its own loans only, and equal those derived
+    # from every loan's attributes and flows
+    assert parts._parts and "attributes" not in vars(parts)
+    whole = Cube(read_snapshot(folder))
+    assert whole.attributes.height > 0  # every loan's attributes derived: no part is used
+    tg._FORECASTS.clear()
+    assert _reports(whole) == scratch
+    assert not whole._parts
     first = _kept(folder)  # derives and keeps
     assert first == scratch
     kept = [p.name for p in (folder / DERIVED).glob("*/*")]

@@ -306,6 +306,8 @@ def read_snapshot(folder: Path, *, lazy: bool = False) -> LedgerFrames:
 
 #: attribute → the frame and column its names come from (for tables and reports)
 FILTERABLE: Final = ce.ATTRIBUTES
+#: attributes of a loan's credit line by which a slice may be derived from a part of the ledger
+PART_BY: Final = ("programme_id", "risk_pool_id", "commitment_id")
 
 
 class Cube:
@@ -326,6 +328,7 @@ class Cube:
         self.as_of = frames.as_of
         self.store = store
         self._memo: dict[str, Any] = {}
+        self._parts: dict[str, tuple[pl.DataFrame, tuple[pl.DataFrame, pl.DataFrame]]] = {}
         span = store.value("span") if store is not None else None
         if span is None:
             events = frames["loan_events"]
@@ -421,7 +424,7 @@ class Cube:
         """The loans' attributes, filtered: each `where` entry is an attribute and a value or
         a list of values (None matches a missing value); `ids`, when given, the loans to keep
         (a caller's row scope)."""
-        out = _filtered(self.attributes, where)
+        out = _filtered(self._part(where)[0], where)
         if ids is not None:
             out = out.filter(
                 pl.col("loan_id").is_in(pl.Series(list(ids), dtype=pl.Int64).implode())
@@ -448,9 +451,42 @@ class Cube:
             "balances",
             (list(by), dict(where or {}), dense, None if ids is None else _digest(ids)),
             lambda: self._stamp(
-                ce.cube(self.flows, self.loans(where, ids=ids), self.months, list(by), dense=dense)
+                ce.cube(
+                    self._part(where)[1],
+                    self.loans(where, ids=ids),
+                    self.months,
+                    list(by),
+                    dense=dense,
+                )
             ),
         )
+
+    def _part(
+        self, where: Mapping[str, Any] | None
+    ) -> tuple[pl.DataFrame, tuple[pl.DataFrame, pl.DataFrame]]:
+        """The attributes and flows a slice `where` selects from: when it names programmes,
+        risk pools or commitments (attributes of credit lines) and every loan's attributes
+        have not been derived, those of the loans on the lines it names only — a loan's
+        attributes and flows are its own, so the slice's figures are the same, derived from a
+        part of the ledger; else every loan's."""
+        chosen = {k: v for k, v in (where or {}).items() if k in PART_BY}
+        values = [v for value in chosen.values() for v in _values(value)]
+        if not chosen or None in values or "attributes" in self.__dict__:
+            return self.attributes, self.flows
+        key = self._key("part", (chosen,))
+        part = self._parts.get(key)
+        if part is None:
+            f = self.frames
+            lines = _filtered(self.lines, chosen)
+            loans = f["loans"].filter(
+                pl.col("credit_line_id").is_in(lines["credit_line_id"].implode())
+            )
+            attributes = ce.loan_attributes(
+                loans, lines, f["enterprises"], f["certifications"], f["key_members"]
+            )
+            events = f["loan_events"].filter(pl.col("loan_id").is_in(loans["loan_id"].implode()))
+            part = self._parts[key] = (attributes, ce.loan_flow_parts(events))
+        return part
 
     def line_limits(
         self, by: Sequence[str] = (), where: Mapping[str, Any] | None = None
@@ -472,22 +508,28 @@ class Cube:
 
         return self.memo_frame("line_limits", (list(by), dict(where or {})), compute)
 
-    def pools(self) -> pl.DataFrame:
-        """Each risk pool by month: contributions, claims paid, recoveries shared, balance, and
-        its exposure (the month-end outstanding of the loans its lines cover)."""
-        return self.memo_frame("pools", (), self._pools)
+    def pools(self, ids: Sequence[int] | None = None) -> pl.DataFrame:
+        """Each risk pool by month (or the pools `ids`): contributions, claims paid,
+        recoveries shared, balance, and its exposure (the month-end outstanding of the loans
+        its lines cover)."""
+        chosen = None if ids is None else sorted(set(ids))
+        return self.memo_frame("pools", (chosen,), lambda: self._pools(chosen))
 
-    def _pools(self) -> pl.DataFrame:
+    def _pools(self, ids: list[int] | None) -> pl.DataFrame:
         flows = ce.pool_flows(self.frames["pool_events"], self.months)
+        where = {} if ids is None else {"risk_pool_id": ids}
+        attributes, loan_flows = self._part(where)
         exposure = ce.cube(
-            self.flows,
-            self.attributes.filter(pl.col("risk_pool_id").is_not_null()),
+            loan_flows,
+            _filtered(attributes, where).filter(pl.col("risk_pool_id").is_not_null()),
             self.months,
             ["risk_pool_id"],
             dense=True,
         ).select("month", pool_id="risk_pool_id", exposure="outstanding")
         if "pool_id" not in flows.columns:
             return self._stamp(exposure)
+        if ids is not None:
+            flows = flows.filter(pl.col("pool_id").is_in(ids))
         out = flows.join(exposure, on=["pool_id", "month"], how="full", coalesce=True)
         return self._stamp(out.fill_null(0).sort("pool_id", "month"))
 
@@ -501,12 +543,16 @@ def _digest(ids: Sequence[int]) -> str:
     return hashlib.blake2b(values.tobytes(), digest_size=16).hexdigest()
 
 
+def _values(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple | set | frozenset) else [value]
+
+
 def _filtered(frame: pl.DataFrame, where: Mapping[str, Any] | None) -> pl.DataFrame:
     if not where:
         return frame
     conditions = []
     for name, value in where.items():
-        values = list(value) if isinstance(value, list | tuple | set | frozenset) else [value]
+        values = _values(value)
         col = pl.col(name)
         known = [v for v in values if v is not None]
         cond = col.is_in(known) if known else pl.lit(False)

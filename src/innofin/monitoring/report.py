@@ -546,7 +546,7 @@ def _pool_table(cube: Cube, programme_id: int) -> Table:
     codes = {int(k): str(v) for k, v in pools.select("pool_id", "code").iter_rows()}
     rows: list[tuple[Cell, ...]] = []
     if codes:
-        frame = cube.pools()
+        frame = cube.pools(list(codes))
         if "pool_id" in frame.columns:
             frame = frame.filter(pl.col("pool_id").is_in(list(codes)))
             totals = frame.group_by("pool_id").agg(
