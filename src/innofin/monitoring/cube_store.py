@@ -129,9 +129,14 @@ class CubeStore:
 
     # --- frames, JSON values and arrays ---------------------------------------------------------
 
+    # a file that is missing, or went while it was read (a newer snapshot's first reading
+    # removes the former one's folder), is derived again
+
     def frame(self, key: str) -> pl.DataFrame | None:
-        path = self._path(key, ".parquet")
-        return pl.read_parquet(path) if path.is_file() else None
+        try:
+            return pl.read_parquet(self._path(key, ".parquet"))
+        except (OSError, pl.exceptions.ComputeError):
+            return None
 
     def put_frame(self, key: str, frame: pl.DataFrame) -> None:
         out = io.BytesIO()
@@ -139,18 +144,20 @@ class CubeStore:
         self._write(self._path(key, ".parquet"), out.getvalue())
 
     def value(self, key: str) -> Any:
-        path = self._path(key, ".json")
-        return json.loads(path.read_text(encoding="utf-8"))["value"] if path.is_file() else None
+        try:
+            return json.loads(self._path(key, ".json").read_text(encoding="utf-8"))["value"]
+        except OSError:
+            return None
 
     def put_value(self, key: str, value: Any) -> None:
         self._write(self._path(key, ".json"), json.dumps({"value": value}).encode())
 
     def arrays(self, key: str) -> dict[str, np.ndarray] | None:
-        path = self._path(key, ".npz")
-        if not path.is_file():
+        try:
+            with np.load(self._path(key, ".npz"), allow_pickle=False) as data:
+                return {name: data[name] for name in data.files}
+        except OSError:
             return None
-        with np.load(path, allow_pickle=False) as data:
-            return {name: data[name] for name in data.files}
 
     def put_arrays(self, key: str, arrays: Mapping[str, np.ndarray]) -> None:
         out = io.BytesIO()
