@@ -640,6 +640,15 @@ EVENT_READS: list[Case] = [
     ),
 ]
 READS += EVENT_READS
+READS += [
+    Case(  # a check runs the import and rolls it back: the import's callers, and no write
+        "POST",
+        "/api/v1/imports/{kind}",
+        lambda w: "/api/v1/imports/zones",
+        allow("admin", "national"),
+        files=lambda w, who: {**_upload(w, who), "check_only": (None, "true")},
+    ),
+]
 
 
 def _need_body(w: World, who: str) -> dict[str, Any]:

@@ -9,7 +9,8 @@ import typer
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from ingest_helpers import BAD_USCC, USCC, counts, seed_enterprises, write_csv
+from ingest_helpers import BAD_USCC, USCC, counts, every_table, seed_enterprises, write_csv
+from innofin.ingest import commands
 from innofin.ingest.commands import register
 
 
@@ -28,6 +29,21 @@ def cli(sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
 
 
 runner = CliRunner()
+
+
+@pytest.fixture
+def cli_on(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
+    """The same root command on the `engine` fixture's database (SQLite, and PostgreSQL when
+    tests have one)."""
+    monkeypatch.setattr(commands, "engine", lambda: engine)
+    app = typer.Typer()
+
+    @app.callback()
+    def _root() -> None:
+        """innofin (test)."""
+
+    register(app)
+    return app
 
 
 def test_import_succeeds_with_exit_code_0(
@@ -166,3 +182,65 @@ def test_excel_unicode_text_imports(
     result = runner.invoke(cli, ["import", "indicators", str(path)])
     assert result.exit_code == 0, result.output
     assert counts(sqlite_engine)["indicator_report"] == 1
+
+
+def test_check_of_a_valid_file_exits_0_says_how_many_rows_and_writes_nothing(
+    cli_on: typer.Typer, engine: Engine, tmp_path: Path
+) -> None:
+    seed_enterprises(engine, 3)
+    rows = [["identifier", "year", "revenue"], *[[USCC[i], 2023, i + 1] for i in range(3)]]
+    path = write_csv(tmp_path / "d.csv", rows)
+    before = every_table(engine)
+    checked = runner.invoke(cli_on, ["import", "indicators", str(path), "--check"])
+    assert checked.exit_code == 0, checked.output
+    assert "checked d.csv: 3 indicators rows would be imported" in checked.output
+    assert "nothing was written" in checked.output
+    assert every_table(engine) == before
+    done = runner.invoke(cli_on, ["import", "indicators", str(path)])
+    assert done.exit_code == 0, done.output
+    assert "imported 3 indicators rows from d.csv" in done.output
+    assert every_table(engine)["indicator_report"] == before["indicator_report"] + 3
+
+
+def test_check_of_rejected_rows_exits_2_with_the_imports_report_and_writes_nothing(
+    cli_on: typer.Typer, engine: Engine, tmp_path: Path
+) -> None:
+    seed_enterprises(engine, 2)
+    rows = [
+        ["identifier", "year", "revenue"],
+        [USCC[0], 2023, 1],
+        [BAD_USCC, 2023, 2],
+        [USCC[5], 2023, 3],  # no such enterprise
+        [USCC[1], 2023, -4],
+    ]
+    path = write_csv(tmp_path / "d.csv", rows)
+    before = every_table(engine)
+    argv = ["import", "indicators", str(path), "--rejects"]
+    checked = runner.invoke(cli_on, [*argv, str(tmp_path / "checked.csv"), "--check"])
+    assert checked.exit_code == 2, checked.output
+    assert "3 of 4 rows rejected, nothing imported" in checked.output
+    assert every_table(engine) == before
+    imported = runner.invoke(cli_on, [*argv, str(tmp_path / "imported.csv")])
+    assert imported.exit_code == 2, imported.output
+    assert every_table(engine) == before
+    # the same rows named, for the same reasons, in the report and on the screen
+    report = (tmp_path / "checked.csv").read_text(encoding="utf-8-sig")
+    assert report == (tmp_path / "imported.csv").read_text(encoding="utf-8-sig")
+    assert report.count("\n") == 4  # the header and the three rejected rows
+    shown = [line for line in checked.output.splitlines() if line.startswith("  row ")]
+    assert len(shown) == 3
+    assert shown == [line for line in imported.output.splitlines() if line.startswith("  row ")]
+    # --skip-invalid: the check passes (exit 0) and says what would be left out
+    kept = runner.invoke(cli_on, [*argv, str(tmp_path / "k.csv"), "--check", "--skip-invalid"])
+    assert kept.exit_code == 0, kept.output
+    assert "1 indicators rows would be imported" in kept.output
+    assert "3 rows would be rejected" in kept.output
+    assert every_table(engine) == before
+
+
+def test_help_documents_the_check_and_its_exit_codes(cli: typer.Typer) -> None:
+    result = runner.invoke(cli, ["import", "--help"])
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    assert "--check" in text and "roll it back" in text
+    assert "Exit codes: 0" in text and "2 when rows are rejected" in text

@@ -282,11 +282,19 @@ def test_import_a_historical_book_then_summary_by_year(tmp_path: Path) -> None:
         "B001,BN1,write_off,2/1/2022,,,,,,,,100000,\n",
         encoding="utf-8",
     )
-    loaded = _innofin(
-        ["ledger", "import", str(book), "--mapping", "loan-book-example", "--historical"], db
-    )
+    load = ["ledger", "import", str(book), "--mapping", "loan-book-example", "--historical"]
+    checked = _innofin([*load, "--check"], db)  # every row applied, then rolled back
+    assert checked.returncode == 0, checked.stderr
+    assert "5 rows, 5 would be applied" in checked.stdout
+    assert "checked only, nothing was written" in checked.stdout
+    bad = tmp_path / "bad.csv"
+    bad.write_text(book.read_text(encoding="utf-8").replace(",100000,", ",900000,"), "utf-8")
+    refused = _innofin([*load[:2], str(bad), *load[3:], "--check"], db)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "1 of 5 rows rejected, nothing applied" in refused.stderr
+    loaded = _innofin(load, db)
     assert loaded.returncode == 0, loaded.stderr
-    assert "5 rows, 5 applied" in loaded.stdout
+    assert "5 rows, 5 applied" in loaded.stdout  # the checks kept nothing
     shown = _innofin(["ledger", "summary", "--by", "year"], db)
     assert shown.returncode == 0, shown.stderr
     line = next(x for x in shown.stdout.splitlines() if "2021" in x)

@@ -562,3 +562,41 @@ def test_amounts_in_another_currency_need_the_mappings_rate(engine: Engine, tmp_
     with unit_of_work(engine) as s:
         audit = s.scalars(select(AuditEvent).where(AuditEvent.entity == "bank_return")).one()
         assert audit.after["rates"] == {"USD": {"rate": "7.1268", "date": "2021-03-01"}}
+
+
+def test_a_check_applies_every_row_then_keeps_nothing(engine: Engine, tmp_path: Path) -> None:
+    """`check_only`: the return's rows go through the ledger's rules and are rolled back — the
+    same rejects as the return itself, the same counts for a good one, and no table changed."""
+    from ingest_helpers import every_table
+
+    w = lw.build(engine)
+    lw.line(w, limit="1500.00", commitment=False)
+    rows = [
+        ["B001", "A", "drawdown", "2024-02-01", "L-1", "1000.00", "", "12"],
+        ["B001", "B", "drawdown", "2024-02-01", "L-1", "600.00", "", "12"],  # over the limit
+        ["B001", "A", "repayment", "2024-05-01", "", "10.00", "", ""],
+        ["B001", "C", "drawdown", "2024-02-01", "L-9", "10.00", "", "12"],  # unknown line
+    ]
+    bad = _write(tmp_path / "bad.csv", rows)
+    before = every_table(engine)
+    with pytest.raises(RejectedRows, match="2 of 4 rows rejected, nothing applied") as checked:
+        returns.import_return(
+            engine, bad, actor=lw.MAKER, check_only=True, rejects=tmp_path / "checked.csv"
+        )
+    assert every_table(engine) == before
+    with pytest.raises(RejectedRows) as applied:
+        returns.import_return(engine, bad, actor=lw.MAKER, rejects=tmp_path / "applied.csv")
+    assert read_rejects(checked.value.rejects_path) == read_rejects(applied.value.rejects_path)
+    assert [r["row"] for r in read_rejects(checked.value.rejects_path)] == ["3", "5"]
+    assert every_table(engine) == before
+    good = _write(tmp_path / "good.csv", [rows[0], rows[2]])
+    check = returns.import_return(engine, good, actor=lw.MAKER, check_only=True)
+    assert (check.rows, check.applied, check.replayed, check.rejected) == (2, 2, 0, 0)
+    assert every_table(engine) == before
+    done = returns.import_return(engine, good, actor=lw.MAKER)
+    assert (done.applied, done.rejected) == (check.applied, 0)
+    assert set(_loans(engine)) == {"A"}
+    after = every_table(engine)
+    again = returns.import_return(engine, good, actor=lw.MAKER, check_only=True)
+    assert (again.applied, again.replayed) == (0, 2)  # a re-send would change nothing
+    assert every_table(engine) == after

@@ -105,15 +105,28 @@ def import_(
     rejects: Path | None = typer.Option(
         None, "--rejects", help="Where to write the rejects report (default: FILE.rejects.csv)."
     ),
+    check: bool = typer.Option(
+        False,
+        "--check",
+        help="Run the whole import and roll it back: report what it would import and every "
+        "row it would reject, write nothing to the database (the rejects report is written).",
+    ),
 ) -> None:
-    """Import FILE as KIND: all rows or none (unless --skip-invalid); re-importing updates."""
+    """Import FILE as KIND: all rows or none (unless --skip-invalid); re-importing updates.
+
+    Exit codes: 0 when the file is imported (with --check: the file is valid and would import
+    the rows it counts); 2 when rows are rejected (nothing imported; every bad row is in the
+    rejects report, the first ones printed) or the file cannot be read; any other code means
+    the import did not run (the database, say).
+    """
     from innofin.audit.recorder import Actor
     from innofin.ingest import service
     from innofin.ingest.errors import RejectedRows
     from innofin.ingest.readers import count_rows
 
+    doing = "checking" if check else "importing"
     try:
-        with progress_bar(f"importing {file.name}", count_rows(file)) as advance:
+        with progress_bar(f"{doing} {file.name}", count_rows(file)) as advance:
             result = service.import_file(
                 engine(),
                 kind.value,
@@ -121,6 +134,7 @@ def import_(
                 mapping=mapping,
                 encoding=encoding,
                 skip_invalid=skip_invalid,
+                check_only=check,
                 ignore_extra=ignore_extra,
                 rejects=rejects,
                 progress=advance,
@@ -131,13 +145,20 @@ def import_(
         raise _fail(exc) from None
     except InnofinError as exc:
         raise _fail(exc) from None
-    console.print(
-        f"imported {result.written:,} {kind.value} rows from {file.name} "
-        f"(data source {result.source_id}) in {result.seconds:.1f} s"
-    )
+    if check:
+        console.print(
+            f"checked {file.name}: {result.written:,} {kind.value} rows would be imported "
+            f"({result.seconds:.1f} s); nothing was written"
+        )
+    else:
+        console.print(
+            f"imported {result.written:,} {kind.value} rows from {file.name} "
+            f"(data source {result.source_id}) in {result.seconds:.1f} s"
+        )
     if result.rejected:
+        would = " would be" if check else ""
         err_console.print(
-            f"[yellow]{result.rejected:,} rows rejected[/] (see {result.rejects_path})",
+            f"[yellow]{result.rejected:,} rows{would} rejected[/] (see {result.rejects_path})",
             highlight=False,
             soft_wrap=True,
         )

@@ -1,5 +1,11 @@
 """Bulk import over HTTP: upload a CSV or XLSX (and optionally a mapping) — the same importer,
-the same all-or-nothing rule and the same per-row errors as `innofin import`."""
+the same all-or-nothing rule and the same per-row errors as `innofin import`.
+
+With `check_only` the import is run and rolled back (`ingest.service.import_file(check_only=True)`,
+as `innofin import --check` and the import page's check): the same answer — 200 with the rows
+that would be written, or 422 naming every rejected row — and nothing kept: no rows, no
+`data_source`, no audit row (a check changes nothing, so there is nothing to audit) and no
+idempotency record (a check is not a write; retrying it is harmless)."""
 
 from __future__ import annotations
 
@@ -39,6 +45,8 @@ class ImportOut(BaseModel):
     rejected: int
     #: the rejected rows when `skip_invalid` kept the others
     errors: list[RowProblem]
+    #: a check: nothing was written, `written` is what the import would write
+    check_only: bool = False
 
 
 def _problems(path: Path | None) -> list[RowProblem]:
@@ -66,7 +74,7 @@ def may_import(p: Principal) -> None:
 @router.post(
     "/imports/{kind}",
     response_model=ImportOut,
-    summary="Import a CSV/XLSX file (all rows or none, unless skip_invalid)",
+    summary="Import a CSV/XLSX file (all rows or none, unless skip_invalid), or only check it",
     responses={415: {"model": ErrorBody, "description": "not a .csv or .xlsx file"}},
 )
 def import_upload(
@@ -82,6 +90,11 @@ def import_upload(
     encoding: str | None = Form(None, pattern="^[A-Za-z0-9_-]{1,20}$"),
     skip_invalid: bool = Form(False),
     ignore_extra: bool = Form(False, description="Leave out columns the mapping does not know."),
+    check_only: bool = Form(
+        False,
+        description="Run the import and roll it back: the same answer (200 with the rows that "
+        "would be written, or 422 with every rejected row), nothing written or audited.",
+    ),
     w: WriteHeaders = Depends(write_headers),
     p: Principal = allow("import:run"),
 ) -> Response:
@@ -104,7 +117,8 @@ def import_upload(
                 digest.update(chunk)
                 saved.write(chunk)
         payload = [kind, name, digest.hexdigest(), mapping, encoding, skip_invalid, ignore_extra]
-        earlier = replay(request, p, w.idempotency_key, payload)
+        key = None if check_only else w.idempotency_key  # a check is not a write
+        earlier = replay(request, p, key, payload)
         if earlier is not None:
             return earlier
         chosen: Path | None = Path(mapping) if mapping else None
@@ -123,6 +137,7 @@ def import_upload(
                 ignore_extra=ignore_extra,
                 rejects=rejects,
                 actor=actor,
+                check_only=check_only,
             )
         except RejectedRows as exc:
             problems = [x.model_dump() for x in _problems(exc.rejects_path)]
@@ -137,7 +152,8 @@ def import_upload(
             written=result.written,
             rejected=result.rejected,
             errors=_problems(result.rejects_path),
+            check_only=check_only,
         )
     body = out.model_dump_json()
-    remember(request, p, w.idempotency_key, payload, 200, body)
+    remember(request, p, key, payload, 200, body)
     return Response(body, 200, media_type="application/json")

@@ -127,20 +127,29 @@ def import_return(
         help="A bank's existing book: its credit lines were approved in the bank's own system "
         "(recorded as such, by you, with the file's approval_ref); no maker and checker.",
     ),
+    check: bool = typer.Option(
+        False,
+        "--check",
+        help="Apply every row and roll the whole return back: report what it would apply and "
+        "every row it would reject, write nothing to the database (the rejects report is "
+        "written).",
+    ),
     reason: str = REASON,
 ) -> None:
     """Apply a bank return of new credit lines (by their maker and checker), drawdowns,
     repayments, classifications, defaults, write-offs and recoveries. All or nothing: one bad
     row rejects the file (exit 2, every bad row named in the rejects report). A re-sent return
-    changes nothing."""
+    changes nothing. Exit codes: 0 when the return is applied (with --check: every row would
+    apply); 2 when rows are rejected (nothing applied) or the file cannot be read."""
     from innofin.audit.recorder import Actor
     from innofin.ingest.readers import count_rows
     from innofin.ledger import returns
 
     actor = Actor.cli(reason)
     eng = engine()
+    doing = "checking" if check else "applying"
     try:
-        with progress_bar(f"applying {path.name}", count_rows(path)) as tick:
+        with progress_bar(f"{doing} {path.name}", count_rows(path)) as tick:
             result = returns.import_return(
                 eng,
                 path,
@@ -151,14 +160,17 @@ def import_return(
                 rejects=rejects,
                 actor=actor,
                 historical=historical,
+                check_only=check,
                 progress=tick,
             )
     finally:
         eng.dispose()
+    would = " would be" if check else ""
     console.print(
-        f"{path.name}: {result.rows:,} rows, {result.applied:,} applied, "
-        f"{result.replayed:,} already recorded, {result.rejected:,} rejected"
+        f"{path.name}: {result.rows:,} rows, {result.applied:,}{would} applied, "
+        f"{result.replayed:,} already recorded, {result.rejected:,}{would} rejected"
         + (f" (see {result.rejects_path})" if result.rejects_path else "")
+        + ("; checked only, nothing was written" if check else "")
     )
     for line in result.problem_kinds:  # the rejects by kind, with counts
         console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)

@@ -497,13 +497,16 @@ def import_return(
     rejects: Path | None = None,
     actor: Actor,
     historical: bool = False,
+    check_only: bool = False,
     progress: ProgressCallback | None = None,
 ) -> ReturnResult:
     """Apply a bank return; all or nothing unless `skip_invalid` (see the module docstring).
 
     The ingest pipeline reads and checks the file; the rows are applied by `_Return`. A bank's
     file is read as written (no formula quotes removed: innofin does not write returns), and its
-    rejects are also grouped by kind (`summary_path`).
+    rejects are also grouped by kind (`summary_path`). `check_only`: every row applied as the
+    return would be, then rolled back (`run_pipeline`): the result counts what would be applied
+    and replayed, and nothing is kept — no event, line, loan or audit row.
     """
     chosen = _mapping(mapping)
     handler = _Return(actor, historical, chosen)
@@ -514,6 +517,7 @@ def import_return(
         handler,
         encoding=encoding,
         skip_invalid=skip_invalid,
+        check_only=check_only,
         ignore_extra=ignore_extra,
         rejects=rejects,
         progress=progress,
