@@ -167,14 +167,25 @@ def test_growth_yoy_mom_ytd_and_shares() -> None:
 
 # --- every slice sums to its total --------------------------------------------------------------
 
-KINDS = ("repaid", "repaid_reversed", "classified", "defaulted", "written_off", "recovered")
+KINDS = (
+    "repaid",
+    "repaid_reversed",
+    "classified",
+    "defaulted",
+    "written_off",
+    "written_off_reversed",
+    "recovered",
+    "recovered_reversed",
+)
 
 
 @st.composite
 def ledgers(draw: st.DrawFn) -> Ledger:
     n = draw(st.integers(1, 8))
+    # ids in a row, or far apart (the engine then joins and groups them by their values)
+    spread = draw(st.sampled_from([1, 100_003]))
     loans, events = [], []
-    for i in range(1, n + 1):
+    for i in range(spread, (n + 1) * spread, spread):
         day = D(2023, 1, 1) + dt.timedelta(days=draw(st.integers(0, 500)))
         loans.append(
             Loan(
@@ -196,7 +207,7 @@ def ledgers(draw: st.DrawFn) -> Ledger:
             amount = draw(st.integers(0, left)) if left else 0
             if kind in ("repaid", "written_off"):
                 left -= amount
-            elif kind == "repaid_reversed":
+            elif kind in ("repaid_reversed", "written_off_reversed"):
                 left += amount
             cat = draw(st.sampled_from(["pass", "special_mention", "doubtful", "loss"]))
             events.append((i, kind, later, amount, cat if kind == "classified" else None))
@@ -232,3 +243,34 @@ def test_grid_sums_are_exact_by_every_path() -> None:
     assert ce._sums(slots, small, 2).tolist() == [2**52 + 1, 4]
     # a few rows over a large grid: added in place
     assert ce._sums(slots, small, 1000)[:3].tolist() == [2**52 + 1, 4, 0]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    ledger=ledgers(),
+    dims=st.lists(st.sampled_from(ce.ATTRIBUTES), min_size=1, max_size=3, unique=True),
+)
+def test_every_cell_is_the_plain_loop_over_its_loans(ledger: Ledger, dims: list[str]) -> None:
+    """Each cell of a slice, month by month, against the plain loop over the loans whose
+    attributes are the cell's: balances, the five classes and the month's flows."""
+    cube = ledger.cube(through=D(2025, 3, 31))
+    sliced = cube.balances(dims, dense=False)
+    got = {(row["month"], *(row[d] for d in dims)): row for row in sliced.iter_rows(named=True)}
+    members: dict[tuple[object, ...], set[int]] = {}
+    for row in cube.attributes.iter_rows(named=True):
+        members.setdefault(tuple(row[d] for d in dims), set()).add(row["loan_id"])
+    assert {key[1:] for key in got} <= set(members)
+    zero = dict.fromkeys([*FIELDS, "recovered", "drawdowns"], 0)
+    for cell, loans in members.items():
+        for month in months(cube.first_month, cube.last_month):
+            want = expected(ledger, month, keep=loans)
+            start = month.replace(day=1)
+            events = [e for e in ledger.events if e[0] in loans and start <= e[2] <= month]
+            want["recovered"] = sum(
+                (p or 0) * (1 if k == "recovered" else -1)
+                for _, k, _, p, _ in events
+                if k in ("recovered", "recovered_reversed")
+            )
+            want["drawdowns"] = sum(k == "drawn" for _, k, _, _, _ in events)
+            row = got.get((month, *cell), zero)
+            assert {k: row[k] for k in want} == want, (cell, month)

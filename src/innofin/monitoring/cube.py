@@ -328,7 +328,7 @@ class Cube:
         self.as_of = frames.as_of
         self.store = store
         self._memo: dict[str, Any] = {}
-        self._parts: dict[str, tuple[pl.DataFrame, tuple[pl.DataFrame, pl.DataFrame]]] = {}
+        self._parts: dict[str, tuple[pl.DataFrame, ce.LoanFlows]] = {}
         span = store.value("span") if store is not None else None
         if span is None:
             events = frames["loan_events"]
@@ -406,14 +406,14 @@ class Cube:
         )
 
     @cached_property
-    def flows(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+    def flows(self) -> ce.LoanFlows:
         """The loan events' flows and the moves between classes (`cube_engine.loan_flow_parts`)."""
         if self.store is None:
             return ce.loan_flow_parts(self.frames["loan_events"])
-        flows, moves = self.store.frames(
-            "flows", lambda: ce.loan_flow_parts(self.frames["loan_events"]), 2
+        (rows,) = self.store.frames(
+            "flows", lambda: (ce.loan_flow_parts(self.frames["loan_events"]).frame(),), 1
         )
-        return flows, moves
+        return ce.LoanFlows.from_frame(rows)
 
     def _stamp(self, frame: pl.DataFrame) -> pl.DataFrame:
         return frame.with_columns(month=ce.month_end_of(pl.col("month")), as_of=pl.lit(self.as_of))
@@ -461,9 +461,7 @@ class Cube:
             ),
         )
 
-    def _part(
-        self, where: Mapping[str, Any] | None
-    ) -> tuple[pl.DataFrame, tuple[pl.DataFrame, pl.DataFrame]]:
+    def _part(self, where: Mapping[str, Any] | None) -> tuple[pl.DataFrame, ce.LoanFlows]:
         """The attributes and flows a slice `where` selects from: when it names programmes,
         risk pools or commitments (attributes of credit lines) and every loan's attributes
         have not been derived, those of the loans on the lines it names only — a loan's
