@@ -28,7 +28,7 @@ from innofin.monitoring import cube_engine as ce
 from innofin.monitoring import forecast_engine as fe
 from innofin.monitoring import targets as tg
 from innofin.monitoring.cube import Cube, load, read_ledger, read_snapshot, write_snapshot
-from innofin.monitoring.cube_store import DERIVED, CubeStore
+from innofin.monitoring.cube_store import DERIVED, CubeStore, key_of
 from innofin.monitoring.report import build_report
 from innofin.monitoring.report_model import Report
 
@@ -167,3 +167,14 @@ def test_a_lazily_read_snapshot_reads_its_tables_when_asked(engine: Engine, tmp_
     for name, table in read_snapshot(folder).tables.items():
         assert read_snapshot(tmp_path / "two")[name].equals(table), name
     assert pl.read_parquet(folder / "loans.parquet").height == lazy["loans"].height
+
+
+def test_a_kept_figures_key_tells_its_arguments_apart() -> None:
+    def key(*args: Any) -> str:
+        return key_of("balances", *args)
+
+    assert key(["zone_id"], {"programme_id": 1}) != key(["zone_id"], {"programme_id": 2})
+    assert key(["zone_id"], {"programme_id": 1}) != key(["institution_id"], {"programme_id": 1})
+    assert key({"programme_id": np.int64(1)}) == key({"programme_id": 1})
+    assert key(dt.date(2024, 1, 1)) != key("2024-01-01")
+    assert key(None) != key("None") and key([1, 2]) != key([2, 1])

@@ -84,7 +84,9 @@ def key_of(name: str, *args: Any) -> str:
             return {"set": sorted(value, key=repr)}
         if hasattr(value, "isoformat"):
             return {type(value).__name__: value.isoformat()}
-        raise TypeError(f"no key for {type(value).__name__}")
+        if isinstance(value, np.generic):  # a NumPy number
+            return value.item()
+        return {type(value).__qualname__: repr(value)}
 
     text = json.dumps([name, args], sort_keys=True, default=encode, ensure_ascii=False)
     return f"{name}-{hashlib.blake2b(text.encode(), digest_size=16).hexdigest()}"
