@@ -709,7 +709,12 @@ class Api:
         return self.client().request(method, path, headers=headers, **kw)
 
 
+#: the test applications' upload folder (one per test process): not the system's, which real
+#: servers and other test processes share, on another clock than the tests' fixed one
+UPLOADS = tempfile.TemporaryDirectory(prefix="innofin-test-uploads-")
+
+
 def make_api(engine: Engine, clock: Callable[[], dt.datetime] | None = None) -> Api:
-    settings = Settings(database_url="unused", secret_key="k" * 40)
+    settings = Settings(database_url="unused", secret_key="k" * 40, upload_dir=UPLOADS.name)
     app = create_app(engine, settings, clock or Clock())
     return Api(app)

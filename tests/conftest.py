@@ -156,7 +156,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """The API world (every role, two provinces, scoring, ledger) on SQLite, served with its
     pages on a loopback port of this process. Tests read it; those that write use rows of
     their own."""
-    from api_world import Clock, build_world
+    from api_world import UPLOADS, Clock, build_world
     from browser import serve_in_thread
     from innofin.db import make_engine, migrate
     from innofin.kernel.settings import Settings
@@ -167,7 +167,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     migrate.upgrade(engine)
     world = build_world(engine)
     app = create_app(
-        engine, Settings(database_url=url, secret_key="k" * 40, api_threads=4), Clock()
+        engine,
+        Settings(database_url=url, secret_key="k" * 40, api_threads=4, upload_dir=UPLOADS.name),
+        Clock(),
     )
     try:
         with serve_in_thread(app) as base:

@@ -5,6 +5,8 @@ and uploads that do not outlive a killed server."""
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import io
 import json
 import os
 import signal
@@ -24,9 +26,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, text
 
-from api_world import Api, Clock, build_world, make_api
+from api_world import T0, Api, Clock, build_world, make_api
 from innofin.access.service import OrgRef, create_user
-from innofin.api import uploads
+from innofin.api import staging, uploads
 from innofin.db import make_engine, unit_of_work
 from innofin.kernel.codes import OrgKind, Role
 from innofin.kernel.ids import make_uscc
@@ -353,6 +355,23 @@ def test_leftovers_are_only_those_of_processes_that_are_gone(tmp_path: Path) -> 
         assert sorted(removed) == sorted([gone, recycled])
         assert mine.is_dir()
     assert not mine.exists()
+
+
+def test_the_servers_start_sweeps_expired_staged_files_and_keeps_the_others(
+    engine: Engine, tmp_path: Path
+) -> None:
+    settings = Settings(database_url="unused", secret_key="k" * 40, upload_dir=str(tmp_path))
+    owner = staging.Owner(1, 1)
+
+    def stage(minutes: int) -> staging.Staged:
+        at = (T0 + dt.timedelta(minutes=minutes)).timestamp()
+        data = io.BytesIO(b"code\nZ1\n")
+        return staging.stage(settings, owner, data, name="z.csv", kind="zones", now=at)
+
+    old, fresh = stage(0), stage(25)
+    create_app(engine, settings, Clock(T0 + dt.timedelta(minutes=31)))  # no upload since
+    assert not old.folder.exists()
+    assert fresh.folder.is_dir()  # a check a visitor may still confirm
 
 
 def test_uploads_still_import(engine: Engine, tmp_path: Path) -> None:

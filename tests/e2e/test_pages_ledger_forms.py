@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import secrets
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
-from api_world import PASSWORD, World, build_world, make_api
+from api_world import PASSWORD, Clock, World, build_world, make_api
 from innofin.access.models import Consent
+from innofin.api import uploads
 from innofin.ledger.models import CreditLine, InterestSubsidy
 from innofin.registry.models import Zone
 
@@ -206,6 +209,31 @@ def test_an_import_is_checked_then_confirmed_and_a_bad_row_writes_nothing(
         "/imports", {"kind": "zones"}, files={"file": ("z.csv", bad.encode(), "text/csv")}
     )
     assert province.status_code == 403
+
+
+def test_a_checked_file_past_its_time_is_gone_like_an_unknown_one(engine: Engine) -> None:
+    build_world(engine)
+    clock = Clock()
+    api = make_api(engine, clock)
+    admin = Visitor(api.app, "admin")
+    before = _zones(engine)
+    good = "code,name_zh,province,city,level\nZ7,七园,江苏,苏州,national\n"
+    checked = admin.post(
+        "/imports", {"kind": "zones"}, files={"file": ("zones.csv", good.encode(), "text/csv")}
+    )
+    token = _staged_token(checked)
+    assert checked.status_code == 200 and token
+    folder = Path(api.app.state.innofin.settings.upload_dir) / uploads.STAGED / token
+    assert folder.is_dir()
+    clock.advance(minutes=30, seconds=1)  # the API's clock: staging expires by it
+    late = admin.post("/imports/confirm", {"token": token})
+    unknown = admin.post("/imports/confirm", {"token": secrets.token_urlsafe(24)})
+    gone = "已检查的文件不再等待确认"  # the page's message for a file no longer waiting
+    for answer in (late, unknown):
+        assert answer.status_code == 409 and gone in answer.text
+        assert 'id="import-result"' not in answer.text
+    assert not folder.exists()  # removed by the look-up, not left for a later upload
+    assert _zones(engine) == before
 
 
 def _consents(engine: Engine, institution_id: int) -> list[tuple[Any, ...]]:

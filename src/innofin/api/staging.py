@@ -8,9 +8,16 @@ mapping, file name, size, SHA-256) and when. The token is all the client holds: 
 `TOKEN` before it names a folder, and a staged upload is given back only to the same user in the
 same session, before it expires (`STAGED_SECONDS`), with its file's SHA-256 unchanged — so a
 confirmation imports exactly the file that was checked. `take` renames the folder before anything
-else, so a confirmation submitted twice imports once; the folder is removed when the block ends.
-Expired folders are removed whenever a file is staged; the server's start leaves ``staged/``
-alone (`uploads.remove_leftovers`), so a restart does not lose a check a visitor is reading.
+else (to a name that holds its process, `uploads.owner_tag`), so a confirmation submitted twice
+imports once; the folder is removed when the block ends.
+
+Expiry is reliable: `sweep` removes every staged upload past `STAGED_SECONDS` (by the time it was
+staged, on the same clock as the look-ups: each function takes `now`, the API's clock on the
+pages) and every claimed folder whose process is gone (killed during its import). It runs on each
+stage, look-up and take, and at the server's start; so a look-up of an expired token finds
+nothing, exactly as for a token that never was. The server's start keeps what has not expired
+(`uploads.remove_leftovers` leaves ``staged/`` alone), so a restart does not lose a check a
+visitor is reading.
 """
 
 from __future__ import annotations
@@ -27,12 +34,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from innofin.api.uploads import STAGED, upload_root
+from innofin.api.uploads import STAGED, alive, owner_tag, upload_root
 from innofin.kernel.settings import Settings
 
 #: how long a checked file waits for its confirmation
 STAGED_SECONDS = 30 * 60
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{32}$")
+#: a folder claimed by `take`: the token, the claiming process (`uploads.owner_tag`), a nonce
+TAKEN = re.compile(r"^[A-Za-z0-9_-]{32}\.(?P<owner>[0-9]+-[0-9]+)\.[0-9a-f]{16}\.taken$")
 META = "stage.json"
 CHUNK = 1 << 20
 
@@ -75,13 +84,39 @@ def _root(settings: Settings) -> Path:
     return root
 
 
-def _expire(root: Path, now: float) -> None:
+def _clock(now: float | None) -> float:
+    return time.time() if now is None else now
+
+
+def _expired(folder: Path, now: float) -> bool:
+    claimed = TAKEN.match(folder.name)
+    if claimed is not None:  # being imported: until its process is gone
+        return not alive(claimed["owner"])
+    if TOKEN.match(folder.name):
+        try:
+            created = float(json.loads((folder / META).read_text(encoding="utf-8"))["created"])
+        except (OSError, ValueError, KeyError, TypeError):
+            # no record yet (it is written last: still being staged, or cut short) or a bad one
+            created = folder.stat().st_mtime
+        return now - created > STAGED_SECONDS
+    return now - folder.stat().st_mtime > STAGED_SECONDS  # anything else left there
+
+
+def sweep(settings: Settings, now: float | None = None) -> list[Path]:
+    """Remove the staged uploads that have expired and the claimed folders of processes that
+    are gone (module docstring); returns what was removed."""
+    root = upload_root(settings) / STAGED
+    if not root.is_dir():
+        return []
+    at, removed = _clock(now), []
     for folder in root.iterdir():
         try:
-            if now - folder.stat().st_mtime > STAGED_SECONDS:
+            if _expired(folder, at):
                 shutil.rmtree(folder, ignore_errors=True)
-        except FileNotFoundError:  # taken or expired by another request meanwhile
+                removed.append(folder)
+        except FileNotFoundError:  # taken or swept by another request meanwhile
             continue
+    return removed
 
 
 def stage(
@@ -93,11 +128,13 @@ def stage(
     kind: str,
     mapping: str = "",
     mapping_text: bytes | None = None,
+    now: float | None = None,
 ) -> Staged:
-    """Copy `source` (at most `settings.max_upload_bytes`) into a new staged folder."""
+    """Copy `source` (at most `settings.max_upload_bytes`) into a new staged folder, staged at
+    `now` (default: the system's clock)."""
+    now = _clock(now)
+    sweep(settings, now)
     root = _root(settings)
-    now = time.time()
-    _expire(root, now)
     token = secrets.token_urlsafe(24)  # 32 characters
     folder = root / token
     folder.mkdir(mode=0o700)
@@ -142,36 +179,42 @@ def _read(folder: Path, token: str) -> Staged:
     )  # fmt: skip
 
 
-def _check(staged: Staged, owner: Owner) -> None:
+def _check(staged: Staged, owner: Owner, now: float) -> None:
     if (staged.user_id, staged.session_id) != (owner.user_id, owner.session_id):
         raise StagingError("another session's")
-    if time.time() - staged.created > STAGED_SECONDS:
-        raise StagingError("expired")
+    if now - staged.created > STAGED_SECONDS:  # expired between the sweep and here
+        raise StagingError("gone")
 
 
-def find(settings: Settings, token: str, owner: Owner) -> Staged:
-    """The staged upload `token` of `owner`, left in place."""
+def find(settings: Settings, token: str, owner: Owner, now: float | None = None) -> Staged:
+    """The staged upload `token` of `owner`, left in place; expired ones are swept first, so an
+    expired token is as unknown as one that never was."""
     if not TOKEN.match(token):
         raise StagingError("not a token")
+    now = _clock(now)
+    sweep(settings, now)
     staged = _read(_root(settings) / token, token)
-    _check(staged, owner)
+    _check(staged, owner, now)
     return staged
 
 
 @contextmanager
-def take(settings: Settings, token: str, owner: Owner) -> Iterator[Staged]:
+def take(
+    settings: Settings, token: str, owner: Owner, now: float | None = None
+) -> Iterator[Staged]:
     """Claim the staged upload `token` of `owner` (once: the folder is renamed first), check
     its file is the one staged, and remove it when the block ends."""
-    find(settings, token, owner)  # refuse another session's token before touching its folder
+    now = _clock(now)
+    find(settings, token, owner, now)  # refuse another session's token before touching it
     root = _root(settings)
-    claimed = root / f"{token}.{secrets.token_hex(8)}.taken"
+    claimed = root / f"{token}.{owner_tag()}.{secrets.token_hex(8)}.taken"
     try:
         (root / token).rename(claimed)
     except FileNotFoundError:
         raise StagingError("taken") from None
     try:
         staged = _read(claimed, token)
-        _check(staged, owner)
+        _check(staged, owner, now)
         digest = hashlib.sha256()
         with staged.file.open("rb") as data:
             while chunk := data.read(CHUNK):

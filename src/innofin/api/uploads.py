@@ -44,12 +44,14 @@ def _started(pid: int) -> str | None:
     return stat.rsplit(")", 1)[1].split()[19]  # field 22, counted after the command name
 
 
-def _owner() -> str:
+def owner_tag() -> str:
+    """This process, as named in the folders it owns: its id and start time."""
     pid = os.getpid()
     return f"{pid}-{_started(pid) or 0}"
 
 
-def _alive(owner: str) -> bool:
+def alive(owner: str) -> bool:
+    """Whether the process an `owner_tag` names still runs."""
     try:
         pid_text, started = owner.split("-")[:2]
         pid = int(pid_text)
@@ -70,7 +72,7 @@ def upload_folder(settings: Settings) -> Iterator[Path]:
     """A private folder for one upload, removed when the block ends."""
     root = upload_root(settings)
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    folder = Path(tempfile.mkdtemp(prefix=f"{_owner()}-", dir=root))
+    folder = Path(tempfile.mkdtemp(prefix=f"{owner_tag()}-", dir=root))
     try:
         yield folder
     finally:
@@ -86,7 +88,7 @@ def remove_leftovers(settings: Settings) -> list[Path]:
     for folder in root.iterdir():
         if folder.name == STAGED:
             continue
-        if folder.is_dir() and not _alive(folder.name):
+        if folder.is_dir() and not alive(folder.name):
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     if removed:

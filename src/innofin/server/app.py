@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from innofin import __version__
 from innofin.access import routes as access_routes
 from innofin.access.service import signing_key
-from innofin.api import docs, errors, uploads
+from innofin.api import docs, errors, staging, uploads
 from innofin.api.deps import ApiState, policy_action, public, utcnow
 from innofin.api.guards import RequestGuards
 from innofin.api.proxies import TrustedProxies
@@ -138,6 +138,7 @@ def create_app(
     )
     docs.install(app)
     uploads.remove_leftovers(settings)  # of a server killed mid-import
+    staging.sweep(settings, clock().timestamp())  # checked files past their time
     state = ApiState(engine, settings, signing_key(engine, settings), clock)
     app.state.innofin = state
     errors.install(app)

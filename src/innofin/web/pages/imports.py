@@ -5,7 +5,8 @@ as the API's upload and `innofin import`), so it names every row the import woul
 row, column, value and reason, and writes nothing.
 
 The checked file waits on the server (`api.staging`: a random token, tied to the visitor's user
-and session, for 30 minutes, its SHA-256 checked again); the confirmation names only the token,
+and session, for 30 minutes by the API's clock, its SHA-256 checked again; an expired one is
+removed and answers as an unknown token); the confirmation names only the token,
 so it imports exactly the file that was checked, once. All or nothing: a file with rejected rows
 gets no confirm button — only, explicitly, one that imports the good rows and leaves out the
 rejected ones (the API's and the CLI's `skip_invalid`)."""
@@ -62,6 +63,11 @@ def _owner(p: Principal) -> staging.Owner:
     return staging.Owner(p.user_id, p.session_id)
 
 
+def _now(request: Request) -> float:
+    """The API's clock, which staged uploads expire by."""
+    return api_state(request).clock().timestamp()
+
+
 def _mapping(staged: staging.Staged) -> Path | None:
     return staged.mapping_file or (Path(staged.mapping) if staged.mapping else None)
 
@@ -95,7 +101,7 @@ def import_check(
     try:
         staged = staging.stage(
             state.settings, _owner(p), file.file, name=name, kind=kind, mapping=mapping,
-            mapping_text=own,
+            mapping_text=own, now=_now(request),
         )  # fmt: skip
     except staging.StagingError:
         return _form(request, 413, chosen=chosen, error=TOO_LARGE)
@@ -137,7 +143,7 @@ def import_confirm(
     may_import(p)
     state = api_state(request)
     try:
-        with staging.take(state.settings, token, _owner(p)) as staged:
+        with staging.take(state.settings, token, _owner(p), _now(request)) as staged:
             chosen = {"kind": staged.kind, "mapping": staged.mapping}
             shown: dict[str, object] = {"chosen": chosen, "file": staged.name}
             try:
