@@ -9,6 +9,7 @@ works as it is; `tests/unit/test_web_catalogue.py` fails when a marked text has 
 from __future__ import annotations
 
 import gettext
+from functools import cache
 from pathlib import Path
 from typing import Final
 
@@ -28,8 +29,10 @@ def catalogue_path(lang: str) -> Path:
     return LOCALE_DIR / CATALOGUES[lang] / "LC_MESSAGES" / "messages.po"
 
 
+@cache
 def translations(lang: str) -> gettext.NullTranslations:
-    """The compiled translations of `lang` (the English ids pass through unchanged)."""
+    """The compiled translations of `lang` (the English ids pass through unchanged), made once
+    per process."""
     if lang not in CATALOGUES:
         return gettext.NullTranslations()
     return compiled(catalogue_path(lang), CATALOGUES[lang])

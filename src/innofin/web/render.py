@@ -9,11 +9,13 @@ import hmac
 import secrets
 from collections.abc import Iterable
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Final
 
 import jinja2
+from jinja2 import nodes
+from jinja2.visitor import NodeTransformer
 from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -74,7 +76,19 @@ def _points(value: float | None, places: int = 2) -> str:
 
 def _option_tags(options: Iterable[tuple[str, str]], chosen: str) -> Markup:
     """A select's options, (value, text) strings, the chosen value selected: one join rather
-    than a template loop (the enterprise list's zone filter has an option per zone)."""
+    than a template loop (the enterprise list's zone filter has an option per zone). A tuple
+    of options is made once per choice (kept by its content, so never stale)."""
+    if isinstance(options, tuple):
+        return _option_tags_of(options, chosen)
+    return _join_options(options, chosen)
+
+
+@lru_cache(maxsize=512)
+def _option_tags_of(options: tuple[tuple[str, str], ...], chosen: str) -> Markup:
+    return _join_options(options, chosen)
+
+
+def _join_options(options: Iterable[tuple[str, str]], chosen: str) -> Markup:
     return Markup(
         "".join(
             f'<option value="{escape(value)}"{" selected" if value == chosen else ""}'
@@ -84,9 +98,66 @@ def _option_tags(options: Iterable[tuple[str, str]], chosen: str) -> Markup:
     )
 
 
+def translated(gettext: Any, text: str) -> Markup:
+    """`text` translated as a template's ``_(text)`` gives it (Jinja's new-style gettext: the
+    translation is safe markup, always formatted, so ``%%`` is ``%``)."""
+    return Markup(gettext(text)) % {}
+
+
+class _Literals(NodeTransformer):
+    """``_("a literal")`` translated when the template is compiled, in the language of its
+    environment: the same markup the call gives at rendering (a page has about a hundred such
+    texts, each a chain of calls at rendering); with values, ``_("… %(n)s", n=x)``, the values
+    are still put in at rendering, escaped as the call escapes them. Any other ``_()`` is left
+    to the call."""
+
+    def __init__(self, gettext: Any) -> None:
+        self.gettext = gettext
+
+    def visit_Call(self, node: nodes.Call) -> nodes.Node:
+        self.generic_visit(node)
+        if not (
+            isinstance(node.node, nodes.Name)
+            and node.node.name == "_"
+            and len(node.args) == 1
+            and isinstance(node.args[0], nodes.Const)
+            and isinstance(node.args[0].value, str)
+            and node.dyn_args is None
+            and node.dyn_kwargs is None
+        ):
+            return node
+        text = Markup(self.gettext(node.args[0].value))
+        if node.kwargs:
+            values = [nodes.Pair(nodes.Const(k.key), k.value) for k in node.kwargs]
+            shown = nodes.MarkSafe(nodes.Const(str(text)))
+            found: nodes.Node = nodes.Mod(shown, nodes.Dict(values))
+        else:
+            try:
+                found = nodes.MarkSafe(nodes.Const(str(text % {})))
+            except (KeyError, TypeError, ValueError):  # a text that needs values: as the call fails
+                return node
+        return found.set_lineno(node.lineno)
+
+
+class _Environment(jinja2.Environment):
+    """An environment whose templates have their literal texts translated by `gettext` (see
+    `_Literals`); it installs the same translations for every other ``_()``."""
+
+    def __init__(self, gettext: Any, **options: Any) -> None:
+        super().__init__(**options)
+        self.text_gettext = gettext
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        tree = super()._parse(source, name, filename)
+        done: nodes.Template = _Literals(self.text_gettext).visit(tree)
+        return done.set_environment(self)
+
+
 @cache
 def environment(lang: str) -> jinja2.Environment:
-    env = jinja2.Environment(
+    translations = i18n.translations(lang)
+    env = _Environment(
+        translations.gettext,
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
         extensions=["jinja2.ext.i18n"],
@@ -95,7 +166,7 @@ def environment(lang: str) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         auto_reload=False,
     )
-    env.install_gettext_translations(i18n.translations(lang), newstyle=True)  # type: ignore[attr-defined]
+    env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(
         date=_date,
         moment=_moment,
@@ -143,6 +214,7 @@ def render(
 
     state = request.app.state.innofin
     lang = i18n.language(request)
+    gettext = i18n.translations(lang).gettext
     seed = request.cookies.get(CSRF_COOKIE)
     new_seed = None
     if not seed:
@@ -152,7 +224,11 @@ def render(
     shared = {
         "request": request,
         "user": principal,
-        "nav": navigation(principal, request.url.path),
+        # the menu's labels translated here: a template's ``_(item.label)`` costs far more
+        "nav": [
+            (item.href, translated(gettext, item.label), current)
+            for item, current in navigation(principal, request.url.path)
+        ],
         "csrf": Markup(f'<input type="hidden" name="{CSRF_FIELD}" value="{token}">'),
         "csrf_value": token,
         # a key per rendering of a form (see `innofin.web.forms.perform`)

@@ -74,11 +74,12 @@ class Names:
     certs: dict[str, str]
 
     @cached_property
-    def options(self) -> dict[str, list[tuple[str, str]]]:
+    def options(self) -> dict[str, tuple[tuple[str, str], ...]]:
         """The list's filter options as (value, text) strings, made once per cached `Names`
-        (the zone filter alone has an option per zone)."""
+        (the zone filter alone has an option per zone; a tuple, so that its tags are made once
+        per choice: `innofin.web.render._option_tags`)."""
         return {
-            name: [(str(code), text) for code, text in names.items()]
+            name: tuple((str(code), text) for code, text in names.items())
             for name, names in (
                 ("zone", self.zones),
                 ("field", self.fields),
@@ -453,7 +454,7 @@ def enterprise_profile(
         "item_unit": item_unit,
         "item_names": names_by_indicator,
         "decimal": _decimal,
-        "peer_label": lambda label: peer_label(label, ref, lang),
+        "peer_labels": {i.peer_group: peer_label(i.peer_group, ref, lang) for i in items},
         "history": history,
         "systems": systems,
         "system": shown,
