@@ -11,7 +11,7 @@ from typing import Any, Generic, TypeVar
 
 from fastapi import Query, Request, Response
 from pydantic import BaseModel, TypeAdapter
-from sqlalchemy import Select, func
+from sqlalchemy import ColumnElement, Select, func
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -101,7 +101,7 @@ def fetch_page(
     request: PageRequest,
     sort: str | None,
     columns: dict[str, InstrumentedAttribute[Any]],
-    load: Sequence[InstrumentedAttribute[Any]] | None = None,
+    load: Sequence[InstrumentedAttribute[Any] | ColumnElement[Any]] | None = None,
 ) -> tuple[Sequence[Any], int]:
     """Run `stmt` (a select of one entity) for one page, ordered by `sort` and then by
     `columns["id"]` in the same direction, and count all the rows it selects.

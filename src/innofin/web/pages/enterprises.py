@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy import or_, select
+from sqlalchemy import func, null, or_, select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
@@ -190,20 +190,35 @@ def _int(value: str, name: str) -> int | None:
     return int(value)
 
 
-def current_certifications(s: Session, ids: list[int], today: dt.date) -> dict[int, list[str]]:
-    if not ids:
-        return {}
-    rows = s.execute(
-        select(Certification.enterprise_id, Certification.kind)
-        .where(Certification.enterprise_id.in_(ids), Certification.valid_from <= today)
-        .where(or_(Certification.valid_until.is_(None), Certification.valid_until >= today))
-        .order_by(Certification.kind)
-    ).all()
-    out: dict[int, list[str]] = {}
-    for eid, kind in rows:
-        if kind not in out.setdefault(eid, []):
-            out[eid].append(kind)
-    return out
+#: between certification kinds in `_held_on` (kind codes are identifiers: no control characters)
+KINDS_SEP = "\x1f"
+
+
+def _points_of(run_id: int | None) -> Any:
+    """A list column: each enterprise's points in run `run_id` (none without a run)."""
+    if run_id is None:
+        return null().label("points")
+    return (
+        select(ScoreResult.points)
+        .where(ScoreResult.run_id == run_id, ScoreResult.enterprise_id == Enterprise.id)
+        .scalar_subquery()
+        .label("points")
+    )
+
+
+def _held_on(today: dt.date) -> Any:
+    """A list column: the kinds of certification each enterprise holds `today`, joined by
+    KINDS_SEP (in any order, perhaps repeated), or null."""
+    return (
+        select(func.aggregate_strings(Certification.kind, KINDS_SEP))
+        .where(
+            Certification.enterprise_id == Enterprise.id,
+            Certification.valid_from <= today,
+            or_(Certification.valid_until.is_(None), Certification.valid_until >= today),
+        )
+        .scalar_subquery()
+        .label("held")
+    )
 
 
 # --------------------------------------------------------------------------- the list
@@ -258,35 +273,26 @@ def enterprise_list(
             )
             stmt = stmt.where(Enterprise.id.in_(in_band))
         request_page = PageRequest(limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE, sort=None)
+        # one query for the rows, their points and their certifications, as the API reads a page
+        shown = (*LIST_COLUMNS, _points_of(run[0].id if run else None), _held_on(today))
         rows, total = fetch_page(
-            s, stmt, request_page, "name", records.ENTERPRISE_SORTS, load=LIST_COLUMNS
+            s, stmt, request_page, "name", records.ENTERPRISE_SORTS, load=shown
         )
-        ids = [e.id for e in rows]
-        certs = current_certifications(s, ids, today)
-        points: dict[int, float] = {}
-        if run is not None and ids:
-            points = dict(
-                s.execute(
-                    select(ScoreResult.enterprise_id, ScoreResult.points).where(
-                        ScoreResult.run_id == run[0].id, ScoreResult.enterprise_id.in_(ids)
-                    )
-                ).all()
-            )
     chosen = {"q": q, "zone": zone, "field": field, "stage": stage, "cert": cert, "band": band}
     pages = max(1, -(-total // PAGE_SIZE))
     # the rows as the table shows them, names looked up here (a template's lookups cost more)
     table = [
         (
-            e.id,
-            e.name,
-            e.identifier,
-            ref.zones.get(e.zone_id, ""),
-            ref.fields.get(e.tech_field, ""),
-            ref.stages.get(e.growth_stage, ""),
-            [ref.certs.get(c, c) for c in certs.get(e.id, [])],
-            points.get(e.id),
+            eid,
+            name,
+            identifier,
+            ref.zones.get(zone_id, ""),
+            ref.fields.get(tech_field, ""),
+            ref.stages.get(growth_stage, ""),
+            [ref.certs.get(c, c) for c in sorted(set(held.split(KINDS_SEP)))] if held else [],
+            points,
         )
-        for e in rows
+        for eid, name, identifier, zone_id, tech_field, growth_stage, points, held in rows
     ]
     context = {
         "table": table,
