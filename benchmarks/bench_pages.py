@@ -24,7 +24,7 @@ The list requests of both phases ask for the same 50 rows in the same order; pro
 same enterprise ids (one seeded sequence). The profile page also shows the history of points and
 list memberships, which have no API read of their own (so the API side reads a little less). The
 load generator, its measurement (from each request's scheduled time to its last answer, over all
-requests, errors included) and the CPU meter are bench_api's (`benchmarks/bench_api.py`). Prints
+requests, errors included) and the CPU meter are bench_api's (`benchmarks/loadgen.py`). Prints
 p50/p90/p99 and errors per phase and kind, and the pages' p99 over the API's p99 for the same
 kind; the goal is a ratio <= 2 and no errors. Writes benchmarks/out/bench_pages.json. Not part
 of the test suite.
@@ -35,23 +35,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import json
 import os
 import random
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
-from bench_api import ADMIN_PASSWORD as SERVE_ADMIN_PASSWORD
-from bench_api import PASSWORD as USER_PASSWORD
-from bench_api import (
-    SECRET_KEY,
+from innofin.demo.scales import SCALES
+from loadgen import (
+    PASSWORD,
     Call,
     CpuMeter,
+    add_arguments,
+    build_demo,
+    busy_before,
+    client_for,
+    config_of,
     database_info,
     descendants,
     find_scope,
@@ -59,12 +59,12 @@ from bench_api import (
     login,
     open_loop,
     run_cli,
+    server_env,
     server_log_summary,
     serving,
-    wait_ready,
+    write_results,
 )
-from innofin.demo.scales import SCALES
-from machine import database, machine_ticks, plain, src_state
+from machine import database, src_state
 
 GOAL_RATIO = 2.0
 USER = "demo.admin"
@@ -72,7 +72,6 @@ PAGE = 50  # the pages' list size (innofin.web.pages.enterprises.PAGE_SIZE)
 LIST_PAGES = 40  # the first 2,000 rows, as bench_api
 ZONE_FILTER_SHARE = 0.25
 ZONE_FILTER_PAGES = 4
-OUT = Path(__file__).resolve().parent / "out" / "bench_pages.json"
 
 
 def plans(rng: random.Random, total: int, ids: Any, zones: list[int], count: int, year: int) -> Any:
@@ -104,18 +103,14 @@ def plans(rng: random.Random, total: int, ids: Any, zones: list[int], count: int
 async def measure(
     base: str, pid: int, log: Path, args: argparse.Namespace, label: str, db: str | None
 ) -> list[dict[str, Any]]:
-    connector = aiohttp.TCPConnector(limit=args.connections, keepalive_timeout=4.0)
-    timeout = aiohttp.ClientTimeout(total=args.timeout)
-    async with aiohttp.ClientSession(base, connector=connector, timeout=timeout) as client:
-        await wait_ready(client, pid, log)
-        await asyncio.sleep(3.0)  # let every worker finish starting
+    async with client_for(base, pid, log, args, args.workers) as client:
         bearer = await login(client, USER)
         token = bearer["Authorization"].removeprefix("Bearer ")
         cookie = {"Cookie": f"innofin_session={token}"}
         check = await client.get("/enterprises", headers=cookie, allow_redirects=False)
         if check.status != 200:
             raise SystemExit(f"the pages did not take the session cookie: HTTP {check.status}")
-        scope = await find_scope(client, "admin", bearer)
+        scope = await find_scope(client, "admin", bearer, USER)
         print(f"  {USER}: sees {scope.total:,} enterprises, {len(scope.zone_ids)} zone(s)")
         # the first explanation of a run in a server process reads the whole year (seconds on a
         # loaded machine, and the API phase runs first): let every worker read it beforehand
@@ -205,19 +200,11 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 
 def bench_backend(backend: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     with database(backend, tmp, args.pg_url, args.pg_database) as url:
-        env = {
-            **os.environ,
-            "INNOFIN_DATABASE_URL": url,
-            "INNOFIN_SECRET_KEY": SECRET_KEY,
-            "INNOFIN_ADMIN_PASSWORD": SERVE_ADMIN_PASSWORD,
-        }
-        print(f"{backend}: building the {args.scale} demo (seed {args.seed}) …", flush=True)
-        started = time.perf_counter()
-        run_cli(env, "demo", "generate", "--scale", args.scale, "--seed", str(args.seed))
-        build = time.perf_counter() - started
+        env = server_env(url)
+        build = build_demo(backend, env, args)
         for year in SCALES[args.scale].years[-2:]:
             run_cli(env, "score", "run", "--year", str(year), "--top", "0")
-        run_cli(env, "user", "passwd", USER, "--password-stdin", stdin=USER_PASSWORD + "\n")
+        run_cli(env, "user", "passwd", USER, "--password-stdin", stdin=PASSWORD + "\n")
         info = database_info(backend, url, args.pg_url)
         print(f"  built in {build:.1f} s ({info['bytes'] / 1024**2:,.0f} MiB)", flush=True)
         log = tmp / f"serve-{backend}.log"
@@ -241,37 +228,15 @@ def main(argv: list[str] | None = None) -> int:
         epilog=__doc__.split("\n\n", 2)[2],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--backends", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"]
-    )
-    parser.add_argument("--scale", default="medium", choices=["small", "medium", "national"])
-    parser.add_argument("--seed", type=int, default=42, help="demo data and request mix")
-    parser.add_argument("--rate", type=float, default=100.0, help="requests started per second")
+    add_arguments(parser, rate=100.0, name="bench_pages")
     parser.add_argument("--seconds", type=float, default=60.0, help="each measured phase")
-    parser.add_argument("--warmup", type=float, default=5.0, help="uncounted seconds per phase")
     parser.add_argument("--rounds", type=int, default=1, help="API then pages, this many times")
     parser.add_argument("--workers", type=int, default=2, help="server workers")
-    parser.add_argument("--connections", type=int, default=100, help="client connection pool")
-    parser.add_argument("--timeout", type=float, default=10.0, help="per request, seconds")
-    parser.add_argument(
-        "--pg-url",
-        default="postgresql://postgres@127.0.0.1:5432/postgres",
-        help="PostgreSQL maintenance database (CREATE/DROP DATABASE run there)",
-    )
-    parser.add_argument(
-        "--pg-database",
-        default=f"innofin_bench_pages_{os.getpid()}",
-        help="created for the run, dropped after it (default: innofin_bench_pages_PID)",
-    )
-    parser.add_argument("--out", type=Path, default=OUT, help="JSON results")
     args = parser.parse_args(argv)
-    before = machine_ticks()
-    time.sleep(2.0)
-    busy, total = machine_ticks()
-    busy_before = 100 * (busy - before[0]) / max(1, total - before[1])
+    busy = busy_before()
     print(
         f"{args.rate:.0f} requests/s, open loop, {args.workers} server worker(s); "
-        f"{os.cpu_count()} CPUs, machine {busy_before:.0f}% busy before the run"
+        f"{os.cpu_count()} CPUs, machine {busy:.0f}% busy before the run"
     )
     code = src_state()
     runs = []
@@ -287,19 +252,17 @@ def main(argv: list[str] | None = None) -> int:
                 f"server log {run['backend']}: {logged['tracebacks']} tracebacks, "
                 f"{logged['errors']} ERROR lines"
             )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     result = {
         "benchmark": "bench_pages",
         "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "goal": {"p99_ratio": GOAL_RATIO, "errors": 0},
-        "machine": {"cpu_count": os.cpu_count(), "busy_before_pct": busy_before},
+        "machine": {"cpu_count": os.cpu_count(), "busy_before_pct": busy},
         "code": code,
-        "config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "config": config_of(args),
         "runs": runs,
         "rows": rows,
     }
-    args.out.write_text(json.dumps(plain(result), indent=2, ensure_ascii=False) + "\n")
-    print(f"wrote {args.out}")
+    write_results(args.out, result)
     return 0 if rows and all(r["verdict"] == "PASS" for r in rows) else 1
 
 
