@@ -150,7 +150,8 @@ class _Environment(jinja2.Environment):
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
         tree = super()._parse(source, name, filename)
         done: nodes.Template = _Literals(self.text_gettext).visit(tree)
-        return done.set_environment(self)
+        done.set_environment(self)  # the new nodes' too
+        return done
 
 
 @cache
