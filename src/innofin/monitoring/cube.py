@@ -328,7 +328,7 @@ class Cube:
         self.as_of = frames.as_of
         self.store = store
         self._memo: dict[str, Any] = {}
-        self._parts: dict[str, tuple[pl.DataFrame, ce.LoanFlows]] = {}
+        self._parts: dict[str, tuple[pl.DataFrame, ce.LoanFlows, pl.Series]] = {}
         span = store.value("span") if store is not None else None
         if span is None:
             events = frames["loan_events"]
@@ -386,12 +386,29 @@ class Cube:
 
     @cached_property
     def lines(self) -> pl.DataFrame:
-        lines = ce.product_kinds(self.frames["lines"])
-        return lines.join(
+        return self._line_attributes(self.frames["lines"])
+
+    def _line_attributes(self, lines: pl.DataFrame) -> pl.DataFrame:
+        """Credit lines with their financing mode, product kind, zone and field (each line's
+        its own)."""
+        return ce.product_kinds(lines).join(
             self.frames["enterprises"].select("enterprise_id", "zone_id", "tech_field"),
             on="enterprise_id",
             how="left",
         )
+
+    def _lines_of(self, where: Mapping[str, Any] | None) -> pl.DataFrame:
+        """The credit lines `where` selects; when it names programmes, risk pools or
+        commitments (columns of the stored lines) and the attributes of every line have not
+        been derived, those of the lines it names only."""
+        chosen = {k: v for k, v in (where or {}).items() if k in PART_BY}
+        if not chosen or "lines" in self.__dict__:
+            return _filtered(self.lines, where)
+        key = self._key("lines", (chosen,))
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = self._line_attributes(_filtered(self.frames["lines"], chosen))
+        return _filtered(found, where)
 
     @cached_property
     def attributes(self) -> pl.DataFrame:
@@ -475,16 +492,23 @@ class Cube:
         part = self._parts.get(key)
         if part is None:
             f = self.frames
-            lines = _filtered(self.lines, chosen)
-            loans = f["loans"].filter(
-                pl.col("credit_line_id").is_in(lines["credit_line_id"].implode())
-            )
+            lines = self._lines_of(chosen)
+            ids = lines["credit_line_id"]
+            for attributes, flows, among in self._parts.values():
+                # the lines of a part already derived (a programme's) hold these (its pools'
+                # or commitments'): their loans' attributes are in it; the cube counts the
+                # flows of the loans it is given only
+                if ids.is_in(among.implode()).all():
+                    attributes = attributes.filter(pl.col("credit_line_id").is_in(ids.implode()))
+                    part = self._parts[key] = (attributes, flows, ids)
+                    return attributes, flows
+            loans = f["loans"].filter(pl.col("credit_line_id").is_in(ids.implode()))
             attributes = ce.loan_attributes(
                 loans, lines, f["enterprises"], f["certifications"], f["key_members"]
             )
             events = f["loan_events"].filter(pl.col("loan_id").is_in(loans["loan_id"].implode()))
-            part = self._parts[key] = (attributes, ce.loan_flow_parts(events))
-        return part
+            part = self._parts[key] = (attributes, ce.loan_flow_parts(events), ids)
+        return part[0], part[1]
 
     def line_limits(
         self, by: Sequence[str] = (), where: Mapping[str, Any] | None = None
@@ -500,8 +524,13 @@ class Cube:
             )
 
         def compute() -> pl.DataFrame:
-            lines = _filtered(self.lines, where)
-            out = ce.line_limits(lines, self.frames["line_events"], self.months, list(by))
+            lines = self._lines_of(where)
+            events = self.frames["line_events"]
+            if where:  # the events of these lines only (the engine reads no others)
+                events = events.filter(
+                    pl.col("credit_line_id").is_in(lines["credit_line_id"].implode())
+                )
+            out = ce.line_limits(lines, events, self.months, list(by))
             return self._stamp(out)
 
         return self.memo_frame("line_limits", (list(by), dict(where or {})), compute)
