@@ -28,7 +28,7 @@ from collections import Counter
 
 import numpy as np
 
-from innofin.events import timetable_engine as tt
+from innofin.events.scheduling import engine as tt
 
 ENTERPRISES, INSTITUTIONS, DESKS, SLOTS = 2_000, 100, 300, 16
 ENTERPRISE_REQUESTS, INSTITUTION_REQUESTS, ENTERPRISE_CAP = 6, 40, 8

@@ -519,8 +519,9 @@ def event_world(world: World) -> None:
     and e2 registered and validated; e1 asks for A then B, bank A for e1 then e2; the schedule
     is announced (``schedule``) — e1 meets A and B, e2 meets A — and a draft is planned after
     it (``schedule_draft``)."""
-    from innofin.events import requests, scheduling
+    from innofin.events import requests
     from innofin.events import service as events
+    from innofin.events.scheduling import service as scheduling
     from innofin.events.schemas import EventCreate
 
     ids = world.ids

@@ -18,7 +18,8 @@ import factories
 from events_world import BOOKING, HELD_ON, bank_user, build, firm_user, officer
 from innofin.audit.recorder import Actor
 from innofin.db import unit_of_work
-from innofin.events import agendas, outcomes, requests, scheduling, service
+from innofin.events import agendas, outcomes, requests, service
+from innofin.events.scheduling import service as scheduling
 from innofin.events.schemas import OutcomeIn
 from innofin.kernel.errors import Conflict, Forbidden, NotFound
 

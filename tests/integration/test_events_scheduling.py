@@ -16,13 +16,14 @@ from sqlalchemy import Engine, select
 import factories
 from events_world import BOOKING, build, event_body, firm_user
 from innofin.db import unit_of_work
-from innofin.events import requests, scheduling, service
+from innofin.events import requests, service
 from innofin.events.models import (
     EventInstitution,
     EventSchedule,
     Meeting,
     MeetingRequest,
 )
+from innofin.events.scheduling import service as scheduling
 from innofin.matching.models import FinancingNeed
 
 OP = service.OPERATOR

@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import timetable_check as check
-from innofin.events import exact_engine, sessions_engine
-from innofin.events import timetable_engine as tt
-from innofin.events.instance_engine import prepare
+from innofin.events.scheduling import engine as tt
+from innofin.events.scheduling import exact_engine, sessions_engine
+from innofin.events.scheduling.instance_engine import prepare
 from innofin.kernel.errors import InvalidArgument
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -27,7 +27,7 @@ from innofin.events.models import (
     Meeting,
     MeetingRequest,
 )
-from innofin.events.scheduling import current_schedule
+from innofin.events.scheduling.service import current_schedule
 from innofin.events.schemas import Agenda, AgendaItem
 from innofin.events.service import event, organised, sessions, slot_times
 from innofin.kernel.errors import Forbidden, InvalidInput, NotFound

@@ -232,7 +232,8 @@ def schedule(
 ) -> None:
     """Plan the timetable (re-plan it, keeping announced meetings, after late registrations or
     cancellations); show it beside the greedy schedule and what could not be placed."""
-    from innofin.events import scheduling, service
+    from innofin.events import service
+    from innofin.events.scheduling import service as scheduling
 
     def act(s: Session) -> dict[str, Any]:
         row = scheduling.plan(
@@ -324,7 +325,8 @@ def announce(
     reason: str | None = REASON,
 ) -> None:
     """Announce a draft schedule: agendas show it from now on."""
-    from innofin.events import scheduling, service
+    from innofin.events import service
+    from innofin.events.scheduling import service as scheduling
 
     _write(lambda s: scheduling.announce(s, service.OPERATOR, event_id, schedule_id), reason)
     console.print(f"announced schedule {schedule_id} of event {event_id}")

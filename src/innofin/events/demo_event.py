@@ -11,8 +11,9 @@ import datetime as dt
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from innofin.events import requests, scheduling, service
+from innofin.events import requests, service
 from innofin.events.models import EventSchedule, Meeting
+from innofin.events.scheduling import service as scheduling
 from innofin.events.schemas import EventCreate
 from innofin.matching.models import FinancingNeed
 from innofin.registry.models import Enterprise, Product

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from innofin.events import scopes
 from innofin.events.models import Event, EventInstitution, Meeting, MeetingOutcome
-from innofin.events.scheduling import current_schedule
+from innofin.events.scheduling.service import current_schedule
 from innofin.events.schemas import EventReport, OutcomeIn, ReportRow
 from innofin.events.service import event, is_organiser, label, now
 from innofin.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound

@@ -17,8 +17,9 @@ from innofin.api.deps import RowId, WriteHeaders, allow, ok, reading, write_head
 from innofin.api.errors import ERROR_RESPONSES
 from innofin.api.pages import Page, PageRequest, list_page, page_request
 from innofin.api.writes import write
-from innofin.events import agendas, outcomes, requests, scheduling, service
+from innofin.events import agendas, outcomes, requests, service
 from innofin.events.models import Event
+from innofin.events.scheduling import service as scheduling
 from innofin.events.schemas import (
     Agenda,
     EnterpriseAtEvent,

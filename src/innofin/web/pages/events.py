@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from innofin.api.deps import RowId, reading
-from innofin.events import agendas, scheduling, service
+from innofin.events import agendas, service
 from innofin.events.models import Event
+from innofin.events.scheduling import service as scheduling
 from innofin.kernel.errors import NotFound
 from innofin.kernel.principal import Principal
 from innofin.web import i18n

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from innofin.events.instance_engine import IntArray, Prepared
+from innofin.events.scheduling.instance_engine import IntArray, Prepared
 
 #: CP-SAT search workers (the machine's cores are shared with the server)
 WORKERS = 2

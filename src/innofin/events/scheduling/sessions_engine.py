@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import highspy
 import numpy as np
 
-from innofin.events.instance_engine import BoolArray, FloatArray, IntArray, Prepared
+from innofin.events.scheduling.instance_engine import BoolArray, FloatArray, IntArray, Prepared
 from innofin.kernel.highs import HIGHS_INT, highs
 
 #: relative MIP gap at which HiGHS stops (values are integers; small instances solve exactly)

@@ -24,7 +24,6 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from innofin.events import requests as requests_
-from innofin.events import timetable_engine as tt
 from innofin.events.models import (
     Event,
     EventEnterprise,
@@ -32,6 +31,7 @@ from innofin.events.models import (
     EventSchedule,
     Meeting,
 )
+from innofin.events.scheduling import engine as tt
 from innofin.events.service import label, now, organised, sessions
 from innofin.kernel.errors import Conflict, NotFound
 from innofin.kernel.principal import Principal

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from innofin.events.instance_engine import IntArray, Prepared
+from innofin.events.scheduling.instance_engine import IntArray, Prepared
 
 FREE = -1
 BLOCKED = -2

@@ -53,8 +53,8 @@ from typing import Any
 
 import numpy as np
 
-from innofin.events import exact_engine, sessions_engine, slots_engine
-from innofin.events.instance_engine import (
+from innofin.events.scheduling import exact_engine, sessions_engine, slots_engine
+from innofin.events.scheduling.instance_engine import (
     OUTCOMES,
     REASONS,
     BoolArray,

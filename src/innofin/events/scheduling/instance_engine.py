@@ -2,7 +2,7 @@
 meetings, and what the solvers share: the arrays derived once from an instance (`Prepared`), the
 objective of a set of meetings, desk numbers, and the reason each request left out was left out.
 
-`innofin.events.timetable_engine` is the public face; it re-exports `Instance`, `Schedule`,
+`innofin.events.scheduling.engine` is the public face; it re-exports `Instance`, `Schedule`,
 `REASONS` and `OUTCOMES` from here.
 """
 
