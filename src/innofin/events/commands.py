@@ -1,6 +1,7 @@
 """`innofin event …`: matchmaking meetings (银企对接会) — create an event, add institutions with
 their desks, register and validate enterprises, enter requests, plan and announce the
-timetable, write agendas and lists, record outcomes, report.
+timetable (`scheduling/commands`, listed here), write agendas and lists, record outcomes,
+report.
 
 Exit codes: 0 done; 2 invalid input (an option named); 3 an event, participant or credit line
 that does not exist; 4 a conflict (a code taken, booking closed, no schedule to announce).
@@ -14,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from innofin.cli_support import console, engine, table
+from innofin.cli_support import console, table
+from innofin.events.cli_options import cli_write
+from innofin.events.scheduling import commands as scheduling_commands
 from innofin.kernel.errors import InvalidInput
 from innofin.ledger.cli_options import REASON, amount_arg, day_arg
 
@@ -52,19 +55,6 @@ def _sessions(texts: list[str]) -> list[dict[str, Any]]:
             }
         )
     return out
-
-
-def _write(action: Any, reason: str | None = None) -> Any:
-    """Run one write as the operator, in its own unit of work; returns what `action` returns."""
-    from innofin.audit.recorder import Actor
-    from innofin.db.engine import unit_of_work
-
-    eng = engine()
-    try:
-        with unit_of_work(eng, immediate=True, actor=Actor.cli(reason)) as session:
-            return action(session)
-    finally:
-        eng.dispose()
 
 
 def _validated(model: Any, values: dict[str, Any]) -> Any:
@@ -115,7 +105,7 @@ def create(
             "sessions": _sessions(session),
         },
     )
-    event_id = _write(lambda s: service.create_event(s, service.OPERATOR, body).id, reason)
+    event_id = cli_write(lambda s: service.create_event(s, service.OPERATOR, body).id, reason)
     console.print(f"created event {event_id} ({code})")
 
 
@@ -132,7 +122,7 @@ def list_events(limit: int = typer.Option(20, min=1, help="How many (latest firs
             for e in s.scalars(stmt)
         ]
 
-    rows = _write(read)
+    rows = cli_write(read)
     console.print(table("Events 对接会", ("id", "code", "name", "day", "venue", "status"), rows))
 
 
@@ -157,7 +147,7 @@ def institution(
         service.add_institution(s, service.OPERATOR, event_id, institution_id, desks, max_meetings)
         return f"institution {institution_id} at event {event_id} with {desks} desk(s)"
 
-    console.print(_write(act, reason))
+    console.print(cli_write(act, reason))
 
 
 @app.command("register")
@@ -187,7 +177,7 @@ def register_enterprises(
                 service.set_enterprise_status(s, service.OPERATOR, event_id, firm, status)
         return len(enterprise_id)
 
-    count = _write(act, reason)
+    count = cli_write(act, reason)
     console.print(f"{count} enterprise(s) {status} at event {event_id}")
 
 
@@ -215,121 +205,15 @@ def request(
         ("enterprise", enterprise) if enterprise is not None else ("institution", institution)
     )
     assert party is not None
-    made = _write(
+    made = cli_write(
         lambda s: len(requests.set_preferences(s, service.OPERATOR, event_id, side, party, target)),
         reason,
     )
     console.print(f"{side} {party}: {made} request(s) at event {event_id}")
 
 
-@app.command("schedule")
-def schedule(
-    event_id: int = typer.Argument(..., help="The event."),
-    time_limit: float = typer.Option(10.0, min=0.1, max=600, help="Seconds for the solver."),
-    seed: int = typer.Option(0, min=0, help="The solver's random seed."),
-    announce: bool = typer.Option(False, help="Announce the schedule at once."),
-    reason: str | None = REASON,
-) -> None:
-    """Plan the timetable (re-plan it, keeping announced meetings, after late registrations or
-    cancellations); show it beside the greedy schedule and what could not be placed."""
-    from innofin.events import service
-    from innofin.events.scheduling import service as scheduling
-
-    def act(s: Session) -> dict[str, Any]:
-        row = scheduling.plan(
-            s, service.OPERATOR, event_id, time_limit_s=time_limit, seed=seed,
-            announce_it=announce,
-        )  # fmt: skip
-        return _schedule_view(row)
-
-    view = _write(act, reason)
-    print_schedule(view)
-
-
-def _schedule_view(row: Any) -> dict[str, Any]:
-    return {
-        name: getattr(row, name)
-        for name in (
-            "id", "event_id", "base_id", "solver", "solver_status", "objective", "bound", "gap",
-            "meetings", "mutual_meetings", "greedy_objective", "greedy_meetings",
-            "greedy_mutual_meetings", "requested_pairs", "moved", "dropped", "result", "seconds",
-            "status",
-        )
-    }  # fmt: skip
-
-
-def print_schedule(view: dict[str, Any], unscheduled_shown: int = 15) -> None:
-    """A stored schedule: the solver's and greedy's figures, changes, what was left out."""
-    gap = "" if view["gap"] is None else f"{view['gap']:.2%}"
-    console.print(
-        f"schedule {view['id']} of event {view['event_id']} ({view['status']}): "
-        f"{view['solver']} — {view['solver_status']}, {view['seconds']:.1f} s"
-    )
-    console.print(
-        table(
-            "Timetable 对接日程",
-            ("", "meetings", "mutual", "objective", "bound", "gap"),
-            [
-                (
-                    "solver",
-                    view["meetings"],
-                    view["mutual_meetings"],
-                    f"{view['objective']:.0f}",
-                    f"{view['bound']:.0f}",
-                    gap,
-                ),
-                (
-                    "greedy",
-                    view["greedy_meetings"],
-                    view["greedy_mutual_meetings"],
-                    f"{view['greedy_objective']:.0f}",
-                    "",
-                    "",
-                ),
-            ],
-        )
-    )
-    result = view["result"]
-    console.print(
-        f"{view['requested_pairs']} requested pairs, {view['meetings']} placed; "
-        f"stand-ins from recommendations: {result.get('stand_ins', {})}"
-    )
-    if view["base_id"] is not None:
-        console.print(
-            f"re-plans schedule {view['base_id']}: announced meetings {result.get('announced')}"
-        )
-    left = result.get("unscheduled", [])
-    if left:
-        console.print(
-            table(
-                f"Requests not placed 未能安排的意向 ({len(left)}; by reason {result['reasons']})",
-                ("enterprise", "institution", "mutual", "weight", "reason"),
-                [
-                    (
-                        x["enterprise_name"],
-                        x["institution_name"],
-                        "yes" if x["mutual"] else "",
-                        x["weight"],
-                        x["reason"],
-                    )
-                    for x in left[:unscheduled_shown]
-                ],
-            )
-        )
-
-
-@app.command("announce")
-def announce(
-    event_id: int = typer.Argument(..., help="The event."),
-    schedule_id: int = typer.Argument(..., help="The draft schedule to announce."),
-    reason: str | None = REASON,
-) -> None:
-    """Announce a draft schedule: agendas show it from now on."""
-    from innofin.events import service
-    from innofin.events.scheduling import service as scheduling
-
-    _write(lambda s: scheduling.announce(s, service.OPERATOR, event_id, schedule_id), reason)
-    console.print(f"announced schedule {schedule_id} of event {event_id}")
+app.command("schedule")(scheduling_commands.schedule)
+app.command("announce")(scheduling_commands.announce)
 
 
 @app.command("agenda")
@@ -351,7 +235,7 @@ def agenda(
     assert party_id is not None
     if lang not in ("zh", "en"):
         raise InvalidInput(f"--lang is zh or en, not {lang!r}", field="lang")
-    paths = _write(
+    paths = cli_write(
         lambda s: write_agenda(s, service.OPERATOR, event_id, party, party_id, lang, out)
     )
     for path in paths:
@@ -381,7 +265,7 @@ def timetable(
     """The master timetable of the announced schedule, per desk."""
     from innofin.events import agendas, service
 
-    grid = _write(lambda s: agendas.master_timetable(s, service.OPERATOR, event_id))
+    grid = cli_write(lambda s: agendas.master_timetable(s, service.OPERATOR, event_id))
     console.print(
         table(
             f"Master timetable 总日程 (schedule {grid['schedule_id']})",
@@ -406,7 +290,7 @@ def badges(
     from innofin.events import agendas, service
 
     pick = agendas.reminders if reminders else agendas.participants
-    rows = _write(lambda s: pick(s, service.OPERATOR, event_id))
+    rows = cli_write(lambda s: pick(s, service.OPERATOR, event_id))
     title = "Reminders 待提醒" if reminders else "Badges 胸牌"
     console.print(
         table(
@@ -457,7 +341,7 @@ def outcome(
             "note": note,
         },
     )
-    _write(lambda s: outcomes.record_outcome(s, service.OPERATOR, event_id, body), reason)
+    cli_write(lambda s: outcomes.record_outcome(s, service.OPERATOR, event_id, body), reason)
     console.print(f"recorded {kind} for enterprise {enterprise} and institution {institution}")
 
 
@@ -467,7 +351,7 @@ def report(event_id: int = typer.Argument(..., help="The event.")) -> None:
     days."""
     from innofin.events import outcomes
 
-    rep = _write(lambda s: outcomes.event_report(s, event_id))
+    rep = cli_write(lambda s: outcomes.event_report(s, event_id))
     console.print(
         table(
             f"Event {event_id} ({rep.held_on}) 对接会成效",
@@ -532,10 +416,10 @@ def print_demo(eng: Any, out: Path) -> Path | None:
             return None
         event_id, firm = made
         planned = demo_event.schedule(s, event_id)
-        view = _schedule_view(planned)
+        view = scheduling_commands.schedule_view(planned)
         firm = demo_event.busiest_firm(s, planned.id) or firm
         paths = write_agenda(s, demo_event.OP, event_id, "enterprise", firm, "zh", out)
         paths += write_agenda(s, demo_event.OP, event_id, "enterprise", firm, "en", out)
-    print_schedule(view, unscheduled_shown=5)
+    scheduling_commands.print_schedule(view, unscheduled_shown=5)
     console.print(f"  agenda of enterprise {firm}: {paths[0]} (and .ics, zh and en)")
     return paths[0]

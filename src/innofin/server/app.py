@@ -28,6 +28,7 @@ from innofin.api.proxies import TrustedProxies
 from innofin.audit import routes as audit_routes
 from innofin.db import make_engine
 from innofin.events import routes as event_routes
+from innofin.events.scheduling import routes as schedule_routes
 from innofin.ingest import routes as ingest_routes
 from innofin.kernel.settings import Settings
 from innofin.ledger.loans import routes as ledger_routes
@@ -58,6 +59,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     referral_routes.router,
     allocation_routes.router,
     event_routes.router,
+    schedule_routes.router,
     funnel_routes.router,
     scenario_routes.router,
     monitoring_routes.router,
