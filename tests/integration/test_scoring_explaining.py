@@ -5,8 +5,10 @@ SQLite and PostgreSQL; and the population's peer groups equal the plain comparis
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -165,3 +167,64 @@ def test_peer_groups_are_the_rows_with_the_same_code(
     codes, _size = population.peer_codes(keys)
     for row in range(n):
         assert groups.of_row(row).tolist() == np.flatnonzero(codes == codes[row]).tolist()
+
+
+def test_a_run_being_read_blocks_only_its_own_explanations(
+    sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While one run's population is read, another run's is read at the same time and a kept
+    run is explained at once; the run's own second explanation waits and reads nothing again.
+    (Under one lock for every run, the second and third explanations below would wait for the
+    first, which waits for them: the threads would never finish.)"""
+    demo.generate_demo(sqlite_engine, TINY, seed=5)
+    explaining.forget()
+    for year in (2022, 2023, 2024):
+        service.run(sqlite_engine, "default", year, ACTOR)
+    with unit_of_work(sqlite_engine) as s:
+        ids = {
+            y: _ids(sqlite_engine, service.latest_run(s, y, "default").id)[0]
+            for y in (2022, 2023, 2024)
+        }
+        explaining.explain(s, ids[2022], 2022, "default")  # kept before the others start
+
+    read = explaining._read_population
+    reading_2024, release_2024 = threading.Event(), threading.Event()
+    reads: list[int] = []
+
+    def slow_read(session: Any, run_row: ScoreRun, rec: ScoreSystemRecord) -> Any:
+        reads.append(run_row.year)
+        if run_row.year == 2024:
+            reading_2024.set()
+            assert release_2024.wait(120), "the 2024 read was never released"
+        return read(session, run_row, rec)
+
+    monkeypatch.setattr(explaining, "_read_population", slow_read)
+    results: dict[str, explaining.Explanation] = {}
+
+    def explain(name: str, year: int) -> threading.Thread:
+        def go() -> None:
+            with unit_of_work(sqlite_engine) as s:
+                results[name] = explaining.explain(s, ids[year], year, "default")
+
+        thread = threading.Thread(target=go, daemon=True)
+        thread.start()
+        return thread
+
+    first = explain("2024 first", 2024)
+    assert reading_2024.wait(120)
+    second = explain("2024 second", 2024)  # waits for the first reader
+    other = explain("2023", 2023)  # another run: read meanwhile
+    kept = explain("2022", 2022)  # a kept run: answered meanwhile
+    for thread in (other, kept):
+        thread.join(120)
+        assert not thread.is_alive(), "blocked by the run being read"
+    assert {"2023", "2022"} <= results.keys() and "2024 first" not in results
+    assert second.is_alive()  # still waiting for the one reader of 2024
+    release_2024.set()
+    for thread in (first, second):
+        thread.join(120)
+        assert not thread.is_alive()
+    assert sorted(reads) == [2023, 2024]  # 2024 read once, 2022 not again
+    assert results["2024 first"] == results["2024 second"]
+    assert not explaining._loading
+    explaining.forget()

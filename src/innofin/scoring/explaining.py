@@ -178,40 +178,65 @@ class _Read:
     as_run: bool
 
 
+#: guards the dictionaries below, held only to look up or store (never while a population is read)
 _lock = threading.Lock()
 _kept: OrderedDict[tuple[str, str], Population] = OrderedDict()
 _fresh: dict[tuple[str, int, str], tuple[float, Population]] = {}
+#: one lock per run whose population is being read: the explanations of that run wait for the
+#: one reader, those of other runs (and of kept populations) do not
+_loading: dict[tuple[str, int, str], threading.Lock] = {}
+
+
+def _found(key: tuple[str, str], fresh_key: tuple[str, int, str]) -> Population | None:
+    """The population kept under `key` (or read recently under `fresh_key`); `_lock` held."""
+    found = _kept.get(key)
+    if found is not None:
+        _kept.move_to_end(key)
+        return found
+    recent = _fresh.get(fresh_key)
+    if recent is not None and time.monotonic() - recent[0] < FRESH_SECONDS:
+        return recent[1]
+    return None
 
 
 def population(session: Session, run_row: ScoreRun) -> Population:
-    """The run's population, kept per process (module docstring). One reader fills it; the
-    others wait for it rather than read the same year at once."""
+    """The run's population, kept per process (module docstring). One reader per run fills it;
+    the run's other explanations wait for it rather than read the same year at once, while
+    explanations of other runs go on."""
     sha256 = session.scalar(
         select(ScoreSystemRecord.sha256).where(ScoreSystemRecord.id == run_row.system_id)
     )
     key = (str(sha256), run_row.input_fingerprint)
     fresh_key = (str(session.connection().engine.url), run_row.id, run_row.input_fingerprint)
     with _lock:
-        found = _kept.get(key)
+        found = _found(key, fresh_key)
         if found is not None:
-            _kept.move_to_end(key)
             return found
-        recent = _fresh.get(fresh_key)
-        now = time.monotonic()
-        if recent is not None and now - recent[0] < FRESH_SECONDS:
-            return recent[1]
-        rec = session.get(ScoreSystemRecord, run_row.system_id)
-        assert rec is not None
-        read = _read_population(session, run_row, rec)
-        if read.as_run:
-            _kept[key] = read.population
-            while len(_kept) > KEEP:
-                _kept.popitem(last=False)
-        else:
-            for k in [k for k, (t, _) in _fresh.items() if now - t >= FRESH_SECONDS]:
-                del _fresh[k]
-            _fresh[fresh_key] = (now, read.population)
-        return read.population
+        loading = _loading.setdefault(fresh_key, threading.Lock())
+    try:
+        with loading:
+            with _lock:  # read by the reader this one waited for?
+                found = _found(key, fresh_key)
+            if found is not None:
+                return found
+            rec = session.get(ScoreSystemRecord, run_row.system_id)
+            assert rec is not None
+            read = _read_population(session, run_row, rec)
+            with _lock:
+                if read.as_run:
+                    _kept[key] = read.population
+                    while len(_kept) > KEEP:
+                        _kept.popitem(last=False)
+                else:
+                    now = time.monotonic()
+                    for k in [k for k, (t, _) in _fresh.items() if now - t >= FRESH_SECONDS]:
+                        del _fresh[k]
+                    _fresh[fresh_key] = (now, read.population)
+            return read.population
+    finally:
+        with _lock:
+            if _loading.get(fresh_key) is loading and not loading.locked():
+                del _loading[fresh_key]
 
 
 def forget() -> None:
