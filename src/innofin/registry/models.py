@@ -152,10 +152,12 @@ class Enterprise(Audited, Base):
     __tablename__ = "enterprise"
     __table_args__ = (
         UniqueConstraint("id_scheme", "identifier"),
-        # list pages sorted by name or founding date read an index, not the whole table
-        Index("ix_enterprise_name", "name"),
-        Index("ix_enterprise_zone_name", "zone_id", "name"),
-        Index("ix_enterprise_founded_on", "founded_on"),
+        # list pages sorted by name or founding date (then by id) read an index in that order,
+        # not the whole table: the id is in the index because PostgreSQL's indexes, unlike
+        # SQLite's, do not end with the row id
+        Index("ix_enterprise_name", "name", "id"),
+        Index("ix_enterprise_zone_name", "zone_id", "name", "id"),
+        Index("ix_enterprise_founded_on", "founded_on", "id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     id_scheme: Mapped[str] = mapped_column(String(10), default="uscc")
