@@ -235,6 +235,30 @@ PAGES: list[Page] = [
         lambda w: f"/monitoring/institutions/{w.ids['b']}",
         allow(*OFFICERS, "bank_b", hidden=("bank_a",)),
     ),
+    # scenarios: officers read the runs of the programmes they see (甲: every officer; 乙: the
+    # admin and the national office), as the API's scenario reads; no institution or firm
+    Page(
+        "/monitoring/programmes/{programme_id}/scenarios",
+        lambda w: f"/monitoring/programmes/{w.ids['prg_jia']}/scenarios",
+        allow(*OFFICERS),
+    ),
+    Page(
+        "/monitoring/programmes/{programme_id}/scenarios",
+        lambda w: f"/monitoring/programmes/{w.ids['prg_yi']}/scenarios",
+        allow("admin", "national", hidden=("province", "zone")),
+    ),
+    Page(
+        "/monitoring/scenarios/{run_id}",
+        lambda w: f"/monitoring/scenarios/{w.ids['scenario_jia']}",
+        allow(*OFFICERS),
+        api=lambda w: f"/api/v1/monitoring/scenarios/{w.ids['scenario_jia']}",
+    ),
+    Page(
+        "/monitoring/scenarios/{run_id}",
+        lambda w: f"/monitoring/scenarios/{w.ids['scenario_yi']}",
+        allow("admin", "national", hidden=("province", "zone")),
+        api=lambda w: f"/api/v1/monitoring/scenarios/{w.ids['scenario_yi']}",
+    ),
     Page(
         "/institutions/{institution_id}/matches",
         lambda w: f"/institutions/{w.ids['a']}/matches",
@@ -311,6 +335,8 @@ FORMS = {
     ("POST", "/referrals/overdue/flags"),
     ("POST", "/allocation"),
     ("POST", "/allocation/runs/{run_id}/acceptance"),
+    # scenarios: tests/e2e/test_pages_scenarios.py
+    ("POST", "/monitoring/programmes/{programme_id}/scenarios"),
 }
 
 
@@ -338,6 +364,7 @@ class Visitor:
 def world(engine: Engine) -> Iterator[tuple[World, dict[str, Visitor]]]:
     w = build_world(engine)
     allocation_runs(w)
+    scenario_of_yi(w)
     app = _make_api(engine).app
     yield w, {who: Visitor(app, who) for who in EVERYONE}
 
@@ -361,6 +388,20 @@ def allocation_runs(w: World) -> None:
                 s, prog.id, quotas, on=dt.date(2026, 3, 1), created_by="test", time_limit=10.0
             )
             w.ids[f"alloc_{side}"] = run.id
+
+
+def scenario_of_yi(w: World) -> None:
+    """A stored scenario run of programme 乙 (the world holds one of 甲)."""
+    from innofin.audit.recorder import Actor
+    from innofin.db import unit_of_work
+    from innofin.matching.service import OPERATOR
+    from innofin.monitoring import scenario
+
+    with unit_of_work(w.engine) as s:
+        w.ids["scenario_yi"] = scenario.run_scenario(
+            s, OPERATOR, Actor.cli("test"), w.ids["prg_yi"],
+            assumptions={"months": 12, "paths": 100}, seed=2,
+        )  # fmt: skip
 
 
 def _pages_app(visitors: dict[str, Visitor]) -> Any:

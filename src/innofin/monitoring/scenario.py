@@ -317,22 +317,26 @@ class SegmentRate:
 
 @dataclass(frozen=True)
 class MonthBand:
-    """One month of the projection (yuan): the mean and the band of the paths."""
+    """One month of the projection (yuan): the mean, the median and the band of the paths."""
 
     month: int
     month_end: dt.date
     balance: Decimal
     balance_low: Decimal
     balance_high: Decimal
+    balance_median: Decimal
     defaults: Decimal
     defaults_low: Decimal
     defaults_high: Decimal
+    defaults_median: Decimal
     cumulative_defaults: Decimal
     cumulative_defaults_low: Decimal
     cumulative_defaults_high: Decimal
+    cumulative_defaults_median: Decimal
     payouts: Decimal
     payouts_low: Decimal
     payouts_high: Decimal
+    payouts_median: Decimal
     new_lending: Decimal
 
 
@@ -373,10 +377,12 @@ class ScenarioSummary:
     name: str | None
     as_of: dt.date
     months: int
+    paths: int
     seed: int
     levers: se.Levers
     balance_at_horizon: Decimal
     payouts_at_horizon: Decimal
+    created_by: str
     created_at: dt.datetime
 
 
@@ -574,6 +580,7 @@ def _result(row: ScenarioRun) -> ScenarioResult:
             figures[key] = _yuan(b["mean"][i])
             figures[f"{key}_low"] = _yuan(b["low"][i])
             figures[f"{key}_high"] = _yuan(b["high"][i])
+            figures[f"{key}_median"] = _yuan(b["median"][i])
         months.append(
             MonthBand(
                 month=i + 1,
@@ -631,10 +638,12 @@ def scenario_runs(
                 name=row.name,
                 as_of=row.as_of,
                 months=row.months,
+                paths=row.paths,
                 seed=row.seed,
                 levers=_levers_of(row.levers),
                 balance_at_horizon=_yuan(res["balance"]["mean"][-1]),
                 payouts_at_horizon=_yuan(res["payouts"]["mean"][-1]),
+                created_by=row.created_by,
                 created_at=row.created_at,
             )
         )

@@ -87,15 +87,19 @@ class MonthBandOut(_Out):
     balance: MoneyJson
     balance_low: MoneyJson
     balance_high: MoneyJson
+    balance_median: MoneyJson
     defaults: MoneyJson
     defaults_low: MoneyJson
     defaults_high: MoneyJson
+    defaults_median: MoneyJson
     cumulative_defaults: MoneyJson
     cumulative_defaults_low: MoneyJson
     cumulative_defaults_high: MoneyJson
+    cumulative_defaults_median: MoneyJson
     payouts: MoneyJson
     payouts_low: MoneyJson
     payouts_high: MoneyJson
+    payouts_median: MoneyJson
     new_lending: MoneyJson
 
 
@@ -130,14 +134,18 @@ class ScenarioSummaryOut(_Out):
     name: str | None
     as_of: dt.date
     months: int
+    paths: int
     seed: int
     levers: LeversOut
     balance_at_horizon: MoneyJson
     payouts_at_horizon: MoneyJson
+    created_by: str
     created_at: dt.datetime
 
 
-def _levers(body: LeversIn | None) -> dict[str, Any]:
+def lever_changes(body: LeversIn | None) -> dict[str, Any]:
+    """The levers changed from the baseline, as `scenario.run_scenario` takes them (the scenario
+    page's form sends its levers through this request shape too)."""
     out: dict[str, Any] = {}
     if body is None:
         return out
@@ -146,7 +154,8 @@ def _levers(body: LeversIn | None) -> dict[str, Any]:
     return out
 
 
-def _assumptions(body: ScenarioIn) -> dict[str, Any]:
+def assumption_changes(body: ScenarioIn) -> dict[str, Any]:
+    """The assumptions a request changes (horizon, paths, shared shock)."""
     out: dict[str, Any] = {"months": body.months, "paths": body.paths}
     if body.default_shock is not None:
         out["default_shock"] = float(body.default_shock)
@@ -167,8 +176,8 @@ def post_scenario(
 ) -> Response:
     def use(c: Any) -> scenario.ScenarioResult:
         run_id = scenario.run_scenario(
-            c.session, p, c.actor, body.programme_id, levers=_levers(body.levers),
-            assumptions=_assumptions(body), seed=body.seed,
+            c.session, p, c.actor, body.programme_id, levers=lever_changes(body.levers),
+            assumptions=assumption_changes(body), seed=body.seed,
             name=body.name, as_of=body.as_of, at=c.now,
         )  # fmt: skip
         return scenario.scenario_result(c.session, p, run_id)

@@ -52,6 +52,7 @@ def routers() -> tuple[APIRouter, ...]:
         matching,
         monitoring,
         referrals,
+        scenarios,
         scoring,
     )
 
@@ -68,6 +69,7 @@ def routers() -> tuple[APIRouter, ...]:
         allocation.router,
         events.router,
         monitoring.router,
+        scenarios.router,
     )
 
 

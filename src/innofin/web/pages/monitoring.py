@@ -189,6 +189,7 @@ def programme_dashboard(
         "growth": growth,
         "growth_unit": _unit(pt.outstanding for pt in growth.series),
         "may_report": may(p, "monitor:report"),
+        "may_scenarios": may(p, "scenario:read"),
         "facts_unit": _unit([summary.outstanding, summary.new_lending_ytd]),
     }
     return render(request, "monitoring/programme.html", context)
