@@ -113,3 +113,48 @@ def test_a_zone_officer_sees_its_zone(browser: Any, site: Any) -> None:
         visit.assert_clean()
     finally:
         visit.close()
+
+
+def test_a_scenario_run_from_its_form(browser: Any, site: Any) -> None:
+    """A provincial officer opens 甲's scenarios (the dashboard links them: test_pages_scenarios),
+    runs one from the form and reads its band: three charts drawn and a row a month; the same
+    pages in English."""
+    programme = site.world.ids["prg_jia"]
+    visit = Visit(browser, site.url)
+    try:
+        sign_in(visit, "province")
+        visit.goto(f"/monitoring/programmes/{programme}/scenarios")
+        assert visit.page.get_by_role("heading", name="运行情景").count() == 1
+        visit.page.get_by_label("风险补偿分担比例（%）").fill("50")
+        visit.page.get_by_label("年度额度（万元）").fill("800")
+        visit.page.get_by_label("预测期（12–36个月）").fill("12")
+        visit.page.get_by_label("模拟路径数（100–20000）").fill("200")
+        visit.page.get_by_label("随机种子（留空：随机抽取）").fill("11")
+        visit.page.get_by_role("button", name="运行此情景").click()
+        visit.page.wait_for_url(f"{site.url}/monitoring/scenarios/*", wait_until="networkidle")
+        assert "情景运行" in visit.page.get_by_role("heading", level=1).inner_text()
+        assert visit.page.get_by_role("heading", name="预计余额").count() == 1
+        assert _charts(visit) == 3
+        table = visit.page.locator("table.scenario-band")
+        assert table.locator("tbody tr").count() == 12
+        levers = visit.page.get_by_role("table").nth(0).inner_text()
+        assert "50.0 %" in levers and "本次运行" in levers and "基线" in levers
+        visit.screenshot("monitoring-scenario.png")
+        visit.assert_clean()
+        run_path = visit.page.url.removeprefix(site.url)
+        visit.page.get_by_role("button", name="English").click()
+        visit.page.wait_for_load_state("networkidle")
+        visit.goto(run_path)
+        for name in ("Levers", "Projected balance", "Defaults in the month"):
+            assert visit.page.get_by_role("heading", name=name).count() == 1, name
+        assert "P5" in table.locator("thead").inner_text()
+        assert _charts(visit) == 3
+        visit.screenshot("monitoring-scenario-en.png")
+        visit.goto(f"/monitoring/programmes/{programme}/scenarios")
+        assert visit.page.get_by_label("Risk-compensation share (%)").count() == 1
+        assert visit.page.get_by_role("button", name="Run the scenario").count() == 1
+        visit.assert_clean()
+        visit.page.get_by_role("button", name="中文").click()  # the session's site stays Chinese
+        visit.page.wait_for_load_state("networkidle")
+    finally:
+        visit.close()
