@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from api_world import Api, World, build_world, make_api
 from innofin.kernel.disclosure import DisclosureRule
-from innofin.ledger.models import CreditLine, Loan
+from innofin.ledger.models import Loan
+from innofin.ledger.queries import programme_lines
 from innofin.monitoring import records
 from monitoring_frames import D, Ledger
 from monitoring_frames import Loan as HandLoan
@@ -35,10 +36,8 @@ def _cached(engine: Engine, institutions: list[int], programme: int | None = Non
     stmt = select(func.coalesce(func.sum(Loan.outstanding_principal), 0)).where(
         Loan.institution_id.in_(institutions)
     )
-    if programme is not None:
-        stmt = stmt.join(CreditLine, CreditLine.id == Loan.credit_line_id).where(
-            CreditLine.programme_id == programme
-        )
+    if programme is not None:  # the programme's lines by the ledger's rule (a pool's count)
+        stmt = stmt.where(Loan.credit_line_id.in_(programme_lines(programme)))
     with Session(engine) as s:
         return Decimal(s.scalar(stmt) or 0).quantize(Decimal("0.01"))
 

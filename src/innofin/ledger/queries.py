@@ -1,5 +1,7 @@
 """Read-only queries of the ledger, shared by its sub-rooms and asked by other rooms: the
-institutions whose programmes a line may name, a named row within a scope, a record's history,
+institutions whose programmes a line may name, a named row within a scope, the programme a credit
+line belongs to (`line_programme`: the one rule, which subsidies and monitoring read), a record's
+history,
 the enterprises in trouble (what scoring's key lists read), and the programmes' interest-subsidy
 schemes (what matching offers a declined firm). Nothing here writes.
 """
@@ -10,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
 from innofin.kernel.errors import InvalidInput, NotFound
@@ -18,11 +20,13 @@ from innofin.ledger.journal import T
 from innofin.ledger.models import (
     Agreement,
     AgreementCommitment,
+    CreditLine,
     InterestSubsidy,
     LedgerEvent,
     Loan,
     PoolClaim,
     Programme,
+    RiskPool,
 )
 from innofin.registry.models import Institution
 
@@ -48,6 +52,37 @@ def nameable(session: Session, model: type[T], ident: int, scope: Any, what: str
     if found is None:
         raise NotFound(f"{what} {ident} does not exist")
     return found
+
+
+# --------------------------------------------------------------------------- programme of a line
+
+
+def line_programme(line: Any = CreditLine) -> ColumnElement[Any]:
+    """The programme a credit line belongs to, as a SQL expression over `line` (the table, or
+    an alias of it in a larger query): the programme it was entered for (``programme_id``);
+    else the programme of the agreement whose commitment it draws on; else the programme of
+    the risk pool that covers it; else none (NULL).
+
+    This is the ledger's one rule for "a line (and its loans) of programme P": a line drawn on
+    a programme's commitment or covered by its pool counts in that programme's figures
+    although its bank entered no programme on it, and a line counts in one programme only —
+    the first of the three that names one — so programme totals never count a loan twice.
+    Subsidies (`programme_lines`) and monitoring (the balance cube's reading, scenarios,
+    scorecards) read it; nothing else decides it."""
+    cols = getattr(line, "c", line)
+    of_commitment = (
+        select(Agreement.programme_id)
+        .join(AgreementCommitment, AgreementCommitment.agreement_id == Agreement.id)
+        .where(AgreementCommitment.id == cols.commitment_id)
+        .scalar_subquery()
+    )
+    of_pool = select(RiskPool.programme_id).where(RiskPool.id == cols.risk_pool_id)
+    return func.coalesce(cols.programme_id, of_commitment, of_pool.scalar_subquery())
+
+
+def programme_lines(programme_id: int) -> Select[Any]:
+    """The ids of the credit lines that belong to a programme (`line_programme`)."""
+    return select(CreditLine.id).where(line_programme() == programme_id)
 
 
 # --------------------------------------------------------------------------- history

@@ -138,10 +138,7 @@ def _queries(dialect: str) -> dict[str, str]:
         "loan_events": f"SELECT id, entity_id, kind, effective_on, {fen('principal')}, "
         f"CASE WHEN kind = 'classified' THEN {category} END FROM ledger_event "
         "WHERE entity = 'loan'",
-        "lines": f"SELECT l.id, l.institution_id, l.enterprise_id, l.programme_id, "
-        f"l.risk_pool_id, l.commitment_id, l.product_id, {tags}, {fen('l.limit_amount')}, "
-        "l.opens_on, l.matures_on, p.financing_mode, p.collateral, p.kind "
-        "FROM credit_line l LEFT JOIN product p ON p.id = l.product_id",
+        "lines": _lines_sql(dialect, tags, fen("l.limit_amount")),
         "line_events": "SELECT entity_id, kind, effective_on FROM ledger_event "
         "WHERE entity = 'credit_line'",
         "pool_events": f"SELECT entity_id, kind, effective_on, {fen('amount')} FROM ledger_event "
@@ -162,6 +159,30 @@ def _queries(dialect: str) -> dict[str, str]:
         "institutions": "SELECT id, code, name, parent_id FROM institution",
         "zones": "SELECT id, code, name_zh, province FROM zone",
     }
+
+
+def _lines_sql(dialect: str, tags: str, limit: str) -> str:
+    """The credit lines with their products; a line's programme by the ledger's own rule
+    (`ledger.queries.line_programme`: entered for it, else its commitment's, else its pool's),
+    compiled for the dialect."""
+    from sqlalchemy import literal_column, select
+    from sqlalchemy.dialects.postgresql.base import PGDialect
+    from sqlalchemy.dialects.sqlite.base import SQLiteDialect
+
+    from innofin.ledger.models import CreditLine
+    from innofin.ledger.queries import line_programme
+    from innofin.registry.models import Product
+
+    line, product = CreditLine.__table__.alias("l"), Product.__table__.alias("p")
+    stmt = select(
+        line.c.id, line.c.institution_id, line.c.enterprise_id,
+        line_programme(line).label("programme_id"),
+        line.c.risk_pool_id, line.c.commitment_id, line.c.product_id, literal_column(tags),
+        literal_column(limit), line.c.opens_on, line.c.matures_on, product.c.financing_mode,
+        product.c.collateral, product.c.kind,
+    ).select_from(line.outerjoin(product, product.c.id == line.c.product_id))  # fmt: skip
+    compiler = PGDialect() if dialect == "postgresql" else SQLiteDialect()  # type: ignore[no-untyped-call]
+    return str(stmt.compile(dialect=compiler, compile_kwargs={"literal_binds": True}))
 
 
 def _frame(rows: Sequence[Any], schema: Mapping[str, Any]) -> pl.DataFrame:

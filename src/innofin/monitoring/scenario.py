@@ -52,6 +52,7 @@ from innofin.ledger.models import (
     Programme,
     RiskPool,
 )
+from innofin.ledger.queries import line_programme
 from innofin.ledger.scopes import programme_run_scope, programme_scope
 from innofin.matching.recommend import track_engine
 from innofin.monitoring import scenario_engine as se
@@ -140,7 +141,7 @@ def _loans(session: Session, as_of: dt.date) -> dict[str, np.ndarray]:
                 cast(Loan.annual_rate, Float),
                 Loan.months,
                 CreditLine.risk_pool_id,
-                CreditLine.programme_id,
+                line_programme(),
             )
             .join(Enterprise, Enterprise.id == Loan.enterprise_id)
             .join(CreditLine, CreditLine.id == Loan.credit_line_id)

@@ -38,6 +38,7 @@ from innofin.access.policy import institution_limited
 from innofin.kernel.disclosure import CellStats, DisclosureRule, disclosable
 from innofin.kernel.principal import Principal
 from innofin.ledger.models import CreditLine, Loan
+from innofin.ledger.queries import line_programme, programme_lines
 from innofin.matching.models import FinancingNeed, NeedReferral
 from innofin.matching.recommend import track_engine
 from innofin.monitoring.funnel import china_day, need_filter, programme_of
@@ -203,7 +204,7 @@ def _lines(session: Session, programme_id: int | None, accs: dict[int, _Acc]) ->
         .where(CreditLine.status.in_(("approved", "closed")))
     )
     if programme_id is not None:
-        stmt = stmt.where(CreditLine.programme_id == programme_id)
+        stmt = stmt.where(line_programme() == programme_id)
     for inst, limit, kind in session.execute(stmt).all():
         a = accs.setdefault(inst, _Acc())
         a.lines += 1
@@ -223,8 +224,7 @@ def _loans(session: Session, programme_id: int | None, accs: dict[int, _Acc]) ->
         func.sum(case((bad, Loan.principal), else_=0)),
     ).group_by(Loan.institution_id)
     if programme_id is not None:
-        lines = select(CreditLine.id).where(CreditLine.programme_id == programme_id)
-        stmt = stmt.where(Loan.credit_line_id.in_(lines))
+        stmt = stmt.where(Loan.credit_line_id.in_(programme_lines(programme_id)))
     for inst, n, principal, n_bad, bad_principal in session.execute(stmt).all():
         a = accs.setdefault(inst, _Acc())
         a.loans += int(n)

@@ -12,41 +12,26 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, case, func, or_, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from innofin.audit.recorder import Actor, now
 from innofin.kernel.errors import Conflict, Forbidden, InvalidInput
 from innofin.ledger.journal import ZERO, locked, record_event
 from innofin.ledger.models import (
-    Agreement,
-    AgreementCommitment,
-    CreditLine,
     InterestSubsidy,
     LedgerEvent,
     Loan,
-    RiskPool,
 )
+from innofin.ledger.queries import programme_lines
 from innofin.ledger.subsidies import engine
 
 
 def programme_loans(programme_id: int) -> Select[Any]:
-    """The ids of a programme's loans: on credit lines entered for it, drawing on a commitment
-    of one of its agreements, or covered by one of its risk pools."""
-    commitments = (
-        select(AgreementCommitment.id)
-        .join(Agreement, Agreement.id == AgreementCommitment.agreement_id)
-        .where(Agreement.programme_id == programme_id)
-    )
-    pools = select(RiskPool.id).where(RiskPool.programme_id == programme_id)
-    lines = select(CreditLine.id).where(
-        or_(
-            CreditLine.programme_id == programme_id,
-            CreditLine.commitment_id.in_(commitments),
-            CreditLine.risk_pool_id.in_(pools),
-        )
-    )
-    return select(Loan.id).where(Loan.credit_line_id.in_(lines))
+    """The ids of a programme's loans: those on its credit lines (`queries.line_programme`:
+    entered for it, else drawing on a commitment of one of its agreements, else covered by one
+    of its risk pools)."""
+    return select(Loan.id).where(Loan.credit_line_id.in_(programme_lines(programme_id)))
 
 
 def _interest_in(
