@@ -394,7 +394,7 @@ def scenario_of_yi(w: World) -> None:
     """A stored scenario run of programme 乙 (the world holds one of 甲)."""
     from innofin.audit.recorder import Actor
     from innofin.db import unit_of_work
-    from innofin.matching.service import OPERATOR
+    from innofin.matching.scopes import OPERATOR
     from innofin.monitoring import scenario
 
     with unit_of_work(w.engine) as s:
