@@ -252,8 +252,10 @@ def _points_lists_and_zones(eng: Engine, scale: Scale, out: Path) -> int:
             explaining.explain(session, run.top[0].enterprise_id, last, "default"), "zh"
         )
     section(f"[bold]6. Key-enterprise list {last} (integer program, HiGHS)")
-    count = min(1000, max(10, scale.enterprises // 30))
-    chosen = lists.select_list(eng, Path("key-enterprises"), last, actor, count=count)
+    from innofin.demo.scales import KEY_LIST, key_list_size
+
+    count = key_list_size(scale)
+    chosen = lists.select_list(eng, Path(KEY_LIST), last, actor, count=count)
     scoring_cli.print_list(chosen, show=5)
     with unit_of_work(eng) as session:
         lists.export_list(session, chosen.name, chosen.version, out / "key-enterprises.xlsx")

@@ -56,6 +56,16 @@ SCALES: dict[str, Scale] = {
 }
 
 
+#: the key-enterprise list the demo publishes (its rules ship with scoring), which the demo's
+#: first programme names as its candidate list
+KEY_LIST = "key-enterprises"
+
+
+def key_list_size(scale: Scale) -> int:
+    """How many firms the demo's key list holds: a thirtieth of the enterprises, 10 to 1,000."""
+    return min(1000, max(10, scale.enterprises // 30))
+
+
 def get_scale(name: str | Scale) -> Scale:
     """The named scale (small, medium, national), or `name` itself when it is a `Scale`."""
     if isinstance(name, Scale):
