@@ -6,7 +6,7 @@ SCALE  ?= small
 SEED   ?= 42
 DEMO_DB ?= innofin-demo.db
 
-.PHONY: setup report-font demo test test-fast lint typecheck pytest test-schemathesis bench-generate bench-import bench-api bench-pages bench-score bench-select bench-ledger bench-match bench-timetable bench-allocate bench-report bench-scenario bench-recommend bench-cube clean
+.PHONY: setup report-font demo test test-fast lint typecheck pytest test-schemathesis bench-generate bench-import bench-api bench-pages bench-score bench-select bench-ledger bench-match bench-timetable bench-allocate bench-report bench-scenario bench-recommend bench-cube bench-funnel clean
 
 $(BIN)/innofin: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -115,6 +115,10 @@ bench-recommend: setup
 # the month-end balance cube of the national demo ledger (1.8 M loans) against pandas
 bench-cube: setup
 	$(BIN)/python benchmarks/bench_cube.py
+
+# the funnel and the scorecards on the national demo (SQLite, made on the first run) against pandas
+bench-funnel: setup
+	$(BIN)/python benchmarks/bench_funnel.py
 
 bench-ledger: setup
 	$(BIN)/python benchmarks/bench_ledger.py
