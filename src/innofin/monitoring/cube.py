@@ -412,11 +412,8 @@ class Cube:
     def _line_attributes(self, lines: pl.DataFrame) -> pl.DataFrame:
         """Credit lines with their financing mode, product kind, zone and field (each line's
         its own)."""
-        return ce.product_kinds(lines).join(
-            self.frames["enterprises"].select("enterprise_id", "zone_id", "tech_field"),
-            on="enterprise_id",
-            how="left",
-        )
+        firms = self.frames["enterprises"].select("enterprise_id", "zone_id", "tech_field")
+        return ce.left_join(ce.product_kinds(lines), firms, "enterprise_id")
 
     def _lines_of(self, where: Mapping[str, Any] | None) -> pl.DataFrame:
         """The credit lines `where` selects; when it names programmes, risk pools or

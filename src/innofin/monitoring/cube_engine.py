@@ -131,28 +131,42 @@ def product_kinds(lines: pl.DataFrame) -> pl.DataFrame:
 
     IP pledge first, then guaranteed, then pure credit (no collateral); any other security is
     *other*. A line without a product is bank credit: indirect."""
-    tags = pl.col("tags").fill_null("")
+    has = _tags(lines["tags"], ("ip_pledge", "guaranteed", "pure_credit", "first_loan"))
     collateral = pl.col("collateral").fill_null("")
     kind = pl.col("product_kind_code").fill_null("")
     return lines.with_columns(
         financing_mode=pl.col("financing_mode").fill_null("indirect"),
         product_kind=pl.when(
-            tags.str.contains('"ip_pledge"', literal=True)
-            | (collateral == "ip_pledge")
-            | (kind == "ip_pledge_loan")
+            pl.lit(has["ip_pledge"]) | (collateral == "ip_pledge") | (kind == "ip_pledge_loan")
         )
         .then(pl.lit("ip_pledge"))
-        .when(tags.str.contains('"guaranteed"', literal=True) | (collateral == "guarantee"))
+        .when(pl.lit(has["guaranteed"]) | (collateral == "guarantee"))
         .then(pl.lit("guaranteed"))
         .when(
-            tags.str.contains('"pure_credit"', literal=True)
+            pl.lit(has["pure_credit"])
             | (collateral == "none")
             | kind.is_in(["pure_credit_loan", "points_loan"])
         )
         .then(pl.lit("pure_credit"))
         .otherwise(pl.lit("other")),
-        first_loan=tags.str.contains('"first_loan"', literal=True),
+        first_loan=pl.lit(has["first_loan"]),
     )
+
+
+def _tags(tags: pl.Series, names: Sequence[str]) -> dict[str, pl.Series]:
+    """Whether each row's tags (JSON text, null: none) hold each of `names`: looked for in each
+    distinct text once (lines share a handful of tag sets), then taken per row by its code."""
+    cat = tags.cast(pl.Categorical)
+    present = cat.unique().drop_nulls()
+    codes = present.to_physical().to_numpy().astype(np.int64)
+    top = int(codes.max()) + 1 if codes.size else 0
+    rows = cat.to_physical().fill_null(top).to_numpy().astype(np.int64)  # null: no tag
+    out = {}
+    for name in names:
+        table = np.zeros(top + 1, dtype=bool)
+        table[codes] = present.cast(pl.String).str.contains(f'"{name}"', literal=True).to_numpy()
+        out[name] = pl.Series(name, table[rows])
+    return out
 
 
 def enterprise_categories(
@@ -274,6 +288,11 @@ _COLUMNS: Final[dict[str, dict[str, int]]] = {
         for flow in ("new_lending", "repaid", "written_off", "recovered")
     },
 }
+
+#: the kinds of flow rows a single column reads
+_OWN: Final = frozenset(
+    k for k in FLOW_KINDS if sum(k in signs for signs in _COLUMNS.values()) == 1
+)
 
 
 @dataclass(frozen=True)
@@ -494,8 +513,12 @@ def _month_ends(
         at = np.flatnonzero(keep)
         cell, offset = np.divmod(at, count)
         month = (offset + months.first).astype(np.int32)
-        at = cell * span + offset + skip  # the rows kept, in the grid's own flat order
-        arrays = {name: sums[name].take(at) for name in sums}
+        if skip:
+            at = cell * span + offset + skip  # the rows kept, in the grid's own flat order
+            arrays = {name: sums[name].take(at) for name in sums}
+        else:  # the grid is the months': the mask picks the rows kept
+            flat = keep.ravel()
+            arrays = {name: sums[name][flat] for name in sums}
     out = cells.select(pl.all().gather(cell)) if cells.width else pl.DataFrame()
     return out.with_columns(
         pl.Series("month", month, dtype=pl.Int32),
@@ -512,7 +535,7 @@ EXACT_FLOAT: Final = 2**53
 def _sums(slots: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
     """The Int64 sum of `values` per slot (0 to size − 1), exact."""
     values = values.astype(np.int64, copy=False)
-    if slots.size * 8 < size:  # a few rows over a large grid: add them in place
+    if slots.size * 64 < size:  # a few rows over a large grid: add them in place
         out = np.zeros(size, dtype=np.int64)
         np.add.at(out, slots, values)
         return out
@@ -552,7 +575,14 @@ def number_cells(
     for codes, values in coded:
         combined *= len(values)
         combined += codes
-    distinct, cell = np.unique(combined, return_inverse=True)
+    space = math.prod(len(values) for _, values in coded)
+    if space <= 16 * attributes.height + 1024:  # few codes: mark those present, then count
+        present = np.zeros(space, dtype=bool)
+        present[combined] = True
+        distinct = np.flatnonzero(present)
+        cell = np.cumsum(present, dtype=np.int64)[combined] - 1
+    else:
+        distinct, cell = np.unique(combined, return_inverse=True)
     lookup[attributes[key].to_numpy()] = cell
     columns = []
     for (_, values), name in zip(reversed(coded), reversed(by), strict=True):
@@ -626,10 +656,18 @@ def cube(
     start = months.first if earliest is None else min(months.first, earliest)
     span = months.last - start + 1
     size = cells.height * span
-    inside = (flows.loan_id >= 0) & (flows.loan_id < lookup.size)
-    cell = np.where(inside, lookup[np.where(inside, flows.loan_id, 0)], -1)
-    kept = (cell >= 0) & (flows.month <= months.last)
-    slot = cell * span + (flows.month - start)
+    loan = flows.loan_id
+    if loan.size and (loan.min() < 0 or loan.max() >= lookup.size):
+        inside = (loan >= 0) & (loan < lookup.size)
+        cell = np.where(inside, lookup[np.where(inside, loan, 0)], -1)
+    else:
+        cell = lookup[loan]
+    kept = cell >= 0
+    if flows.month.size and flows.month.max() > months.last:
+        kept &= flows.month <= months.last
+    slot = cell * span
+    slot += flows.month
+    slot -= start
     kinds: dict[str, np.ndarray | None] = {}
 
     def kind_sums(kind: str) -> np.ndarray | None:
@@ -637,21 +675,34 @@ def cube(
         if kind not in kinds:
             rows = flows.rows(kind)
             keep = kept[rows]
-            kinds[kind] = (
-                _sums(slot[rows][keep], flows.amount[rows][keep], size) if keep.any() else None
-            )
+            if not keep.any():
+                kinds[kind] = None
+            elif keep.all():
+                kinds[kind] = _sums(slot[rows], flows.amount[rows], size)
+            else:
+                kinds[kind] = _sums(slot[rows][keep], flows.amount[rows][keep], size)
         return kinds[kind]
 
     sums: dict[str, np.ndarray] = {}
     for name in (*STOCKS, *FLOWS):
+        signs = _COLUMNS.get(name, {})
+        if (
+            len(signs) == 1
+            and set(signs.values()) == {1}
+            and (name not in STOCKS or signs.keys() <= _OWN)
+        ):
+            # one kind's grid as it is (a stock's, summed in place later, only if no other uses it)
+            summed = kind_sums(next(iter(signs)))
+            sums[name] = np.zeros(size, dtype=np.int64) if summed is None else summed
+            continue
         total = np.zeros(size, dtype=np.int64)
         if name == "drawdowns":
             rows = flows.rows("drawn")
             total += np.bincount(slot[rows][kept[rows]], minlength=size)
-        for kind, sign in _COLUMNS.get(name, {}).items():
+        for kind, sign in signs.items():
             summed = kind_sums(kind)
             if summed is not None:
-                total += sign * summed
+                (np.add if sign == 1 else np.subtract)(total, summed, out=total)
         sums[name] = total
     keep_dense = len(by) < 3 if dense is None else dense
     out = _month_ends(sums, cells, months, start, STOCKS, dense=keep_dense)
