@@ -232,11 +232,27 @@ def reports(session: Session, p: Principal, enterprise_id: int) -> Sequence[Indi
             "this enterprise has not granted your institution access to its indicator data",
             code="consent_required",
         )
+    return _reports_of(session, enterprise_id)
+
+
+def _reports_of(session: Session, enterprise_id: int) -> Sequence[IndicatorReport]:
     return session.scalars(
         select(IndicatorReport)
         .where(IndicatorReport.enterprise_id == enterprise_id)
         .order_by(IndicatorReport.year)
     ).all()
+
+
+def enterprise_profile(
+    session: Session, p: Principal, enterprise_id: int
+) -> tuple[dict[str, Any], Sequence[Certification], Sequence[IndicatorReport]]:
+    """What an enterprise's profile shows of the registry: its record (`enterprise_detail`, which
+    is NotFound outside the caller's scope), its certifications and — with the right to read its
+    indicators, else none — its annual reports; the scope and the right read once, with the
+    record, rather than again by `certifications` and `reports`."""
+    record = enterprise_detail(session, p, enterprise_id)
+    shown = _reports_of(session, enterprise_id) if record["indicators_visible"] else []
+    return record, _certifications_of(session, enterprise_id), shown
 
 
 def put_report(
@@ -272,6 +288,10 @@ def put_report(
 
 def certifications(session: Session, p: Principal, enterprise_id: int) -> Sequence[Certification]:
     enterprise(session, p, enterprise_id)
+    return _certifications_of(session, enterprise_id)
+
+
+def _certifications_of(session: Session, enterprise_id: int) -> Sequence[Certification]:
     return session.scalars(
         select(Certification)
         .where(Certification.enterprise_id == enterprise_id)

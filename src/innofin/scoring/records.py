@@ -23,15 +23,25 @@ from innofin.scoring.schemas import (
 
 
 def score(
-    session: Session, p: Principal, enterprise_id: int, year: int, system: str | None
+    session: Session,
+    p: Principal,
+    enterprise_id: int,
+    year: int,
+    system: str | None,
+    *,
+    details: bool | None = None,
 ) -> ScoreOut:
-    visible(session, Enterprise, enterprise_id, enterprise_scope(p), "enterprise")
-    details = (
-        session.scalar(
-            select(Enterprise.id).where(Enterprise.id == enterprise_id, indicator_scope(p))
+    """An enterprise's points explained, as `p` may see them. `details`: whether `p` may read
+    the enterprise's indicators, when the caller has just read that with the enterprise's record
+    (`registry.records.enterprise_detail`, NotFound outside the scope); else both are read here."""
+    if details is None:
+        visible(session, Enterprise, enterprise_id, enterprise_scope(p), "enterprise")
+        details = (
+            session.scalar(
+                select(Enterprise.id).where(Enterprise.id == enterprise_id, indicator_scope(p))
+            )
+            is not None
         )
-        is not None
-    )
     x = explaining.explain(session, enterprise_id, year, system)
     out = ScoreOut(
         enterprise_id=x.enterprise_id,

@@ -401,11 +401,9 @@ def enterprise_profile(
     lang = i18n.language(request)
     today = api_state(request).clock().date()
     with reading(request) as s:
-        record = records.enterprise_detail(s, p, enterprise_id)  # 404 outside the scope
+        # 404 outside the scope; annual reports only with the right to read indicator details
+        record, certifications, reports = records.enterprise_profile(s, p, enterprise_id)
         ref = names(s, lang, request)
-        certifications = records.certifications(s, p, enterprise_id)
-        # annual reports: only with the right to read indicator details (consent)
-        reports = list(records.reports(s, p, enterprise_id)) if record["indicators_visible"] else []
         years = [r.year for r in reports]
         chosen_year = _int(year, "year") if year else (years[-1] if years else None)
         report = next((r for r in reports if r.year == chosen_year), None)
@@ -436,7 +434,9 @@ def enterprise_profile(
         if shown:
             last = [h for h in history if h.system == shown][-1]
             try:
-                score = score_records.score(s, p, enterprise_id, last.year, shown)
+                score = score_records.score(
+                    s, p, enterprise_id, last.year, shown, details=record["indicators_visible"]
+                )
             except NotFound:
                 score = None
         memberships = list_memberships(s, p, enterprise_id)
