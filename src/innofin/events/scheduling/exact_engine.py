@@ -7,6 +7,7 @@ here only, when this runs."""
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from importlib import metadata
@@ -113,6 +114,7 @@ def solve_exact(
         return Exact(empty, empty, float("inf"), status, False, version)
     # the x are the model's first variables: their values in one piece from the response
     values = np.fromiter(solver.response_proto.solution, dtype=np.int64)[:n] > 0
-    return Exact(
-        request[values], slot[values], float(solver.best_objective_bound), status, True, version
-    )
+    # the objective's weights are whole numbers, so a bound is one too: CP-SAT may report a proven
+    # 7 as 6.999999999999999, which read as it is would fall below the schedule it proved optimal
+    bound = float(math.floor(solver.best_objective_bound + 1e-6))
+    return Exact(request[values], slot[values], bound, status, True, version)
