@@ -24,7 +24,7 @@ $(ASSETS): package.json package-lock.json
 	cp node_modules/htmx.org/dist/htmx.min.js node_modules/echarts/dist/echarts.min.js $(dir $(ASSETS))
 	touch $(ASSETS)
 
-# A Chinese TrueType font for the PDF reports (innofin.monitoring.report_pdf looks for these
+# A Chinese TrueType font for the PDF reports (innofin.monitoring.reports.pdf looks for these
 # Debian fonts, or the file INNOFIN_REPORT_FONT names): when none is there and make runs as root
 # with apt-get, Debian's fonts-wqy-microhei is installed; otherwise a note says what to install.
 REPORT_FONTS := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc /usr/share/fonts/truetype/arphic/uming.ttc /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf

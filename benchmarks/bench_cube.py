@@ -19,7 +19,7 @@ coverage of the last year are then the demo's own (printed with the timings).
 
 Then, `--repeat` times each, interleaved:
 
-  polars read+cube   read the snapshot (`monitoring.cube.read_snapshot`) and build the full cube
+  polars read+cube   read the snapshot (`cube.service.read_snapshot`) and build the full cube
                      (`Cube.balances()`: every month × institution × zone × field × enterprise
                      category × financing mode × product kind × programme with a balance or a
                      flow: month-end outstanding, the five classes, NPL, new lending,
@@ -57,8 +57,14 @@ import polars as pl
 
 import national
 from innofin.demo import service as demo
-from innofin.monitoring import cube_engine as ce
-from innofin.monitoring.cube import SCHEMAS, Cube, LedgerFrames, read_snapshot, write_snapshot
+from innofin.monitoring.cube import engine as ce
+from innofin.monitoring.cube.service import (
+    SCHEMAS,
+    Cube,
+    LedgerFrames,
+    read_snapshot,
+    write_snapshot,
+)
 
 OUT = Path(__file__).parent / "out"
 GOAL_SECONDS = 5.0
@@ -374,7 +380,7 @@ def same(polars_cube: pl.DataFrame, pandas_out: pd.DataFrame) -> bool:
 
 def key_figures(cube: Cube) -> tuple[dict[str, str], Any]:
     """The last month's balance by the borrower's category (亿元) and the key list's coverage."""
-    from innofin.monitoring.growth import key_coverage
+    from innofin.monitoring.cube.growth import key_coverage
 
     last = cube.balances(["enterprise_category"]).filter(pl.col("month") == cube.last_month)
     categories = {

@@ -20,11 +20,11 @@ and kept in the database).
 Then, `--repeat` times each, interleaved, over every need and institution (the admin's and the
 national office's view):
 
-  funnel      `monitoring.funnel.funnel_summary` — the steps needs → referred → answered →
+  funnel      `monitoring.funnel.service.funnel_summary` — the steps needs → referred → answered →
               opted in → approved → credit lines → drawn with counts, firms and amounts, the
               median days to an answer, to approval and to the first drawdown, declines by
               reason, each institution's row — as the API, the CLI and the report call it
-  scorecards  `monitoring.scorecard.scorecards` — per institution: answers and their median
+  scorecards  `monitoring.funnel.scorecard.scorecards` — per institution: answers and their median
               time, overdue referrals, approval rate by field × size band, points-based share
               of credit lines, default rate by count and principal
   pandas      the baseline: the same tables read with `pandas.read_sql_query` and the same
@@ -64,8 +64,8 @@ from innofin.matching.models import NeedReferral
 from innofin.matching.recommend import track_engine
 from innofin.matching.referrals.engine import DECLINE_REASONS
 from innofin.matching.scopes import OPERATOR
-from innofin.monitoring.funnel import FunnelSummary, funnel_summary
-from innofin.monitoring.scorecard import NON_PERFORMING, POINTS_KIND, Scorecards, scorecards
+from innofin.monitoring.funnel.scorecard import NON_PERFORMING, POINTS_KIND, Scorecards, scorecards
+from innofin.monitoring.funnel.service import FunnelSummary, funnel_summary
 
 OUT = Path(__file__).parent / "out"
 AT = dt.datetime(2026, 12, 31, 16, 0, tzinfo=dt.UTC)  # "today" of every figure: fixed

@@ -6,21 +6,21 @@
 
 The national demo (`innofin demo generate --scale national --seed 1`: 500,000 enterprises,
 about 1.8 M loans and 5.8 M events, 60 months) is read once from its SQLite file into a Parquet
-snapshot of the ledger (`monitoring.cube.write_snapshot`, timed and reported apart: it is the
+snapshot of the ledger (`cube.service.write_snapshot`, timed and reported apart: it is the
 nightly step a deployment runs), or an existing snapshot is used. What earlier runs kept beside
-the snapshot (``DIR/derived/``, `monitoring.cube_store`) is removed first. Then one report is
+the snapshot (``DIR/derived/``, `monitoring.cube.store`) is removed first. Then one report is
 made as `innofin report programme CODE --snapshot DIR` makes it, from scratch (the *cold* run:
 it derives the cube's figures and the forecasts and keeps them beside the snapshot), and then
 `--repeat` times again (the *warm* runs: what the snapshot's next reports take):
 
-  load       the cube from the snapshot (`monitoring.cube.load`: its manifest, its fingerprint)
-  build      the report's figures (`monitoring.report.build_report`: targets with forecasts,
+  load       the cube from the snapshot (`cube.service.load`: its manifest, its fingerprint)
+  build      the report's figures (`reports.service.build_report`: targets with forecasts,
              slices, growth, quota use, NPL, risk pools — the funnel is the database's and is
              left out), in two parts:
     cube       the figures (the snapshot's tables read as they are needed)
     forecasts  the targets' forecasts (`targets._forecast`: the back-test, the fit, the paths)
-  xlsx       `report_xlsx.render_xlsx`
-  pdf        `report_pdf.render_pdf` (Chinese, the CJK font embedded as a subset)
+  xlsx       `reports.xlsx.render_xlsx`
+  pdf        `reports.pdf.render_pdf` (Chinese, the CJK font embedded as a subset)
 
 and the total (load + build + xlsx + pdf) of the warm runs' median is compared with the goal,
 the cold run's beside it (the ratio cold / warm is the baseline measured in the same run).
@@ -51,7 +51,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from innofin.monitoring.cube_store import DERIVED
+from innofin.monitoring.cube.store import DERIVED
 
 GOAL_SECONDS = 15.0
 STAGES = ("load", "cube", "forecasts", "build", "xlsx", "pdf", "total")
@@ -71,7 +71,7 @@ def _load() -> str:
 def _snapshot(db: Path, folder: Path) -> float:
     from sqlalchemy import create_engine
 
-    from innofin.monitoring.cube import read_ledger, write_snapshot
+    from innofin.monitoring.cube.service import read_ledger, write_snapshot
 
     engine = create_engine(f"sqlite:///{db}")
     try:
@@ -109,12 +109,12 @@ def _statsmodels_import() -> float | None:
 
 def child(folder: Path, code: str) -> None:
     """One report in this fresh process; prints its timings as one JSON line."""
-    from innofin.monitoring import targets
-    from innofin.monitoring.cube import load
-    from innofin.monitoring.report import build_report
-    from innofin.monitoring.report_pdf import render_pdf
-    from innofin.monitoring.report_text import words
-    from innofin.monitoring.report_xlsx import render_xlsx
+    from innofin.monitoring.cube.service import load
+    from innofin.monitoring.reports.pdf import render_pdf
+    from innofin.monitoring.reports.service import build_report
+    from innofin.monitoring.reports.text import words
+    from innofin.monitoring.reports.xlsx import render_xlsx
+    from innofin.monitoring.targets import service as targets
 
     forecasting = [0.0]
     forecast = targets._forecast

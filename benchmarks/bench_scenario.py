@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from innofin.monitoring import scenario_engine as se
+from innofin.monitoring.scenarios import engine as se
 
 SEGMENTS, MONTHS = 36, 24
 

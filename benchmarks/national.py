@@ -84,7 +84,7 @@ def publish_key_list(engine: Engine, scale: str) -> int:
 
 def key_members(engine: Engine) -> pl.DataFrame:
     """The published lists' members as the balance cube reads them (name, year, enterprise_id)."""
-    from innofin.monitoring.cube import SCHEMAS, _queries, _read
+    from innofin.monitoring.cube.service import SCHEMAS, _queries, _read
 
     with engine.connect() as conn:
         sql = _queries(engine.dialect.name)["key_members"]

@@ -501,7 +501,7 @@ def programme_world(world: World) -> None:
 def scenario_world(world: World) -> None:
     """A stored scenario run of programme 甲 (a small one: 12 months, 100 paths)."""
     from innofin.matching.scopes import OPERATOR
-    from innofin.monitoring import scenario
+    from innofin.monitoring.scenarios import service as scenario
 
     with unit_of_work(world.engine) as s:
         world.ids["scenario_jia"] = scenario.run_scenario(

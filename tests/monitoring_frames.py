@@ -11,7 +11,7 @@ from typing import Any
 
 import polars as pl
 
-from innofin.monitoring.cube import SCHEMAS, Cube, LedgerFrames
+from innofin.monitoring.cube.service import SCHEMAS, Cube, LedgerFrames
 
 D = dt.date
 AS_OF = dt.datetime(2025, 1, 5, 8, 0, tzinfo=dt.UTC)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from innofin.monitoring.report_model import (
+from innofin.monitoring.reports.model import (
     Chart,
     Column,
     Fact,

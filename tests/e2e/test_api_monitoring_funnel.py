@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from api_world import Api, World, build_world, make_api
 from innofin.db import unit_of_work
 from innofin.matching.scopes import OPERATOR
-from innofin.monitoring import scenario
+from innofin.monitoring.scenarios import service as scenario
 
 V1 = "/api/v1/monitoring"
 

@@ -15,8 +15,8 @@ import ledger_world as lw
 from innofin.cli import app
 from innofin.db import make_engine
 from innofin.db.migrate import upgrade
-from innofin.monitoring.cube import write_snapshot
-from innofin.monitoring.cube_store import DERIVED
+from innofin.monitoring.cube.service import write_snapshot
+from innofin.monitoring.cube.store import DERIVED
 from monitoring_frames import D, Ledger, Loan
 
 runner = CliRunner()

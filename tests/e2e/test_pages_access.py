@@ -395,7 +395,7 @@ def scenario_of_yi(w: World) -> None:
     from innofin.audit.recorder import Actor
     from innofin.db import unit_of_work
     from innofin.matching.scopes import OPERATOR
-    from innofin.monitoring import scenario
+    from innofin.monitoring.scenarios import service as scenario
 
     with unit_of_work(w.engine) as s:
         w.ids["scenario_yi"] = scenario.run_scenario(

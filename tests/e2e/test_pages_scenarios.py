@@ -18,7 +18,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from api_world import PASSWORD, World, build_world, make_api
-from innofin.monitoring.scenario_models import ScenarioRun
+from innofin.monitoring.scenarios.models import ScenarioRun
 
 BASE = "http://127.0.0.1"
 

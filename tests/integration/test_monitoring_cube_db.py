@@ -20,8 +20,8 @@ from innofin.demo.engine import Scale
 from innofin.ledger.journal import perform
 from innofin.ledger.loans import service
 from innofin.ledger.models import LedgerEvent, Loan
-from innofin.monitoring import cube_engine as ce
-from innofin.monitoring.cube import Cube, read_ledger, read_snapshot, write_snapshot
+from innofin.monitoring.cube import engine as ce
+from innofin.monitoring.cube.service import Cube, read_ledger, read_snapshot, write_snapshot
 
 D = dt.date
 FEN = 100

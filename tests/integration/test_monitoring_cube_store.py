@@ -1,4 +1,4 @@
-"""A snapshot's derived figures kept beside it (`monitoring.cube_store`), on SQLite and
+"""A snapshot's derived figures kept beside it (`monitoring.cube.store`), on SQLite and
 PostgreSQL: every programme's report derived from its own loans equals the report derived from
 every loan's attributes and flows; read from the kept figures it equals the report derived from
 scratch (the snapshot read with nothing kept), the second reading derives nothing (the cube's
@@ -24,13 +24,13 @@ from innofin.demo.engine import Scale
 from innofin.ledger.journal import perform
 from innofin.ledger.loans import service
 from innofin.ledger.models import CreditLine, LedgerEvent, Loan
-from innofin.monitoring import cube_engine as ce
-from innofin.monitoring import forecast_engine as fe
-from innofin.monitoring import targets as tg
-from innofin.monitoring.cube import Cube, load, read_ledger, read_snapshot, write_snapshot
-from innofin.monitoring.cube_store import DERIVED, CubeStore, key_of
-from innofin.monitoring.report import build_report
-from innofin.monitoring.report_model import Report
+from innofin.monitoring.cube import engine as ce
+from innofin.monitoring.cube.service import Cube, load, read_ledger, read_snapshot, write_snapshot
+from innofin.monitoring.cube.store import DERIVED, CubeStore, key_of
+from innofin.monitoring.reports.model import Report
+from innofin.monitoring.reports.service import build_report
+from innofin.monitoring.targets import forecast_engine as fe
+from innofin.monitoring.targets import service as tg
 
 TINY = Scale("tiny", zones=8, enterprises=500, institutions=10, products=25)
 AT = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)

@@ -22,8 +22,8 @@ from innofin.kernel.principal import Principal
 from innofin.ledger.models import CreditLine, Loan, Programme
 from innofin.matching.models import FinancingNeed, NeedReferral
 from innofin.matching.scopes import OPERATOR
-from innofin.monitoring.funnel import funnel_summary
-from innofin.monitoring.scorecard import scorecards
+from innofin.monitoring.funnel.scorecard import scorecards
+from innofin.monitoring.funnel.service import funnel_summary
 from innofin.registry.models import IndicatorReport, Institution, Product
 
 T0 = dt.datetime(2025, 3, 3, 1, 0, tzinfo=dt.UTC)  # 09:00 in Beijing, a Monday

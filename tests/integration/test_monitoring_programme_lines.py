@@ -22,10 +22,10 @@ from innofin.ledger.programmes import service as programme_service
 from innofin.ledger.queries import programme_lines
 from innofin.ledger.subsidies.service import programme_loans
 from innofin.matching.scopes import OPERATOR
-from innofin.monitoring import scenario
-from innofin.monitoring import targets as tg
-from innofin.monitoring.cube import Cube, read_ledger
-from innofin.monitoring.scorecard import scorecards
+from innofin.monitoring.cube.service import Cube, read_ledger
+from innofin.monitoring.funnel.scorecard import scorecards
+from innofin.monitoring.scenarios import service as scenario
+from innofin.monitoring.targets import service as tg
 
 D = dt.date
 FEN = 100

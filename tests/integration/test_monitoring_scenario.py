@@ -23,9 +23,9 @@ from innofin.ledger.loans import service as ledger
 from innofin.ledger.loans.lines_engine import LineSpec
 from innofin.ledger.models import Programme
 from innofin.matching.scopes import OPERATOR
-from innofin.monitoring import scenario
-from innofin.monitoring import scenario_engine as se
-from innofin.monitoring.scenario_models import ScenarioRun
+from innofin.monitoring.scenarios import engine as se
+from innofin.monitoring.scenarios import service as scenario
+from innofin.monitoring.scenarios.models import ScenarioRun
 from innofin.registry.models import IndicatorReport, Institution
 
 AS_OF = dt.date(2024, 6, 30)

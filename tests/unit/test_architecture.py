@@ -78,6 +78,15 @@ DECIDED_ARROWS: dict[tuple[str, str, str], str] = {
     ("layers", "innofin.ledger.pools.service", "innofin.scoring.models"): (
         "a pool reads scoring's published key list (its candidate pool)"
     ),
+    # a programme report has a section on the programme's funnel, and the scenarios' demo
+    # prints the institutions' scorecards beside the runs: reports and scenarios read the
+    # funnel's public results (the summary, the scorecards), nothing else of it
+    ("sub-rooms", "innofin.monitoring.reports.service", "innofin.monitoring.funnel.service"): (
+        "a programme report's funnel section"
+    ),
+    ("sub-rooms", "innofin.monitoring.scenarios.commands", "innofin.monitoring.funnel.scorecard"): (
+        "the scenarios' demo prints the scorecards"
+    ),
 }
 
 #: arrows that break a rule today and are to be removed. This list may only shrink; it is empty.
@@ -186,8 +195,10 @@ def layer(module: str) -> int | None:
 
 
 #: modules of a room's root split into a package of their own (``ledger/bulk/``: rows, reading,
-#: batch, writing): they keep the root's standing, not a sub-room's
-ROOT_PACKAGES = frozenset({"ledger.bulk"})
+#: batch, writing): they keep the root's standing, not a sub-room's. Monitoring's balance cube and
+#: the targets over it are what the whole room reads (its reports, records and commands), as the
+#: ledger's sub-rooms read its models and journal: packages at the room's root
+ROOT_PACKAGES = frozenset({"ledger.bulk", "monitoring.cube", "monitoring.targets"})
 
 
 def sub_room(module: str) -> str | None:

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from innofin.monitoring import cube_engine as ce
-from innofin.monitoring import growth as gr
+from innofin.monitoring.cube import engine as ce
+from innofin.monitoring.cube import growth as gr
 from monitoring_frames import D, Ledger, Loan, expected, months
 
 FIELDS = (

@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from innofin.kernel.disclosure import CellStats, DisclosureRule, disclosable
-from innofin.monitoring import funnel, scorecard
+from innofin.monitoring.funnel import scorecard
+from innofin.monitoring.funnel import service as funnel
 
 T0 = dt.datetime(2025, 3, 3, tzinfo=dt.UTC)
 RULES = st.builds(

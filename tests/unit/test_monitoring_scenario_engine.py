@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from innofin.monitoring import scenario_engine as se
+from innofin.monitoring.scenarios import engine as se
 
 N_FIELDS, N_SIZES = 3, 2
 

@@ -10,8 +10,8 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-from innofin.monitoring import forecast_engine as fe
-from innofin.monitoring import targets as tg
+from innofin.monitoring.targets import forecast_engine as fe
+from innofin.monitoring.targets import service as tg
 from monitoring_frames import D, Ledger, Loan
 
 

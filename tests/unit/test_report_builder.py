@@ -15,10 +15,10 @@ import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from innofin.monitoring.cube import SCHEMAS, Cube
-from innofin.monitoring.report import build_report, render
-from innofin.monitoring.report_model import Msg, Report, Table
-from innofin.monitoring.report_text import words
+from innofin.monitoring.cube.service import SCHEMAS, Cube
+from innofin.monitoring.reports.model import Msg, Report, Table
+from innofin.monitoring.reports.service import build_report, render
+from innofin.monitoring.reports.text import words
 from monitoring_frames import Ledger, Loan
 
 D = dt.date

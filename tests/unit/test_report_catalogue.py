@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from innofin.kernel.catalogues import translations_of
-from innofin.monitoring import report_text
+from innofin.monitoring.reports import text as report_text
 
 
 def test_every_marked_report_text_has_a_chinese_translation() -> None:
@@ -15,7 +15,7 @@ def test_every_marked_report_text_has_a_chinese_translation() -> None:
     translated = translations_of(report_text.CATALOGUE, report_text.LOCALE)
     missing = {t: p for t, p in marked.items() if not translated.get(t)}
     assert not missing, (
-        f"texts without Chinese (python -m innofin.monitoring.report_text): {missing}"
+        f"texts without Chinese (python -m innofin.monitoring.reports.text): {missing}"
     )
     stale = set(translated) - set(marked)
     assert not stale, f"catalogue texts no longer used: {stale}"

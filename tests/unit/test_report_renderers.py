@@ -14,9 +14,11 @@ import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from innofin.monitoring import report_html, report_pdf, report_xlsx
-from innofin.monitoring.report_model import Column, Kind, Table, sheet_names
-from innofin.monitoring.report_text import words
+from innofin.monitoring.reports import html as report_html
+from innofin.monitoring.reports import pdf as report_pdf
+from innofin.monitoring.reports import xlsx as report_xlsx
+from innofin.monitoring.reports.model import Column, Kind, Table, sheet_names
+from innofin.monitoring.reports.text import words
 from report_sample import BALANCES, ZONES, sample_report
 
 LANGS = ("zh", "en")
@@ -189,7 +191,7 @@ def test_html_without_echarts_says_what_to_run(tmp_path: Path) -> None:
 def test_demo_reports_go_on_without_a_chinese_font(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from innofin.monitoring.report_commands import write_demo_reports
+    from innofin.monitoring.reports.commands import write_demo_reports
 
     monkeypatch.setenv(report_pdf.FONT_ENV, str(tmp_path / "missing.ttf"))
     lines = write_demo_reports(sample_report(), tmp_path / "out")

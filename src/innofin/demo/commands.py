@@ -121,10 +121,10 @@ def run(
         from innofin.events.commands import print_demo as print_meeting
 
         print_meeting(eng, out)
-        from innofin.monitoring.scenario_commands import print_demo as print_scenarios
+        from innofin.monitoring.scenarios.commands import print_demo as print_scenarios
 
         print_scenarios(eng, seed)
-        from innofin.monitoring.report_commands import print_demo as monitoring_demo
+        from innofin.monitoring.reports.commands import print_demo as monitoring_demo
 
         monitoring_demo(eng, out)
         credentials = _demo_credentials(eng)

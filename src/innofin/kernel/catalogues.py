@@ -2,7 +2,7 @@
 ``.po`` file per other language holding the translations.
 
 Shared by the web pages' catalogue (`innofin.web.i18n`) and the programme reports' catalogue
-(`innofin.monitoring.report_text`). A catalogue is compiled in memory (Babel) when first used, so
+(`innofin.monitoring.reports.text`). A catalogue is compiled in memory (Babel) when first used, so
 nothing needs compiling at set-up; `marked` and `update` keep a ``.po`` file in step with the
 texts marked in a folder's source.
 """

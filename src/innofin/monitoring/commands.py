@@ -14,12 +14,10 @@ app = typer.Typer(
 
 
 def register(root: typer.Typer) -> None:
-    from innofin.monitoring import (
-        cube_commands,
-        funnel_commands,
-        report_commands,
-        scenario_commands,
-    )
+    from innofin.monitoring.cube import commands as cube_commands
+    from innofin.monitoring.funnel import commands as funnel_commands
+    from innofin.monitoring.reports import commands as report_commands
+    from innofin.monitoring.scenarios import commands as scenario_commands
 
     cube_commands.add_to(app)
     funnel_commands.add_to(app)

@@ -39,10 +39,10 @@ from innofin.kernel.periods import month_end
 from innofin.kernel.principal import Principal
 from innofin.ledger.models import Loan, Programme
 from innofin.ledger.scopes import loan_scope, programme_scope
-from innofin.monitoring import cube_engine as ce
-from innofin.monitoring import growth as gr
-from innofin.monitoring import targets as tg
-from innofin.monitoring.cube import Cube, read_ledger
+from innofin.monitoring.cube import engine as ce
+from innofin.monitoring.cube import growth as gr
+from innofin.monitoring.cube.service import Cube, read_ledger
+from innofin.monitoring.targets import service as tg
 
 CACHE_SECONDS: Final = 30
 #: what the API groups by (the finer attributes — firms, lines — are not aggregates)

@@ -39,8 +39,9 @@ from innofin.matching.allocation import routes as allocation_routes
 from innofin.matching.needs import routes as need_routes
 from innofin.matching.recommend import routes as recommend_routes
 from innofin.matching.referrals import routes as referral_routes
-from innofin.monitoring import funnel_routes, scenario_routes
 from innofin.monitoring import routes as monitoring_routes
+from innofin.monitoring.funnel import routes as funnel_routes
+from innofin.monitoring.scenarios import routes as scenario_routes
 from innofin.registry import routes as registry_routes
 from innofin.scoring import routes as scoring_routes
 

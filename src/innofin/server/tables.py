@@ -14,7 +14,7 @@ from innofin.db.base import Base
 from innofin.events import models as events_models
 from innofin.ledger import models as ledger_models
 from innofin.matching import models as matching_models
-from innofin.monitoring import scenario_models as monitoring_models
+from innofin.monitoring.scenarios import models as monitoring_models
 from innofin.registry import models as registry_models
 from innofin.scoring import models as scoring_models
 

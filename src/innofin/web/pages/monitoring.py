@@ -63,7 +63,7 @@ def _unit(values: Iterable[Any]) -> Any:
 
 
 def _words(request: Request) -> Any:
-    from innofin.monitoring.report_text import words
+    from innofin.monitoring.reports.text import words
 
     return words(i18n.language(request))
 
@@ -72,8 +72,8 @@ def _series_chart(
     request: Request, title: str, months: Sequence[dt.date], lines: dict[str, list[Any]]
 ) -> dict[str, Any]:
     """An ECharts option of monthly lines (amounts in one unit)."""
-    from innofin.monitoring.report_html import chart_option
-    from innofin.monitoring.report_model import Chart, Line
+    from innofin.monitoring.reports.html import chart_option
+    from innofin.monitoring.reports.model import Chart, Line
 
     chart = Chart(
         "series",
@@ -131,8 +131,8 @@ def monitoring_home(request: Request, p: Principal = page("monitor:targets")) ->
 def programme_dashboard(
     request: Request, programme_id: RowId, p: Principal = page("monitor:targets")
 ) -> Response:
-    from innofin.monitoring import report as rp
-    from innofin.monitoring.report_html import chart_option
+    from innofin.monitoring.reports import service as rp
+    from innofin.monitoring.reports.html import chart_option
 
     state = api_state(request)
     rule = state.settings.disclosure
@@ -204,9 +204,9 @@ def programme_report_file(
     p: Principal = page("monitor:report"),
 ) -> Response:
     """The programme's report as a file (XLSX, PDF or standalone HTML)."""
-    from innofin.monitoring.report import programme_report
-    from innofin.monitoring.report import render as render_report
-    from innofin.monitoring.report_text import words
+    from innofin.monitoring.reports.service import programme_report
+    from innofin.monitoring.reports.service import render as render_report
+    from innofin.monitoring.reports.text import words
 
     if fmt not in MEDIA:
         raise InvalidInput("format must be xlsx, pdf or html", field="format")
@@ -301,7 +301,7 @@ def institution_view(
     zone_cells = _summed(own_zones, "zone_id")
     charts: list[tuple[str, dict[str, Any]]] = []
     if growth is not None:
-        from innofin.monitoring import report as rp
+        from innofin.monitoring.reports import service as rp
 
         months = [pt.month for pt in growth.series]
         lines: dict[str, list[Any]] = {

@@ -5,8 +5,8 @@ the seed —, and one run: its levers beside the programme's baseline, what it a
 projected balances, defaults and pool payouts month by month as the band of the paths around
 their median, charted (ECharts, served offline as on the dashboard) and tabled.
 
-Everything goes through `monitoring.scenario` with the scenario API's actions and its request
-shape (`scenario_routes.ScenarioIn`): officers read the runs of the programmes they see
+Everything goes through `monitoring.scenarios.service` with the scenario API's actions and its
+request shape (`scenarios.routes.ScenarioIn`): officers read the runs of the programmes they see
 (``scenario:read``; another programme's run is a 404 page), those who run the programme run
 them (``scenario:run``; a programme seen but not run is a 403 page). A run's figures are the
 programme's whole book, which only officers read, so no institution opens these pages (the API's
@@ -94,7 +94,7 @@ def _whole(text: str, name: str) -> int | None:
 @router.get("/monitoring/programmes/{programme_id}/scenarios")
 def runs(request: Request, programme_id: RowId, p: Principal = page("scenario:read")) -> Response:
     """The programme's stored runs, newest first, and (for those who run it) the form."""
-    from innofin.monitoring import scenario
+    from innofin.monitoring.scenarios import service as scenario
 
     with reading(request) as s:
         programme = visible(s, Programme, programme_id, programme_scope(p), "programme")
@@ -132,7 +132,8 @@ def run(
 ) -> Response:
     """Run the programme's baseline with the levers given (blank: the baseline's), as the API's
     POST /api/v1/monitoring/scenarios does; then the run's page."""
-    from innofin.monitoring import scenario, scenario_routes
+    from innofin.monitoring.scenarios import routes as scenario_routes
+    from innofin.monitoring.scenarios import service as scenario
 
     share = _decimal(risk_share_pct, "risk_share")
     cap = _decimal(rate_cap_pct, "rate_cap")
@@ -177,8 +178,8 @@ def run(
 
 def _chart(result: Any, key: str, title: str, lang: str) -> tuple[Any, dict[str, Any]]:
     """The band of `key` (low–high quantiles of the paths) around its median, and its mean."""
-    from innofin.monitoring.report_html import chart_option
-    from innofin.monitoring.report_model import Chart, Line, Words
+    from innofin.monitoring.reports.html import chart_option
+    from innofin.monitoring.reports.model import Chart, Line, Words
 
     words = Words(lang, gettext_for(lang))
     low, high = (round(q * 100) for q in result.band)
@@ -195,7 +196,7 @@ def _chart(result: Any, key: str, title: str, lang: str) -> tuple[Any, dict[str,
 
 @router.get("/monitoring/scenarios/{run_id}")
 def one_run(request: Request, run_id: RowId, p: Principal = page("scenario:read")) -> Response:
-    from innofin.monitoring import scenario
+    from innofin.monitoring.scenarios import service as scenario
 
     lang = i18n.language(request)
     with reading(request) as s:

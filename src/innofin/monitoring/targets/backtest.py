@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from innofin.monitoring import forecast_engine as fe
-from innofin.monitoring.cube import Cube
+from innofin.monitoring.cube.service import Cube
+from innofin.monitoring.targets import forecast_engine as fe
 
 
 @dataclass(frozen=True)

@@ -37,19 +37,19 @@ import polars as pl
 DERIVED: Final = "derived"
 #: the modules whose code derives what is kept (their sources are part of the fingerprint)
 CODE_MODULES: Final = (
-    "cube",
-    "cube_engine",
-    "cube_store",
-    "growth",
-    "targets",
-    "forecast_engine",
+    "cube/service",
+    "cube/engine",
+    "cube/store",
+    "cube/growth",
+    "targets/service",
+    "targets/forecast_engine",
 )
 LIBRARIES: Final = ("polars", "numpy", "statsmodels")
 
 
 def _code_version() -> bytes:
     digest = hashlib.blake2b(digest_size=16)
-    here = Path(__file__).parent
+    here = Path(__file__).parents[1]
     for name in CODE_MODULES:
         digest.update(name.encode())
         digest.update((here / f"{name}.py").read_bytes())

@@ -14,12 +14,12 @@ from typing import Final
 
 from innofin.kernel import catalogues
 from innofin.kernel.errors import InvalidInput
-from innofin.monitoring.report_model import LANGS, Words
+from innofin.monitoring.reports.model import LANGS, Words
 
 HERE: Final = Path(__file__).parent
 LOCALE: Final = "zh_Hans"
 CATALOGUE: Final = HERE / "locale" / LOCALE / "LC_MESSAGES" / "reports.po"
-METHODS: Final = [("report.py", "python"), ("report_*.py", "python")]
+METHODS: Final = [("*.py", "python")]
 
 
 def words(lang: str) -> Words:

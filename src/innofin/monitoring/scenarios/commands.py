@@ -66,7 +66,7 @@ def run(
     from innofin.db.engine import unit_of_work
     from innofin.ledger.cli_options import programme_by_ref
     from innofin.matching.scopes import OPERATOR
-    from innofin.monitoring import scenario
+    from innofin.monitoring.scenarios import service as scenario
 
     levers: dict[str, Any] = {}
     if risk_share is not None:
@@ -165,7 +165,7 @@ def show(
     """Show a stored scenario run: levers, assumptions, the projection with its band."""
     from innofin.kernel.errors import Conflict
     from innofin.matching.scopes import OPERATOR
-    from innofin.monitoring import scenario
+    from innofin.monitoring.scenarios import service as scenario
 
     result = read(lambda s: scenario.scenario_result(s, OPERATOR, run_id))
     if as_json:
@@ -186,7 +186,7 @@ def list_runs(
     """The stored scenario runs, newest first."""
     from innofin.ledger.cli_options import programme_by_ref
     from innofin.matching.scopes import OPERATOR
-    from innofin.monitoring import scenario
+    from innofin.monitoring.scenarios import service as scenario
 
     def use(s: Any) -> Any:
         pid = None if programme is None else programme_by_ref(s, programme).id
@@ -248,8 +248,8 @@ def print_demo(eng: Any, seed: int) -> None:
     from innofin.db.engine import unit_of_work
     from innofin.ledger.cli_options import programme_by_ref
     from innofin.matching.scopes import OPERATOR
-    from innofin.monitoring import scenario
-    from innofin.monitoring.scorecard import scorecards
+    from innofin.monitoring.funnel.scorecard import scorecards
+    from innofin.monitoring.scenarios import service as scenario
 
     section("[bold]Institution scorecards and a scenario (DEMO-PRG-PROVINCE)")
     actor = Actor.cli("make demo")

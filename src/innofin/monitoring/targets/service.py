@@ -34,9 +34,9 @@ import numpy as np
 import polars as pl
 
 from innofin.kernel.errors import NotFound
-from innofin.monitoring import forecast_engine as fe
-from innofin.monitoring import growth as gr
-from innofin.monitoring.cube import Cube
+from innofin.monitoring.cube import growth as gr
+from innofin.monitoring.cube.service import Cube
+from innofin.monitoring.targets import forecast_engine as fe
 
 FEN = Decimal("0.01")
 #: forecasts already made in this process, by series and horizon (a summary asks several

@@ -29,10 +29,10 @@ import polars as pl
 from sqlalchemy import Connection, Engine
 
 from innofin.kernel.errors import InvalidInput, NotFound
-from innofin.monitoring import cube_engine as ce
+from innofin.monitoring.cube import engine as ce
 
 if TYPE_CHECKING:
-    from innofin.monitoring.cube_store import CubeStore
+    from innofin.monitoring.cube.store import CubeStore
 
 #: the snapshot's format; a reader refuses another
 SNAPSHOT_VERSION: Final = 1
@@ -363,7 +363,7 @@ class Cube:
         self.months = ce.Months(span[0], _month(through) if through is not None else span[1])
 
     def _key(self, name: str, args: Sequence[Any]) -> str:
-        from innofin.monitoring.cube_store import key_of
+        from innofin.monitoring.cube.store import key_of
 
         return key_of(name, self.months.first, self.months.last, *args)
 
@@ -624,7 +624,7 @@ def load(engine: Engine | None = None, snapshot: Path | None = None, *, keep: bo
     if snapshot is not None:
         if not keep:
             return Cube(read_snapshot(snapshot))
-        from innofin.monitoring.cube_store import CubeStore
+        from innofin.monitoring.cube.store import CubeStore
 
         return Cube(read_snapshot(snapshot, lazy=True), store=CubeStore.for_snapshot(snapshot))
     if engine is None:

@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 from innofin.kernel.errors import InnofinError
 from innofin.kernel.money import AmountUnit
-from innofin.monitoring.report_model import (
+from innofin.monitoring.reports.model import (
     N_,
     Chart,
     Report,
@@ -29,7 +29,7 @@ from innofin.monitoring.report_model import (
 )
 
 #: the ECharts build the web pages serve (copied there from the npm package by `make setup`)
-ECHARTS: Final = Path(__file__).parent.parent / "web" / "static" / "vendor" / "echarts.min.js"
+ECHARTS: Final = Path(__file__).parents[2] / "web" / "static" / "vendor" / "echarts.min.js"
 TEMPLATES: Final = Path(__file__).parent / "templates"
 COLOURS: Final = ("#1f4e8c", "#c85a1e", "#288c46", "#783c96", "#5a5a5a")
 BAND: Final = "#cddcf0"

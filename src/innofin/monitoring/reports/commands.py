@@ -14,7 +14,7 @@ import typer
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from innofin.monitoring.report_model import Report
+    from innofin.monitoring.reports.model import Report
 
 FORMATS = ("xlsx", "pdf", "html")
 
@@ -52,10 +52,10 @@ def programme_report(
     from innofin.cli_support import console, engine, err_console
     from innofin.db.engine import unit_of_work
     from innofin.ledger.cli_options import programme_by_ref
-    from innofin.monitoring.cube import load
-    from innofin.monitoring.report import programme_report as make
-    from innofin.monitoring.report import render
-    from innofin.monitoring.report_text import words
+    from innofin.monitoring.cube.service import load
+    from innofin.monitoring.reports.service import programme_report as make
+    from innofin.monitoring.reports.service import render
+    from innofin.monitoring.reports.text import words
 
     chosen = words(lang)  # refuses a language not offered before any work
     eng = engine()
@@ -99,9 +99,9 @@ def print_demo(eng: Engine, out: Path) -> None:
     from rich.table import Table
 
     from innofin.cli_support import console, section
-    from innofin.monitoring.cube import load
-    from innofin.monitoring.report import programme_report
-    from innofin.monitoring.targets import programme_summaries
+    from innofin.monitoring.cube.service import load
+    from innofin.monitoring.reports.service import programme_report
+    from innofin.monitoring.targets.service import programme_summaries
 
     cube = load(eng)
     summaries = programme_summaries(cube)
@@ -150,9 +150,9 @@ def write_demo_reports(report: Report, out: Path) -> list[str]:
     `out`, one line each saying where. Without a Chinese font (a machine set up without root) the
     demo goes on without its PDF and the line says what to install; `innofin report … --format
     pdf` refuses with the same words."""
-    from innofin.monitoring.report import render
-    from innofin.monitoring.report_pdf import ReportFontMissing
-    from innofin.monitoring.report_text import words
+    from innofin.monitoring.reports.pdf import ReportFontMissing
+    from innofin.monitoring.reports.service import render
+    from innofin.monitoring.reports.text import words
 
     out.mkdir(parents=True, exist_ok=True)
     lines = []

@@ -29,8 +29,8 @@ from typing import Any
 
 import polars as pl
 
-from innofin.monitoring import cube_engine as ce
-from innofin.monitoring.cube import Cube
+from innofin.monitoring.cube import engine as ce
+from innofin.monitoring.cube.service import Cube
 
 
 def _ratio(numerator: str | pl.Expr, denominator: str | pl.Expr) -> pl.Expr:

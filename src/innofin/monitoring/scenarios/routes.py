@@ -14,7 +14,7 @@ from innofin.api.errors import ERROR_RESPONSES
 from innofin.api.writes import write
 from innofin.kernel.jsontypes import AmountIn, IsoDate, MoneyJson, QuantityIn
 from innofin.kernel.principal import Principal
-from innofin.monitoring import scenario
+from innofin.monitoring.scenarios import service as scenario
 
 router = APIRouter(prefix="/api/v1/monitoring", tags=["monitoring"], responses=ERROR_RESPONSES)
 Write = Depends(write_headers)

@@ -55,8 +55,8 @@ from innofin.ledger.models import (
 from innofin.ledger.queries import line_programme
 from innofin.ledger.scopes import programme_run_scope, programme_scope
 from innofin.matching.recommend import track_engine
-from innofin.monitoring import scenario_engine as se
-from innofin.monitoring.scenario_models import ScenarioRun
+from innofin.monitoring.scenarios import engine as se
+from innofin.monitoring.scenarios.models import ScenarioRun
 from innofin.registry.models import Enterprise, IndicatorReport
 from innofin.scoring.models import KeyList, KeyListEntry
 

@@ -25,7 +25,7 @@ from innofin.kernel.money import parse_unit_option
 if TYPE_CHECKING:
     import polars as pl
 
-    from innofin.monitoring.cube import Cube
+    from innofin.monitoring.cube.service import Cube
 
 SNAPSHOT = typer.Option(
     None, "--snapshot", help="Read a Parquet snapshot folder instead of the database."
@@ -59,7 +59,7 @@ _ID_ATTRIBUTES = (
 
 
 def _cube(snapshot: Path | None) -> Cube:
-    from innofin.monitoring.cube import Cube, load, read_ledger
+    from innofin.monitoring.cube.service import Cube, load, read_ledger
 
     if snapshot is not None:
         return load(snapshot=snapshot)  # what it derives is kept beside it
@@ -247,7 +247,7 @@ def growth(
     pure-credit share, first-loan firms, credit-line utilisation."""
     import polars as pl
 
-    from innofin.monitoring import growth as gr
+    from innofin.monitoring.cube import growth as gr
 
     chosen = parse_unit_option(unit)
     cube = _cube(snapshot)
@@ -299,7 +299,7 @@ def quota(
     unit: str | None = UNIT,
 ) -> None:
     """Special credit against each field's quota and each institution's commitment."""
-    from innofin.monitoring import growth as gr
+    from innofin.monitoring.cube import growth as gr
 
     chosen = parse_unit_option(unit)
     cube = _cube(snapshot)
@@ -368,7 +368,7 @@ def coverage(
     """Key-enterprise coverage: members of the year's key list with credit, and amounts."""
     from dataclasses import asdict
 
-    from innofin.monitoring import growth as gr
+    from innofin.monitoring.cube import growth as gr
 
     cube = _cube(snapshot)
     found = gr.key_coverage(cube, year, list_name)
@@ -391,7 +391,7 @@ def targets(
 ) -> None:
     """Each programme's summary and targets: progress, forecast with its 80 % interval, the
     probability of reaching the target by its date, and the monthly growth still needed."""
-    from innofin.monitoring import targets as tg
+    from innofin.monitoring.targets import service as tg
 
     chosen = parse_unit_option(unit)
     cube = _cube(snapshot)
@@ -492,7 +492,7 @@ def backtest(
 ) -> None:
     """Back-test the forecaster on the ledger's history against the naive baseline (last
     year's growth carried forward): error (WAPE) over forecasts 1–12 months ahead."""
-    from innofin.monitoring import backtest as bt
+    from innofin.monitoring.targets import backtest as bt
 
     cube = _cube(snapshot)
     rows = bt.backtest_programmes(cube, _programme(cube, programme), origins=origins)
@@ -570,7 +570,7 @@ def snapshot(
     every `innofin monitor` command and `innofin report programme` read it with --snapshot.
     What they derive from it is kept beside it (``DIR/derived/``) for the next command;
     --prepare derives the programme reports' figures at once (the nightly step)."""
-    from innofin.monitoring.cube import load, read_ledger, write_snapshot
+    from innofin.monitoring.cube.service import load, read_ledger, write_snapshot
 
     eng = engine()
     try:
@@ -584,7 +584,7 @@ def snapshot(
         f"({rows:,} rows in {len(frames.tables)} tables)"
     )
     if prepare:
-        from innofin.monitoring.report import build_report
+        from innofin.monitoring.reports.service import build_report
 
         cube = load(snapshot=path.parent)
         ids = cube.frames["programmes"].sort("programme_id")["programme_id"].to_list()

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from innofin.kernel.errors import InnofinError
 from innofin.kernel.money import amount_in
-from innofin.monitoring.report_model import (
+from innofin.monitoring.reports.model import (
     N_,
     Chart,
     Kind,

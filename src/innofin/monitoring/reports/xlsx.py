@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Final
 
 from innofin.kernel.money import AmountUnit
-from innofin.monitoring.report_model import (
+from innofin.monitoring.reports.model import (
     N_,
     Cell,
     Chart,

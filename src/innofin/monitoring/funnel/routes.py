@@ -14,8 +14,8 @@ from innofin.api.deps import allow, api_state, ok, reading
 from innofin.api.errors import ERROR_RESPONSES
 from innofin.kernel.jsontypes import MoneyJson
 from innofin.kernel.principal import Principal
-from innofin.monitoring.funnel import funnel_summary
-from innofin.monitoring.scorecard import scorecards
+from innofin.monitoring.funnel.scorecard import scorecards
+from innofin.monitoring.funnel.service import funnel_summary
 
 router = APIRouter(prefix="/api/v1/monitoring", tags=["monitoring"], responses=ERROR_RESPONSES)
 ProgrammeQuery = Query(None, ge=1, le=2_147_483_647, description="A programme (none: all)")

@@ -41,7 +41,7 @@ from innofin.ledger.models import CreditLine, Loan
 from innofin.ledger.queries import line_programme, programme_lines
 from innofin.matching.models import FinancingNeed, NeedReferral
 from innofin.matching.recommend import track_engine
-from innofin.monitoring.funnel import china_day, need_filter, programme_of
+from innofin.monitoring.funnel.service import china_day, need_filter, programme_of
 from innofin.registry.models import Enterprise, IndicatorReport, Institution, Product
 
 ZERO = Decimal(0)

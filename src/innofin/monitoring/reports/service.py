@@ -32,8 +32,8 @@ import polars as pl
 
 from innofin.kernel.errors import InvalidInput
 from innofin.kernel.money import yuan
-from innofin.monitoring import growth as gr
-from innofin.monitoring.report_model import (
+from innofin.monitoring.cube import growth as gr
+from innofin.monitoring.reports.model import (
     N_,
     Cell,
     Chart,
@@ -52,9 +52,9 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from innofin.kernel.principal import Principal
-    from innofin.monitoring.cube import Cube
-    from innofin.monitoring.funnel import FunnelSummary
-    from innofin.monitoring.targets import ProgrammeSummary, TargetStatus
+    from innofin.monitoring.cube.service import Cube
+    from innofin.monitoring.funnel.service import FunnelSummary
+    from innofin.monitoring.targets.service import ProgrammeSummary, TargetStatus
 
 #: months of history the growth table and the charts show
 MONTHS: Final = 24
@@ -605,7 +605,7 @@ def build_report(
     generated_at: dt.datetime | None = None,
 ) -> Report:
     """The report of one programme from one reading of the ledger (and its funnel)."""
-    from innofin.monitoring.targets import programme_summary
+    from innofin.monitoring.targets.service import programme_summary
 
     summary = summary or programme_summary(cube, programme_id)
     where = {"programme_id": programme_id}
@@ -674,8 +674,8 @@ def programme_report(
     the programme's funnel as `principal` sees it (the operator at the machine by default)."""
     from innofin.db.engine import unit_of_work
     from innofin.matching.scopes import OPERATOR
-    from innofin.monitoring.cube import load
-    from innofin.monitoring.funnel import funnel_summary
+    from innofin.monitoring.cube.service import load
+    from innofin.monitoring.funnel.service import funnel_summary
 
     cube = cube or load(engine)
     with unit_of_work(engine) as session:
@@ -686,15 +686,15 @@ def programme_report(
 def render(report: Report, fmt: str, words: Words) -> bytes:
     """The report as a file of `fmt` (xlsx, pdf or html)."""
     if fmt == "xlsx":
-        from innofin.monitoring.report_xlsx import render_xlsx
+        from innofin.monitoring.reports.xlsx import render_xlsx
 
         return render_xlsx(report, words)
     if fmt == "pdf":
-        from innofin.monitoring.report_pdf import render_pdf
+        from innofin.monitoring.reports.pdf import render_pdf
 
         return render_pdf(report, words)
     if fmt == "html":
-        from innofin.monitoring.report_html import render_html
+        from innofin.monitoring.reports.html import render_html
 
         return render_html(report, words)
     raise InvalidInput(f"a report is xlsx, pdf or html, not {fmt!r}", field="format")

@@ -41,7 +41,7 @@ def funnel(programme: str | None = PROGRAMME, as_json: bool = AS_JSON) -> None:
     """The funnel: needs → referrals → answers → approvals → credit lines → drawdowns, the
     median days to an answer and to credit, declines by reason, and each institution's row."""
     from innofin.matching.scopes import OPERATOR
-    from innofin.monitoring.funnel import funnel_summary
+    from innofin.monitoring.funnel.service import funnel_summary
 
     summary = read(lambda s: funnel_summary(s, OPERATOR, _programme_id(s, programme)))
     if as_json:
@@ -87,7 +87,7 @@ def scorecard(
     """Institution scorecards: response time, approval rate (by field and size band in
     --json), share of points-based credit, default rate."""
     from innofin.matching.scopes import OPERATOR
-    from innofin.monitoring.scorecard import scorecards
+    from innofin.monitoring.funnel.scorecard import scorecards
 
     cards = read(lambda s: scorecards(s, OPERATOR, _programme_id(s, programme)))
     rows = [c for c in cards.cards if institution is None or c.institution_id == institution]

@@ -1,0 +1,1 @@
+"""The referral funnel and the institutions' scorecards."""

@@ -1,0 +1,1 @@
+"""Scenarios: the loan book simulated month by month under levers; stored runs."""

@@ -1,0 +1,1 @@
+"""Programme targets: progress, forecasts chosen by a back-test, the probability of meeting each."""
