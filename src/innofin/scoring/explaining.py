@@ -199,13 +199,15 @@ def _found(key: tuple[str, str], fresh_key: tuple[str, int, str]) -> Population 
     return None
 
 
-def population(session: Session, run_row: ScoreRun) -> Population:
+def population(session: Session, run_row: ScoreRun, sha256: str | None = None) -> Population:
     """The run's population, kept per process (module docstring). One reader per run fills it;
     the run's other explanations wait for it rather than read the same year at once, while
-    explanations of other runs go on."""
-    sha256 = session.scalar(
-        select(ScoreSystemRecord.sha256).where(ScoreSystemRecord.id == run_row.system_id)
-    )
+    explanations of other runs go on. `sha256` is the run's system's hash (read here if not
+    given)."""
+    if sha256 is None:
+        sha256 = session.scalar(
+            select(ScoreSystemRecord.sha256).where(ScoreSystemRecord.id == run_row.system_id)
+        )
     key = (str(sha256), run_row.input_fingerprint)
     fresh_key = (str(session.connection().engine.url), run_row.id, run_row.input_fingerprint)
     with _lock:
@@ -252,11 +254,17 @@ def explain(
     """The breakdown of one enterprise's points in the latest run, its peer groups, the missing
     data that cost it points, and the three indicators whose improvement would add the most."""
     run_row = latest_run(session, year, system_code)
-    result = session.get(ScoreResult, (run_row.id, enterprise_id))
-    name = session.scalar(select(Enterprise.name).where(Enterprise.id == enterprise_id))
-    if result is None or name is None:
+    # the result, the name and the system's hash in one round trip (each costs one on PostgreSQL)
+    found = session.execute(
+        select(ScoreResult, Enterprise.name, ScoreSystemRecord.sha256)
+        .join(Enterprise, Enterprise.id == ScoreResult.enterprise_id)
+        .join(ScoreSystemRecord, ScoreSystemRecord.id == run_row.system_id)
+        .where(ScoreResult.run_id == run_row.id, ScoreResult.enterprise_id == enterprise_id)
+    ).first()
+    if found is None:
         raise NotFound(f"enterprise {enterprise_id} is not in scoring run {run_row.id} ({year})")
-    pop = population(session, run_row)
+    result, name, sha256 = found
+    pop = population(session, run_row, sha256)
     system, data, ref = pop.system, pop.data, pop.reference
     k, g = len(system.indicators), len(system.groups)
     raw, norm, _alt, group_points = unpack_detail(result.detail, k, g)

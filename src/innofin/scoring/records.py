@@ -6,7 +6,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from innofin.access.policy import INSTITUTION, enterprise_scope, indicator_scope, unlimited
-from innofin.db.queries import visible
 from innofin.kernel.errors import NotFound
 from innofin.kernel.principal import Principal
 from innofin.registry.models import Enterprise, Zone
@@ -33,15 +32,17 @@ def score(
 ) -> ScoreOut:
     """An enterprise's points explained, as `p` may see them. `details`: whether `p` may read
     the enterprise's indicators, when the caller has just read that with the enterprise's record
-    (`registry.records.enterprise_detail`, NotFound outside the scope); else both are read here."""
+    (`registry.records.enterprise_detail`, NotFound outside the scope); else both are read here,
+    in one query."""
     if details is None:
-        visible(session, Enterprise, enterprise_id, enterprise_scope(p), "enterprise")
-        details = (
-            session.scalar(
-                select(Enterprise.id).where(Enterprise.id == enterprise_id, indicator_scope(p))
+        shown = session.scalar(
+            select(indicator_scope(p).label("details")).where(
+                Enterprise.id == enterprise_id, enterprise_scope(p)
             )
-            is not None
         )
+        if shown is None:
+            raise NotFound(f"no enterprise {enterprise_id}")
+        details = bool(shown)
     x = explaining.explain(session, enterprise_id, year, system)
     out = ScoreOut(
         enterprise_id=x.enterprise_id,
