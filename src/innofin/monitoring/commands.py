@@ -1,7 +1,7 @@
 """`innofin monitor …`: the monitoring group. Each part of the room adds its commands
-(`cube_commands`: slice, cube, growth, quota, coverage, targets, backtest, snapshot;
-`funnel_commands`: funnel, scorecard; `scenario_commands`: scenario run|show|list);
-`innofin report …` is the reports' group (`report_commands`)."""
+(`cube.commands`: slice, cube, growth, quota, coverage, targets, backtest, snapshot;
+`funnel.commands`: funnel, scorecard; `scenarios.commands`: scenario run|show|list);
+`innofin report …` is the reports' group (`reports.commands`)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """The programme report as values: facts, charts and tables, independent of any format.
 
 `monitoring.report` builds a `Report` from the monitoring figures; the renderers
-(`report_xlsx`, `report_pdf`, `report_html`) turn one into a file, each in Chinese or English
-through `Words` (the reports' gettext catalogue, `monitoring.report_text`). The model holds
+(`reports.xlsx`, `reports.pdf`, `reports.html`) turn one into a file, each in Chinese or English
+through `Words` (the reports' gettext catalogue, `monitoring.reports.text`). The model holds
 English message ids (`N_`) for every title, and `Msg` for a cell whose text is a term to
 translate (a loan class, a product kind); any other text (a zone's or an institution's name)
 is data and shown as it is.

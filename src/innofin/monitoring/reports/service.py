@@ -1,5 +1,5 @@
-"""The programme report (项目监测报告): the figures of one programme as a `report_model.Report`,
-which `report_xlsx`, `report_pdf` and `report_html` render.
+"""The programme report (项目监测报告): the figures of one programme as a `reports.model.Report`,
+which `reports.xlsx`, `reports.pdf` and `reports.html` render.
 
 `build_report` reads one `Cube` (a reading of the ledger, whose as-of time every figure
 carries) and, when given, the programme's funnel (`funnel.funnel_summary`):

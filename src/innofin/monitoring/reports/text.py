@@ -1,8 +1,8 @@
 """The programme reports' languages: Chinese (``zh``) and English (``en``).
 
 Every text a report shows is an English message id marked with ``N_`` in the report modules
-(``monitoring/report*.py``); ``locale/zh_Hans/LC_MESSAGES/reports.po`` holds the Chinese.
-``python -m innofin.monitoring.report_text`` adds newly marked texts to it (to translate) and
+(``monitoring/reports/*.py``); ``locale/zh_Hans/LC_MESSAGES/reports.po`` holds the Chinese.
+``python -m innofin.monitoring.reports.text`` adds newly marked texts to it (to translate) and
 drops unmarked ones; `tests/unit/test_report_catalogue.py` fails while one has no Chinese.
 """
 

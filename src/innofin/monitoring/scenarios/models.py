@@ -32,7 +32,7 @@ class ScenarioRun(Base):
     paths: Mapped[int] = mapped_column(Integer)
     seed: Mapped[int] = mapped_column(Integer)
     engine_version: Mapped[str] = mapped_column(String(20))
-    #: `scenario_engine.Levers` and `Assumptions` as JSON, and the baseline's levers
+    #: `scenarios.engine.Levers` and `Assumptions` as JSON, and the baseline's levers
     levers: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
     assumptions: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
     baseline: Mapped[dict[str, Any]] = mapped_column(JsonDoc)

@@ -1,5 +1,5 @@
 """Scenarios on a programme's levers: the ledger read into the engine's columns, runs stored with
-everything that made them, and read back (`scenario_engine` holds the model and documents it).
+everything that made them, and read back (`scenarios.engine` holds the model and documents it).
 
 * `scenario_inputs` — from the ledger at an as-of day (default: the day of its latest event, the
   ledger's own "as of"): every loan drawn by then gives the rates by segment (field × size band;
